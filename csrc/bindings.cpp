@@ -1,0 +1,116 @@
+// bindings.cpp: the thin pybind11 layer (module pycolorize._core). Conveniences live in Python
+// (pycolorize/net.py). Blob memory is exposed to NumPy without copies; each array holds a
+// reference to its buffer, so it stays valid after a reshape or after the net is gone.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "blob.h"
+#include "common.h"
+#include "layer.h"
+#include "net.h"
+#include "proto/schema.h"
+#include "proto/text_format.h"
+
+namespace py = pybind11;
+using namespace pycolorize;
+
+namespace {
+
+py::array view(const Blob& blob, const std::shared_ptr<SyncedMemory>& mem, float* ptr) {
+  auto* keep = new std::shared_ptr<SyncedMemory>(mem);
+  py::capsule owner(keep, [](void* p) { delete static_cast<std::shared_ptr<SyncedMemory>*>(p); });
+  std::vector<py::ssize_t> shape(blob.shape().begin(), blob.shape().end());
+  return py::array_t<float>(shape, ptr, owner);
+}
+
+py::list schema_list() {
+  py::list out;
+  for (const auto& m : proto::all_messages()) {
+    py::list fields;
+    for (const auto& f : m.fields)
+      fields.append(py::dict(py::arg("name") = f.name, py::arg("type") = proto::type_name(f),
+                             py::arg("repeated") = f.repeated, py::arg("default") = f.default_value,
+                             py::arg("doc") = f.doc));
+    out.append(py::dict(py::arg("name") = m.name, py::arg("doc") = m.doc, py::arg("fields") = fields));
+  }
+  return out;
+}
+
+py::dict enums_dict() {
+  py::dict d;
+  for (const auto& e : proto::all_enums()) d[py::str(e.name)] = e.values;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pycolorize core: Caffe-style blobs, layers and nets in C++";
+  py::register_exception<Error>(m, "Error", PyExc_ValueError);
+
+  py::class_<Blob, std::shared_ptr<Blob>>(m, "Blob")
+      .def(py::init<>())
+      .def(py::init<const std::vector<int>&>())
+      .def_property_readonly("shape", [](const Blob& b) { return py::tuple(py::cast(b.shape())); })
+      .def_property_readonly("count", [](const Blob& b) { return b.count(); })
+      .def_property_readonly("data", [](Blob& b) { return view(b, b.data(), b.mutable_cpu_data()); },
+                             "the values, a float32 NumPy view (no copy)")
+      .def_property_readonly("diff", [](Blob& b) { return view(b, b.diff(), b.mutable_cpu_diff()); },
+                             "the gradients, a float32 NumPy view (no copy)")
+      .def("reshape", [](Blob& b, const std::vector<int>& shape) { b.reshape(shape); })
+      .def("__repr__", [](const Blob& b) { return "<Blob " + b.shape_string() + ">"; });
+
+  py::class_<Layer>(m, "Layer")
+      .def_property_readonly("name", &Layer::name)
+      .def_property_readonly("type", [](const Layer& l) { return std::string(l.type()); })
+      .def_property_readonly("blobs", [](Layer& l) { return l.blobs(); })
+      .def("__repr__", [](const Layer& l) { return "<Layer " + l.name() + " (" + l.type() + ")>"; });
+
+  py::class_<Net>(m, "Net")
+      .def(py::init([](const std::string& text, const std::string& filename, int phase, int level,
+                       const std::vector<std::string>& stages) {
+             return Net::from_text(text, filename, static_cast<Phase>(phase), level, stages);
+           }),
+           py::arg("text"), py::arg("filename"), py::arg("phase"), py::arg("level") = 0,
+           py::arg("stages") = std::vector<std::string>{})
+      .def_property_readonly("name", &Net::name)
+      .def_property_readonly("phase", [](const Net& n) { return static_cast<int>(n.phase()); })
+      .def("forward_from_to", &Net::forward_from_to, py::call_guard<py::gil_scoped_release>())
+      .def("backward_from_to", &Net::backward_from_to, py::call_guard<py::gil_scoped_release>())
+      .def("reshape", &Net::reshape, py::call_guard<py::gil_scoped_release>())
+      .def("clear_param_diffs", &Net::clear_param_diffs)
+      .def_property_readonly("num_layers", &Net::num_layers)
+      .def_property_readonly("layer_names", &Net::layer_names)
+      .def_property_readonly("blob_names", &Net::blob_names)
+      .def("layer", &Net::layer, py::return_value_policy::reference_internal)
+      .def("blob", &Net::blob)
+      .def_property_readonly("input_blob_indices", &Net::input_blob_indices)
+      .def_property_readonly("output_blob_indices", &Net::output_blob_indices)
+      .def("bottom_ids", &Net::bottom_ids)
+      .def("top_ids", &Net::top_ids)
+      .def("layer_need_backward", &Net::layer_need_backward)
+      .def("bottom_need_backward", &Net::bottom_need_backward)
+      .def("blob_loss_weight", &Net::blob_loss_weight)
+      .def("param_owner", &Net::param_owner)
+      .def_property_readonly("params_lr", &Net::params_lr)
+      .def_property_readonly("params_decay", &Net::params_decay);
+
+  m.def("layer_types", &LayerRegistry::types, "the registered layer types (Caffe names)");
+  m.def("schema", &schema_list, "the prototxt schema: messages with their fields, types and defaults");
+  m.def("enums", &enums_dict, "the prototxt enums and their values");
+  m.def("check_prototxt", [](const std::string& text, const std::string& filename) {
+    proto::Message msg = proto::parse_text(text, filename);
+    proto::validate(msg, "NetParameter");
+  }, "parse and validate a net prototxt without building it (raises Error)");
+  m.def("set_mode_cpu", [] { Runtime::set_mode(Mode::CPU); });
+  m.def("set_mode_gpu", [] { Runtime::set_mode(Mode::GPU); });
+  m.def("mode", [] { return Runtime::mode() == Mode::GPU ? "gpu" : "cpu"; });
+  m.def("set_device", &Runtime::set_device);
+  m.def("cuda_compiled", &cuda_compiled);
+  m.def("gpu_count", &gpu_count);
+  m.def("gpu_name", &gpu_name);
+  m.def("set_random_seed", &Runtime::set_random_seed);
+  m.def("set_num_threads", &Runtime::set_num_threads);
+  m.def("num_threads", &Runtime::num_threads);
+}

@@ -1,0 +1,55 @@
+// common.h: errors, checks, the global mode (CPU/GPU), the random generator and threading knobs.
+//
+// Every failure of user input throws pycolorize::Error with a message that names the file, line,
+// layer or shape at fault; the bindings turn it into a Python exception. Nothing aborts the process.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pycolorize {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Streams all arguments into one string: str("layer ", name, " has ", n, " bottoms").
+template <typename... Args>
+std::string str(const Args&... args) {
+  std::ostringstream os;
+  (os << ... << args);
+  return os.str();
+}
+
+std::string shape_string(const std::vector<int>& shape);  // "(2, 3, 4)"
+
+#define PYC_CHECK(cond, ...)                                   \
+  do {                                                         \
+    if (!(cond)) throw ::pycolorize::Error(::pycolorize::str(__VA_ARGS__)); \
+  } while (0)
+
+enum class Mode { CPU, GPU };
+enum class Phase { TRAIN = 0, TEST = 1 };
+
+// Process-wide settings, as in Caffe's singleton.
+struct Runtime {
+  static Mode mode();
+  static void set_mode(Mode m);
+  static int device();
+  static void set_device(int id);        // throws when CUDA is absent or id is out of range
+  static std::mt19937_64& rng();         // used by fillers and Dropout
+  static void set_random_seed(uint64_t seed);
+  static int num_threads();              // OpenMP threads for element-wise loops
+  static void set_num_threads(int n);    // also sets OpenBLAS's pool
+};
+
+bool cuda_compiled();
+int gpu_count();                 // 0 when CUDA is absent or no device is visible
+std::string gpu_name(int id);
+
+}  // namespace pycolorize

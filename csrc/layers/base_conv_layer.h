@@ -1,0 +1,54 @@
+// layers/base_conv_layer.h: what Convolution and Deconvolution share (Caffe's BaseConvolutionLayer).
+//
+// Both are written in terms of an "image side" and a "column side": for a convolution the image
+// side is the bottom and the column side the top; a deconvolution (its transpose) swaps them. The
+// weights of group g are a matrix W_g of (column channels / group) rows and
+// (image channels / group * kh * kw) columns, and the three GEMMs are
+//   columns  = W_g * im2col(image)                  (conv forward, deconv backward-data)
+//   image   += col2im(W_g^T * columns)              (conv backward-data, deconv forward)
+//   W_g     += columns * im2col(image)^T            (weight gradient of both)
+// streamed over bands of column-side rows so that the column buffer stays cache-sized.
+#pragma once
+
+#include <vector>
+
+#include "layer.h"
+#include "util/im2col.h"
+
+namespace pycolorize {
+
+class BaseConvolutionLayer : public Layer {
+ public:
+  using Layer::Layer;
+  int min_bottoms() const override { return 1; }
+  int min_tops() const override { return 1; }
+  bool equal_bottom_top_count() const override { return true; }
+  void reshape(const Blobs& bottom, const Blobs& top) override;
+
+ protected:
+  virtual bool reverse() const = 0;  // true for Deconvolution
+  void layer_setup(const Blobs& bottom, const Blobs& top) override;
+
+  // One image (n) of one bottom/top pair; pointers are at that image's start.
+  void columns_from_image(const float* image, float* columns);              // columns = W * im2col(image)
+  void image_from_columns(const float* columns, float* image);              // image = col2im(W^T * columns)
+  void weight_gradient(const float* image, const float* columns, float* dw);  // dw += columns * im2col(image)^T
+  void add_bias(float* data, int channels, int64_t spatial);
+  void bias_gradient(const float* diff, int channels, int64_t spatial, float* db);
+
+  // Single-channel-per-group case (e.g. the bilinear upsampling deconvolutions): direct loops.
+  bool depthwise() const { return im_channels_ / group_ == 1 && col_channels_ / group_ == 1; }
+
+  int num_output_ = 0, group_ = 1;
+  bool bias_ = true;
+  int kh_, kw_, sh_, sw_, ph_, pw_, dh_, dw_;
+  int im_channels_ = 0, col_channels_ = 0;  // channels on the image side and the column side
+  ConvGeometry geom_{};                     // per group: image side C/group, H, W; column side Ho, Wo
+  bool is_1x1_ = false;
+  std::vector<float> col_buffer_;
+
+ private:
+  int band_rows() const;
+};
+
+}  // namespace pycolorize

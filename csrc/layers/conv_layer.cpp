@@ -1,0 +1,33 @@
+// layers/conv_layer.cpp
+#include "layers/conv_layer.h"
+
+namespace pycolorize {
+
+void ConvolutionLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
+  for (size_t i = 0; i < bottom.size(); ++i) {
+    const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
+    const float* x = bottom[i]->cpu_data();
+    float* y = top[i]->mutable_cpu_data();
+    for (int n = 0; n < bottom[i]->shape(0); ++n) {
+      columns_from_image(x + n * in_dim, y + n * out_dim);
+      if (bias_) add_bias(y + n * out_dim, num_output_, top[i]->count(2));
+    }
+  }
+}
+
+void ConvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) {
+  for (size_t i = 0; i < bottom.size(); ++i) {
+    const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
+    const float* dy = top[i]->cpu_diff();
+    const float* x = bottom[i]->cpu_data();
+    for (int n = 0; n < bottom[i]->shape(0); ++n) {
+      if (bias_ && param_propagate_down(1)) bias_gradient(dy + n * out_dim, num_output_, top[i]->count(2), blobs_[1]->mutable_cpu_diff());
+      if (param_propagate_down(0)) weight_gradient(x + n * in_dim, dy + n * out_dim, blobs_[0]->mutable_cpu_diff());
+      if (propagate_down[i]) image_from_columns(dy + n * out_dim, bottom[i]->mutable_cpu_diff() + n * in_dim);
+    }
+  }
+}
+
+REGISTER_LAYER("Convolution", ConvolutionLayer);
+
+}  // namespace pycolorize

@@ -1,0 +1,22 @@
+// layers/dropout_layer.h: Dropout: in TRAIN keep each value with probability 1 - r and scale it by 1/(1 - r); identity in TEST.
+#pragma once
+
+#include "layer.h"
+
+namespace pycolorize {
+
+class DropoutLayer : public Layer {
+ public:
+  using Layer::Layer;
+  const char* type() const override { return "Dropout"; }
+  void reshape(const Blobs& bottom, const Blobs& top) override;
+  int exact_bottoms() const override { return 1; }
+  int exact_tops() const override { return 1; }
+
+ protected:
+  void forward_cpu(const Blobs& bottom, const Blobs& top) override;
+  void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  std::vector<uint8_t> mask_;
+};
+
+}  // namespace pycolorize

@@ -1,0 +1,21 @@
+// layers/softmax_layer.h: Softmax over one axis (default 1, the channels), at every other position.
+#pragma once
+
+#include "layer.h"
+
+namespace pycolorize {
+
+class SoftmaxLayer : public Layer {
+ public:
+  using Layer::Layer;
+  const char* type() const override { return "Softmax"; }
+  void reshape(const Blobs& bottom, const Blobs& top) override;
+  int exact_bottoms() const override { return 1; }
+  int exact_tops() const override { return 1; }
+
+ protected:
+  void forward_cpu(const Blobs& bottom, const Blobs& top) override;
+  void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+};
+
+}  // namespace pycolorize

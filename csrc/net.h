@@ -1,0 +1,83 @@
+// net.h: a network built from a NetParameter prototxt (Caffe's Net).
+//
+// Construction: layers are filtered by phase/level/stage (include/exclude rules), legacy `input`
+// fields become an Input layer, blobs consumed by several layers get Split layers (which sum their
+// gradients on the way back), in-place layers reuse their bottom blob, and each layer is set up in
+// order. Which layers and bottoms need a backward pass follows Caffe exactly (loss contribution,
+// lr_mult, propagate_down, force_backward).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "layer.h"
+#include "proto/message.h"
+
+namespace pycolorize {
+
+class Net {
+ public:
+  // `param` is a validated NetParameter.
+  Net(const proto::Message& param, Phase phase, int level = 0, const std::vector<std::string>& stages = {});
+  // Parses and validates prototxt text; `filename` names it in errors.
+  static std::unique_ptr<Net> from_text(const std::string& text, const std::string& filename, Phase phase,
+                                        int level = 0, const std::vector<std::string>& stages = {});
+
+  float forward() { return forward_from_to(0, num_layers() - 1); }
+  float forward_from_to(int start, int end);  // inclusive; returns the summed weighted loss
+  void backward() { backward_from_to(num_layers() - 1, 0); }
+  void backward_from_to(int start, int end);  // start >= end, inclusive
+  void reshape();
+  void clear_param_diffs();
+
+  const std::string& name() const { return name_; }
+  Phase phase() const { return phase_; }
+  int num_layers() const { return static_cast<int>(layers_.size()); }
+  Layer& layer(int i) { return *layers_[i]; }
+  const std::vector<std::string>& layer_names() const { return layer_names_; }
+  const std::vector<std::string>& blob_names() const { return blob_names_; }
+  std::shared_ptr<Blob> blob(int i) { return blobs_[i]; }
+  int blob_index(const std::string& name) const;  // -1 when absent
+  int layer_index(const std::string& name) const;
+  const std::vector<int>& input_blob_indices() const { return input_blobs_; }
+  const std::vector<int>& output_blob_indices() const { return output_blobs_; }
+  const std::vector<int>& bottom_ids(int layer) const { return bottom_ids_[layer]; }
+  const std::vector<int>& top_ids(int layer) const { return top_ids_[layer]; }
+  bool layer_need_backward(int layer) const { return layer_need_backward_[layer]; }
+  const std::vector<bool>& bottom_need_backward(int layer) const { return bottom_need_backward_[layer]; }
+  float blob_loss_weight(int blob) const { return blob_loss_weights_[blob]; }
+
+  // All parameter blobs in net order, who owns each (-1 = itself, else the index of the shared
+  // owner), and their learning-rate and decay multipliers.
+  const std::vector<std::shared_ptr<Blob>>& params() const { return params_; }
+  const std::vector<int>& param_owners() const { return param_owners_; }
+  const std::vector<float>& params_lr() const { return params_lr_; }
+  const std::vector<float>& params_decay() const { return params_decay_; }
+  int param_owner(int layer, int i) const { return param_owners_[param_ids_[layer][i]]; }
+
+ private:
+  void init(const proto::Message& param);
+  void append_param(const proto::Message& layer_param, int layer_id, int param_id);
+
+  std::string name_;
+  Phase phase_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::string> layer_names_;
+  std::vector<std::shared_ptr<Blob>> blobs_;
+  std::vector<std::string> blob_names_;
+  std::map<std::string, int> blob_index_, layer_index_;
+  std::vector<Blobs> bottom_vecs_, top_vecs_;
+  std::vector<std::vector<int>> bottom_ids_, top_ids_, param_ids_;
+  std::vector<bool> layer_need_backward_, blob_need_backward_;
+  std::vector<std::vector<bool>> bottom_need_backward_;
+  std::vector<float> blob_loss_weights_;
+  std::vector<int> input_blobs_, output_blobs_;
+  std::vector<std::shared_ptr<Blob>> params_;
+  std::vector<int> param_owners_;
+  std::vector<float> params_lr_, params_decay_;
+  std::map<std::string, int> param_names_index_;
+};
+
+}  // namespace pycolorize

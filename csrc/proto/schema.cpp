@@ -1,0 +1,433 @@
+// proto/schema.cpp: the schema table and the validator. Names and defaults follow BVLC caffe.proto.
+#include "proto/schema.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+
+#include "common.h"
+
+namespace pycolorize {
+namespace proto {
+
+namespace {
+
+using T = FieldType;
+FieldSpec opt(const std::string& n, T t, const std::string& def, const std::string& doc, const std::string& tn = "") {
+  return {n, t, false, tn, def, doc};
+}
+FieldSpec rep(const std::string& n, T t, const std::string& doc, const std::string& tn = "") {
+  return {n, t, true, tn, "", doc};
+}
+FieldSpec sub(const std::string& n, const std::string& tn, const std::string& doc) {
+  return {n, T::MESSAGE, false, tn, "", doc};
+}
+FieldSpec subs(const std::string& n, const std::string& tn, const std::string& doc) {
+  return {n, T::MESSAGE, true, tn, "", doc};
+}
+FieldSpec en(const std::string& n, const std::string& tn, const std::string& def, const std::string& doc) {
+  return {n, T::ENUM, false, tn, def, doc};
+}
+
+std::vector<EnumSpec> make_enums() {
+  return {
+      {"Phase", {"TRAIN", "TEST"}},
+      {"Engine", {"DEFAULT", "CAFFE", "CUDNN"}},
+      {"PoolMethod", {"MAX", "AVE"}},
+      {"RoundMode", {"CEIL", "FLOOR"}},
+      {"EltwiseOp", {"PROD", "SUM", "MAX"}},
+      {"VarianceNorm", {"FAN_IN", "FAN_OUT", "AVERAGE"}},
+      {"NormalizationMode", {"FULL", "VALID", "BATCH_SIZE", "NONE"}},
+      {"DimCheckMode", {"STRICT", "PERMISSIVE"}},
+  };
+}
+
+std::vector<MessageSpec> make_messages() {
+  const std::string engine_doc = "DEFAULT picks the best engine for the mode; CAFFE = the plain implementation; CUDNN = cuDNN on the GPU";
+  return {
+      {"NetParameter", "A network: the top level of a net prototxt.",
+       {opt("name", T::STRING, "", "the net's name"),
+        subs("layer", "LayerParameter", "the layers, in order"),
+        rep("input", T::STRING, "legacy input blob names (become an Input layer)"),
+        subs("input_shape", "BlobShape", "legacy input shapes, one per `input`"),
+        rep("input_dim", T::INT, "legacy 4-d input dims, four per `input`"),
+        opt("force_backward", T::BOOL, "false", "compute gradients for every layer and every input that allows it, even where no loss needs them"),
+        sub("state", "NetState", "the phase/level/stages the net is built for (the phase given to Net() wins)"),
+        opt("debug_info", T::BOOL, "false", "accepted for compatibility; ignored")}},
+      {"NetState", "The state a net is instantiated in; include/exclude rules are matched against it.",
+       {en("phase", "Phase", "TEST", "TRAIN or TEST"),
+        opt("level", T::INT, "0", "level compared with min_level/max_level"),
+        rep("stage", T::STRING, "stages compared with stage/not_stage")}},
+      {"NetStateRule", "A rule in a layer's include/exclude list; a layer is kept if it matches any include rule (or there are none) and no exclude rule.",
+       {en("phase", "Phase", "", "matches when the net's phase is this"),
+        opt("min_level", T::INT, "", "matches when the net's level is at least this"),
+        opt("max_level", T::INT, "", "matches when the net's level is at most this"),
+        rep("stage", T::STRING, "matches when the net has all these stages"),
+        rep("not_stage", T::STRING, "matches when the net has none of these stages")}},
+      {"ParamSpec", "Per-parameter-blob settings of a layer (one `param` per blob, in blob order).",
+       {opt("name", T::STRING, "", "blobs with the same non-empty name are shared between layers"),
+        en("share_mode", "DimCheckMode", "STRICT", "STRICT: shared blobs must have equal shapes; PERMISSIVE: equal counts"),
+        opt("lr_mult", T::FLOAT, "1", "learning-rate multiplier; 0 freezes the blob (no gradient unless force_backward)"),
+        opt("decay_mult", T::FLOAT, "1", "weight-decay multiplier")}},
+      {"BlobShape", "A blob shape.", {rep("dim", T::INT, "the dimensions, outermost first")}},
+      {"FillerParameter", "How a parameter blob is initialised.",
+       {opt("type", T::STRING, "constant", "constant, uniform, gaussian, xavier, msra or bilinear"),
+        opt("value", T::FLOAT, "0", "constant: the value"),
+        opt("min", T::FLOAT, "0", "uniform: lower bound (inclusive)"),
+        opt("max", T::FLOAT, "1", "uniform: upper bound (exclusive)"),
+        opt("mean", T::FLOAT, "0", "gaussian: mean"),
+        opt("std", T::FLOAT, "1", "gaussian: standard deviation"),
+        opt("sparse", T::INT, "-1", "gaussian: if > 0, keep each weight with probability sparse/num_output"),
+        en("variance_norm", "VarianceNorm", "FAN_IN", "xavier/msra: normalise by fan_in, fan_out or their average")}},
+      {"LayerParameter", "One layer. Unknown fields are errors; the *_param message matching `type` configures it.",
+       {opt("name", T::STRING, "", "the layer's name (weights are stored under it)"),
+        opt("type", T::STRING, "", "the layer type, e.g. \"Convolution\" (see the layer table)"),
+        rep("bottom", T::STRING, "input blob names"),
+        rep("top", T::STRING, "output blob names; top == bottom makes the layer in-place"),
+        en("phase", "Phase", "", "accepted for compatibility; the net's phase is used"),
+        rep("loss_weight", T::FLOAT, "weight of each top in the loss (loss layers default to 1 for top 0)"),
+        subs("param", "ParamSpec", "per-parameter-blob learning-rate/decay multipliers and sharing"),
+        rep("propagate_down", T::BOOL, "per bottom: false stops the gradient into that bottom"),
+        subs("include", "NetStateRule", "keep the layer only in matching states"),
+        subs("exclude", "NetStateRule", "drop the layer in matching states"),
+        sub("loss_param", "LossParameter", "loss layers: ignore_label, normalization"),
+        sub("batch_norm_param", "BatchNormParameter", "BatchNorm"),
+        sub("concat_param", "ConcatParameter", "Concat"),
+        sub("convolution_param", "ConvolutionParameter", "Convolution, Deconvolution"),
+        sub("dropout_param", "DropoutParameter", "Dropout"),
+        sub("eltwise_param", "EltwiseParameter", "Eltwise"),
+        sub("flatten_param", "FlattenParameter", "Flatten"),
+        sub("inner_product_param", "InnerProductParameter", "InnerProduct"),
+        sub("input_param", "InputParameter", "Input"),
+        sub("pooling_param", "PoolingParameter", "Pooling"),
+        sub("power_param", "PowerParameter", "Power"),
+        sub("relu_param", "ReLUParameter", "ReLU"),
+        sub("reshape_param", "ReshapeParameter", "Reshape"),
+        sub("scale_param", "ScaleParameter", "Scale"),
+        sub("slice_param", "SliceParameter", "Slice"),
+        sub("softmax_param", "SoftmaxParameter", "Softmax, SoftmaxWithLoss")}},
+      {"LossParameter", "Shared by the loss layers.",
+       {opt("ignore_label", T::INT, "", "targets equal to this contribute neither loss nor gradient (none by default)"),
+        en("normalization", "NormalizationMode", "VALID", "divide the loss by: FULL = all positions, VALID = non-ignored positions, BATCH_SIZE = outer count, NONE = 1"),
+        opt("normalize", T::BOOL, "", "legacy: true = VALID, false = BATCH_SIZE (overrides normalization when given)")}},
+      {"InputParameter", "Input: tops whose data is set from outside (Python).",
+       {subs("shape", "BlobShape", "one shape per top, or a single shape for all tops")}},
+      {"ConvolutionParameter", "Convolution and Deconvolution (2-D spatial).",
+       {opt("num_output", T::UINT, "", "number of output channels (required)"),
+        opt("bias_term", T::BOOL, "true", "add a learned bias per output channel"),
+        rep("pad", T::UINT, "zero padding: one value for both axes or (h, w); default 0"),
+        rep("kernel_size", T::UINT, "kernel size: one value or (h, w)"),
+        rep("stride", T::UINT, "stride: one value or (h, w); default 1"),
+        rep("dilation", T::UINT, "dilation: one value or (h, w); default 1"),
+        opt("pad_h", T::UINT, "0", "padding height (instead of pad)"),
+        opt("pad_w", T::UINT, "0", "padding width (instead of pad)"),
+        opt("kernel_h", T::UINT, "", "kernel height (instead of kernel_size)"),
+        opt("kernel_w", T::UINT, "", "kernel width (instead of kernel_size)"),
+        opt("stride_h", T::UINT, "", "stride height (instead of stride)"),
+        opt("stride_w", T::UINT, "", "stride width (instead of stride)"),
+        opt("group", T::UINT, "1", "split input and output channels into this many independent groups"),
+        sub("weight_filler", "FillerParameter", "initialisation of the weights (default constant 0)"),
+        sub("bias_filler", "FillerParameter", "initialisation of the bias (default constant 0)"),
+        en("engine", "Engine", "DEFAULT", engine_doc),
+        opt("axis", T::INT, "1", "the channel axis"),
+        opt("force_nd_im2col", T::BOOL, "false", "accepted for compatibility; ignored")}},
+      {"PoolingParameter", "Pooling (2-D spatial). Output size uses Caffe's rounding (round_mode).",
+       {en("pool", "PoolMethod", "MAX", "MAX or AVE"),
+        opt("pad", T::UINT, "0", "zero padding (both axes)"),
+        opt("pad_h", T::UINT, "0", "padding height"),
+        opt("pad_w", T::UINT, "0", "padding width"),
+        opt("kernel_size", T::UINT, "", "kernel size (both axes)"),
+        opt("kernel_h", T::UINT, "", "kernel height"),
+        opt("kernel_w", T::UINT, "", "kernel width"),
+        opt("stride", T::UINT, "1", "stride (both axes)"),
+        opt("stride_h", T::UINT, "", "stride height"),
+        opt("stride_w", T::UINT, "", "stride width"),
+        en("engine", "Engine", "DEFAULT", engine_doc),
+        opt("global_pooling", T::BOOL, "false", "pool over the whole spatial extent"),
+        en("round_mode", "RoundMode", "CEIL", "CEIL (Caffe's default) or FLOOR output-size rounding")}},
+      {"ReLUParameter", "ReLU.",
+       {opt("negative_slope", T::FLOAT, "0", "slope for x < 0 (leaky ReLU)"),
+        en("engine", "Engine", "DEFAULT", engine_doc)}},
+      {"DropoutParameter", "Dropout (inverted: kept values are scaled by 1/(1 - ratio) in TRAIN; identity in TEST).",
+       {opt("dropout_ratio", T::FLOAT, "0.5", "probability of dropping a value")}},
+      {"ReshapeParameter", "Reshape: a view with a new shape.",
+       {sub("shape", "BlobShape", "new dims; 0 copies the bottom dim, -1 is inferred (at most one)"),
+        opt("axis", T::INT, "0", "first bottom axis replaced"),
+        opt("num_axes", T::INT, "-1", "number of bottom axes replaced (-1: all from axis on)")}},
+      {"FlattenParameter", "Flatten: merge axes axis..end_axis.",
+       {opt("axis", T::INT, "1", "first axis merged"), opt("end_axis", T::INT, "-1", "last axis merged")}},
+      {"ConcatParameter", "Concat.",
+       {opt("axis", T::INT, "1", "axis along which bottoms are concatenated"),
+        opt("concat_dim", T::UINT, "", "legacy name of axis")}},
+      {"SliceParameter", "Slice: the inverse of Concat.",
+       {opt("axis", T::INT, "1", "axis to slice"),
+        rep("slice_point", T::UINT, "indices where a new top starts (tops - 1 of them); none = equal parts"),
+        opt("slice_dim", T::UINT, "", "legacy name of axis")}},
+      {"EltwiseParameter", "Eltwise: element-wise operation over bottoms of equal shape.",
+       {en("operation", "EltwiseOp", "SUM", "PROD, SUM or MAX"),
+        rep("coeff", T::FLOAT, "SUM only: one coefficient per bottom (default 1)"),
+        opt("stable_prod_grad", T::BOOL, "true", "PROD: compute the gradient without dividing by the bottom")}},
+      {"PowerParameter", "Power: y = (shift + scale * x) ^ power.",
+       {opt("power", T::FLOAT, "1", "exponent"), opt("scale", T::FLOAT, "1", "scale"), opt("shift", T::FLOAT, "0", "shift")}},
+      {"SoftmaxParameter", "Softmax and SoftmaxWithLoss.",
+       {en("engine", "Engine", "DEFAULT", engine_doc), opt("axis", T::INT, "1", "axis the softmax normalises over")}},
+      {"InnerProductParameter", "InnerProduct (fully connected).",
+       {opt("num_output", T::UINT, "", "number of outputs (required)"),
+        opt("bias_term", T::BOOL, "true", "add a learned bias"),
+        sub("weight_filler", "FillerParameter", "initialisation of the weights"),
+        sub("bias_filler", "FillerParameter", "initialisation of the bias"),
+        opt("axis", T::INT, "1", "axes from this one on are flattened into the input vector"),
+        opt("transpose", T::BOOL, "false", "weights stored as (K, N) instead of (N, K)")}},
+      {"BatchNormParameter", "BatchNorm: blobs are mean sum, variance sum and the scalar moving-average factor (mean = blob0/blob2).",
+       {opt("use_global_stats", T::BOOL, "", "use the stored statistics (default: true in TEST, false in TRAIN)"),
+        opt("moving_average_fraction", T::FLOAT, "0.999", "decay of the running statistics"),
+        opt("eps", T::FLOAT, "1e-05", "added to the variance")}},
+      {"ScaleParameter", "Scale: multiply by a learned (or second-bottom) scale broadcast along axes, optionally add a bias.",
+       {opt("axis", T::INT, "1", "first axis of the bottom the scale covers"),
+        opt("num_axes", T::INT, "1", "number of axes the scale covers (-1: all from axis on)"),
+        sub("filler", "FillerParameter", "initialisation of the scale (default constant 1)"),
+        opt("bias_term", T::BOOL, "false", "also learn a bias"),
+        sub("bias_filler", "FillerParameter", "initialisation of the bias (default constant 0)")}},
+  };
+}
+
+double parse_number(const Field& f, const FieldSpec& spec, const std::string& msg_type) {
+  const std::string& s = f.text;
+  auto bad = [&](const char* what) -> double {
+    throw Error(str(f.loc.str(), ": field '", spec.name, "' of ", msg_type, " expects ", what, ", got '", s, "'"));
+  };
+  if (f.quoted) return bad(spec.type == T::BOOL ? "true or false" : "a number");
+  if (spec.type == T::BOOL) {
+    if (s == "true" || s == "True" || s == "t" || s == "1") return 1;
+    if (s == "false" || s == "False" || s == "f" || s == "0") return 0;
+    return bad("true or false");
+  }
+  if (spec.type == T::FLOAT) {
+    std::string l = s;
+    for (auto& c : l) c = static_cast<char>(std::tolower(c));
+    if (l == "inf" || l == "infinity" || l == "+inf") return INFINITY;
+    if (l == "-inf" || l == "-infinity") return -INFINITY;
+    if (l == "nan") return NAN;
+    std::string t = s;
+    if (!t.empty() && (t.back() == 'f' || t.back() == 'F')) t.pop_back();
+    char* end = nullptr;
+    double v = std::strtod(t.c_str(), &end);
+    if (t.empty() || *end) return bad("a number");
+    return v;
+  }
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 0);
+  if (s.empty() || *end) return bad("an integer");
+  if (spec.type == T::UINT && v < 0) return bad("a non-negative integer");
+  return static_cast<double>(v);
+}
+
+}  // namespace
+
+const std::vector<MessageSpec>& all_messages() {
+  static const std::vector<MessageSpec> m = make_messages();
+  return m;
+}
+const std::vector<EnumSpec>& all_enums() {
+  static const std::vector<EnumSpec> e = make_enums();
+  return e;
+}
+
+const MessageSpec& message_spec(const std::string& name) {
+  for (const auto& m : all_messages())
+    if (m.name == name) return m;
+  throw Error(str("internal: unknown message type ", name));
+}
+const EnumSpec& enum_spec(const std::string& name) {
+  for (const auto& e : all_enums())
+    if (e.name == name) return e;
+  throw Error(str("internal: unknown enum type ", name));
+}
+
+const FieldSpec* MessageSpec::field(const std::string& n) const {
+  for (const auto& f : fields)
+    if (f.name == n) return &f;
+  return nullptr;
+}
+
+std::string MessageSpec::field_names() const {
+  std::string s;
+  for (const auto& f : fields) s += (s.empty() ? "" : ", ") + f.name;
+  return s;
+}
+
+std::string type_name(const FieldSpec& f) {
+  switch (f.type) {
+    case T::INT: return "int";
+    case T::UINT: return "uint";
+    case T::FLOAT: return "float";
+    case T::BOOL: return "bool";
+    case T::STRING: return "string";
+    case T::ENUM: return "enum " + f.type_name;
+    case T::MESSAGE: return f.type_name;
+  }
+  return "?";
+}
+
+void validate(Message& m, const std::string& type) {
+  const MessageSpec& spec = message_spec(type);
+  m.type = type;
+  std::map<std::string, int> seen;
+  for (Field& f : m.fields) {
+    const FieldSpec* fs = spec.field(f.name);
+    if (!fs)
+      throw Error(str(f.loc.str(), ": unknown field '", f.name, "' in ", type, "; known fields: ", spec.field_names()));
+    if (!fs->repeated && seen[f.name]++)
+      throw Error(str(f.loc.str(), ": field '", f.name, "' of ", type, " is not repeated but given more than once"));
+    if (fs->type == T::MESSAGE) {
+      if (!f.msg) throw Error(str(f.loc.str(), ": field '", f.name, "' of ", type, " is a message: write ", f.name, " { ... }"));
+      validate(*f.msg, fs->type_name);
+      continue;
+    }
+    if (f.msg) throw Error(str(f.loc.str(), ": field '", f.name, "' of ", type, " is a ", type_name(*fs), ", not a message"));
+    if (fs->type == T::STRING) {
+      if (!f.quoted) throw Error(str(f.loc.str(), ": field '", f.name, "' of ", type, " expects a quoted string, got ", f.text));
+    } else if (fs->type == T::ENUM) {
+      const EnumSpec& es = enum_spec(fs->type_name);
+      bool ok = false;
+      for (size_t i = 0; i < es.values.size(); ++i)
+        if (!f.quoted && es.values[i] == f.text) {
+          ok = true;
+          f.number = static_cast<double>(i);
+        }
+      if (!ok) {
+        std::string known;
+        for (const auto& v : es.values) known += (known.empty() ? "" : ", ") + v;
+        throw Error(str(f.loc.str(), ": field '", f.name, "' of ", type, ": unknown value '", f.text,
+                        "'; known values: ", known));
+      }
+    } else {
+      f.number = parse_number(f, *fs, type);
+    }
+  }
+}
+
+// ---- Message accessors (they need the schema for defaults) -------------------------------------
+
+namespace {
+const FieldSpec& spec_of(const Message& m, const std::string& name) {
+  PYC_CHECK(!m.type.empty(), "internal: message not validated (field ", name, ")");
+  const FieldSpec* fs = message_spec(m.type).field(name);
+  PYC_CHECK(fs, "internal: ", m.type, " has no field ", name);
+  return *fs;
+}
+}  // namespace
+
+bool Message::has(const std::string& name) const { return find(name) != nullptr; }
+
+int Message::count(const std::string& name) const {
+  int n = 0;
+  for (const auto& f : fields) n += f.name == name;
+  return n;
+}
+
+const Field* Message::find(const std::string& name) const {
+  const Field* r = nullptr;
+  for (const auto& f : fields)
+    if (f.name == name) r = &f;
+  return r;
+}
+
+double Message::get_number(const std::string& name) const {
+  const FieldSpec& fs = spec_of(*this, name);
+  if (const Field* f = find(name)) return f->number;
+  PYC_CHECK(!fs.default_value.empty(), loc.str(), ": ", type, " needs a value for '", name, "'");
+  if (fs.type == T::ENUM) {
+    const auto& vals = enum_spec(fs.type_name).values;
+    for (size_t i = 0; i < vals.size(); ++i)
+      if (vals[i] == fs.default_value) return static_cast<double>(i);
+  }
+  Field tmp;
+  tmp.text = fs.default_value;
+  return parse_number(tmp, fs, type);
+}
+
+std::string Message::get_string(const std::string& name) const {
+  const FieldSpec& fs = spec_of(*this, name);
+  if (const Field* f = find(name)) return f->text;
+  return fs.default_value;
+}
+
+std::vector<double> Message::numbers(const std::string& name) const {
+  std::vector<double> v;
+  for (const auto& f : fields)
+    if (f.name == name) v.push_back(f.number);
+  return v;
+}
+std::vector<int> Message::ints(const std::string& name) const {
+  std::vector<int> v;
+  for (double d : numbers(name)) v.push_back(static_cast<int>(d));
+  return v;
+}
+std::vector<float> Message::floats(const std::string& name) const {
+  std::vector<float> v;
+  for (double d : numbers(name)) v.push_back(static_cast<float>(d));
+  return v;
+}
+std::vector<std::string> Message::strings(const std::string& name) const {
+  std::vector<std::string> v;
+  for (const auto& f : fields)
+    if (f.name == name) v.push_back(f.text);
+  return v;
+}
+
+const Message& Message::msg(const std::string& name) const {
+  if (const Field* f = find(name)) return *f->msg;
+  const FieldSpec& fs = spec_of(*this, name);
+  static std::map<std::string, Message> empties;
+  Message& e = empties[fs.type_name];
+  e.type = fs.type_name;
+  return e;
+}
+
+std::vector<const Message*> Message::msgs(const std::string& name) const {
+  std::vector<const Message*> v;
+  for (const auto& f : fields)
+    if (f.name == name) v.push_back(f.msg.get());
+  return v;
+}
+
+void Message::add(const std::string& name, const std::string& text, bool quoted) {
+  Field f;
+  f.name = name;
+  f.text = text;
+  f.quoted = quoted;
+  f.loc = loc;
+  fields.push_back(std::move(f));
+}
+
+void Message::add_number(const std::string& name, double value) {
+  add(name, str(value));
+  fields.back().number = value;
+}
+
+Message& Message::add_msg(const std::string& name, const std::string& t) {
+  Field f;
+  f.name = name;
+  f.loc = loc;
+  f.msg = std::make_shared<Message>();
+  f.msg->type = t;
+  f.msg->loc = loc;
+  fields.push_back(f);
+  return *fields.back().msg;
+}
+
+void Message::set(const std::string& name, const std::string& text, bool quoted) {
+  remove(name);
+  add(name, text, quoted);
+}
+
+void Message::remove(const std::string& name) {
+  std::vector<Field> kept;
+  for (auto& f : fields)
+    if (f.name != name) kept.push_back(std::move(f));
+  fields.swap(kept);
+}
+
+}  // namespace proto
+}  // namespace pycolorize

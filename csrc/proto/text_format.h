@@ -1,0 +1,21 @@
+// proto/text_format.h: parser for Caffe's (protobuf's) text format.
+//
+// Accepts comments (#), `key: value`, `key { ... }`, `key: { ... }`, `key < ... >`, optional
+// commas/semicolons between fields, several fields on one line, repeated fields, list values
+// `key: [1, 2]`, enums (bare identifiers), numbers (inf/nan too) and single- or double-quoted strings
+// with C escapes. Errors name file, line and column.
+#pragma once
+
+#include <string>
+
+#include "proto/message.h"
+
+namespace pycolorize {
+namespace proto {
+
+// Parses `text` (named `filename` in errors) into an untyped message tree.
+Message parse_text(const std::string& text, const std::string& filename);
+std::string read_file(const std::string& path);
+
+}  // namespace proto
+}  // namespace pycolorize

@@ -1,0 +1,69 @@
+// util/blas.cpp
+#include "util/blas.h"
+
+#include <cblas.h>
+
+#include <cmath>
+#include <cstring>
+
+namespace pycolorize {
+namespace blas {
+
+void gemm_ld(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+             int ldb, float beta, float* C, int ldc) {
+  if (M == 0 || N == 0) return;
+  scipy_cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+                    A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, const float* B, float beta, float* C) {
+  gemm_ld(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
+}
+
+void gemv(bool ta, int M, int N, float alpha, const float* A, const float* x, float beta, float* y) {
+  if (M == 0 || N == 0) return;
+  scipy_cblas_sgemv(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, M, N, alpha, A, N, x, 1, beta, y, 1);
+}
+
+void set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
+int set_local_threads(int n) { return scipy_openblas_set_num_threads_local(n); }
+
+void set(int64_t n, float value, float* y) {
+  if (value == 0.f) {
+    std::memset(y, 0, sizeof(float) * n);
+    return;
+  }
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) y[i] = value;
+}
+
+void copy(int64_t n, const float* x, float* y) {
+  if (x != y) std::memcpy(y, x, sizeof(float) * n);
+}
+
+void axpy(int64_t n, float alpha, const float* x, float* y) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void scale(int64_t n, float alpha, float* y) {
+#pragma omp parallel for if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) y[i] *= alpha;
+}
+
+double dot(int64_t n, const float* x, const float* y) {
+  double s = 0;
+#pragma omp parallel for reduction(+ : s) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * y[i];
+  return s;
+}
+
+double asum(int64_t n, const float* x) {
+  double s = 0;
+#pragma omp parallel for reduction(+ : s) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) s += std::fabs(x[i]);
+  return s;
+}
+
+}  // namespace blas
+}  // namespace pycolorize

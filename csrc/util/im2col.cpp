@@ -1,0 +1,69 @@
+// util/im2col.cpp
+#include "util/im2col.h"
+
+#include <cstring>
+
+namespace pycolorize {
+
+void im2col_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float* col) {
+  const int K = g.channels * g.kernel_h * g.kernel_w;
+  const int ncols = (oh1 - oh0) * g.out_w;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < K; ++r) {
+    const int j = r % g.kernel_w;
+    const int i = (r / g.kernel_w) % g.kernel_h;
+    const int c = r / (g.kernel_w * g.kernel_h);
+    const float* plane = im + static_cast<long>(c) * g.height * g.width;
+    float* out = col + static_cast<long>(r) * ncols;
+    for (int oh = oh0; oh < oh1; ++oh, out += g.out_w) {
+      const int ih = oh * g.stride_h - g.pad_h + i * g.dilation_h;
+      if (ih < 0 || ih >= g.height) {
+        std::memset(out, 0, sizeof(float) * g.out_w);
+        continue;
+      }
+      const float* row = plane + static_cast<long>(ih) * g.width;
+      const int off = j * g.dilation_w - g.pad_w;
+      if (g.stride_w == 1) {
+        // valid ow: 0 <= ow + off < width
+        int lo = off < 0 ? -off : 0;
+        int hi = g.width - off;
+        if (hi > g.out_w) hi = g.out_w;
+        if (hi < lo) hi = lo;
+        for (int ow = 0; ow < lo && ow < g.out_w; ++ow) out[ow] = 0.f;
+        if (hi > lo) std::memcpy(out + lo, row + lo + off, sizeof(float) * (hi - lo));
+        for (int ow = hi; ow < g.out_w; ++ow) out[ow] = 0.f;
+      } else {
+        for (int ow = 0; ow < g.out_w; ++ow) {
+          const int iw = ow * g.stride_w + off;
+          out[ow] = (iw >= 0 && iw < g.width) ? row[iw] : 0.f;
+        }
+      }
+    }
+  }
+}
+
+void col2im_band(const float* col, const ConvGeometry& g, int oh0, int oh1, float* im) {
+  const int ncols = (oh1 - oh0) * g.out_w;
+#pragma omp parallel for schedule(static)
+  for (int c = 0; c < g.channels; ++c) {
+    float* plane = im + static_cast<long>(c) * g.height * g.width;
+    for (int i = 0; i < g.kernel_h; ++i) {
+      for (int j = 0; j < g.kernel_w; ++j) {
+        const int r = (c * g.kernel_h + i) * g.kernel_w + j;
+        const float* in = col + static_cast<long>(r) * ncols;
+        const int off = j * g.dilation_w - g.pad_w;
+        for (int oh = oh0; oh < oh1; ++oh, in += g.out_w) {
+          const int ih = oh * g.stride_h - g.pad_h + i * g.dilation_h;
+          if (ih < 0 || ih >= g.height) continue;
+          float* row = plane + static_cast<long>(ih) * g.width;
+          for (int ow = 0; ow < g.out_w; ++ow) {
+            const int iw = ow * g.stride_w + off;
+            if (iw >= 0 && iw < g.width) row[iw] += in[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace pycolorize

@@ -1,0 +1,20 @@
+// util/im2col.h: unfold image patches into columns (and back) for convolution as GEMM.
+//
+// Works on a band of output rows [oh0, oh1) so a convolution can stream through a large image with
+// a cache-sized column buffer. The column matrix has K = C*kh*kw rows (c, i, j order, c slowest) and
+// (oh1 - oh0) * Wo columns, exactly Caffe's im2col layout restricted to that band.
+#pragma once
+
+namespace pycolorize {
+
+struct ConvGeometry {
+  int channels, height, width;   // input image (one group's channels)
+  int kernel_h, kernel_w, pad_h, pad_w, stride_h, stride_w, dilation_h, dilation_w;
+  int out_h, out_w;
+};
+
+void im2col_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float* col);
+// Adds the columns back into the image (the image must be zeroed by the caller first).
+void col2im_band(const float* col, const ConvGeometry& g, int oh0, int oh1, float* im);
+
+}  // namespace pycolorize

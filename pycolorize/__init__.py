@@ -1,0 +1,75 @@
+"""pycolorize: Larsson, Maire & Shakhnarovich (ECCV 2016) automatic colorization on a small
+Caffe-style C++/CUDA core.
+
+    import pycolorize
+    net = pycolorize.Net("prototxt/colorize_deploy.prototxt", phase="test",
+                         weights="autocolorize.caffemodel.h5")
+    out = net.forward(data=gray[None, None])     # {"prediction_h_full": ..., ...}
+
+The API is shaped like pycaffe: ``net.blobs[name].data`` / ``.diff`` and
+``net.params[layer][i].data`` / ``.diff`` are zero-copy float32 NumPy arrays.
+"""
+import ctypes as _ctypes
+import os as _os
+
+import scipy_openblas32 as _openblas
+
+from ._version import __version__
+
+# The extension links OpenBLAS from the scipy-openblas32 wheel; load it first (globally) so the
+# dynamic loader finds it wherever pip put the wheel.
+_ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
+# OpenMP and OpenBLAS keep separate thread pools; idle OpenMP threads must not spin on the cores
+# OpenBLAS is about to use. (Takes effect when set before the OpenMP runtime starts.)
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import _core  # noqa: E402
+from ._core import Error, layer_types  # noqa: E402
+from .net import Net  # noqa: E402
+from .weights import load_weights, save_weights  # noqa: E402
+
+
+def set_mode_cpu():
+    """Run layers on the CPU (the default)."""
+    _core.set_mode_cpu()
+
+
+def set_mode_gpu():
+    """Run layers on the current CUDA device; raises Error without CUDA or a visible GPU."""
+    _core.set_mode_gpu()
+
+
+def set_device(device_id):
+    """Select the CUDA device used in GPU mode."""
+    _core.set_device(int(device_id))
+
+
+def mode():
+    """'cpu' or 'gpu'."""
+    return _core.mode()
+
+
+def cuda_compiled():
+    """True when this build contains the CUDA backend."""
+    return _core.cuda_compiled()
+
+
+def gpu_count():
+    """Number of visible CUDA devices (0 without CUDA)."""
+    return _core.gpu_count()
+
+
+def set_random_seed(seed):
+    """Seed the generator used by fillers and Dropout."""
+    _core.set_random_seed(int(seed))
+
+
+def set_num_threads(n):
+    """Threads for OpenBLAS and the OpenMP loops."""
+    _core.set_num_threads(int(n))
+
+
+__all__ = [
+    "Error", "Net", "layer_types", "load_weights", "save_weights", "set_mode_cpu", "set_mode_gpu",
+    "set_device", "mode", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
+]

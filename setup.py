@@ -1,0 +1,57 @@
+"""setup.py only hands off to CMake (after pybind11's cmake_example).
+
+The version lives in one place: pycolorize/_version.py.
+"""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = Path(__file__).resolve().parent
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name):
+        super().__init__(name, sources=[])
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext):
+        out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
+        build_temp = Path(self.build_temp) / ext.name
+        build_temp.mkdir(parents=True, exist_ok=True)
+        cfg = "Debug" if self.debug else "Release"
+        args = [
+            f"-DPYCOLORIZE_OUTPUT_DIR={out_dir}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+            f"-DCMAKE_BUILD_TYPE={cfg}",
+        ]
+        # Extra CMake options from the environment, e.g. CMAKE_ARGS="-DWITH_CUDA=OFF".
+        args += [a for a in os.environ.get("CMAKE_ARGS", "").split() if a]
+        try:
+            import ninja  # noqa: F401
+
+            args += ["-GNinja"]
+        except ImportError:
+            pass
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 2))
+        subprocess.run(["cmake", "-S", str(HERE), "-B", str(build_temp), *args], check=True)
+        subprocess.run(["cmake", "--build", str(build_temp), "-j", jobs], check=True)
+
+
+def version():
+    text = (HERE / "pycolorize" / "_version.py").read_text()
+    return re.search(r'__version__ = "([^"]+)"', text).group(1)
+
+
+setup(
+    version=version(),
+    packages=["pycolorize"],
+    ext_modules=[CMakeExtension("pycolorize._core")],
+    cmdclass={"build_ext": CMakeBuild},
+    zip_safe=False,
+)
