@@ -101,7 +101,7 @@ void BaseConvolutionLayer::reshape(const Blobs& bottom, const Blobs& top) {
     PYC_CHECK(std::find(bottom.begin(), bottom.end(), t) == bottom.end(), where(), ": cannot run in place");
     t->reshape(top_shape);
   }
-  if (!is_1x1_ && !depthwise()) {
+  if (!is_1x1_ && !(reverse() && depthwise())) {  // depthwise deconvolution needs no buffer
     const int64_t K = static_cast<int64_t>(geom_.channels) * kh_ * kw_;
     col_buffer_.resize(static_cast<size_t>(K * band_rows() * col_w));
   }

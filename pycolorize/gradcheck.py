@@ -1,0 +1,84 @@
+"""A finite-difference gradient checker for whole nets (after Caffe's GradientChecker).
+
+The objective is f = sum over net outputs of <r_o, y_o> (r_o fixed random weights) plus the loss
+outputs times their loss weights; its analytic gradient is what ``net.backward()`` computes with
+r_o placed in the output diffs. Each checked element x is compared with the central difference
+(f(x + h) - f(x - h)) / 2h, passing when |analytic - numeric| <= threshold * max(|analytic|, |numeric|, 1).
+The random seed is reset before every forward pass so Dropout draws the same mask each time.
+The net must be built with ``force_backward: true`` so that input gradients are computed.
+"""
+import numpy as np
+
+from . import _core
+
+
+def _objective(net, weights, seed):
+    _core.set_random_seed(seed)
+    net._net.forward_from_to(0, net._net.num_layers - 1)
+    blobs = net.blobs
+    lw = net.blob_loss_weights
+    f = 0.0
+    for name in net.outputs:
+        data = blobs[name].data.astype(np.float64)
+        f += float(lw[name]) * float(data.sum()) if lw[name] else float((weights[name] * data).sum())
+    return f
+
+
+def check_gradients(net, step=1e-2, threshold=1e-2, max_checks=60, seed=1234, wrt=None):
+    """Check d f / d (inputs and parameters) of `net` at its current input values.
+
+    wrt: names of input blobs and ``"layer[i]"`` parameter blobs to check (default: every input
+    blob that receives a gradient and every parameter). Up to `max_checks` random elements per
+    blob are checked. Returns the number of elements checked; raises AssertionError with the
+    first failures otherwise.
+    """
+    rng = np.random.RandomState(seed)
+    blobs = net.blobs
+    lw = net.blob_loss_weights
+    weights = {o: rng.randn(*blobs[o].shape) for o in net.outputs if not lw[o]}
+    _objective(net, weights, seed)
+    for name, b in blobs.items():
+        if not lw[name]:
+            b.diff[...] = 0
+    for o, w in weights.items():
+        blobs[o].diff[...] = w
+    net.clear_param_diffs()
+    net._net.backward_from_to(net._net.num_layers - 1, 0)
+
+    core = net._net
+    needs = {core.bottom_ids(l)[j] for l in range(core.num_layers)
+             for j, need in enumerate(core.bottom_need_backward(l)) if need}
+    names = core.blob_names
+    targets = {}
+    for name in net.inputs:
+        if names.index(name) in needs:
+            targets[name] = blobs[name]
+    for layer, params in net.params.items():
+        for i, p in enumerate(params):
+            targets[f"{layer}[{i}]"] = p
+    if wrt is not None:
+        targets = {k: targets[k] for k in wrt}
+    analytic = {k: b.diff.astype(np.float64).copy() for k, b in targets.items()}
+
+    failures, checked = [], 0
+    for key, blob in targets.items():
+        data = blob.data  # a view: writing into it perturbs the net
+        flat = data.reshape(-1)
+        idx = rng.choice(flat.size, size=min(max_checks, flat.size), replace=False)
+        for i in idx:
+            x0 = flat[i]
+            flat[i] = x0 + step
+            fp = _objective(net, weights, seed)
+            flat[i] = x0 - step
+            fm = _objective(net, weights, seed)
+            flat[i] = x0
+            numeric = (fp - fm) / (2 * step)
+            a = analytic[key].reshape(-1)[i]
+            scale = max(abs(a), abs(numeric), 1.0)
+            checked += 1
+            if abs(a - numeric) > threshold * scale:
+                failures.append(f"{key}[{np.unravel_index(i, data.shape)}]: analytic {a:.6g} numeric {numeric:.6g}")
+    _objective(net, weights, seed)  # leave the net at the unperturbed point
+    if failures:
+        raise AssertionError(f"{len(failures)} of {checked} gradient checks failed:\n  " + "\n  ".join(failures[:10]))
+    return checked

@@ -1,0 +1,433 @@
+"""Every layer against the naive NumPy references of reference.py (forward and backward), plus a
+finite-difference gradient check through the whole (single-layer) net.
+
+Tolerances: forward/backward vs the float64 references 1e-5 (scaled as in conftest.assert_close);
+gradient checks use Caffe's float32 settings (step 1e-2, threshold 1e-2 relative to
+max(|analytic|, |numeric|, 1)) with inputs kept away from kinks (ReLU at 0, max ties).
+"""
+import numpy as np
+import pytest
+
+import pycolorize
+from pycolorize.gradcheck import check_gradients
+
+import reference as ref
+from conftest import assert_close, net_from
+
+TOL = 1e-5
+
+
+def build(layer, inputs, phase="test"):
+    """A force_backward net: one Input layer per input, then `layer` (prototxt body) named L."""
+    text = "force_backward: true\n"
+    for name, arr in inputs.items():
+        dims = " ".join(f"dim: {d}" for d in arr.shape)
+        text += f'layer {{ name: "{name}" type: "Input" top: "{name}" input_param {{ shape {{ {dims} }} }} }}\n'
+    text += "layer { name: \"L\" " + layer + " }\n"
+    net = net_from(text, phase=phase)
+    for name, arr in inputs.items():
+        net.blobs[name].data[...] = arr
+    return net
+
+
+def fwd_bwd(net, tops, seed=0):
+    """Forward, random top diffs on `tops`, backward; returns (outputs, top diffs)."""
+    net.forward()
+    rng = np.random.RandomState(seed)
+    diffs = {}
+    for b in net.blobs.values():
+        b.diff[...] = 0
+    net.clear_param_diffs()
+    for t in tops:
+        diffs[t] = rng.randn(*net.blobs[t].shape).astype(np.float32)
+        net.blobs[t].diff[...] = diffs[t]
+    net.backward()
+    return {t: net.blobs[t].data.copy() for t in tops}, diffs
+
+
+def spread(shape, seed, gap=0.05):
+    """Distinct values at least `gap` apart, away from 0 (no kinks for ReLU or max)."""
+    n = int(np.prod(shape))
+    v = (np.random.RandomState(seed).permutation(n) - n / 2 + 0.5) * gap
+    return v.reshape(shape).astype(np.float32)
+
+
+CONV_CASES = [
+    # (C, H, W, num_output, k, s, p, d, group, bias)
+    (3, 7, 9, 4, (3, 3), (1, 1), (1, 1), (1, 1), 1, True),
+    (4, 11, 13, 6, (3, 3), (2, 2), (0, 0), (2, 2), 2, True),
+    (5, 6, 7, 3, (1, 1), (1, 1), (0, 0), (1, 1), 1, False),
+    (2, 9, 8, 4, (3, 5), (2, 1), (1, 2), (1, 1), 1, True),
+    (4, 8, 8, 4, (3, 3), (1, 1), (1, 1), (1, 1), 4, True),
+]
+
+
+def conv_text(kind, o, k, s, p, d, g, bias):
+    return (f'type: "{kind}" bottom: "x" top: "y" convolution_param {{ num_output: {o} kernel_h: {k[0]} kernel_w: {k[1]} '
+            f'stride_h: {s[0]} stride_w: {s[1]} pad_h: {p[0]} pad_w: {p[1]} dilation: {d[0]} dilation: {d[1]} group: {g} '
+            f'bias_term: {"true" if bias else "false"} weight_filler {{ type: "gaussian" std: 0.3 }} '
+            f'bias_filler {{ type: "uniform" min: -0.5 max: 0.5 }} }}')
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_convolution(case):
+    C, H, W, O, k, s, p, d, g, bias = case
+    x = np.random.RandomState(1).randn(2, C, H, W).astype(np.float32)
+    net = build(conv_text("Convolution", O, k, s, p, d, g, bias), {"x": x})
+    w = net.params["L"][0].data.astype(np.float64)
+    b = net.params["L"][1].data.astype(np.float64) if bias else None
+    out, dy = fwd_bwd(net, ["y"])
+    assert_close(out["y"], ref.conv2d(x, w, b, s, p, d, g), TOL, "conv forward")
+    dx, dw, db = ref.conv2d_backward(x, w, dy["y"].astype(np.float64), s, p, d, g)
+    assert_close(net.blobs["x"].diff, dx, TOL, "conv dx")
+    assert_close(net.params["L"][0].diff, dw, TOL, "conv dw")
+    if bias:
+        assert_close(net.params["L"][1].diff, db, TOL, "conv db")
+    check_gradients(net)
+
+
+def test_convolution_large_image_uses_several_bands():
+    # 64 channels x 3x3 on a 96-wide image: the column buffer is split into several row bands
+    x = np.random.RandomState(2).randn(1, 64, 40, 96).astype(np.float32)
+    net = build(conv_text("Convolution", 8, (3, 3), (1, 1), (1, 1), (1, 1), 1, True), {"x": x})
+    out, dy = fwd_bwd(net, ["y"])
+    w, b = net.params["L"][0].data.astype(np.float64), net.params["L"][1].data.astype(np.float64)
+    assert_close(out["y"], ref.conv2d(x, w, b, (1, 1), (1, 1)), TOL, "banded conv forward")
+    dx, dw, _ = ref.conv2d_backward(x, w, dy["y"].astype(np.float64), (1, 1), (1, 1))
+    assert_close(net.blobs["x"].diff, dx, TOL, "banded conv dx")
+    assert_close(net.params["L"][0].diff, dw, 1e-4, "banded conv dw")
+
+
+DECONV_CASES = [
+    (3, 4, 5, 4, (4, 4), (3, 3), (1, 1), (1, 1), 1, True),
+    (1, 3, 5, 1, (4, 4), (2, 2), (1, 1), (1, 1), 1, False),   # the bilinear x2 upsampler's shape
+    (3, 3, 4, 3, (8, 8), (4, 4), (2, 2), (1, 1), 3, True),    # depthwise with groups
+    (2, 4, 4, 4, (3, 3), (1, 2), (0, 1), (2, 1), 2, True),
+]
+
+
+@pytest.mark.parametrize("case", DECONV_CASES)
+def test_deconvolution(case):
+    C, H, W, O, k, s, p, d, g, bias = case
+    x = np.random.RandomState(3).randn(2, C, H, W).astype(np.float32)
+    net = build(conv_text("Deconvolution", O, k, s, p, d, g, bias), {"x": x})
+    w = net.params["L"][0].data.astype(np.float64)
+    b = net.params["L"][1].data.astype(np.float64) if bias else None
+    out, dy = fwd_bwd(net, ["y"])
+    assert_close(out["y"], ref.deconv2d(x, w, b, s, p, d, g), TOL, "deconv forward")
+    # the adjoint of deconvolution is convolution with the same weights
+    dyd = dy["y"].astype(np.float64)
+    # (deconvolution weights (C, O/g, k, k) are those of the convolution from O to C channels)
+    assert_close(net.blobs["x"].diff, ref.conv2d(dyd, w, None, s, p, d, g), TOL, "deconv dx")
+    _, dw, _ = ref.conv2d_backward(dyd, w, x.astype(np.float64), s, p, d, g)
+    assert_close(net.params["L"][0].diff, dw, TOL, "deconv dw")
+    if bias:
+        assert_close(net.params["L"][1].diff, dyd.sum(axis=(0, 2, 3)), TOL, "deconv db")
+    check_gradients(net)
+
+
+def test_bilinear_filler_and_upsampling():
+    x = np.random.RandomState(4).rand(2, 1, 5, 6).astype(np.float32)
+    net = build('type: "Deconvolution" bottom: "x" top: "y" param { lr_mult: 0 } convolution_param { num_output: 1 '
+                'kernel_size: 8 stride: 4 pad: 2 bias_term: false weight_filler { type: "bilinear" } }', {"x": x})
+    w = net.params["L"][0].data
+    np.testing.assert_allclose(w[0, 0], ref.bilinear_kernel(8), rtol=1e-6)
+    y = net.forward()["y"]
+    assert y.shape == (2, 1, 20, 24)
+    assert_close(y, ref.deconv2d(x, w.astype(np.float64), None, (4, 4), (2, 2)), TOL, "x4 upsampling")
+    # interior of a constant image upsamples to the constant (border pixels lose mass, as in Caffe)
+    net.blobs["x"].data[...] = 1
+    y = net.forward()["y"]
+    np.testing.assert_allclose(y[:, :, 4:-4, 4:-4], 1, rtol=1e-6)
+
+
+POOL_CASES = [
+    ("MAX", (2, 2), (2, 2), (0, 0), (7, 9)),
+    ("MAX", (3, 3), (2, 2), (1, 1), (7, 9)),
+    ("AVE", (3, 3), (2, 2), (1, 1), (7, 9)),
+    ("AVE", (4, 4), (4, 4), (0, 0), (10, 13)),
+    ("MAX", (3, 2), (1, 2), (1, 0), (6, 7)),
+    ("AVE", (2, 3), (2, 1), (1, 1), (5, 6)),
+]
+
+
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_pooling(case):
+    method, k, s, p, (H, W) = case
+    x = spread((2, 3, H, W), 5)
+    net = build(f'type: "Pooling" bottom: "x" top: "y" pooling_param {{ pool: {method} kernel_h: {k[0]} kernel_w: {k[1]} '
+                f'stride_h: {s[0]} stride_w: {s[1]} pad_h: {p[0]} pad_w: {p[1]} }}', {"x": x})
+    out, dy = fwd_bwd(net, ["y"])
+    y, arg = ref.pool2d(x.astype(np.float64), k, s, p, method)
+    assert_close(out["y"], y, TOL, "pool forward")
+    dx = ref.pool2d_backward(x, dy["y"].astype(np.float64), k, s, p, method, arg)
+    assert_close(net.blobs["x"].diff, dx, TOL, "pool dx")
+    check_gradients(net)
+
+
+def test_pooling_floor_mode_global_and_mask_top():
+    x = spread((1, 2, 7, 7), 6)
+    net = build('type: "Pooling" bottom: "x" top: "y" top: "mask" pooling_param { pool: MAX kernel_size: 2 stride: 2 round_mode: FLOOR }', {"x": x})
+    out = net.forward()
+    y, arg = ref.pool2d(x.astype(np.float64), (2, 2), (2, 2), (0, 0), "MAX", ceil=False)
+    assert out["y"].shape == (1, 2, 3, 3)
+    assert_close(out["y"], y, TOL, "floor pooling")
+    np.testing.assert_array_equal(out["mask"], arg)
+    net = build('type: "Pooling" bottom: "x" top: "y" pooling_param { pool: AVE global_pooling: true }', {"x": x})
+    assert_close(net.forward()["y"], x.mean(axis=(2, 3), keepdims=True), TOL, "global pooling")
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.1])
+def test_relu(slope):
+    x = spread((2, 3, 4, 5), 7)
+    net = build(f'type: "ReLU" bottom: "x" top: "y" relu_param {{ negative_slope: {slope} }}', {"x": x})
+    out, dy = fwd_bwd(net, ["y"])
+    assert_close(out["y"], np.where(x > 0, x, slope * x), TOL)
+    assert_close(net.blobs["x"].diff, dy["y"] * np.where(x > 0, 1, slope), TOL)
+    check_gradients(net)
+
+
+def test_dropout_train_and_test():
+    x = np.random.RandomState(8).rand(4, 50, 10).astype(np.float32) + 1
+    pycolorize.set_random_seed(5)
+    net = build('type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.3 }', {"x": x}, phase="train")
+    out, dy = fwd_bwd(net, ["y"])
+    kept = out["y"] != 0
+    assert 0.6 < kept.mean() < 0.8  # keep probability 0.7
+    assert_close(out["y"][kept], x[kept] / 0.7, TOL)
+    assert_close(net.blobs["x"].diff, dy["y"] * kept / 0.7, TOL)
+    check_gradients(net)  # the checker reseeds before each forward, so the mask repeats
+    net = build('type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.3 }', {"x": x}, phase="test")
+    np.testing.assert_array_equal(net.forward()["y"], x)
+
+
+def test_reshape_flatten_are_views():
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    net = build('type: "Reshape" bottom: "x" top: "y" reshape_param { shape { dim: 0 dim: -1 dim: 2 } }', {"x": x})
+    assert net.forward()["y"].shape == (2, 30, 2)
+    net = build('type: "Reshape" bottom: "x" top: "y" reshape_param { shape { dim: -1 dim: 1 } axis: 0 num_axes: 2 }', {"x": x})
+    y = net.forward()["y"]
+    assert y.shape == (6, 1, 4, 5)
+    np.testing.assert_array_equal(y.reshape(-1), x.reshape(-1))
+    net.blobs["y"].diff[...] = 3
+    np.testing.assert_array_equal(net.blobs["x"].diff, 3)  # shared diff
+    net = build('type: "Flatten" bottom: "x" top: "y" flatten_param { axis: 1 end_axis: 2 }', {"x": x})
+    assert net.forward()["y"].shape == (2, 12, 5)
+
+
+def test_concat_slice_roundtrip():
+    rng = np.random.RandomState(9)
+    a, b, c = rng.randn(2, 2, 3, 4), rng.randn(2, 3, 3, 4), rng.randn(2, 1, 3, 4)
+    inputs = {"a": a.astype(np.float32), "b": b.astype(np.float32), "c": c.astype(np.float32)}
+    net = build('type: "Concat" bottom: "a" bottom: "b" bottom: "c" top: "y"', inputs)
+    out, dy = fwd_bwd(net, ["y"])
+    np.testing.assert_array_equal(out["y"], np.concatenate([inputs[k] for k in "abc"], axis=1))
+    np.testing.assert_array_equal(net.blobs["b"].diff, dy["y"][:, 2:5])
+    net = build('type: "Concat" bottom: "a" bottom: "b" top: "y" concat_param { axis: 0 }', {"a": inputs["a"], "b": inputs["a"]})
+    assert net.forward()["y"].shape == (4, 2, 3, 4)
+    x = rng.randn(2, 6, 3, 4).astype(np.float32)
+    net = build('type: "Slice" bottom: "x" top: "s0" top: "s1" top: "s2" slice_param { axis: 1 slice_point: 1 slice_point: 4 }', {"x": x})
+    out, dy = fwd_bwd(net, ["s0", "s1", "s2"])
+    np.testing.assert_array_equal(out["s1"], x[:, 1:4])
+    np.testing.assert_array_equal(net.blobs["x"].diff, np.concatenate([dy[k] for k in ("s0", "s1", "s2")], axis=1))
+    net = build('type: "Slice" bottom: "x" top: "s0" top: "s1" slice_param { axis: -1 }', {"x": x})
+    assert net.forward()["s1"].shape == (2, 6, 3, 2)
+
+
+@pytest.mark.parametrize("op", ["SUM", "PROD", "MAX"])
+def test_eltwise(op):
+    # distinct across bottoms too (offsets 0, 0.02, 0.04 on a 0.05 grid): no ties for MAX
+    inputs = {k: spread((2, 3, 4, 5), 10 + i) + np.float32(0.02 * i) for i, k in enumerate("abc")}
+    coeff = " coeff: 0.5 coeff: -1.5 coeff: 2" if op == "SUM" else ""
+    net = build(f'type: "Eltwise" bottom: "a" bottom: "b" bottom: "c" top: "y" eltwise_param {{ operation: {op}{coeff} }}', inputs)
+    out, dy = fwd_bwd(net, ["y"])
+    a, b, c = (inputs[k].astype(np.float64) for k in "abc")
+    g = dy["y"].astype(np.float64)
+    if op == "SUM":
+        y, grads = 0.5 * a - 1.5 * b + 2 * c, [0.5 * g, -1.5 * g, 2 * g]
+    elif op == "PROD":
+        y, grads = a * b * c, [g * b * c, g * a * c, g * a * b]
+    else:
+        stack = np.stack([a, b, c])
+        y, win = stack.max(0), stack.argmax(0)
+        grads = [g * (win == i) for i in range(3)]
+    assert_close(out["y"], y, TOL, op)
+    for k, gr in zip("abc", grads):
+        assert_close(net.blobs[k].diff, gr, TOL, f"{op} d{k}")
+    check_gradients(net)
+
+
+@pytest.mark.parametrize("power,scale,shift", [(2, 0.5, 1), (3, -1.5, 0.25), (1, 2, -1), (0.5, 1, 4)])
+def test_power(power, scale, shift):
+    x = np.random.RandomState(12).rand(2, 3, 4).astype(np.float32)
+    net = build(f'type: "Power" bottom: "x" top: "y" power_param {{ power: {power} scale: {scale} shift: {shift} }}', {"x": x})
+    out, dy = fwd_bwd(net, ["y"])
+    v = shift + scale * x.astype(np.float64)
+    assert_close(out["y"], v ** power, TOL)
+    assert_close(net.blobs["x"].diff, dy["y"] * power * scale * v ** (power - 1), TOL)
+    check_gradients(net)
+
+
+@pytest.mark.parametrize("axis,shape", [(1, (2, 5, 3, 4)), (-1, (3, 7)), (2, (2, 3, 6))])
+def test_softmax(axis, shape):
+    x = np.random.RandomState(13).randn(*shape).astype(np.float32) * 3
+    net = build(f'type: "Softmax" bottom: "x" top: "y" softmax_param {{ axis: {axis} }}', {"x": x})
+    out, dy = fwd_bwd(net, ["y"])
+    y = ref.softmax(x.astype(np.float64), axis)
+    assert_close(out["y"], y, TOL)
+    assert_close(net.blobs["x"].diff, ref.softmax_backward(y, dy["y"].astype(np.float64), axis), TOL)
+    check_gradients(net)
+
+
+@pytest.mark.parametrize("transpose,axis", [(False, 1), (True, 1), (False, 2)])
+def test_inner_product(transpose, axis):
+    x = np.random.RandomState(14).randn(2, 3, 4, 5).astype(np.float32)
+    net = build(f'type: "InnerProduct" bottom: "x" top: "y" inner_product_param {{ num_output: 7 axis: {axis} '
+                f'transpose: {str(transpose).lower()} weight_filler {{ type: "xavier" }} bias_filler {{ type: "gaussian" }} }}', {"x": x})
+    out, dy = fwd_bwd(net, ["y"])
+    W = net.params["L"][0].data.astype(np.float64)
+    b = net.params["L"][1].data.astype(np.float64)
+    X = x.reshape(int(np.prod(x.shape[:axis])), -1).astype(np.float64)
+    Wn = W.T if transpose else W
+    assert_close(out["y"].reshape(X.shape[0], 7), X @ Wn.T + b, TOL)
+    G = dy["y"].reshape(X.shape[0], 7).astype(np.float64)
+    assert_close(net.blobs["x"].diff.reshape(X.shape), G @ Wn, TOL)
+    assert_close(net.params["L"][0].diff, (G.T @ X).T if transpose else G.T @ X, TOL)
+    assert_close(net.params["L"][1].diff, G.sum(0), TOL)
+    check_gradients(net)
+
+
+@pytest.mark.parametrize("phase", ["test", "train"])
+def test_batchnorm(phase):
+    x = np.random.RandomState(15).randn(3, 4, 2, 3).astype(np.float32) * 2 + 1
+    net = build('type: "BatchNorm" bottom: "x" top: "y"', {"x": x}, phase=phase)
+    bn = net.params["L"]
+    bn[0].data[...] = [0.4, -0.2, 1.0, 0.0]
+    bn[1].data[...] = [1.6, 0.8, 2.4, 1.2]
+    bn[2].data[...] = 0.8
+    saved = [b.data.copy() for b in bn]
+    out, dy = fwd_bwd(net, ["y"])
+    xd, g = x.astype(np.float64), dy["y"].astype(np.float64)
+    if phase == "test":
+        mean, var = saved[0] / 0.8, saved[1] / 0.8
+        y = (xd - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5)
+        dx = g / np.sqrt(var[None, :, None, None] + 1e-5)
+    else:
+        mean, var = xd.mean(axis=(0, 2, 3)), xd.var(axis=(0, 2, 3))
+        inv = 1 / np.sqrt(var + 1e-5)[None, :, None, None]
+        y = (xd - mean[None, :, None, None]) * inv
+        dx = (g - g.mean(axis=(0, 2, 3), keepdims=True) - y * (g * y).mean(axis=(0, 2, 3), keepdims=True)) * inv
+        m = 3 * 2 * 3  # running statistics as Caffe accumulates them
+        assert_close(bn[2].data, [0.8 * 0.999 + 1], TOL, "factor")
+        assert_close(bn[0].data, mean + 0.999 * saved[0], TOL, "mean sum")
+        assert_close(bn[1].data, var * m / (m - 1) + 0.999 * saved[1], TOL, "var sum")
+    assert_close(out["y"], y, TOL, "bn forward")
+    assert_close(net.blobs["x"].diff, dx, TOL, "bn backward")
+    assert net._net.params_lr[:3] == [0, 0, 0]  # statistics are not learned
+
+
+def test_batchnorm_rejects_learned_statistics():
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(pycolorize.Error, match="lr_mult must be 0"):
+        build('type: "BatchNorm" bottom: "x" top: "y" param { lr_mult: 1 }', {"x": x})
+
+
+def test_scale_param_and_bottom():
+    rng = np.random.RandomState(16)
+    x = rng.randn(2, 4, 3, 5).astype(np.float32)
+    net = build('type: "Scale" bottom: "x" top: "y" scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 1.5 } '
+                'bias_filler { type: "gaussian" } }', {"x": x})
+    s, b = (p.data.astype(np.float64) for p in net.params["L"])
+    out, dy = fwd_bwd(net, ["y"])
+    g = dy["y"].astype(np.float64)
+    assert_close(out["y"], x * s[None, :, None, None] + b[None, :, None, None], TOL)
+    assert_close(net.blobs["x"].diff, g * s[None, :, None, None], TOL)
+    assert_close(net.params["L"][0].diff, (g * x).sum(axis=(0, 2, 3)), TOL)
+    assert_close(net.params["L"][1].diff, g.sum(axis=(0, 2, 3)), TOL)
+    check_gradients(net)
+    sc = rng.rand(4, 3).astype(np.float32) + 0.5
+    net = build('type: "Scale" bottom: "x" bottom: "s" top: "y" scale_param { axis: 1 }', {"x": x, "s": sc})
+    out, dy = fwd_bwd(net, ["y"])
+    assert_close(out["y"], x * sc[None, :, :, None], TOL)
+    assert_close(net.blobs["s"].diff, (dy["y"] * x).sum(axis=(0, 3)), TOL)
+    check_gradients(net)
+
+
+@pytest.mark.parametrize("norm,ignore", [("VALID", None), ("VALID", 2), ("FULL", 2), ("BATCH_SIZE", None), ("NONE", None)])
+def test_softmax_with_loss(norm, ignore):
+    rng = np.random.RandomState(17)
+    logits = rng.randn(2, 5, 3, 4).astype(np.float32)
+    label = rng.randint(0, 5, (2, 1, 3, 4)).astype(np.float32)
+    ig = f" ignore_label: {ignore}" if ignore is not None else ""
+    net = build(f'type: "SoftmaxWithLoss" bottom: "p" bottom: "l" top: "loss" loss_weight: 2 loss_param {{ normalization: {norm}{ig} }}',
+                {"p": logits, "l": label})
+    loss = net.forward()["loss"]
+    prob = ref.softmax(logits.astype(np.float64))
+    lab = label[:, 0].astype(int)
+    valid = np.ones_like(lab, bool) if ignore is None else lab != ignore
+    picked = np.take_along_axis(prob, lab[:, None], 1)[:, 0]
+    n = {"VALID": valid.sum(), "FULL": lab.size, "BATCH_SIZE": 2, "NONE": 1}[norm]
+    assert_close(loss, -np.log(picked[valid]).sum() / n, TOL)
+    net.backward()
+    onehot = np.eye(5)[lab].transpose(0, 3, 1, 2)
+    grad = 2 * (prob - onehot) * valid[:, None] / n
+    assert_close(net.blobs["p"].diff, grad, TOL)
+    assert not net._net.bottom_need_backward(2)[1]  # never into the labels
+    check_gradients(net)
+
+
+def test_softmax_with_loss_rejects_bad_label():
+    net = build('type: "SoftmaxWithLoss" bottom: "p" bottom: "l" top: "loss"',
+                {"p": np.zeros((2, 3), np.float32), "l": np.array([0, 3], np.float32)})
+    with pytest.raises(pycolorize.Error, match="label 3 .* outside \\[0, 3\\)"):
+        net.forward()
+
+
+def test_euclidean_loss():
+    rng = np.random.RandomState(18)
+    a, b = rng.randn(3, 4, 2).astype(np.float32), rng.randn(3, 4, 2).astype(np.float32)
+    net = build('type: "EuclideanLoss" bottom: "a" bottom: "b" top: "loss"', {"a": a, "b": b})
+    d = a.astype(np.float64) - b
+    assert_close(net.forward()["loss"], (d ** 2).sum() / 6, TOL)
+    net.backward()
+    assert_close(net.blobs["a"].diff, d / 3, TOL)
+    assert_close(net.blobs["b"].diff, -d / 3, TOL)
+    check_gradients(net)
+
+
+def test_silence_and_split():
+    x = np.random.RandomState(19).randn(2, 3).astype(np.float32)
+    text = ('force_backward: true\nlayer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
+            'layer { name: "a" type: "Power" bottom: "x" top: "a" power_param { scale: 2 } }\n'
+            'layer { name: "b" type: "Power" bottom: "x" top: "b" power_param { scale: -3 } }\n'
+            'layer { name: "s" type: "Silence" bottom: "b" }\n')
+    net = net_from(text)
+    net.blobs["x"].data[...] = x
+    assert net.outputs == ["a"]
+    assert [l.type for l in net.layers] == ["Input", "Split", "Power", "Power", "Silence"]
+    out = net.forward()
+    np.testing.assert_allclose(out["a"], 2 * x)
+    net.blobs["a"].diff[...] = 1
+    net.backward()
+    np.testing.assert_allclose(net.blobs["x"].diff, 2)  # the silenced branch contributes 0
+
+
+@pytest.mark.parametrize("kind", ["constant", "uniform", "gaussian", "xavier", "msra"])
+def test_fillers(kind):
+    extra = {"constant": "value: 0.25", "uniform": "min: -2 max: 3", "gaussian": "mean: 1 std: 2", "xavier": "", "msra": "variance_norm: FAN_OUT"}[kind]
+    pycolorize.set_random_seed(3)
+    net = build(f'type: "Convolution" bottom: "x" top: "y" convolution_param {{ num_output: 64 kernel_size: 5 '
+                f'weight_filler {{ type: "{kind}" {extra} }} }}', {"x": np.zeros((1, 32, 5, 5), np.float32)})
+    w = net.params["L"][0].data
+    np.testing.assert_array_equal(net.params["L"][1].data, 0)  # default bias filler: constant 0
+    if kind == "constant":
+        np.testing.assert_array_equal(w, 0.25)
+    elif kind == "uniform":
+        assert w.min() >= -2 and w.max() < 3 and abs(w.mean() - 0.5) < 0.05
+    elif kind == "gaussian":
+        assert abs(w.mean() - 1) < 0.05 and abs(w.std() - 2) < 0.05
+    elif kind == "xavier":  # U(-sqrt(3/fan_in), +), fan_in = 32*25
+        lim = np.sqrt(3 / 800)
+        assert np.abs(w).max() <= lim and np.abs(w).max() > 0.95 * lim
+    else:  # N(0, sqrt(2/fan_out)), fan_out = 64*25
+        assert abs(w.std() - np.sqrt(2 / 1600)) < 0.002
