@@ -26,11 +26,13 @@ def load_weights(net, path):
         raise Error(f"{path}: not an HDF5 weights file ({e})") from None
     params = net.params
     loaded = []
+    file_layers = []
     with f:
         if "data" not in f or not isinstance(f["data"], h5py.Group):
             raise Error(f"{path}: no /data group; not a Caffe HDF5 weights file")
         data = f["data"]
-        for layer in data:
+        file_layers = list(data)
+        for layer in file_layers:
             if layer not in params:
                 continue  # Caffe: "Ignoring source layer"
             blobs = params[layer]
@@ -50,7 +52,7 @@ def load_weights(net, path):
                 blob.data[...] = np.asarray(src, dtype=np.float32)
             loaded.append(layer)
     if params and not loaded:
-        raise Error(f"{path}: none of its layers ({', '.join(list(data)[:8])}{', ...' if len(data) > 8 else ''}) "
+        raise Error(f"{path}: none of its layers ({', '.join(file_layers[:8])}{', ...' if len(file_layers) > 8 else ''}) "
                     f"is a layer with parameters in net '{net.name}' ({', '.join(list(params)[:8])}); wrong network?")
     return loaded
 

@@ -1,0 +1,89 @@
+"""Caffe HDF5 weights: round trip, Caffe's loading rules, atomic saving and clear errors."""
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+import pycolorize
+
+from conftest import net_from
+
+TEXT = ('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 5 dim: 5 } } }\n'
+        'layer { name: "conv" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: 3 kernel_size: 3 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } } }\n'
+        'layer { name: "relu" type: "ReLU" bottom: "c" top: "c" }\n'
+        'layer { name: "up" type: "Deconvolution" bottom: "c" top: "u" param { lr_mult: 0 } convolution_param { num_output: 3 group: 3 kernel_size: 4 stride: 2 pad: 1 bias_term: false weight_filler { type: "bilinear" } } }\n'
+        'layer { name: "ip" type: "InnerProduct" bottom: "u" top: "y" inner_product_param { num_output: 4 weight_filler { type: "xavier" } } }\n')
+
+
+def test_round_trip(tmp_path):
+    pycolorize.set_random_seed(1)
+    a = net_from(TEXT)
+    path = tmp_path / "w.caffemodel.h5"
+    a.save(path)
+    with h5py.File(path) as f:
+        assert list(f["data"]) == sorted(["x", "conv", "relu", "up", "ip"])
+        assert len(f["data/relu"]) == 0  # parameter-less layers are empty groups, as in Caffe
+        assert f["data/conv/0"].dtype == np.float32 and f["data/conv/0"].shape == (3, 2, 3, 3)
+    pycolorize.set_random_seed(2)
+    b = net_from(TEXT, weights=path)
+    for layer in a.params:
+        for pa, pb in zip(a.params[layer], b.params[layer]):
+            np.testing.assert_array_equal(pa.data, pb.data)
+    x = np.random.RandomState(0).randn(1, 2, 5, 5).astype(np.float32)
+    np.testing.assert_array_equal(a.forward(x=x)["y"], b.forward(x=x)["y"])
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".tmp")]
+
+
+def test_missing_layers_keep_fillers_and_extra_layers_are_ignored(tmp_path):
+    path = tmp_path / "partial.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data/conv/0", data=np.full((3, 2, 3, 3), 0.5, np.float32))
+        f.create_dataset("data/conv/1", data=np.zeros(3, np.float32))
+        f.create_dataset("data/not_in_net/0", data=np.zeros(7, np.float32))
+    net = net_from(TEXT, weights=path)
+    np.testing.assert_array_equal(net.params["conv"][0].data, 0.5)
+    k = np.outer([0.25, 0.75, 0.75, 0.25], [0.25, 0.75, 0.75, 0.25])
+    np.testing.assert_allclose(net.params["up"][0].data[1, 0], k)  # bilinear filler kept
+
+
+def test_shape_mismatch_names_layer_and_shapes(tmp_path):
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data/conv/0", data=np.zeros((4, 2, 3, 3), np.float32))
+    with pytest.raises(pycolorize.Error, match=r"bad.h5: layer 'conv' blob 0: shape \(4, 2, 3, 3\) in the file but \(3, 2, 3, 3\) in the net"):
+        net_from(TEXT, weights=path)
+
+
+def test_wrong_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        net_from(TEXT, weights=tmp_path / "none.h5")
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"not hdf5 at all")
+    with pytest.raises(pycolorize.Error, match="not an HDF5 weights file"):
+        net_from(TEXT, weights=junk)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f.create_dataset("data/fc8/0", data=np.zeros((10, 4), np.float32))
+    with pytest.raises(pycolorize.Error, match="wrong network"):
+        net_from(TEXT, weights=other)
+    nodata = tmp_path / "nodata.h5"
+    with h5py.File(nodata, "w") as f:
+        f.create_dataset("weights", data=np.zeros(3))
+    with pytest.raises(pycolorize.Error, match="no /data group"):
+        net_from(TEXT, weights=nodata)
+
+
+def test_failed_save_leaves_previous_file(tmp_path, monkeypatch):
+    net = net_from(TEXT)
+    path = tmp_path / "w.h5"
+    net.save(path)
+    before = path.read_bytes()
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(h5py.Group, "create_dataset", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        net.save(path)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["w.h5"]
