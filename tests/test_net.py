@@ -132,7 +132,7 @@ def test_bad_graphs_give_clear_errors():
     with pytest.raises(pycolorize.Error, match=r"layer 'e' \(Eltwise, <string>:3:1\): bottom 1 has shape \(2, 4\) but bottom 0 has \(2, 3\)"):
         net_from(inp("a", 2, 3) + inp("b", 2, 4) + 'layer { name: "e" type: "Eltwise" bottom: "a" bottom: "b" top: "e" }')
     with pytest.raises(pycolorize.Error, match="top blob 'a' is already produced by another layer"):
-        net_from(inp("a", 2) + inp("a", 2))
+        net_from(inp("a", 2) + 'layer { name: "b" type: "Input" top: "a" input_param { shape { dim: 2 } } }')
     with pytest.raises(pycolorize.Error, match="duplicate layer name 'r'"):
         net_from(inp("a", 2) + 'layer { name: "r" type: "ReLU" bottom: "a" top: "b" }\nlayer { name: "r" type: "ReLU" bottom: "b" top: "c" }')
     with pytest.raises(pycolorize.Error, match=r"layer 'c' \(Convolution, <string>:2:1\): bottom \(1, 3, 4, 4\) has 3 channels but the weights"):
