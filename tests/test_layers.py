@@ -87,8 +87,8 @@ def test_convolution(case):
 
 
 def test_convolution_large_image_uses_several_bands():
-    # 64 channels x 3x3 on a 96-wide image: the column buffer is split into several row bands
-    x = np.random.RandomState(2).randn(1, 64, 40, 96).astype(np.float32)
+    # 64 channels x 3x3 on a 160x96 image: 8.8M column entries, more than one 4M-float band
+    x = np.random.RandomState(2).randn(1, 64, 160, 96).astype(np.float32)
     net = build(conv_text("Convolution", 8, (3, 3), (1, 1), (1, 1), (1, 1), 1, True), {"x": x})
     out, dy = fwd_bwd(net, ["y"])
     w, b = net.params["L"][0].data.astype(np.float64), net.params["L"][1].data.astype(np.float64)

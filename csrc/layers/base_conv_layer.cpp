@@ -26,7 +26,10 @@ void read_pair(const proto::Message& p, const std::string& field, int deflt, con
     w = v.back();
   }
 }
-constexpr int64_t kBandFloats = 1 << 19;  // ~2 MB column buffer per band
+// A band holds at least kMinBandColumns output positions (GEMMs need a wide N to run at full
+// speed) and otherwise as many rows as fit in kBandFloats (16 MB) of column buffer.
+constexpr int64_t kBandFloats = 1 << 22;
+constexpr int64_t kMinBandColumns = 2048;
 }  // namespace
 
 void BaseConvolutionLayer::layer_setup(const Blobs& bottom, const Blobs& top) {
@@ -109,7 +112,8 @@ void BaseConvolutionLayer::reshape(const Blobs& bottom, const Blobs& top) {
 
 int BaseConvolutionLayer::band_rows() const {
   const int64_t per_row = static_cast<int64_t>(geom_.channels) * kh_ * kw_ * geom_.out_w;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(geom_.out_h, kBandFloats / std::max<int64_t>(per_row, 1))));
+  const int64_t rows = std::max(kBandFloats / std::max<int64_t>(per_row, 1), (kMinBandColumns + geom_.out_w - 1) / geom_.out_w);
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(geom_.out_h, rows)));
 }
 
 void BaseConvolutionLayer::columns_from_image(const float* image, float* columns) {
