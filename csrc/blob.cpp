@@ -13,7 +13,11 @@ void Blob::reshape(const std::vector<int>& shape) {
   }
   shape_ = shape;
   count_ = count;
-  if (count_ > capacity_ || !data_) {
+  // Grow when needed; also resize buffers that were never touched (a net set up at one input
+  // size and first run at a smaller one then holds only what it uses).
+  const bool untouched = data_ && data_->head() == SyncedMemory::UNINITIALIZED &&
+                         diff_->head() == SyncedMemory::UNINITIALIZED && data_.use_count() == 1 && diff_.use_count() == 1;
+  if (count_ > capacity_ || !data_ || (untouched && count_ != capacity_)) {
     capacity_ = count_;
     data_ = std::make_shared<SyncedMemory>(static_cast<size_t>(capacity_) * sizeof(float));
     diff_ = std::make_shared<SyncedMemory>(static_cast<size_t>(capacity_) * sizeof(float));

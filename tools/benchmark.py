@@ -45,6 +45,15 @@ def make_weights(path, seed=0):
 
 
 def peak_rss_mb():
+    """This process's peak resident memory. VmHWM belongs to the process image (getrusage's
+    ru_maxrss survives exec, so it would report the parent's peak)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
