@@ -12,12 +12,7 @@ void SoftmaxLayer::reshape(const Blobs& bottom, const Blobs& top) {
 }
 
 // For each (outer, inner) position: y_c = exp(x_c - max) / sum_c' exp(x_c' - max).
-void SoftmaxLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
-  const int axis = bottom[0]->canonical_axis(param_.msg("softmax_param").get_int("axis"));
-  const int64_t outer = bottom[0]->count(0, axis), inner = bottom[0]->count(axis + 1);
-  const int C = bottom[0]->shape(axis);
-  const float* x = bottom[0]->cpu_data();
-  float* y = top[0]->mutable_cpu_data();
+void softmax_cpu(const float* x, float* y, int64_t outer, int C, int64_t inner) {
 #pragma omp parallel for collapse(2) if (outer * inner > 4096)
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
@@ -30,6 +25,12 @@ void SoftmaxLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
       for (int c = 0; c < C; ++c) yp[c * inner] /= s;
     }
   }
+}
+
+void SoftmaxLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
+  const int axis = bottom[0]->canonical_axis(param_.msg("softmax_param").get_int("axis"));
+  softmax_cpu(bottom[0]->cpu_data(), top[0]->mutable_cpu_data(), bottom[0]->count(0, axis), bottom[0]->shape(axis),
+              bottom[0]->count(axis + 1));
 }
 
 // dx_c = y_c * (dy_c - sum_c' dy_c' y_c')

@@ -5,6 +5,9 @@
 
 namespace pycolorize {
 
+// y = softmax(x) over the middle axis of an (outer, C, inner) array; y may alias x.
+void softmax_cpu(const float* x, float* y, int64_t outer, int C, int64_t inner);
+
 class SoftmaxLayer : public Layer {
  public:
   using Layer::Layer;

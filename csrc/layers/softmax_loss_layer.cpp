@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "layers/softmax_layer.h"
 #include "util/blas.h"
 
 namespace pycolorize {
@@ -34,17 +35,8 @@ float SoftmaxWithLossLayer::normalizer(int64_t valid) const {
 
 void SoftmaxWithLossLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
   const int C = bottom[0]->shape(axis_);
-  const float* x = bottom[0]->cpu_data();
   float* p = prob_.mutable_cpu_data();
-  for (int64_t o = 0; o < outer_; ++o)
-    for (int64_t i = 0; i < inner_; ++i) {
-      const int64_t base = o * C * inner_ + i;
-      float m = x[base];
-      for (int c = 1; c < C; ++c) m = std::max(m, x[base + c * inner_]);
-      float s = 0;
-      for (int c = 0; c < C; ++c) s += (p[base + c * inner_] = std::exp(x[base + c * inner_] - m));
-      for (int c = 0; c < C; ++c) p[base + c * inner_] /= s;
-    }
+  softmax_cpu(bottom[0]->cpu_data(), p, outer_, C, inner_);
   const proto::Message& lp = param_.msg("loss_param");
   const bool has_ignore = lp.has("ignore_label");
   const int ignore = has_ignore ? lp.get_int("ignore_label") : 0;
