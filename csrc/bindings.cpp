@@ -9,6 +9,7 @@
 #include "common.h"
 #include "layer.h"
 #include "net.h"
+#include "util/gpu_math.h"
 #include "proto/schema.h"
 #include "proto/text_format.h"
 
@@ -108,6 +109,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("mode", [] { return Runtime::mode() == Mode::GPU ? "gpu" : "cpu"; });
   m.def("set_device", &Runtime::set_device);
   m.def("cuda_compiled", &cuda_compiled);
+  m.def("set_allow_tf32", [](bool allow) {
+    PYC_CHECK(!allow || cuda_compiled(), "set_allow_tf32: pycolorize was built without CUDA");
+    if (cuda_compiled()) gpu::set_allow_tf32(allow);
+  });
+  m.def("allow_tf32", [] { return cuda_compiled() && gpu::allow_tf32(); });
   m.def("gpu_count", &gpu_count);
   m.def("gpu_name", &gpu_name);
   m.def("set_random_seed", &Runtime::set_random_seed);

@@ -89,6 +89,15 @@ struct LayerRegisterer {
   LayerRegisterer(const std::string& type, LayerCreator creator) { LayerRegistry::creators()[type] = std::move(creator); }
 };
 
+// Declares forward_gpu/backward_gpu in a layer class whose CUDA twin (x_layer.cu) defines them.
+#ifdef USE_CUDA
+#define PYC_GPU_METHODS                                                   \
+  void forward_gpu(const Blobs& bottom, const Blobs& top) override;       \
+  void backward_gpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+#else
+#define PYC_GPU_METHODS
+#endif
+
 // One visible line per type, in the layer's .cpp: REGISTER_LAYER("ReLU", ReLULayer);
 #define REGISTER_LAYER(type_name, cls)                                                        \
   static ::pycolorize::LayerRegisterer g_register_##cls(                                     \

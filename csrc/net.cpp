@@ -9,6 +9,7 @@
 #include "proto/schema.h"
 #include "proto/text_format.h"
 #include "util/blas.h"
+#include "util/gpu.h"
 
 namespace pycolorize {
 
@@ -341,7 +342,12 @@ void Net::reshape() {
 
 void Net::clear_param_diffs() {
   for (size_t i = 0; i < params_.size(); ++i)
-    if (param_owners_[i] < 0) blas::set(params_[i]->count(), 0.f, params_[i]->mutable_cpu_diff());
+    if (param_owners_[i] < 0) {
+      if (Runtime::mode() == Mode::GPU)
+        gpu::memset_zero(params_[i]->mutable_gpu_diff(), params_[i]->count() * sizeof(float));
+      else
+        blas::set(params_[i]->count(), 0.f, params_[i]->mutable_cpu_diff());
+    }
 }
 
 }  // namespace pycolorize

@@ -12,13 +12,17 @@ The API is shaped like pycaffe: ``net.blobs[name].data`` / ``.diff`` and
 import ctypes as _ctypes
 import os as _os
 
-import scipy_openblas32 as _openblas
-
 from ._version import __version__
 
 # The extension links OpenBLAS from the scipy-openblas32 wheel; load it first (globally) so the
-# dynamic loader finds it wherever pip put the wheel.
-_ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
+# dynamic loader finds it wherever pip put the wheel. (A build against SciPy's bundled copy finds
+# it through its RPATH instead.)
+try:
+    import scipy_openblas32 as _openblas
+except ImportError:
+    _openblas = None
+if _openblas is not None:
+    _ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
 # OpenMP and OpenBLAS keep separate thread pools; idle OpenMP threads must not spin on the cores
 # OpenBLAS is about to use. (Takes effect when set before the OpenMP runtime starts.)
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -59,6 +63,16 @@ def gpu_count():
     return _core.gpu_count()
 
 
+def set_allow_tf32(allow):
+    """Let cuBLAS and cuDNN use TF32 tensor cores (faster, ~1e-3 relative error). Off by default:
+    the GPU computes in full FP32, as the CPU does."""
+    _core.set_allow_tf32(bool(allow))
+
+
+def allow_tf32():
+    return _core.allow_tf32()
+
+
 def set_random_seed(seed):
     """Seed the generator used by fillers and Dropout."""
     _core.set_random_seed(int(seed))
@@ -71,5 +85,5 @@ def set_num_threads(n):
 
 __all__ = [
     "Error", "Net", "layer_types", "load_weights", "save_weights", "set_mode_cpu", "set_mode_gpu",
-    "set_device", "mode", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
+    "set_device", "mode", "set_allow_tf32", "allow_tf32", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
 ]

@@ -26,7 +26,22 @@ def assert_close(ours, ref, tol, what=""):
         raise AssertionError(f"{what}: max scaled error {err.max():.3g} > {tol:g}\n" + "\n".join(lines))
 
 
+HAS_GPU = pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0
+
+
 @pytest.fixture(autouse=True)
 def _cpu_mode():
     pycolorize.set_mode_cpu()
     yield
+    pycolorize.set_mode_cpu()
+
+
+@pytest.fixture(params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
+def device(request):
+    """Runs a test once per device: on the CPU, and on the GPU where one is visible (full FP32)."""
+    if request.param == "gpu":
+        if not HAS_GPU:
+            pytest.skip("no CUDA device (or a build without CUDA)")
+        pycolorize.set_allow_tf32(False)
+        pycolorize.set_mode_gpu()
+    return request.param

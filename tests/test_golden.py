@@ -28,7 +28,7 @@ GOLD = np.load(os.path.join(DATA, "layers.npz"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_layer_case_matches_caffe(case):
+def test_layer_case_matches_caffe(device, case):
     name = case["name"]
     net = pycolorize.Net(os.path.join(DATA, "layers", name + ".prototxt"), phase="test")
     # inputs and parameters exactly as Caffe saw them
@@ -73,7 +73,7 @@ def test_layer_case_matches_caffe(case):
 A2 = os.path.join(DATA, "autocolorize_small")
 
 
-def test_deploy_small_matches_caffe_blob_by_blob():
+def test_deploy_small_matches_caffe_blob_by_blob(device):
     net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=os.path.join(A2, "deploy_small.caffemodel.h5"))
     gold = np.load(os.path.join(A2, "blobs.npz"))
     out = net.forward(data=gold["input"])
@@ -92,7 +92,7 @@ def test_deploy_small_matches_caffe_blob_by_blob():
         assert sorted(f["data"]) == sorted(l.name for l in net.layers)
 
 
-def test_deploy_small_save_matches_caffe_layout(tmp_path):
+def test_deploy_small_save_matches_caffe_layout(device, tmp_path):
     src = os.path.join(A2, "deploy_small.caffemodel.h5")
     net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=src)
     out = tmp_path / "copy.caffemodel.h5"

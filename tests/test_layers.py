@@ -62,18 +62,29 @@ CONV_CASES = [
 ]
 
 
-def conv_text(kind, o, k, s, p, d, g, bias):
-    return (f'type: "{kind}" bottom: "x" top: "y" convolution_param {{ num_output: {o} kernel_h: {k[0]} kernel_w: {k[1]} '
+def conv_text(kind, o, k, s, p, d, g, bias, engine="DEFAULT"):
+    return (f'type: "{kind}" bottom: "x" top: "y" convolution_param {{ engine: {engine} num_output: {o} kernel_h: {k[0]} kernel_w: {k[1]} '
             f'stride_h: {s[0]} stride_w: {s[1]} pad_h: {p[0]} pad_w: {p[1]} dilation: {d[0]} dilation: {d[1]} group: {g} '
             f'bias_term: {"true" if bias else "false"} weight_filler {{ type: "gaussian" std: 0.3 }} '
             f'bias_filler {{ type: "uniform" min: -0.5 max: 0.5 }} }}')
 
 
+# On the GPU each engine runs: cuDNN (DEFAULT, CUDNN) and im2col + cuBLAS (CAFFE); the CPU has one.
+ENGINES = ["DEFAULT", "CAFFE", "CUDNN"]
+
+
+def skip_cpu_engines(device, engine):
+    if device == "cpu" and engine != "DEFAULT":
+        pytest.skip("the CPU has one engine")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_convolution(case):
+def test_convolution(device, case, engine):
+    skip_cpu_engines(device, engine)
     C, H, W, O, k, s, p, d, g, bias = case
     x = np.random.RandomState(1).randn(2, C, H, W).astype(np.float32)
-    net = build(conv_text("Convolution", O, k, s, p, d, g, bias), {"x": x})
+    net = build(conv_text("Convolution", O, k, s, p, d, g, bias, engine), {"x": x})
     w = net.params["L"][0].data.astype(np.float64)
     b = net.params["L"][1].data.astype(np.float64) if bias else None
     out, dy = fwd_bwd(net, ["y"])
@@ -86,7 +97,7 @@ def test_convolution(case):
     check_gradients(net)
 
 
-def test_convolution_large_image_uses_several_bands():
+def test_convolution_large_image_uses_several_bands(device):
     # 64 channels x 3x3 on a 160x96 image: 8.8M column entries, more than one 4M-float band
     x = np.random.RandomState(2).randn(1, 64, 160, 96).astype(np.float32)
     net = build(conv_text("Convolution", 8, (3, 3), (1, 1), (1, 1), (1, 1), 1, True), {"x": x})
@@ -106,11 +117,13 @@ DECONV_CASES = [
 ]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", DECONV_CASES)
-def test_deconvolution(case):
+def test_deconvolution(device, case, engine):
+    skip_cpu_engines(device, engine)
     C, H, W, O, k, s, p, d, g, bias = case
     x = np.random.RandomState(3).randn(2, C, H, W).astype(np.float32)
-    net = build(conv_text("Deconvolution", O, k, s, p, d, g, bias), {"x": x})
+    net = build(conv_text("Deconvolution", O, k, s, p, d, g, bias, engine), {"x": x})
     w = net.params["L"][0].data.astype(np.float64)
     b = net.params["L"][1].data.astype(np.float64) if bias else None
     out, dy = fwd_bwd(net, ["y"])
@@ -126,7 +139,7 @@ def test_deconvolution(case):
     check_gradients(net)
 
 
-def test_bilinear_filler_and_upsampling():
+def test_bilinear_filler_and_upsampling(device):
     x = np.random.RandomState(4).rand(2, 1, 5, 6).astype(np.float32)
     net = build('type: "Deconvolution" bottom: "x" top: "y" param { lr_mult: 0 } convolution_param { num_output: 1 '
                 'kernel_size: 8 stride: 4 pad: 2 bias_term: false weight_filler { type: "bilinear" } }', {"x": x})
@@ -152,7 +165,7 @@ POOL_CASES = [
 
 
 @pytest.mark.parametrize("case", POOL_CASES)
-def test_pooling(case):
+def test_pooling(device, case):
     method, k, s, p, (H, W) = case
     x = spread((2, 3, H, W), 5)
     net = build(f'type: "Pooling" bottom: "x" top: "y" pooling_param {{ pool: {method} kernel_h: {k[0]} kernel_w: {k[1]} '
@@ -165,7 +178,7 @@ def test_pooling(case):
     check_gradients(net)
 
 
-def test_pooling_floor_mode_global_and_mask_top():
+def test_pooling_floor_mode_global_and_mask_top(device):
     x = spread((1, 2, 7, 7), 6)
     net = build('type: "Pooling" bottom: "x" top: "y" top: "mask" pooling_param { pool: MAX kernel_size: 2 stride: 2 round_mode: FLOOR }', {"x": x})
     out = net.forward()
@@ -178,7 +191,7 @@ def test_pooling_floor_mode_global_and_mask_top():
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.1])
-def test_relu(slope):
+def test_relu(device, slope):
     x = spread((2, 3, 4, 5), 7)
     net = build(f'type: "ReLU" bottom: "x" top: "y" relu_param {{ negative_slope: {slope} }}', {"x": x})
     out, dy = fwd_bwd(net, ["y"])
@@ -187,7 +200,7 @@ def test_relu(slope):
     check_gradients(net)
 
 
-def test_dropout_train_and_test():
+def test_dropout_train_and_test(device):
     x = np.random.RandomState(8).rand(4, 50, 10).astype(np.float32) + 1
     pycolorize.set_random_seed(5)
     net = build('type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.3 }', {"x": x}, phase="train")
@@ -201,7 +214,7 @@ def test_dropout_train_and_test():
     np.testing.assert_array_equal(net.forward()["y"], x)
 
 
-def test_reshape_flatten_are_views():
+def test_reshape_flatten_are_views(device):
     x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
     net = build('type: "Reshape" bottom: "x" top: "y" reshape_param { shape { dim: 0 dim: -1 dim: 2 } }', {"x": x})
     assert net.forward()["y"].shape == (2, 30, 2)
@@ -215,7 +228,7 @@ def test_reshape_flatten_are_views():
     assert net.forward()["y"].shape == (2, 12, 5)
 
 
-def test_concat_slice_roundtrip():
+def test_concat_slice_roundtrip(device):
     rng = np.random.RandomState(9)
     a, b, c = rng.randn(2, 2, 3, 4), rng.randn(2, 3, 3, 4), rng.randn(2, 1, 3, 4)
     inputs = {"a": a.astype(np.float32), "b": b.astype(np.float32), "c": c.astype(np.float32)}
@@ -235,7 +248,7 @@ def test_concat_slice_roundtrip():
 
 
 @pytest.mark.parametrize("op", ["SUM", "PROD", "MAX"])
-def test_eltwise(op):
+def test_eltwise(device, op):
     # distinct across bottoms too (offsets 0, 0.02, 0.04 on a 0.05 grid): no ties for MAX
     inputs = {k: spread((2, 3, 4, 5), 10 + i) + np.float32(0.02 * i) for i, k in enumerate("abc")}
     coeff = " coeff: 0.5 coeff: -1.5 coeff: 2" if op == "SUM" else ""
@@ -258,7 +271,7 @@ def test_eltwise(op):
 
 
 @pytest.mark.parametrize("power,scale,shift", [(2, 0.5, 1), (3, -1.5, 0.25), (1, 2, -1), (0.5, 1, 4)])
-def test_power(power, scale, shift):
+def test_power(device, power, scale, shift):
     x = np.random.RandomState(12).rand(2, 3, 4).astype(np.float32)
     net = build(f'type: "Power" bottom: "x" top: "y" power_param {{ power: {power} scale: {scale} shift: {shift} }}', {"x": x})
     out, dy = fwd_bwd(net, ["y"])
@@ -269,7 +282,7 @@ def test_power(power, scale, shift):
 
 
 @pytest.mark.parametrize("axis,shape", [(1, (2, 5, 3, 4)), (-1, (3, 7)), (2, (2, 3, 6))])
-def test_softmax(axis, shape):
+def test_softmax(device, axis, shape):
     x = np.random.RandomState(13).randn(*shape).astype(np.float32) * 3
     net = build(f'type: "Softmax" bottom: "x" top: "y" softmax_param {{ axis: {axis} }}', {"x": x})
     out, dy = fwd_bwd(net, ["y"])
@@ -280,7 +293,7 @@ def test_softmax(axis, shape):
 
 
 @pytest.mark.parametrize("transpose,axis", [(False, 1), (True, 1), (False, 2)])
-def test_inner_product(transpose, axis):
+def test_inner_product(device, transpose, axis):
     x = np.random.RandomState(14).randn(2, 3, 4, 5).astype(np.float32)
     net = build(f'type: "InnerProduct" bottom: "x" top: "y" inner_product_param {{ num_output: 7 axis: {axis} '
                 f'transpose: {str(transpose).lower()} weight_filler {{ type: "xavier" }} bias_filler {{ type: "gaussian" }} }}', {"x": x})
@@ -298,7 +311,7 @@ def test_inner_product(transpose, axis):
 
 
 @pytest.mark.parametrize("phase", ["test", "train"])
-def test_batchnorm(phase):
+def test_batchnorm(device, phase):
     x = np.random.RandomState(15).randn(3, 4, 2, 3).astype(np.float32) * 2 + 1
     net = build('type: "BatchNorm" bottom: "x" top: "y"', {"x": x}, phase=phase)
     bn = net.params["L"]
@@ -326,13 +339,13 @@ def test_batchnorm(phase):
     assert net._net.params_lr[:3] == [0, 0, 0]  # statistics are not learned
 
 
-def test_batchnorm_rejects_learned_statistics():
+def test_batchnorm_rejects_learned_statistics(device):
     x = np.zeros((2, 3), np.float32)
     with pytest.raises(pycolorize.Error, match="lr_mult must be 0"):
         build('type: "BatchNorm" bottom: "x" top: "y" param { lr_mult: 1 }', {"x": x})
 
 
-def test_scale_param_and_bottom():
+def test_scale_param_and_bottom(device):
     rng = np.random.RandomState(16)
     x = rng.randn(2, 4, 3, 5).astype(np.float32)
     net = build('type: "Scale" bottom: "x" top: "y" scale_param { bias_term: true filler { type: "uniform" min: 0.5 max: 1.5 } '
@@ -354,7 +367,7 @@ def test_scale_param_and_bottom():
 
 
 @pytest.mark.parametrize("norm,ignore", [("VALID", None), ("VALID", 2), ("FULL", 2), ("BATCH_SIZE", None), ("NONE", None)])
-def test_softmax_with_loss(norm, ignore):
+def test_softmax_with_loss(device, norm, ignore):
     rng = np.random.RandomState(17)
     logits = rng.randn(2, 5, 3, 4).astype(np.float32)
     label = rng.randint(0, 5, (2, 1, 3, 4)).astype(np.float32)
@@ -376,14 +389,14 @@ def test_softmax_with_loss(norm, ignore):
     check_gradients(net)
 
 
-def test_softmax_with_loss_rejects_bad_label():
+def test_softmax_with_loss_rejects_bad_label(device):
     net = build('type: "SoftmaxWithLoss" bottom: "p" bottom: "l" top: "loss"',
                 {"p": np.zeros((2, 3), np.float32), "l": np.array([0, 3], np.float32)})
     with pytest.raises(pycolorize.Error, match="label 3 .* outside \\[0, 3\\)"):
         net.forward()
 
 
-def test_euclidean_loss():
+def test_euclidean_loss(device):
     rng = np.random.RandomState(18)
     a, b = rng.randn(3, 4, 2).astype(np.float32), rng.randn(3, 4, 2).astype(np.float32)
     net = build('type: "EuclideanLoss" bottom: "a" bottom: "b" top: "loss"', {"a": a, "b": b})
@@ -395,7 +408,7 @@ def test_euclidean_loss():
     check_gradients(net)
 
 
-def test_silence_and_split():
+def test_silence_and_split(device):
     x = np.random.RandomState(19).randn(2, 3).astype(np.float32)
     text = ('force_backward: true\nlayer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
             'layer { name: "a" type: "Power" bottom: "x" top: "a" power_param { scale: 2 } }\n'
@@ -413,7 +426,7 @@ def test_silence_and_split():
 
 
 @pytest.mark.parametrize("kind", ["constant", "uniform", "gaussian", "xavier", "msra"])
-def test_fillers(kind):
+def test_fillers(device, kind):
     extra = {"constant": "value: 0.25", "uniform": "min: -2 max: 3", "gaussian": "mean: 1 std: 2", "xavier": "", "msra": "variance_norm: FAN_OUT"}[kind]
     pycolorize.set_random_seed(3)
     net = build(f'type: "Convolution" bottom: "x" top: "y" convolution_param {{ num_output: 64 kernel_size: 5 '

@@ -32,6 +32,11 @@ LAYERS = {
     "Scale": ("scale_param", "per-channel (or broadcast) scale and optional bias"),
     "SoftmaxWithLoss": ("softmax_param, loss_param", "softmax + multinomial logistic loss of integer labels"),
     "EuclideanLoss": ("loss_param", "sum((a - b)^2) / (2N)"),
+    "Parameter": ("parameter_param", "a learned blob exposed as a top"),
+    "SparseHypercolumnExtractor": ("sparse_hypercolumn_extractor_param",
+                                   "bilinear samples of every feature bottom at given pixel locations, concatenated (N*P, sum C)"),
+    "SoftmaxKLDLoss": ("softmax_param, loss_param, softmax_kld_loss_param",
+                       "KL divergence from target histograms to softmax(x), with an optional per-position mask"),
 }
 
 

@@ -106,13 +106,13 @@ void BaseConvolutionLayer::reshape(const Blobs& bottom, const Blobs& top) {
   }
   if (!is_1x1_ && !(reverse() && depthwise())) {  // depthwise deconvolution needs no buffer
     const int64_t K = static_cast<int64_t>(geom_.channels) * kh_ * kw_;
-    col_buffer_.resize(static_cast<size_t>(K * band_rows() * col_w));
+    col_buffer_.resize(static_cast<size_t>(K * band_rows(kBandFloats) * col_w));
   }
 }
 
-int BaseConvolutionLayer::band_rows() const {
+int BaseConvolutionLayer::band_rows(int64_t budget_floats) const {
   const int64_t per_row = static_cast<int64_t>(geom_.channels) * kh_ * kw_ * geom_.out_w;
-  const int64_t rows = std::max(kBandFloats / std::max<int64_t>(per_row, 1), (kMinBandColumns + geom_.out_w - 1) / geom_.out_w);
+  const int64_t rows = std::max(budget_floats / std::max<int64_t>(per_row, 1), (kMinBandColumns + geom_.out_w - 1) / geom_.out_w);
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(geom_.out_h, rows)));
 }
 
@@ -130,7 +130,7 @@ void BaseConvolutionLayer::columns_from_image(const float* image, float* columns
       blas::gemm(false, false, Mg, P, Kg, 1.f, wg, img, 0.f, col);
       continue;
     }
-    const int rows = band_rows();
+    const int rows = band_rows(kBandFloats);
     for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
       const int oh1 = std::min(geom_.out_h, oh0 + rows);
       const int Pb = (oh1 - oh0) * geom_.out_w;
@@ -155,7 +155,7 @@ void BaseConvolutionLayer::image_from_columns(const float* columns, float* image
       continue;
     }
     blas::set(im_g, 0.f, img);
-    const int rows = band_rows();
+    const int rows = band_rows(kBandFloats);
     for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
       const int oh1 = std::min(geom_.out_h, oh0 + rows);
       const int Pb = (oh1 - oh0) * geom_.out_w;
@@ -178,7 +178,7 @@ void BaseConvolutionLayer::weight_gradient(const float* image, const float* colu
       blas::gemm(false, true, Mg, Kg, P, 1.f, col, img, 1.f, dwg);
       continue;
     }
-    const int rows = band_rows();
+    const int rows = band_rows(kBandFloats);
     for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
       const int oh1 = std::min(geom_.out_h, oh0 + rows);
       const int Pb = (oh1 - oh0) * geom_.out_w;

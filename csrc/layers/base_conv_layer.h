@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "layer.h"
+#include "layers/cudnn_conv.h"
+#include "util/gpu_math.h"
 #include "util/im2col.h"
 
 namespace pycolorize {
@@ -47,8 +49,24 @@ class BaseConvolutionLayer : public Layer {
   bool is_1x1_ = false;
   std::vector<float> col_buffer_;
 
+  // ---- GPU (base_conv_layer.cu) ----
+  // engine: DEFAULT = cuDNN, except depthwise layers, which run the direct kernels below; CUDNN =
+  // cuDNN always; CAFFE = im2col + cuBLAS (and the direct kernels when depthwise).
+  bool use_cudnn() const;
+  CudnnConv& cudnn_for(const Blob& bottom);  // descriptors for this bottom's shape
+  void columns_from_image_gpu(const float* image, float* columns);
+  void image_from_columns_gpu(const float* columns, float* image);
+  void weight_gradient_gpu(const float* image, const float* columns, float* dw);
+  void add_bias_gpu(float* data, int num, int channels, int64_t spatial);          // all `num` images
+  void bias_gradient_gpu(const float* diff, int num, int channels, int64_t spatial, float* db);
+  // One image-side plane per column-side plane (group == channels): out[s*i + t - p] += in[i] * w[t].
+  void depthwise_image_from_columns_gpu(const Blob& columns, Blob& image);
+  void depthwise_backward_gpu(const float* image_diff, const Blob& columns, bool need_data, float* columns_diff);
+  gpu::Buffer gpu_col_;
+  std::shared_ptr<CudnnConv> cudnn_;
+
  private:
-  int band_rows() const;
+  int band_rows(int64_t budget_floats) const;
 };
 
 }  // namespace pycolorize

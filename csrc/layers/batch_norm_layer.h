@@ -4,6 +4,7 @@
 #pragma once
 
 #include "layer.h"
+#include "util/gpu_math.h"
 
 namespace pycolorize {
 
@@ -20,10 +21,12 @@ class BatchNormLayer : public Layer {
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
   bool global_ = true;
   int C_ = 0;
   std::vector<float> mean_, inv_std_;  // per channel, from the last forward
   Blob x_norm_;                        // normalised output, kept for the TRAIN backward pass
+  gpu::Buffer gpu_mean_, gpu_inv_std_, gpu_var_;  // per channel, device side
 };
 
 }  // namespace pycolorize

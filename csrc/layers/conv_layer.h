@@ -15,6 +15,7 @@ class ConvolutionLayer : public BaseConvolutionLayer {
   bool reverse() const override { return false; }
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
 };
 
 }  // namespace pycolorize

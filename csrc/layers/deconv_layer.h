@@ -15,6 +15,7 @@ class DeconvolutionLayer : public BaseConvolutionLayer {
   bool reverse() const override { return true; }
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
 
  private:
   void depthwise_forward(const Blob& bottom, Blob& top);

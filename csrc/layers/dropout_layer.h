@@ -2,6 +2,7 @@
 #pragma once
 
 #include "layer.h"
+#include "util/gpu_math.h"
 
 namespace pycolorize {
 
@@ -16,7 +17,9 @@ class DropoutLayer : public Layer {
  protected:
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
   std::vector<uint8_t> mask_;
+  gpu::Buffer gpu_mask_;  // the same mask as scale-or-zero floats, uploaded for the GPU
 };
 
 }  // namespace pycolorize

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "layer.h"
+#include "util/gpu_math.h"
 
 namespace pycolorize {
 
@@ -16,10 +17,12 @@ class EltwiseLayer : public Layer {
  protected:
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
   std::string op_;
   std::vector<float> coeffs_;
   std::vector<int> argmax_;
+  gpu::Buffer gpu_argmax_;
 };
 
 }  // namespace pycolorize

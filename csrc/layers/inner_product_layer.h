@@ -18,6 +18,7 @@ class InnerProductLayer : public Layer {
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
   int M_ = 0, K_ = 0, N_ = 0;
   bool bias_ = true, transpose_ = false;
 };

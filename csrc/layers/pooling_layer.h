@@ -4,6 +4,7 @@
 #pragma once
 
 #include "layer.h"
+#include "util/gpu_math.h"
 
 namespace pycolorize {
 
@@ -19,10 +20,12 @@ class PoolingLayer : public Layer {
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
   bool max_ = true, global_ = false;
   int kh_ = 0, kw_ = 0, sh_ = 1, sw_ = 1, ph_ = 0, pw_ = 0;
   int H_ = 0, W_ = 0, PH_ = 0, PW_ = 0;
   std::vector<int> argmax_;  // MAX: index h * W + w of the winner in its plane
+  gpu::Buffer gpu_argmax_;
 };
 
 }  // namespace pycolorize

@@ -16,6 +16,7 @@ class PowerLayer : public Layer {
  protected:
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
 };
 
 }  // namespace pycolorize

@@ -19,6 +19,7 @@ class ScaleLayer : public Layer {
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
   const Blob& scale_blob(const Blobs& bottom) const { return bottom.size() > 1 ? *bottom[1] : *blobs_[0]; }
   int axis_ = 1;
   int64_t outer_ = 0, dim_ = 0, inner_ = 0;

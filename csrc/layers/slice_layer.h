@@ -16,6 +16,7 @@ class SliceLayer : public Layer {
  protected:
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
   int axis_ = 1;
   std::vector<int> points_;
 };

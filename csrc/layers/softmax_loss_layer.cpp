@@ -22,15 +22,18 @@ void SoftmaxWithLossLayer::reshape(const Blobs& bottom, const Blobs& top) {
   if (top.size() > 1) top[1]->reshape_like(*bottom[0]);
 }
 
-float SoftmaxWithLossLayer::normalizer(int64_t valid) const {
-  const proto::Message& lp = param_.msg("loss_param");
+float loss_normalizer(const proto::Message& lp, int64_t outer, int64_t inner, double valid) {
   std::string mode = lp.get_string("normalization");
   if (lp.has("normalize")) mode = lp.get_bool("normalize") ? "VALID" : "BATCH_SIZE";
   double n = 1;
-  if (mode == "FULL") n = static_cast<double>(outer_ * inner_);
-  else if (mode == "VALID") n = static_cast<double>(valid);
-  else if (mode == "BATCH_SIZE") n = static_cast<double>(outer_);
+  if (mode == "FULL") n = static_cast<double>(outer * inner);
+  else if (mode == "VALID") n = valid;
+  else if (mode == "BATCH_SIZE") n = static_cast<double>(outer);
   return static_cast<float>(std::max(1.0, n));
+}
+
+float SoftmaxWithLossLayer::normalizer(int64_t valid) const {
+  return loss_normalizer(param_.msg("loss_param"), outer_, inner_, static_cast<double>(valid));
 }
 
 void SoftmaxWithLossLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {

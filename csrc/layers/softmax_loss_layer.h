@@ -4,8 +4,13 @@
 #pragma once
 
 #include "layer.h"
+#include "util/gpu_math.h"
 
 namespace pycolorize {
+
+// Caffe's loss normaliser (at least 1): FULL = outer * inner, VALID = `valid`, BATCH_SIZE = outer,
+// NONE = 1; the legacy `normalize` flag means VALID (true) or BATCH_SIZE (false).
+float loss_normalizer(const proto::Message& loss_param, int64_t outer, int64_t inner, double valid);
 
 class SoftmaxWithLossLayer : public Layer {
  public:
@@ -20,10 +25,12 @@ class SoftmaxWithLossLayer : public Layer {
  protected:
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
   float normalizer(int64_t valid) const;
   Blob prob_;
   int axis_ = 1;
   int64_t outer_ = 0, inner_ = 0;
+  gpu::Buffer gpu_loss_, gpu_count_;  // per position, summed after the kernel
 };
 
 }  // namespace pycolorize

@@ -1,10 +1,21 @@
 // util/blas.cpp
 #include "util/blas.h"
 
-#include <cblas.h>
-
 #include <cmath>
 #include <cstring>
+
+// The few OpenBLAS entry points we use, declared here so that the build needs only the library
+// (the scipy-openblas32 wheel's, or the copy a SciPy wheel bundles); symbols carry the scipy_ prefix.
+extern "C" {
+enum { CblasRowMajor = 101 };
+enum { CblasNoTrans = 111, CblasTrans = 112 };
+void scipy_cblas_sgemm(int order, int trans_a, int trans_b, int M, int N, int K, float alpha, const float* A, int lda,
+                       const float* B, int ldb, float beta, float* C, int ldc);
+void scipy_cblas_sgemv(int order, int trans, int M, int N, float alpha, const float* A, int lda, const float* x,
+                       int incx, float beta, float* y, int incy);
+void scipy_openblas_set_num_threads(int n);
+int scipy_openblas_set_num_threads_local(int n);
+}
 
 namespace pycolorize {
 namespace blas {

@@ -3,6 +3,7 @@
 #ifndef USE_CUDA
 #include "common.h"
 #include "util/gpu.h"
+#include "util/gpu_math.h"
 
 namespace pycolorize {
 namespace gpu {
@@ -22,6 +23,12 @@ void memcpy_d2h(void*, const void*, size_t) { no_cuda(); }
 void memcpy_d2d(void*, const void*, size_t) { no_cuda(); }
 void memset_zero(void*, size_t) { no_cuda(); }
 void synchronize() {}
+
+void set_allow_tf32(bool) {}
+bool allow_tf32() { return false; }
+
+Buffer::~Buffer() {}
+void* Buffer::get(size_t) { no_cuda(); }
 
 }  // namespace gpu
 }  // namespace pycolorize

@@ -1,0 +1,36 @@
+// layers/sparse_hypercolumn_layer.h: SparseHypercolumnExtractor, the authors' layer (Larsson et
+// al. 2016, gustavla/autocolorize): hypercolumns sampled at P locations per image.
+//
+// Bottoms: centroids (N, P, 2) holding (y, x) in the pixel frame of the input image, then L
+// feature maps (N, C_l, H_l, W_l). Top: (N*P, sum C_l), row n*P + p, the layers' channels
+// concatenated in bottom order. For layer l with scale s, offsets (oh, ow) and factor m, a sample
+// at (y, x) reads the map at ly = (y - oh) / s, lx = (x - ow) / s, clamped to [0, H - 1.0001] x
+// [0, W - 1.0001] (edges replicate), by bilinear interpolation, times m. The backward pass zeroes
+// the feature diffs and scatters m * top_diff * weight into the 4 neighbours (atomics on the GPU).
+// The paper's text speaks of locks; the released code uses atomics, as here.
+#pragma once
+
+#include "layer.h"
+
+namespace pycolorize {
+
+class SparseHypercolumnLayer : public Layer {
+ public:
+  using Layer::Layer;
+  const char* type() const override { return "SparseHypercolumnExtractor"; }
+  int min_bottoms() const override { return 2; }
+  int exact_tops() const override { return 1; }
+  bool allow_force_backward(int bottom) const override { return bottom != 0; }  // never into the centroids
+  void reshape(const Blobs& bottom, const Blobs& top) override;
+
+ protected:
+  void layer_setup(const Blobs& bottom, const Blobs& top) override;
+  void forward_cpu(const Blobs& bottom, const Blobs& top) override;
+  void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
+  PYC_GPU_METHODS
+  std::vector<float> scale_, offset_h_, offset_w_, mult_;  // one per feature bottom
+  std::vector<int64_t> channel_offset_;                    // first column of each feature bottom
+  int64_t N_ = 0, P_ = 0, D_ = 0;
+};
+
+}  // namespace pycolorize
