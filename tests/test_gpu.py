@@ -1,0 +1,82 @@
+"""CPU/GPU agreement on whole nets, the TF32 opt-in, and GPU mode without a GPU.
+
+Tolerance for agreement: 1e-4 scaled (as conftest.assert_close), forward and backward, full FP32
+on both sides: cuDNN and cuBLAS sum in other orders than OpenBLAS, so results differ by float32
+rounding that grows with the reduction length (the 12-layer trunk and 1.5k-wide h_fc1 of the
+golden deploy net); measured differences are reported by the assertion when they exceed it."""
+import os
+
+import numpy as np
+import pytest
+
+import pycolorize
+
+from conftest import DATA, HAS_GPU, assert_close
+
+AGREE = 1e-4
+A2 = os.path.join(DATA, "autocolorize_small")
+needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no CUDA device (or a build without CUDA)")
+
+
+def run(net, inputs, device):
+    (pycolorize.set_mode_gpu if device == "gpu" else pycolorize.set_mode_cpu)()
+    out = net.forward(**inputs)
+    rng = np.random.RandomState(7)
+    for b in net.blobs.values():
+        b.diff[...] = 0
+    net.clear_param_diffs()
+    for name in out:
+        net.blobs[name].diff[...] = rng.randn(*net.blobs[name].shape)
+    net.backward()
+    blobs = {k: (b.data.copy(), b.diff.copy()) for k, b in net.blobs.items()}
+    params = {k: [p.diff.copy() for p in ps] for k, ps in net.params.items()}
+    pycolorize.set_mode_cpu()
+    return blobs, params
+
+
+@needs_gpu
+def test_deploy_net_cpu_and_gpu_agree_blob_by_blob():
+    text = open(os.path.join(A2, "deploy_small.prototxt")).read()
+    net = pycolorize.Net.from_string("force_backward: true\n" + text, weights=os.path.join(A2, "deploy_small.caffemodel.h5"))
+    x = np.load(os.path.join(A2, "blobs.npz"))["input"]
+    cpu_b, cpu_p = run(net, {"data": x}, "cpu")
+    gpu_b, gpu_p = run(net, {"data": x}, "gpu")
+    for k in cpu_b:
+        assert_close(gpu_b[k][0], cpu_b[k][0], AGREE, f"blob {k}")
+        assert_close(gpu_b[k][1], cpu_b[k][1], AGREE, f"diff of {k}")
+    for k in cpu_p:
+        for i, (g, c) in enumerate(zip(gpu_p[k], cpu_p[k])):
+            assert_close(g, c, AGREE, f"param diff {k}[{i}]")
+
+
+@needs_gpu
+def test_tf32_is_an_explicit_opt_in():
+    net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=os.path.join(A2, "deploy_small.caffemodel.h5"))
+    x = np.load(os.path.join(A2, "blobs.npz"))["input"]
+    assert not pycolorize.allow_tf32()
+    pycolorize.set_mode_gpu()
+    fp32 = {k: v.copy() for k, v in net.forward(data=x).items()}
+    pycolorize.set_allow_tf32(True)
+    try:
+        tf32 = net.forward(data=x)
+    finally:
+        pycolorize.set_allow_tf32(False)
+    for k in fp32:
+        assert_close(tf32[k], fp32[k], 1e-2, f"TF32 {k}")
+
+
+@needs_gpu
+def test_data_written_on_the_host_reaches_the_gpu_and_back():
+    net = pycolorize.Net.from_string(
+        'layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
+        'layer { name: "p" type: "Power" bottom: "x" top: "y" power_param { scale: 2 } }')
+    pycolorize.set_mode_gpu()
+    for v in (1.0, 5.0):  # the second write must invalidate the device copy
+        assert np.all(net.forward(x=np.full((2, 3), v, np.float32))["y"] == 2 * v)
+
+
+@pytest.mark.skipif(HAS_GPU, reason="checks the error on machines without a GPU")
+def test_gpu_mode_without_a_gpu_is_a_clear_error():
+    with pytest.raises(pycolorize.Error, match="GPU mode requested but|without CUDA"):
+        pycolorize.set_mode_gpu()
+    assert pycolorize.mode() == "cpu"
