@@ -14,7 +14,8 @@ void scipy_cblas_sgemm(int order, int trans_a, int trans_b, int M, int N, int K,
 void scipy_cblas_sgemv(int order, int trans, int M, int N, float alpha, const float* A, int lda, const float* x,
                        int incx, float beta, float* y, int incy);
 void scipy_openblas_set_num_threads(int n);
-int scipy_openblas_set_num_threads_local(int n);
+// Newer OpenBLAS only (the scipy-openblas32 wheel has it, SciPy's bundled copy may not): weak.
+int scipy_openblas_set_num_threads_local(int n) __attribute__((weak));
 }
 
 namespace pycolorize {
@@ -37,7 +38,10 @@ void gemv(bool ta, int M, int N, float alpha, const float* A, const float* x, fl
 }
 
 void set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
-int set_local_threads(int n) { return scipy_openblas_set_num_threads_local(n); }
+int set_local_threads(int n) {
+  // Without the per-thread setting, BLAS calls inside our OpenMP loops keep the global pool size.
+  return scipy_openblas_set_num_threads_local ? scipy_openblas_set_num_threads_local(n) : n;
+}
 
 void set(int64_t n, float value, float* y) {
   if (value == 0.f) {
