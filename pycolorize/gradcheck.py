@@ -62,22 +62,28 @@ def check_gradients(net, step=1e-2, threshold=1e-2, max_checks=60, seed=1234, wr
 
     failures, checked = [], 0
     for key, blob in targets.items():
-        data = blob.data  # a view: writing into it perturbs the net
-        flat = data.reshape(-1)
-        idx = rng.choice(flat.size, size=min(max_checks, flat.size), replace=False)
+        shape = blob.data.shape
+        size = int(np.prod(shape))
+        idx = rng.choice(size, size=min(max_checks, size), replace=False)
+
+        def put(i, v):
+            # a fresh view each time: taking `.data` marks the host copy as the current one, so
+            # that in GPU mode the next forward pass uploads the perturbed value
+            blob.data.reshape(-1)[i] = v
+
         for i in idx:
-            x0 = flat[i]
-            flat[i] = x0 + step
+            x0 = blob.data.reshape(-1)[i]
+            put(i, x0 + step)
             fp = _objective(net, weights, seed)
-            flat[i] = x0 - step
+            put(i, x0 - step)
             fm = _objective(net, weights, seed)
-            flat[i] = x0
+            put(i, x0)
             numeric = (fp - fm) / (2 * step)
             a = analytic[key].reshape(-1)[i]
             scale = max(abs(a), abs(numeric), 1.0)
             checked += 1
             if abs(a - numeric) > threshold * scale:
-                failures.append(f"{key}[{np.unravel_index(i, data.shape)}]: analytic {a:.6g} numeric {numeric:.6g}")
+                failures.append(f"{key}[{np.unravel_index(i, shape)}]: analytic {a:.6g} numeric {numeric:.6g}")
     _objective(net, weights, seed)  # leave the net at the unperturbed point
     if failures:
         raise AssertionError(f"{len(failures)} of {checked} gradient checks failed:\n  " + "\n  ".join(failures[:10]))
