@@ -12,10 +12,13 @@ void SparseHypercolumnLayer::layer_setup(const Blobs& bottom, const Blobs& top) 
   offset_h_ = p.floats("offset_height");
   offset_w_ = p.floats("offset_width");
   mult_ = p.floats("activation_mult");
-  for (const auto& [name, v] : {std::pair<const char*, const std::vector<float>*>{"scale", &scale_},
-                                {"offset_height", &offset_h_}, {"offset_width", &offset_w_}})
-    PYC_CHECK(v->size() == L, where(), ": sparse_hypercolumn_extractor_param has ", v->size(), " ", name,
+  auto check_count = [&](const std::vector<float>& v, const char* name) {
+    PYC_CHECK(v.size() == L, where(), ": sparse_hypercolumn_extractor_param has ", v.size(), " ", name,
               " value(s) for ", L, " feature bottom(s); give one per feature bottom");
+  };
+  check_count(scale_, "scale");
+  check_count(offset_h_, "offset_height");
+  check_count(offset_w_, "offset_width");
   PYC_CHECK(mult_.size() <= L, where(), ": ", mult_.size(), " activation_mult values for ", L, " feature bottoms");
   mult_.resize(L, 1.f);  // missing entries are 1, counted from the first feature bottom (as released)
   for (size_t l = 0; l < L; ++l) PYC_CHECK(scale_[l] > 0, where(), ": scale ", l, " must be positive, got ", scale_[l]);
