@@ -24,7 +24,13 @@ grep -E "NVIDIA|release" "$LOG/machine.txt" | head -3 | tee -a "$LOG/summary.txt
 
 step "build"
 ARCHS=${CUDA_ARCHS:-native}
-if ! { cmake -S . -B build-gpu -G Ninja -DPython_EXECUTABLE="$(command -v $PY)" -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" &&
+# The system compiler, unless CXX says otherwise: a wrapper that links libstdc++ statically into
+# the extension (as /opt/gcc/bin/g++ on our GPU image does) gives it a second, uninitialised copy of
+# the C++ locale beside the process's shared one, and formatting a number in an error message crashes.
+CXX=${CXX:-$( [ -x /usr/bin/g++ ] && echo /usr/bin/g++ || command -v g++ )}
+rm -rf build-gpu
+if ! { cmake -S . -B build-gpu -G Ninja -DPython_EXECUTABLE="$(command -v $PY)" -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" \
+         -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_CUDA_HOST_COMPILER="$CXX" &&
        cmake --build build-gpu -j "$(nproc)"; } > "$LOG/build.txt" 2>&1; then
   tail -30 "$LOG/build.txt" | tee -a "$LOG/summary.txt"
   echo "BUILD FAILED" | tee -a "$LOG/summary.txt"
