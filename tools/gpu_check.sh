@@ -24,10 +24,10 @@ grep -E "NVIDIA|release" "$LOG/machine.txt" | head -3 | tee -a "$LOG/summary.txt
 
 step "build"
 ARCHS=${CUDA_ARCHS:-native}
-# The system compiler, unless CXX says otherwise: a wrapper that links libstdc++ statically into
-# the extension (as /opt/gcc/bin/g++ on our GPU image does) gives it a second, uninitialised copy of
-# the C++ locale beside the process's shared one, and formatting a number in an error message crashes.
-CXX=${CXX:-$( [ -x /usr/bin/g++ ] && echo /usr/bin/g++ || command -v g++ )}
+# The system compiler (PYCOLORIZE_CXX overrides): a $CXX wrapper that links libstdc++ statically
+# into the extension (as /opt/gcc/bin/g++ on our GPU image does) gives it a second, uninitialised
+# copy of the C++ locale beside the process's shared one, and formatting a number crashes.
+CXX=${PYCOLORIZE_CXX:-$( [ -x /usr/bin/g++ ] && echo /usr/bin/g++ || command -v g++ )}
 rm -rf build-gpu
 if ! { cmake -S . -B build-gpu -G Ninja -DPython_EXECUTABLE="$(command -v $PY)" -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" \
          -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_CUDA_HOST_COMPILER="$CXX" &&
