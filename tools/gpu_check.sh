@@ -7,6 +7,7 @@
 # Needs: the CUDA toolkit (nvcc, cuBLAS), cuDNN (system-wide or PyTorch's nvidia-cudnn wheel),
 # Python with numpy, h5py, pytest, pybind11, cmake and ninja, and OpenBLAS from the scipy-openblas32
 # wheel or from a SciPy wheel. No network. PyTorch, when present, is the benchmark's baseline.
+# PYTEST_ARGS adds pytest options (e.g. "-n 8" with pytest-xdist, which also survives a crashing test).
 # Builds into build-gpu/ for this machine's GPU only (CUDA_ARCHS overrides), and puts _core into
 # pycolorize/ (the source tree), replacing any CPU build there.
 set -uo pipefail
@@ -43,7 +44,7 @@ $PY - <<'PY' 2>&1 | tee -a "$LOG/summary.txt"
 import pycolorize
 print("cuda_compiled", pycolorize.cuda_compiled(), "gpus", pycolorize.gpu_count())
 PY
-PYTHONUNBUFFERED=1 $PY -m pytest tests -q -rfE -p no:cacheprovider --junitxml="$LOG/tests.xml" > "$LOG/tests.txt" 2>&1 || status=1
+PYTHONUNBUFFERED=1 $PY -m pytest tests -q -rfE -p no:cacheprovider ${PYTEST_ARGS:-} --junitxml="$LOG/tests.xml" > "$LOG/tests.txt" 2>&1 || status=1
 tail -15 "$LOG/tests.txt" | tee -a "$LOG/summary.txt"
 
 if [ "$BENCH" != "--no-bench" ]; then
