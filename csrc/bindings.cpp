@@ -9,6 +9,7 @@
 #include "common.h"
 #include "layer.h"
 #include "net.h"
+#include "solver.h"
 #include "util/gpu_math.h"
 #include "proto/schema.h"
 #include "proto/text_format.h"
@@ -68,7 +69,7 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("blobs", [](Layer& l) { return l.blobs(); })
       .def("__repr__", [](const Layer& l) { return "<Layer " + l.name() + " (" + l.type() + ")>"; });
 
-  py::class_<Net>(m, "Net")
+  py::class_<Net, std::shared_ptr<Net>>(m, "Net")
       .def(py::init([](const std::string& text, const std::string& filename, int phase, int level,
                        const std::vector<std::string>& stages) {
              return Net::from_text(text, filename, static_cast<Phase>(phase), level, stages);
@@ -97,6 +98,48 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("params_lr", &Net::params_lr)
       .def_property_readonly("params_decay", &Net::params_decay);
 
+  py::class_<Solver>(m, "Solver")
+      .def(py::init([](const std::string& text, const std::string& filename, std::shared_ptr<Net> net) {
+             return std::make_unique<Solver>(Solver::parse(text, filename), std::move(net));
+           }),
+           py::arg("text"), py::arg("filename"), py::arg("net"))
+      .def("step", [](Solver& s, int iters, py::object before_forward) {
+             std::function<void()> cb;
+             if (!before_forward.is_none()) cb = [before_forward] {
+               py::gil_scoped_acquire gil;
+               before_forward();
+             };
+             py::gil_scoped_release nogil;
+             return s.step(iters, cb);
+           },
+           py::arg("iters"), py::arg("before_forward") = py::none())
+      .def_property("iter", &Solver::iter, &Solver::set_iter)
+      .def_property("current_step", &Solver::current_step, &Solver::set_current_step)
+      .def_property_readonly("learning_rate", &Solver::learning_rate)
+      .def_property_readonly("net", &Solver::net)
+      .def_property_readonly("history", &Solver::history)
+      .def_property_readonly("learnable", &Solver::learnable);
+  m.def("solver_param", [](const std::string& text, const std::string& filename) {
+    // the fields the Python side needs, as a dict of strings / lists
+    proto::Message p = Solver::parse(text, filename);
+    py::dict d;
+    for (const char* f : {"net", "train_net", "snapshot_prefix", "lr_policy", "type"}) d[f] = p.get_string(f);
+    for (const char* f : {"max_iter", "snapshot", "display", "average_loss", "iter_size", "random_seed"})
+      d[f] = p.has(f) || f != std::string("max_iter") ? py::cast(p.get_int(f)) : py::none();
+    d["snapshot_after_train"] = p.get_bool("snapshot_after_train");
+    d["solver_mode"] = p.get_string("solver_mode");
+    return d;
+  }, "parse and validate a solver prototxt; returns the fields the Python Solver uses");
+  m.def("rng_state", [] {
+    std::ostringstream os;
+    os << Runtime::rng();
+    return os.str();
+  }, "the state of the generator behind fillers and Dropout, as text");
+  m.def("set_rng_state", [](const std::string& state) {
+    std::istringstream is(state);
+    is >> Runtime::rng();
+    PYC_CHECK(!is.fail(), "set_rng_state: not a generator state");
+  });
   m.def("layer_types", &LayerRegistry::types, "the registered layer types (Caffe names)");
   m.def("schema", &schema_list, "the prototxt schema: messages with their fields, types and defaults");
   m.def("enums", &enums_dict, "the prototxt enums and their values");

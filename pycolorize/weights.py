@@ -6,6 +6,7 @@ groups) holding float32 datasets ``"0"``, ``"1"``, ... in blob order, shaped lik
 that the net lacks are ignored, net layers the file lacks keep their filler values, and a shape
 mismatch is an error naming the layer and both shapes.
 """
+import contextlib
 import os
 import tempfile
 
@@ -57,22 +58,33 @@ def load_weights(net, path):
     return loaded
 
 
-def save_weights(net, path):
-    """Write `net`'s parameters in Caffe's HDF5 layout, atomically (temporary file, then rename)."""
+@contextlib.contextmanager
+def atomic_h5(path):
+    """Open an HDF5 file for writing that appears at `path` only once complete: it is written to a
+    temporary file beside it, flushed to disk and renamed over `path`. An exception (or Ctrl-C)
+    midway removes the temporary and leaves any previous `path` untouched."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=directory)
     os.close(fd)
     try:
         with h5py.File(tmp, "w") as f:
-            data = f.create_group("data")
-            for index, layer in enumerate(net.layers):
-                group = data.create_group(layer.name)
-                for i, blob in enumerate(layer.blobs):
-                    if net.param_owner(index, i) < 0:  # shared params are stored by their owner only
-                        group.create_dataset(str(i), data=blob.data)
+            yield f
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def save_weights(net, path):
+    """Write `net`'s parameters in Caffe's HDF5 layout, atomically (see atomic_h5)."""
+    with atomic_h5(path) as f:
+        data = f.create_group("data")
+        for index, layer in enumerate(net.layers):
+            group = data.create_group(layer.name)
+            for i, blob in enumerate(layer.blobs):
+                if net.param_owner(index, i) < 0:  # shared params are stored by their owner only
+                    group.create_dataset(str(i), data=blob.data)

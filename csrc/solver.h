@@ -1,0 +1,65 @@
+// solver.h: SGD with momentum, as Caffe's SGDSolver (solver.cpp + sgd_solver.cpp).
+//
+// One iteration: zero the parameter diffs; iter_size times (before_forward callback, forward,
+// backward), gradients accumulating; then ApplyUpdate: rate = lr_policy(iter); clip the global
+// gradient norm (clip_gradients); per learnable blob: diff /= iter_size, diff += weight_decay *
+// decay_mult * data (L2; L1 adds the sign), history = momentum * history + rate * lr_mult * diff,
+// diff = history, data -= diff; iter += 1. The state needed to resume exactly is iter,
+// current_step (multistep) and the history blobs (plus the Dropout generator, kept by Runtime).
+// Snapshots (files) are written by the Python side (pycolorize/solver.py), with h5py.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net.h"
+#include "proto/message.h"
+
+namespace pycolorize {
+
+class Solver {
+ public:
+  // `param` is a validated SolverParameter; `net` its training net.
+  Solver(const proto::Message& param, std::shared_ptr<Net> net);
+  static proto::Message parse(const std::string& text, const std::string& filename);
+
+  // Runs `iters` iterations; `before_forward` (may be empty) runs before every forward pass, so a
+  // caller can feed a fresh batch to each of the iter_size passes. Returns the last iteration's
+  // loss (averaged over iter_size).
+  float step(int iters, const std::function<void()>& before_forward = {});
+  float learning_rate() const;  // for the current iteration
+
+  int iter() const { return iter_; }
+  void set_iter(int iter);
+  int current_step() const { return current_step_; }
+  void set_current_step(int s) { current_step_ = s; }
+  const std::shared_ptr<Net>& net() const { return net_; }
+  // One history blob per learnable (non-shared) parameter, in net order.
+  const std::vector<std::shared_ptr<Blob>>& history() const { return history_; }
+  const std::vector<int>& learnable() const { return learnable_; }
+  const proto::Message& param() const { return param_; }
+
+ private:
+  void apply_update();
+  void clip_gradients();
+
+  proto::Message param_;
+  std::shared_ptr<Net> net_;
+  std::vector<int> learnable_;  // indices into net_->params() of the owners
+  std::vector<std::shared_ptr<Blob>> history_;
+  int iter_ = 0;
+  int current_step_ = 0;
+  std::string policy_;
+};
+
+// The update of one blob (solver.cpp on the CPU, solver.cu on the GPU): with g = diff * norm +
+// decay * (L1 ? sign(data) : data), history = momentum * history + rate * g, diff = history,
+// data -= history.
+void sgd_update_cpu(int64_t n, float* data, float* diff, float* history, float norm, float decay, bool l1,
+                    float momentum, float rate);
+void sgd_update_gpu(int64_t n, float* data, float* diff, float* history, float norm, float decay, bool l1,
+                    float momentum, float rate);
+
+}  // namespace pycolorize

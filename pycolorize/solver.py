@@ -1,0 +1,125 @@
+"""The training driver's core, shaped like pycaffe's SGDSolver.
+
+    solver = pycolorize.Solver("prototxt/solver.prototxt", weights="init.caffemodel.h5")
+    solver.net.blobs["data"].data[...] = batch      # Input blobs are set from Python
+    solver.step(1)
+    solver.snapshot()                                # <prefix>_iter_<N>.caffemodel.h5 + .solverstate.h5
+    solver.restore("snap_iter_1000.solverstate.h5")  # continues exactly where it stopped
+
+The update itself runs in C++ (csrc/solver.cpp, GPU kernel in solver.cu); this module builds the
+training net the way Caffe does (the solver's ``net:`` path is resolved against the current
+directory) and writes and reads snapshots in Caffe's HDF5 formats: weights ``/data/<layer>/<i>``,
+solver state ``iter``, ``learned_net``, ``current_step`` and ``history/<i>``, plus
+``pycolorize_rng`` (the Dropout generator, so that a resumed run is bit-identical on the CPU).
+Both files are written atomically, the weights first.
+"""
+import os
+
+import h5py
+import numpy as np
+
+from . import _core
+from ._core import Error
+from .net import Net
+from .weights import atomic_h5
+
+
+class Solver:
+    def __init__(self, solver_prototxt, weights=None):
+        path = os.fspath(solver_prototxt)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such solver prototxt")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        self.path = path
+        self.param = _core.solver_param(text, path)
+        net_path = self.param["net"] or self.param["train_net"]
+        if not net_path:
+            raise Error(f"{path}: the solver names no net (add net: 'train.prototxt')")
+        if not os.path.isfile(net_path):
+            raise FileNotFoundError(
+                f"{path}: net '{net_path}' not found; as in Caffe, it is resolved against the current directory "
+                f"({os.getcwd()})")
+        if self.param["random_seed"] >= 0:  # as Caffe: seeded before the net's fillers run
+            _core.set_random_seed(self.param["random_seed"])
+        self.net = Net(net_path, phase="train")
+        self._solver = _core.Solver(text, path, self.net._net)
+        if weights is not None:
+            self.net.copy_from(weights)
+
+    # ---- running -----------------------------------------------------------------------------
+    def step(self, iters=1, before_forward=None):
+        """Run `iters` SGD iterations; `before_forward()`, if given, runs before each forward pass
+        (iter_size of them per iteration), e.g. to load the next batch. Returns the last loss."""
+        return self._solver.step(int(iters), before_forward)
+
+    @property
+    def iter(self):
+        return self._solver.iter
+
+    @property
+    def learning_rate(self):
+        """The rate of the next update (before any multistep advance at this iteration)."""
+        return self._solver.learning_rate
+
+    @property
+    def history(self):
+        """Momentum buffers, one per learnable (non-shared) parameter blob, in net order."""
+        return self._solver.history
+
+    # ---- snapshots ---------------------------------------------------------------------------
+    def snapshot_paths(self, prefix=None):
+        prefix = prefix if prefix is not None else self.param["snapshot_prefix"]
+        if not prefix:
+            raise Error(f"{self.path}: no snapshot_prefix in the solver; give snapshot(prefix=...)")
+        base = f"{prefix}_iter_{self.iter}"
+        return base + ".caffemodel.h5", base + ".solverstate.h5"
+
+    def snapshot(self, prefix=None):
+        """Write the weights and the solver state at the current iteration; returns both paths.
+        Each file is complete or absent: they are written to temporaries and renamed."""
+        model, state = self.snapshot_paths(prefix)
+        directory = os.path.dirname(os.path.abspath(model))
+        os.makedirs(directory, exist_ok=True)
+        self.net.save(model)
+        with atomic_h5(state) as f:
+            f.create_dataset("iter", data=np.int32(self.iter))
+            f.create_dataset("learned_net", data=model.encode())
+            f.create_dataset("current_step", data=np.int32(self._solver.current_step))
+            hist = f.create_group("history")
+            for i, h in enumerate(self.history):
+                hist.create_dataset(str(i), data=h.data)
+            f.create_dataset("pycolorize_rng", data=_core.rng_state().encode())
+        return model, state
+
+    def restore(self, state_path):
+        """Continue from a solver state: weights (from its learned_net), iteration, multistep
+        position, momentum history and the Dropout generator."""
+        state_path = os.fspath(state_path)
+        if not os.path.isfile(state_path):
+            raise FileNotFoundError(f"{state_path}: no such solver state")
+        with h5py.File(state_path, "r") as f:
+            for key in ("iter", "learned_net", "history"):
+                if key not in f:
+                    raise Error(f"{state_path}: no '{key}'; not a Caffe HDF5 solver state")
+            model = f["learned_net"][()]
+            model = model.decode() if isinstance(model, bytes) else str(model)
+            if not os.path.isfile(model):  # moved together with its state file
+                model = os.path.join(os.path.dirname(state_path), os.path.basename(model))
+            hist = f["history"]
+            if len(hist) != len(self.history):
+                raise Error(f"{state_path}: {len(hist)} history blobs for {len(self.history)} learnable blobs in "
+                            f"net '{self.net.name}'; wrong network?")
+            for i, h in enumerate(self.history):
+                src = hist[str(i)]
+                if tuple(src.shape) != tuple(h.shape):
+                    raise Error(f"{state_path}: history {i} has shape {tuple(src.shape)} but the net's blob has "
+                                f"{tuple(h.shape)}")
+                h.data[...] = src[()]
+            self.net.copy_from(model)
+            self._solver.iter = int(f["iter"][()])
+            self._solver.current_step = int(f["current_step"][()]) if "current_step" in f else 0
+            if "pycolorize_rng" in f:
+                rng = f["pycolorize_rng"][()]
+                _core.set_rng_state(rng.decode() if isinstance(rng, bytes) else str(rng))
+        return model
