@@ -4,7 +4,8 @@ The file has a group ``/data`` with one subgroup per layer (parameter-less layer
 groups) holding float32 datasets ``"0"``, ``"1"``, ... in blob order, shaped like the blobs
 (Caffe's ``Net::ToHDF5``). Loading follows ``Net::CopyTrainedLayersFromHDF5``: layers in the file
 that the net lacks are ignored, net layers the file lacks keep their filler values, and a shape
-mismatch is an error naming the layer and both shapes.
+mismatch is an error naming the layer and both shapes (shapes that differ only by trailing 1s, as an
+InnerProduct's (out, in) and a 1x1 Convolution's (out, in, 1, 1), are the same weights and load).
 """
 import contextlib
 import os
@@ -14,6 +15,15 @@ import h5py
 import numpy as np
 
 from ._core import Error
+
+
+def _strip_ones(shape):
+    """A shape without trailing 1s: an InnerProduct's (out, in) weights load into the 1x1
+    Convolution (out, in, 1, 1) of a dense net and back; nothing else is reshaped."""
+    shape = tuple(shape)
+    while shape and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape
 
 
 def load_weights(net, path):
@@ -47,10 +57,10 @@ def load_weights(net, path):
                         continue  # shared with another layer, which holds it
                     raise Error(f"{path}: layer '{layer}' has {len(group)} blobs in the file but {len(blobs)} in the net")
                 src = group[key]
-                if tuple(src.shape) != tuple(blob.shape):
+                if _strip_ones(src.shape) != _strip_ones(blob.shape):
                     raise Error(f"{path}: layer '{layer}' blob {i}: shape {tuple(src.shape)} in the file but "
                                 f"{tuple(blob.shape)} in the net")
-                blob.data[...] = np.asarray(src, dtype=np.float32)
+                blob.data[...] = np.asarray(src, dtype=np.float32).reshape(blob.shape)
             loaded.append(layer)
     if params and not loaded:
         raise Error(f"{path}: none of its layers ({', '.join(file_layers[:8])}{', ...' if len(file_layers) > 8 else ''}) "

@@ -1,0 +1,130 @@
+"""The data pipeline: sources (list, folder, HDF5), any image format, the paper's sampling and
+targets, reproducibility whatever the worker count, exact resume, and bad images skipped once."""
+import io
+import os
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from pycolorize import color, data
+
+
+def save(path, array, **kw):
+    Image.fromarray(array).save(path, **kw)
+    return str(path)
+
+
+@pytest.fixture
+def photos(tmp_path):
+    rng = np.random.RandomState(0)
+    d = tmp_path / "photos"
+    (d / "sub").mkdir(parents=True)
+    for i in range(5):
+        save(d / f"im{i}.png", (rng.rand(80 + 10 * i, 96, 3) * 255).astype(np.uint8))
+    save(d / "sub" / "gray.png", (rng.rand(90, 90) * 255).astype(np.uint8))
+    save(d / "sub" / "rgba.png", (rng.rand(90, 100, 4) * 255).astype(np.uint8))
+    save(d / "sub" / "photo.jpg", (rng.rand(100, 120, 3) * 255).astype(np.uint8), quality=90)
+    (d / "sub" / "broken.jpg").write_bytes(b"not a jpeg at all")
+    save(d / "sub" / "small.png", np.zeros((20, 30, 3), np.uint8))
+    return d
+
+
+def test_any_image_becomes_rgb01(tmp_path):
+    g16 = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)
+    p = str(tmp_path / "g16.png")
+    Image.fromarray(g16).save(p)
+    rgb = data.load_image(p)
+    assert rgb.shape == (64, 64, 3) and rgb.dtype == np.float64
+    np.testing.assert_allclose(rgb[..., 0], g16 / 65535.0, atol=1e-12)  # 16-bit precision kept
+    assert data.to_rgb(np.zeros((4, 4, 4), np.uint8)).shape == (4, 4, 3)
+    assert data.to_rgb(np.full((2, 2), 255, np.uint8)).max() == 1.0
+    with pytest.raises(ValueError, match="not an image"):
+        data.to_rgb(np.zeros((2, 2, 7)))
+
+
+def test_sources(photos, tmp_path):
+    folder = data.folder_source(str(photos))
+    assert len(folder) == 10 and folder.name(0).endswith("im0.png")
+    lst = tmp_path / "list.txt"
+    lst.write_text("# a Caffe image list\nim1.png 3\n/sub/gray.png 0\n\n")
+    src = data.list_source(str(lst), root=str(photos))
+    assert len(src) == 2 and src.read(1).shape == (90, 90, 3)
+    (photos / "rel.txt").write_text("im2.png\n")
+    assert data.list_source(str(photos / "rel.txt")).read(0).shape == (100, 96, 3)
+    (tmp_path / "bad.txt").write_text("a.png 1 extra\n")
+    with pytest.raises(ValueError, match=r"bad.txt:1: expected 'path \[label\]'"):
+        data.list_source(str(tmp_path / "bad.txt"))
+    h5 = tmp_path / "im.h5"
+    with h5py.File(h5, "w") as f:
+        f["images"] = (np.random.RandomState(1).rand(3, 70, 70, 3) * 255).astype(np.uint8)
+    s = data.open_source({"type": "hdf5", "path": str(h5)})
+    assert len(s) == 3 and s.read(2).shape == (70, 70, 3)
+    with pytest.raises(ValueError, match="unknown source type"):
+        data.open_source({"type": "lmdb"})
+
+
+def test_example_sampling_and_targets():
+    rgb = np.zeros((300, 400, 3))
+    rgb[..., 0] = 1.0  # pure red: hue 0, chroma 1
+    rgb[:, 200:] = [0.0, 0.5, 0.5]  # cyan-ish half: hue 0.5, chroma 0.5
+    ex = data.make_example(rgb, np.random.default_rng(0), crop=64, short_side=96, samples=50, margin=8)
+    assert ex["data"].shape == (1, 64, 64) and ex["centroids"].shape == (50, 2)
+    c = ex["centroids"]
+    assert c.min() >= 8 and c.max() < 56 and np.all(c == np.round(c))
+    hue_bin, chroma = ex["hist_h"].argmax(1), ex["chroma"]
+    red, cyan = np.isclose(chroma, 1.0, atol=1e-6), np.isclose(chroma, 0.5, atol=1e-6)
+    assert red.sum() > 5 and cyan.sum() > 5  # (the resized border between the halves mixes the two)
+    assert np.all(hue_bin[red] == 0) and np.all(hue_bin[cyan] == 16)
+    assert np.all(ex["hist_c"].argmax(1)[red] == 31) and np.all(ex["hist_c"].argmax(1)[cyan] == 16)
+    assert ex["hist_c"].sum(1).tolist() == [1.0] * 50
+    lab = data.make_example(rgb, np.random.default_rng(0), crop=64, short_side=96, samples=10, variant="lab_16x16")
+    assert lab["hist_ab"].shape == (10, 256)
+    l2 = data.make_example(rgb, np.random.default_rng(0), crop=64, short_side=96, samples=10, variant="lab_l2")
+    assert np.abs(l2["ab"]).max() < 1.5
+    with pytest.raises(data.TooSmall):
+        data.make_example(np.zeros((50, 60, 3)), np.random.default_rng(0), crop=64)
+
+
+def batches(loader, n):
+    out = [next(loader) for _ in range(n)]
+    return out
+
+
+def test_loader_is_reproducible_skips_bad_images_and_resumes(photos):
+    log = io.StringIO()
+    src = data.folder_source(str(photos))
+    kw = dict(batch=3, crop=64, short_side=80, samples=16, margin=4, seed=7)
+    with data.Loader(src, workers=1, log=log, **kw) as a:
+        first = batches(a, 7)  # more than one epoch (8 good images)
+        state_after_3 = None
+    with data.Loader(src, workers=4, log=io.StringIO(), **kw) as b:
+        second = batches(b, 3)
+        state_after_3 = b.state()
+        second += batches(b, 4)
+    for x, y in zip(first, second):
+        for k in x:
+            np.testing.assert_array_equal(x[k], y[k])
+    assert first[0]["data"].shape == (3, 1, 64, 64) and first[0]["hist_h"].shape == (48, 32)
+    assert first[0]["chroma"].shape == (48,)
+    # the two bad images are named once each, though the run went through them twice
+    text = log.getvalue()
+    lines = text.splitlines()
+    assert sum("broken.jpg" in line for line in lines) == 1 and sum("small.png" in line for line in lines) == 1
+    assert "smaller than the 64x64 crop" in text
+    with data.Loader(src, workers=2, log=io.StringIO(), **kw) as c:
+        c.restore(state_after_3)
+        resumed = batches(c, 4)
+    for x, y in zip(resumed, first[3:]):
+        for k in x:
+            np.testing.assert_array_equal(x[k], y[k])
+
+
+def test_loader_reports_a_source_with_no_usable_image(tmp_path):
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "a.png").write_bytes(b"junk")
+    with data.Loader(data.folder_source(str(d)), batch=1, crop=32, margin=2, log=io.StringIO()) as loader:
+        with pytest.raises(RuntimeError, match="no usable image"):
+            next(loader)
