@@ -1,0 +1,64 @@
+"""The generated networks: the prototxt files are current, the full-width generator rebuilds the
+released deploy structure, training weights load into the dense net, and a finite-difference
+gradient check of the whole training net (narrow widths) passes for every output space."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import pycolorize
+from pycolorize import data, models
+from pycolorize.gradcheck import check_gradients
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
+
+
+def test_prototxt_files_are_current():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "make_prototxt.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr + r.stdout
+
+
+def test_generator_rebuilds_the_released_deploy_net():
+    ours = pycolorize.Net.from_string(models.deploy_net(size=64))
+    ref = pycolorize.Net(os.path.join(ROOT, "prototxt", "colorize_deploy.prototxt"))
+    assert [l.name for l in ours.layers] == [l.name for l in ref.layers]
+    assert [l.type for l in ours.layers] == [l.type for l in ref.layers]
+    assert {k: [p.shape for p in v] for k, v in ours.params.items()} == {k: [p.shape for p in v] for k, v in ref.params.items()}
+    assert sum(models.channels()) == 12417
+
+
+@pytest.mark.parametrize("variant", models.VARIANTS)
+def test_whole_training_net_gradients(device, variant):
+    net = pycolorize.Net.from_string("force_backward: true\n" + models.train_net(
+        variant, MINI, batch=2, crop=64, samples=6, head_dropout=True, trunk_filler='type: "msra"'),
+        phase="train")
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        ex = data.make_example(rng.random((70, 70, 3)), rng, crop=64, short_side=70, samples=6, margin=2, variant=variant)
+        for k, v in ex.items():
+            if k in ("data", "centroids"):
+                net.blobs[k].data[i] = v
+            else:
+                net.blobs[k].data[i * 6:(i + 1) * 6] = v
+    # fractional sample locations keep the bilinear taps away from their kinks
+    net.blobs["centroids"].data[...] += 0.37
+    # every parameter of every layer and the input; elements whose objective is not smooth within
+    # the step (a ReLU or max-pool input at its kink, common in a deep net) are skipped
+    assert check_gradients(net, step=1e-4, threshold=1e-2, max_checks=12, skip_kinks=True) > 200
+
+
+def test_training_weights_load_into_the_dense_net(tmp_path):
+    train = pycolorize.Net.from_string(models.train_net("hue_chroma", MINI, batch=1, crop=64, samples=4,
+                                                        trunk_filler='type: "gaussian" std: 0.1'), phase="train")
+    for p in train.params["h_fc1"] + train.params["prediction_h"]:
+        p.data[...] = np.random.RandomState(0).randn(*p.shape)
+    path = str(tmp_path / "w.caffemodel.h5")
+    train.save(path)
+    dense = pycolorize.Net.from_string(models.deploy_net(MINI, size=64), weights=path)
+    assert dense.params["h_fc1"][0].shape == train.params["h_fc1"][0].shape + (1, 1)
+    np.testing.assert_array_equal(dense.params["h_fc1"][0].data[..., 0, 0], train.params["h_fc1"][0].data)
+    np.testing.assert_array_equal(dense.params["conv3_2"][0].data, train.params["conv3_2"][0].data)
