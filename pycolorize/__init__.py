@@ -31,6 +31,7 @@ from . import _core  # noqa: E402
 from ._core import Error, layer_types  # noqa: E402
 from .net import Net  # noqa: E402
 from .solver import Solver  # noqa: E402
+from .colorizer import Colorizer  # noqa: E402
 from .weights import load_weights, save_weights  # noqa: E402
 
 
@@ -85,6 +86,6 @@ def set_num_threads(n):
 
 
 __all__ = [
-    "Error", "Net", "Solver", "layer_types", "load_weights", "save_weights", "set_mode_cpu", "set_mode_gpu",
+    "Error", "Net", "Solver", "Colorizer", "layer_types", "load_weights", "save_weights", "set_mode_cpu", "set_mode_gpu",
     "set_device", "mode", "set_allow_tf32", "allow_tf32", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
 ]

@@ -1,0 +1,146 @@
+"""Colorize photographs with a dense hue/chroma net, exactly as the authors' released pipeline
+(autocolorize 0.2.1; fact sheet 4.1 and 4.3).
+
+    c = Colorizer("prototxt/colorize_deploy.prototxt", "autocolorize.caffemodel.h5", size=512)
+    rgb = c.colorize(image)       # RGB float in [0, 1], the input's size
+    hist = c.predict(gray)        # {"hue": (H, W, 32), "chroma": (H, W, 32)} per-pixel histograms
+
+1. gray L = mean(R, G, B) of the input (any size; gray, RGB, RGBA, 8 or 16 bit).
+2. Scale: s = min(S/2 / short side, 1), and if long side * s >= S - 12 then s = (S - 12) / long
+   side (never upscaling, at least 6 px from the canvas border); bilinear resize of the gray.
+3. Centre it on an S x S canvas of zeros (S a multiple of 32) and run the net.
+4. Resize the two (S, S, 32) histogram maps by 1/s (bilinear) and take the centre crop of the
+   input's size.
+5. Decode: chroma = median bin centre, hue = angle of the complex expectation, chroma times the
+   chromatic-fading factor min(|z| / (32 * 0.03), 1); V = L + C/2, S = 2C / (2L + C); HSV to RGB;
+   finally shift each pixel so its channel mean is L again.
+
+The released code resized with 2016 scikit-image (order-1 interpolation, constant zero outside
+the image, no anti-aliasing); `rescale_bilinear` reproduces that. Steps 4-5 run on bands of rows so
+that a large photograph never holds its full-resolution 64-channel histograms in memory.
+"""
+import numpy as np
+
+from . import color, decode
+from .data import to_rgb
+from .net import Net
+
+CHROMA_MODES = ("median", "mode", "expectation")
+HUE_MODES = ("expectation-cf", "expectation", "mode", "median")
+
+
+def _axis(n_in, n_out, start=0, count=None):
+    """Order-1 interpolation along one axis from n_in to n_out samples (pixel centres aligned,
+    zeros outside): for output indices start..start+count, the two source indices and weights."""
+    count = n_out - start if count is None else count
+    pos = (np.arange(start, start + count) + 0.5) * (n_in / n_out) - 0.5
+    i0 = np.floor(pos).astype(np.int64)
+    w1 = pos - i0
+    w0 = 1.0 - w1
+    i1 = i0 + 1
+    w0 = np.where((i0 >= 0) & (i0 < n_in), w0, 0.0)
+    w1 = np.where((i1 >= 0) & (i1 < n_in), w1, 0.0)
+    return np.clip(i0, 0, n_in - 1), w0, np.clip(i1, 0, n_in - 1), w1
+
+
+def _resample(a, axis, idx):
+    i0, w0, i1, w1 = idx
+    shape = [1] * a.ndim
+    shape[axis] = -1
+    return np.take(a, i0, axis=axis) * w0.reshape(shape) + np.take(a, i1, axis=axis) * w1.reshape(shape)
+
+
+def rescale_bilinear(a, out_h, out_w):
+    """Bilinear resize of the first two axes of `a` (any trailing channels), as 2016 skimage's
+    rescale(order=1, mode='constant', cval=0) without anti-aliasing."""
+    a = np.asarray(a, dtype=np.float64)
+    return _resample(_resample(a, 0, _axis(a.shape[0], out_h)), 1, _axis(a.shape[1], out_w))
+
+
+def released_scale(h, w, size):
+    """The released scale rule (fact sheet 4.1)."""
+    min_side, max_side = size // 2, size - 12
+    s = min(min_side / min(h, w), 1.0)
+    if max(h, w) * s >= max_side:
+        s = max_side / max(h, w)
+    return s
+
+
+def parse_param(param):
+    """'chroma:hue' decoding modes, e.g. 'median:expectation-cf' (the released default)."""
+    parts = param.split(":")
+    if len(parts) != 2 or parts[0] not in CHROMA_MODES or parts[1] not in HUE_MODES:
+        raise ValueError(f"--param must be chroma:hue with chroma in {', '.join(CHROMA_MODES)} and hue in "
+                         f"{', '.join(HUE_MODES)}; got {param!r}")
+    return parts[0], parts[1]
+
+
+class Colorizer:
+    def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256):
+        if size % 32:
+            raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
+        self.size, self.band_rows = int(size), int(band_rows)
+        self.chroma_mode, self.hue_mode = parse_param(param)
+        self.net = Net(prototxt, phase="test", weights=weights)
+        for out in ("prediction_h_full", "prediction_c_full"):
+            if out not in self.net.blobs:
+                raise ValueError(f"{prototxt}: no blob {out!r}; a dense hue/chroma net is needed "
+                                 "(e.g. prototxt/colorize_deploy.prototxt)")
+
+    # ---- the net on the canvas -------------------------------------------------------------
+    def _canvas_histograms(self, gray):
+        h, w = gray.shape
+        s = released_scale(h, w, self.size)
+        small = gray if s == 1.0 else rescale_bilinear(gray, int(round(h * s)), int(round(w * s)))
+        canvas = np.zeros((self.size, self.size), np.float32)
+        oy, ox = (self.size - small.shape[0]) // 2, (self.size - small.shape[1]) // 2
+        canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
+        out = self.net.forward(data=canvas[None, None])
+        hist = np.concatenate([out["prediction_h_full"][0], out["prediction_c_full"][0]]).transpose(1, 2, 0)
+        return hist.astype(np.float64), s
+
+    def _bands(self, gray):
+        """(row slice, hue histograms, chroma histograms) bands at the input's resolution."""
+        h, w = gray.shape
+        hist, s = self._canvas_histograms(gray)
+        if s == 1.0:
+            big_h = big_w = self.size
+        else:
+            big_h, big_w = int(round(self.size / s)), int(round(self.size / s))
+        oy, ox = (big_h - h) // 2, (big_w - w) // 2  # the centre crop of the resized canvas
+        cols = _axis(self.size, big_w, ox, w)
+        for y0 in range(0, h, self.band_rows):
+            n = min(self.band_rows, h - y0)
+            band = _resample(_resample(hist, 0, _axis(self.size, big_h, oy + y0, n)), 1, cols)
+            yield slice(y0, y0 + n), band[..., :32], band[..., 32:]
+
+    def predict(self, image):
+        """Per-pixel hue and chroma histograms (H, W, 32) of an image (gray or colour)."""
+        gray = self._gray(image)
+        hue = np.empty(gray.shape + (32,), np.float32)
+        chroma = np.empty(gray.shape + (32,), np.float32)
+        for rows, ph, pc in self._bands(gray):
+            hue[rows], chroma[rows] = ph, pc
+        return {"hue": hue, "chroma": chroma}
+
+    def colorize(self, image):
+        """An RGB float image in [0, 1] of the input's size."""
+        gray = self._gray(image)
+        out = np.empty(gray.shape + (3,), np.float64)
+        for rows, ph, pc in self._bands(gray):
+            c = {"median": decode.median, "mode": decode.mode, "expectation": decode.expectation}[self.chroma_mode](pc)
+            if self.hue_mode in ("expectation-cf", "expectation"):
+                hue, fade = decode.hue_expectation(ph, fading=self.hue_mode == "expectation-cf")
+                c = c * fade
+            else:
+                hue = (decode.mode if self.hue_mode == "mode" else decode.median)(ph)
+            lightness = gray[rows]
+            out[rows] = color.match_lightness(color.hue_chroma_to_rgb(hue, c, lightness), lightness)
+        return out
+
+    @staticmethod
+    def _gray(image):
+        a = np.asarray(image)
+        if a.ndim == 2:
+            return to_rgb(a)[..., 0]
+        return color.gray(to_rgb(a))

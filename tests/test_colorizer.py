@@ -1,0 +1,141 @@
+"""The released inference pipeline: scale rule, 2016-skimage resizing, banding, decoding to a known
+colour, any input format, the CLI, and the full-size deploy net on a file laid out like the
+released weights."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+import pycolorize
+from pycolorize import color, models
+from pycolorize.colorizer import Colorizer, released_scale, rescale_bilinear
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
+
+
+def test_released_scale_rule():
+    assert released_scale(750, 1000, 512) == pytest.approx(256 / 750)   # short side to 256
+    assert released_scale(100, 2000, 512) == pytest.approx(500 / 2000)  # long side capped at S - 12
+    assert released_scale(200, 300, 512) == 1.0                        # never upscales
+
+
+def test_rescale_bilinear_known_values():
+    a = np.array([[0.0, 1.0], [2.0, 3.0]])
+    up = rescale_bilinear(a, 4, 4)
+    # centres aligned: output pixel 1 samples input 0.25; outside the image counts as 0
+    assert up[1, 1] == pytest.approx(0.75 * 0.75 * 0 + 0.75 * 0.25 * 1 + 0.25 * 0.75 * 2 + 0.25 * 0.25 * 3)
+    assert up[0, 0] == pytest.approx(0.75 * 0.75 * 0.0)
+    np.testing.assert_allclose(rescale_bilinear(np.arange(16.0).reshape(4, 4), 2, 2), [[2.5, 4.5], [10.5, 12.5]])
+
+
+def test_rescale_bilinear_matches_skimage_without_antialiasing():
+    transform = pytest.importorskip("skimage.transform")
+    a = np.random.RandomState(0).rand(37, 53, 3)
+    for h, w in ((20, 29), (80, 111)):
+        ref = transform.resize(a, (h, w), order=1, mode="constant", cval=0, anti_aliasing=False)
+        np.testing.assert_allclose(rescale_bilinear(a, h, w), ref, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def mini_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mini")
+    deploy = d / "deploy.prototxt"
+    deploy.write_text(models.deploy_net(MINI, size=64))
+    net = pycolorize.Net(str(deploy))
+    rng = np.random.RandomState(0)
+    for name, blobs in net.params.items():
+        if not name.endswith("_reshaped"):
+            for b in blobs:
+                b.data[...] = rng.randn(*b.shape) * 0.3
+    weights = str(d / "w.caffemodel.h5")
+    net.save(weights)
+    return str(deploy), weights
+
+
+def test_colorize_any_input_keeps_size_and_lightness(mini_model):
+    c = Colorizer(*mini_model, size=64, band_rows=7)
+    rng = np.random.RandomState(1)
+    for img in (rng.rand(45, 70, 3), (rng.rand(90, 33) * 255).astype(np.uint8),
+                (rng.rand(40, 41, 4) * 65535).astype(np.uint16)):
+        out = c.colorize(img)
+        assert out.shape == img.shape[:2] + (3,) and out.min() >= 0 and out.max() <= 1
+        gray_in = color.gray(pycolorize.data.to_rgb(img))
+        inside = (out.max(-1) < 1) & (out.min(-1) > 0)  # where the lightness match did not clip
+        np.testing.assert_allclose(color.gray(out)[inside], gray_in[inside], atol=1e-9)
+    # bands are an implementation detail: one band gives the same image
+    img = rng.rand(45, 70, 3)
+    np.testing.assert_allclose(Colorizer(*mini_model, size=64, band_rows=1000).colorize(img), c.colorize(img), atol=1e-12)
+    hist = c.predict(img)
+    assert hist["hue"].shape == (45, 70, 32)
+    np.testing.assert_allclose(hist["chroma"][5:-5, 5:-5].sum(-1), 1, atol=1e-4)  # softmax, away from the canvas edge
+
+
+def test_decoding_gives_the_predicted_colour(mini_model, tmp_path):
+    # heads that ignore the image: hue bin 10, chroma bin 12, each with probability ~1
+    deploy, weights = mini_model
+    net = pycolorize.Net(deploy, weights=weights)
+    for head, k in (("prediction_h", 10), ("prediction_c", 12)):
+        net.params[head][0].data[...] = 0
+        net.params[head][1].data[...] = -30
+        net.params[head][1].data[k] = 30
+    net.save(str(tmp_path / "fixed.caffemodel.h5"))
+    out = Colorizer(deploy, str(tmp_path / "fixed.caffemodel.h5"), size=64).colorize(np.full((40, 40), 0.4))
+    h, c, _ = color.rgb_to_hcv(out[10:30, 10:30])
+    np.testing.assert_allclose(h, 10.5 / 32, atol=1e-6)
+    np.testing.assert_allclose(c, 12.5 / 32, atol=1e-6)
+    np.testing.assert_allclose(color.gray(out), 0.4, atol=1e-9)
+
+
+def test_colorize_cli(mini_model, tmp_path):
+    deploy, weights = mini_model
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for name in ("a.png", "b.jpg"):
+        Image.fromarray((np.random.RandomState(2).rand(50, 60, 3) * 255).astype(np.uint8)).save(photos / name)
+    tool = os.path.join(ROOT, "tools", "colorize.py")
+    common = ["--weights", weights, "--prototxt", deploy, "--size", "64"]
+    r = subprocess.run([sys.executable, tool, str(photos), "-o", str(tmp_path / "out")] + common, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.png", "b.png"]
+    r = subprocess.run([sys.executable, tool, str(photos / "a.png"), "-o", str(tmp_path / "one.png")] + common,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and Image.open(tmp_path / "one.png").size == (60, 50)
+    r = subprocess.run([sys.executable, tool, str(photos / "a.png"), "-o", str(tmp_path / "x.png"), "--size", "100",
+                        "--weights", weights, "--prototxt", deploy], capture_output=True, text=True)
+    assert r.returncode != 0 and "not a multiple of 32" in r.stderr
+
+
+def released_layout_file(path, seed=0):
+    """A Caffe HDF5 file with the released model's 18 layers and shapes (fact sheet 4.5), random."""
+    rng = np.random.default_rng(seed)
+    shapes = {}
+    cin = 1
+    for block, n in enumerate(models.BLOCKS):
+        for i in range(n):
+            cout = models.VGG16["conv"][block]
+            shapes[f"conv{block + 1}_{i + 1}"] = (cout, cin, 3, 3)
+            cin = cout
+    shapes.update({"fc6": (4096, 512, 7, 7), "fc7": (4096, 4096, 1, 1), "h_fc1": (1024, 12417, 1, 1),
+                   "prediction_h": (32, 1024, 1, 1), "prediction_c": (32, 1024, 1, 1)})
+    total = 0
+    with h5py.File(path, "w") as f:
+        for name, shape in shapes.items():
+            fan_in = int(np.prod(shape[1:]))
+            f[f"data/{name}/0"] = rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
+            f[f"data/{name}/1"] = np.zeros(shape[0], np.float32)
+            total += int(np.prod(shape)) + shape[0]
+    return total
+
+
+def test_full_size_deploy_loads_the_released_layout_and_colorizes(tmp_path):
+    weights = str(tmp_path / "released_layout.caffemodel.h5")
+    assert released_layout_file(weights) == 147_041_024
+    c = Colorizer(os.path.join(ROOT, "prototxt", "colorize_deploy.prototxt"), weights, size=128)
+    photo = np.random.RandomState(3).rand(150, 200, 3)
+    out = c.colorize(photo)
+    assert out.shape == (150, 200, 3) and np.isfinite(out).all()

@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Colorize photographs with a dense hue/chroma model, as the authors' released tool does.
+
+    python tools/colorize.py INPUT... -o OUTPUT --weights W.caffemodel.h5 [--prototxt P] [--size 512]
+                             [--param chroma:hue] [--gpu [ID]]
+
+INPUT: image files or folders (searched recursively). One input file: OUTPUT is the output file;
+otherwise OUTPUT is a folder, created if needed, that receives <name>.png per input. Output
+pixels are truncated to 8 bits as the released tool saves them. --param picks the decoding
+(default median:expectation-cf, the released one; chroma median|mode|expectation, hue
+expectation-cf|expectation|mode|median).
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import pycolorize  # noqa: E402
+from pycolorize.data import EXTENSIONS, load_image  # noqa: E402
+
+
+def expand(inputs):
+    files = []
+    for path in inputs:
+        if os.path.isdir(path):
+            found = sorted(os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs if f.lower().endswith(EXTENSIONS))
+            if not found:
+                raise SystemExit(f"{path}: no images in this folder")
+            files += found
+        elif os.path.isfile(path):
+            files.append(path)
+        else:
+            raise SystemExit(f"{path}: no such file or folder")
+    return files
+
+
+def save_rgb(rgb, path):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8)).save(path)  # truncation, as released
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("inputs", nargs="+", metavar="INPUT")
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--weights", required=True, help="Caffe HDF5 weights (e.g. the released autocolorize.caffemodel.h5)")
+    ap.add_argument("--prototxt", default=os.path.join(ROOT, "prototxt", "colorize_deploy.prototxt"))
+    ap.add_argument("--size", type=int, default=512, help="canvas side, a multiple of 32")
+    ap.add_argument("--param", default="median:expectation-cf", help="chroma:hue decoding")
+    ap.add_argument("--gpu", nargs="?", const=0, type=int, metavar="ID", help="run on this CUDA device")
+    args = ap.parse_args(argv)
+    files = expand(args.inputs)
+    single = len(args.inputs) == 1 and os.path.isfile(args.inputs[0]) and not os.path.isdir(args.output)
+    if args.gpu is not None:
+        pycolorize.set_device(args.gpu)
+        pycolorize.set_mode_gpu()
+    try:
+        colorizer = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param)
+    except (ValueError, FileNotFoundError, pycolorize.Error) as e:
+        raise SystemExit(str(e))
+    failed = 0
+    for path in files:
+        out = args.output if single else os.path.join(args.output, os.path.splitext(os.path.basename(path))[0] + ".png")
+        t = time.perf_counter()
+        try:
+            rgb = colorizer.colorize(load_image(path))
+        except (OSError, ValueError, SyntaxError) as e:
+            print(f"{path}: cannot colorize: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        save_rgb(rgb, out)
+        print(f"{path} -> {out} ({time.perf_counter() - t:.2f} s)")
+    if failed:
+        raise SystemExit(f"{failed} of {len(files)} image(s) failed")
+
+
+if __name__ == "__main__":
+    main()
