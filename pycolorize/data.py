@@ -253,7 +253,7 @@ class Loader:
         ahead = collections.deque()
         while not self._stop.is_set():
             order = self._order(epoch)
-            good = 0
+            good, whole_epoch = 0, pos == 0
             while pos < len(order) or ahead:
                 while pos < len(order) and len(ahead) < 2 * self.workers + self.batch:
                     ahead.append((epoch, pos, order[pos], pool.submit(self._example, epoch, pos, order[pos])))
@@ -268,7 +268,7 @@ class Loader:
                     continue
                 good += 1
                 yield (e, p + 1), ex
-            if good == 0 and not self._stop.is_set():
+            if good == 0 and whole_epoch and not self._stop.is_set():
                 raise RuntimeError(f"no usable image in the source ({len(self.source)} tried, all skipped)")
             epoch, pos = epoch + 1, 0
 

@@ -75,9 +75,11 @@ class Solver:
         base = f"{prefix}_iter_{self.iter}"
         return base + ".caffemodel.h5", base + ".solverstate.h5"
 
-    def snapshot(self, prefix=None):
+    def snapshot(self, prefix=None, extra=None):
         """Write the weights and the solver state at the current iteration; returns both paths.
-        Each file is complete or absent: they are written to temporaries and renamed."""
+        Each file is complete or absent: they are written to temporaries and renamed. `extra`, a
+        str, is kept in the state file as ``pycolorize_extra`` (train.py stores the data
+        position there); ``restore`` returns it."""
         model, state = self.snapshot_paths(prefix)
         directory = os.path.dirname(os.path.abspath(model))
         os.makedirs(directory, exist_ok=True)
@@ -90,11 +92,14 @@ class Solver:
             for i, h in enumerate(self.history):
                 hist.create_dataset(str(i), data=h.data)
             f.create_dataset("pycolorize_rng", data=_core.rng_state().encode())
+            if extra is not None:
+                f.create_dataset("pycolorize_extra", data=str(extra).encode())
         return model, state
 
     def restore(self, state_path):
         """Continue from a solver state: weights (from its learned_net), iteration, multistep
-        position, momentum history and the Dropout generator."""
+        position, momentum history and the Dropout generator. Returns the snapshot's `extra`
+        string (None if it has none)."""
         state_path = os.fspath(state_path)
         if not os.path.isfile(state_path):
             raise FileNotFoundError(f"{state_path}: no such solver state")
@@ -122,4 +127,5 @@ class Solver:
             if "pycolorize_rng" in f:
                 rng = f["pycolorize_rng"][()]
                 _core.set_rng_state(rng.decode() if isinstance(rng, bytes) else str(rng))
-        return model
+            extra = f["pycolorize_extra"][()] if "pycolorize_extra" in f else None
+        return extra.decode() if isinstance(extra, bytes) else extra

@@ -1,0 +1,166 @@
+"""The training loop behind tools/train.py: the C++ solver fed by pycolorize.data.
+
+    train("prototxt/solver.prototxt", "data.yaml", weights="vgg16_gray.caffemodel.h5")
+
+The data config (YAML, or a dict) names the images and the sampling; sizes come from the net:
+
+    source: {type: folder, path: /data/imagenet/train}   # or {type: list, path: train.txt, root: ...}
+                                                          # or {type: hdf5, path: images.h5}
+    short_side: 256      # resize so the short side is at most this
+    mirror: true
+    margin: 16           # sample locations stay this far from the crop's border
+    mean_shift: 0.0      # subtracted from the gray input (0 for the released model)
+    seed: 0
+    workers: 4           # decoding threads
+    prefetch: 4          # batches prepared ahead
+
+Batch size, crop size, samples per image and the output space (hue/chroma or a Lab variant)
+are read off the training net's Input blobs. Progress goes to a bar (loss averaged over the
+solver's average_loss, images/s, ETA) and to a CSV log. Snapshots follow the solver's
+`snapshot`; the data position is saved with them, so `resume` continues the same stream. Ctrl-C
+finishes the current iteration, writes a snapshot and stops (a second Ctrl-C stops at once; the
+snapshot files are written atomically either way).
+"""
+import collections
+import csv
+import json
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+from . import data
+from .solver import Solver
+
+TARGETS = {"hist_h": "hue_chroma", "hist_a": "lab_k32", "hist_ab": "lab_16x16", "ab": "lab_l2"}
+
+
+def load_config(config):
+    if isinstance(config, dict):
+        return dict(config)
+    import yaml
+
+    with open(config, encoding="utf-8") as f:
+        cfg = yaml.safe_load(f)
+    if not isinstance(cfg, dict) or "source" not in cfg:
+        raise ValueError(f"{config}: a data config needs a 'source' (see pycolorize/training.py)")
+    return cfg
+
+
+def net_geometry(net):
+    """(batch, crop, samples, variant) from the training net's Input blobs."""
+    for name in ("data", "centroids"):
+        if name not in net.inputs:
+            raise ValueError(f"training net '{net.name}' has no Input blob {name!r}")
+    b, c, h, w = net.blobs["data"].shape
+    if c != 1 or h != w:
+        raise ValueError(f"the data blob must be (N, 1, S, S), got {net.blobs['data'].shape}")
+    samples = net.blobs["centroids"].shape[1]
+    variants = [v for k, v in TARGETS.items() if k in net.inputs]
+    if len(variants) != 1:
+        raise ValueError(f"cannot tell the output space of net '{net.name}' from its inputs {net.inputs}")
+    return b, h, samples, variants[0]
+
+
+class _Interrupt:
+    """First Ctrl-C: ask the loop to stop after this iteration. Second: the usual KeyboardInterrupt."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._old = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            self._old = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\ninterrupted: finishing this iteration, then writing a snapshot (Ctrl-C again to stop now)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+def train(solver_path, data_config, weights=None, resume=None, log=None, max_iter=None, progress=True,
+          snapshot_prefix=None):
+    """Train; returns the solver. `max_iter` overrides the solver's; `log` is the CSV path (default:
+    <snapshot_prefix>_log.csv)."""
+    cfg = load_config(data_config)
+    solver = Solver(solver_path, weights=weights)
+    prefix = snapshot_prefix or solver.param["snapshot_prefix"] or os.path.splitext(solver_path)[0]
+    batch, crop, samples, variant = net_geometry(solver.net)
+    source = data.open_source(cfg["source"])
+    loader = data.Loader(source, batch=batch, crop=crop, samples=samples, variant=variant,
+                         short_side=int(cfg.get("short_side", 256)), mirror=bool(cfg.get("mirror", True)),
+                         margin=int(cfg.get("margin", 16)), mean_shift=float(cfg.get("mean_shift", 0.0)),
+                         seed=int(cfg.get("seed", 0)), workers=int(cfg.get("workers", 4)),
+                         prefetch=int(cfg.get("prefetch", 4)))
+    if resume:
+        extra = solver.restore(resume)
+        if extra:
+            loader.restore(json.loads(extra)["data"])
+    stop_at = int(max_iter if max_iter is not None else (solver.param["max_iter"] or 0))
+    if stop_at <= solver.iter:
+        raise ValueError(f"nothing to do: the solver is at iteration {solver.iter} and max_iter is {stop_at}")
+    every = int(solver.param["snapshot"] or 0)
+    window = collections.deque(maxlen=max(1, int(solver.param["average_loss"] or 1)))
+    blobs = solver.net.blobs
+
+    def feed():
+        for k, v in next(loader).items():
+            blobs[k].data[...] = v
+
+    def snapshot():
+        return solver.snapshot(prefix, extra=json.dumps({"data": loader.state()}))
+
+    log = log or f"{prefix}_log.csv"
+    os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
+    new_log = not (resume and os.path.exists(log))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=stop_at, initial=solver.iter, unit="it", dynamic_ncols=True)
+    images = batch * int(solver.param["iter_size"] or 1)  # images per iteration
+    try:
+        with open(log, "w" if new_log else "a", newline="") as logf, _Interrupt() as interrupt:
+            writer = csv.writer(logf)
+            if new_log:
+                writer.writerow(["iter", "loss", "smoothed_loss", "lr", "images_per_s", "elapsed_s"])
+            start = time.perf_counter()
+            done_images = 0
+            while solver.iter < stop_at and not interrupt.requested:
+                lr = solver.learning_rate
+                t = time.perf_counter()
+                loss = solver.step(1, before_forward=feed)
+                dt = time.perf_counter() - t
+                done_images += images
+                window.append(loss)
+                smoothed = float(np.mean(window))
+                rate = done_images / max(time.perf_counter() - start, 1e-9)
+                writer.writerow([solver.iter, f"{loss:.6g}", f"{smoothed:.6g}", f"{lr:.6g}", f"{images / dt:.2f}",
+                                 f"{time.perf_counter() - start:.1f}"])
+                logf.flush()
+                if bar is not None:
+                    bar.set_postfix(loss=f"{smoothed:.4f}", img_s=f"{rate:.1f}", lr=f"{lr:.3g}")
+                    bar.update(1)
+                if every and solver.iter % every == 0:
+                    snapshot()
+            if interrupt.requested or (solver.iter >= stop_at and solver.param["snapshot_after_train"]):
+                model, state = snapshot()
+                if bar is not None:
+                    bar.write(f"snapshot: {model}, {state}")
+    finally:
+        if bar is not None:
+            bar.close()
+        loader.close()
+    return solver
