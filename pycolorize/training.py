@@ -91,9 +91,9 @@ class _Interrupt:
 
 
 def train(solver_path, data_config, weights=None, resume=None, log=None, max_iter=None, progress=True,
-          snapshot_prefix=None):
+          snapshot_prefix=None, time_limit=None):
     """Train; returns the solver. `max_iter` overrides the solver's; `log` is the CSV path (default:
-    <snapshot_prefix>_log.csv)."""
+    <snapshot_prefix>_log.csv); `time_limit` (seconds) stops earlier, with a snapshot."""
     cfg = load_config(data_config)
     solver = Solver(solver_path, weights=weights)
     prefix = snapshot_prefix or solver.param["snapshot_prefix"] or os.path.splitext(solver_path)[0]
@@ -129,7 +129,7 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=stop_at, initial=solver.iter, unit="it", dynamic_ncols=True)
+        bar = tqdm(total=stop_at, initial=solver.iter, unit="it", dynamic_ncols=True, mininterval=2.0)
     images = batch * int(solver.param["iter_size"] or 1)  # images per iteration
     try:
         with open(log, "w" if new_log else "a", newline="") as logf, _Interrupt() as interrupt:
@@ -138,7 +138,8 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                 writer.writerow(["iter", "loss", "smoothed_loss", "lr", "images_per_s", "elapsed_s"])
             start = time.perf_counter()
             done_images = 0
-            while solver.iter < stop_at and not interrupt.requested:
+            out_of_time = False
+            while solver.iter < stop_at and not interrupt.requested and not out_of_time:
                 lr = solver.learning_rate
                 t = time.perf_counter()
                 loss = solver.step(1, before_forward=feed)
@@ -155,7 +156,8 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                     bar.update(1)
                 if every and solver.iter % every == 0:
                     snapshot()
-            if interrupt.requested or (solver.iter >= stop_at and solver.param["snapshot_after_train"]):
+                out_of_time = time_limit is not None and time.perf_counter() - start >= time_limit
+            if interrupt.requested or out_of_time or (solver.iter >= stop_at and solver.param["snapshot_after_train"]):
                 model, state = snapshot()
                 if bar is not None:
                     bar.write(f"snapshot: {model}, {state}")
