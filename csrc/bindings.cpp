@@ -10,6 +10,7 @@
 #include "layer.h"
 #include "net.h"
 #include "solver.h"
+#include "util/gpu.h"
 #include "util/gpu_math.h"
 #include "proto/schema.h"
 #include "proto/text_format.h"
@@ -157,6 +158,20 @@ PYBIND11_MODULE(_core, m) {
     if (cuda_compiled()) gpu::set_allow_tf32(allow);
   });
   m.def("allow_tf32", [] { return cuda_compiled() && gpu::allow_tf32(); });
+  m.def("gpu_memory", [] {
+    py::dict d;
+    d["allocated"] = gpu::allocated_bytes();
+    d["peak_allocated"] = gpu::peak_allocated_bytes();
+    if (cuda_compiled() && gpu_count() > 0) {
+      size_t free_b = 0, total = 0;
+      gpu::memory_info(&free_b, &total);
+      d["device_free"] = free_b;
+      d["device_total"] = total;
+    }
+    return d;
+  }, "device memory: pycolorize's own allocations (now, peak) and the device's free/total bytes");
+  m.def("reset_gpu_peak", &gpu::reset_peak);
+  m.def("synchronize", [] { if (cuda_compiled() && gpu_count() > 0) gpu::synchronize(); });
   m.def("gpu_count", &gpu_count);
   m.def("gpu_name", &gpu_name);
   m.def("set_random_seed", &Runtime::set_random_seed);

@@ -57,17 +57,23 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_ours(size, runs, weights, x, profile):
+def run_ours(size, runs, weights, x, profile, device="cpu"):
     import pycolorize
 
+    if device == "cuda":
+        pycolorize.set_mode_gpu()
     net = pycolorize.Net(PROTOTXT, weights=weights)
-    net.forward(data=x)  # warm-up (allocates every blob)
+    net.forward(data=x)  # warm-up (allocates every blob; on the GPU also picks cuDNN algorithms)
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         out = net.forward(data=x)
         times.append(time.perf_counter() - t)
     result = {"times": times, "out": out[HEAD]}
+    if device == "cuda":
+        mem = pycolorize._core.gpu_memory()
+        result["gpu_peak_mb"] = mem["peak_allocated"] / 2**20
+        result["gpu_used_mb"] = (mem["device_total"] - mem["device_free"]) / 2**20
     if profile:
         per_type = {}
         core = net._net
@@ -83,13 +89,13 @@ def run_ours(size, runs, weights, x, profile):
     return result
 
 
-def run_torch(size, runs, weights, x, profile):
+def run_torch(size, runs, weights, x, profile, device="cpu"):
     import h5py
     import torch
     import torch.nn.functional as F
 
     with h5py.File(weights) as f:
-        W = {name: [torch.from_numpy(np.asarray(f["data"][name][k])) for k in sorted(f["data"][name], key=int)]
+        W = {name: [torch.from_numpy(np.asarray(f["data"][name][k])).to(device) for k in sorted(f["data"][name], key=int)]
              for name in f["data"] if len(f["data"][name])}
 
     def conv(h, name, pad):
@@ -126,17 +132,259 @@ def run_torch(size, runs, weights, x, profile):
         hyper = torch.cat(list(cols.values()), dim=1)
         h = conv(hyper, "h_fc1", 0)
         ph = torch.softmax(F.conv2d(h, W["prediction_h"][0], W["prediction_h"][1]), dim=1)
-        return up(ph, "prediction_h_full_reshaped")
+        pc = torch.softmax(F.conv2d(h, W["prediction_c"][0], W["prediction_c"][1]), dim=1)
+        # both histograms back on the host, as net.forward returns them
+        return up(ph, "prediction_h_full_reshaped").cpu(), up(pc, "prediction_c_full_reshaped").cpu()
 
-    xt = torch.from_numpy(x)
     with torch.inference_mode():
-        forward(xt)
+        forward(torch.from_numpy(x).to(device))
         times = []
         for _ in range(runs):
             t = time.perf_counter()
-            out = forward(xt)
+            out, _ = forward(torch.from_numpy(x).to(device))
             times.append(time.perf_counter() - t)
-    return {"times": times, "out": out.numpy(), "version": torch.__version__}
+    result = {"times": times, "out": out.numpy(), "version": torch.__version__}
+    if device == "cuda":
+        result["gpu_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        free, total = torch.cuda.mem_get_info()
+        result["gpu_used_mb"] = (total - free) / 2**20
+    return result
+
+
+
+# ---- GPU: training throughput, dense inference, memory ------------------------------------------
+
+TRAIN_BATCH, TRAIN_CROP, TRAIN_SAMPLES = 8, 256, 128
+
+
+def train_batches(n, seed=0):
+    """Synthetic batches for the hue/chroma training net (data loading is not what is measured)."""
+    rng = np.random.RandomState(seed)
+    out = []
+    for _ in range(n):
+        k = TRAIN_BATCH * TRAIN_SAMPLES
+        hist = lambda: np.eye(32, dtype=np.float32)[rng.randint(0, 32, k)]  # noqa: E731
+        out.append({"data": rng.rand(TRAIN_BATCH, 1, TRAIN_CROP, TRAIN_CROP).astype(np.float32),
+                    "centroids": rng.randint(16, TRAIN_CROP - 16, (TRAIN_BATCH, TRAIN_SAMPLES, 2)).astype(np.float32),
+                    "hist_h": hist(), "hist_c": hist(), "chroma": rng.rand(k).astype(np.float32)})
+    return out
+
+
+def gpu_train_ours(iters, tf32):
+    import tempfile
+
+    import pycolorize
+    from pycolorize import models
+
+    pycolorize.set_mode_gpu()
+    pycolorize.set_allow_tf32(tf32)
+    with tempfile.TemporaryDirectory() as tmp:
+        net = os.path.join(tmp, "train.prototxt")
+        with open(net, "w") as f:
+            f.write(models.train_net("hue_chroma", batch=TRAIN_BATCH, crop=TRAIN_CROP, samples=TRAIN_SAMPLES,
+                                     trunk_filler='type: "msra"'))
+        with open(os.path.join(tmp, "solver.prototxt"), "w") as f:
+            f.write(models.solver_text(net, base_lr=1e-4))
+        solver = pycolorize.Solver(os.path.join(tmp, "solver.prototxt"))
+    batches = train_batches(4)
+    blobs = solver.net.blobs
+
+    def step(i):
+        for k, v in batches[i % len(batches)].items():
+            blobs[k].data[...] = v  # host to device every iteration, as real training does
+        return solver.step(1)
+
+    for i in range(3):  # warm-up: allocation and cuDNN's algorithm search
+        step(i)
+    pycolorize._core.synchronize()
+    t = time.perf_counter()
+    for i in range(iters):
+        loss = step(i)
+    pycolorize._core.synchronize()
+    dt = time.perf_counter() - t
+    mem = pycolorize._core.gpu_memory()
+    return {"images_per_s": TRAIN_BATCH * iters / dt, "loss": float(loss), "gpu_peak_mb": mem["peak_allocated"] / 2**20,
+            "gpu_used_mb": (mem["device_total"] - mem["device_free"]) / 2**20}
+
+
+def gpu_train_torch(iters, tf32):
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    from pycolorize import models
+
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = True  # the counterpart of our cached cuDNN algorithm search
+    dev = "cuda"
+
+    class ColorizeNet(nn.Module):
+        """The same training net: VGG-16 gray, fc6 7x7 / fc7 1x1 convolutions with dropout, the
+        sparse hypercolumn of 16 layers sampled with the released clamp and bilinear rule, h_fc1
+        with dropout, hue and chroma heads."""
+
+        def __init__(self):
+            super().__init__()
+            chans, cin = [], 1
+            for block, n in enumerate(models.BLOCKS):
+                for _ in range(n):
+                    chans.append((cin, models.VGG16["conv"][block]))
+                    cin = models.VGG16["conv"][block]
+            self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in chans)
+            self.fc6, self.fc7 = nn.Conv2d(512, 4096, 7, padding=3), nn.Conv2d(4096, 4096, 1)
+            self.h_fc1 = nn.Linear(12417, 1024)
+            self.pred_h, self.pred_c = nn.Linear(1024, 32), nn.Linear(1024, 32)
+
+        @staticmethod
+        def sample(f, cent, s):
+            n, c, h, w = f.shape
+            off = (s - 1) / 2
+            ly = ((cent[..., 0] - off) / s).clamp(0, h - 1.0001)
+            lx = ((cent[..., 1] - off) / s).clamp(0, w - 1.0001)
+            y0, x0 = ly.long(), lx.long()
+            wy1, wx1 = (ly - y0)[..., None], (lx - x0)[..., None]
+            ff = f.permute(0, 2, 3, 1)
+            i = torch.arange(n, device=f.device)[:, None]
+            v = ((1 - wy1) * ((1 - wx1) * ff[i, y0, x0] + wx1 * ff[i, y0, x0 + 1])
+                 + wy1 * ((1 - wx1) * ff[i, y0 + 1, x0] + wx1 * ff[i, y0 + 1, x0 + 1]))
+            return v.reshape(n * cent.shape[1], c)
+
+        def forward(self, data, cent):
+            feats, h, k = [data], data, 0
+            for n in models.BLOCKS:
+                for _ in range(n):
+                    h = F.relu(self.convs[k](h))
+                    feats.append(h)
+                    k += 1
+                h = F.max_pool2d(h, 2, 2, ceil_mode=True)
+            h = F.dropout(F.relu(self.fc6(h)), 0.5, self.training)
+            feats.append(h)
+            h = F.dropout(F.relu(self.fc7(h)), 0.5, self.training)
+            feats.append(h)
+            hc = torch.cat([self.sample(f, cent, s) for f, s in zip(feats, models.STRIDES)], dim=1)
+            h = F.dropout(F.relu(self.h_fc1(hc)), 0.5, self.training)
+            return self.pred_h(h), self.pred_c(h)
+
+    def kld(x, q, m=None):
+        t = F.log_softmax(x, dim=1) - torch.log(q.clamp_min(torch.finfo(torch.float32).tiny))
+        per = -(q * t).sum(1)
+        return (per * m).mean() if m is not None else per.mean()
+
+    net = ColorizeNet().to(dev).train()
+    weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in net.named_parameters() if n.endswith("bias")]
+    opt = torch.optim.SGD([{"params": weights, "weight_decay": 5e-4}, {"params": biases, "lr": 2e-4, "weight_decay": 0}],
+                          lr=1e-4, momentum=0.9)
+    batches = train_batches(4)
+
+    def step(i):
+        b = {k: torch.from_numpy(v).to(dev) for k, v in batches[i % len(batches)].items()}
+        opt.zero_grad(set_to_none=False)
+        ph, pc = net(b["data"], b["centroids"])
+        loss = 5 * kld(ph, b["hist_h"], b["chroma"]) + kld(pc, b["hist_c"])
+        loss.backward()
+        opt.step()
+        return loss
+
+    for i in range(3):
+        step(i)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    t = time.perf_counter()
+    for i in range(iters):
+        loss = step(i)
+    torch.cuda.synchronize()
+    dt = time.perf_counter() - t
+    free, total = torch.cuda.mem_get_info()
+    return {"images_per_s": TRAIN_BATCH * iters / dt, "loss": float(loss),
+            "gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20, "gpu_used_mb": (total - free) / 2**20,
+            "version": torch.__version__}
+
+
+def gpu_worker(args):
+    tf32 = bool(args.tf32)
+    if args.worker in ("train-ours", "train-torch"):
+        fn = gpu_train_ours if args.worker == "train-ours" else gpu_train_torch
+        res = fn(args.runs, tf32)
+    else:
+        if args.worker == "infer-torch":
+            import torch
+
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            torch.backends.cudnn.allow_tf32 = tf32
+            torch.backends.cudnn.benchmark = True
+        else:
+            import pycolorize
+
+            pycolorize.set_allow_tf32(tf32)
+        x = np.random.RandomState(1).rand(1, 1, args.size, args.size).astype(np.float32)
+        fn = run_ours if args.worker == "infer-ours" else run_torch
+        res = fn(args.size, args.runs, args.weights, x, False, device="cuda")
+        np.save(args.out + ".npy", res.pop("out"))
+    with open(args.out, "w") as f:
+        json.dump(res, f)
+
+
+def gpu_spawn(kind, args, weights, tmp, runs):
+    out = os.path.join(tmp, f"{kind}.json")
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--size", "512", "--runs", str(runs),
+           "--weights", weights, "--out", out] + (["--tf32"] if args.tf32 else [])
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None, (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+    with open(out) as f:
+        res = json.load(f)
+    if os.path.exists(out + ".npy"):
+        res["out"] = np.load(out + ".npy")
+    return res, None
+
+
+def gpu_main(args, have_torch):
+    import pycolorize
+
+    if not (pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0):
+        raise SystemExit("--gpu: no CUDA device (or pycolorize was built without CUDA)")
+    name = pycolorize._core.gpu_name(0)
+    prec = "TF32" if args.tf32 else "FP32 (TF32 off in both)"
+    print(f"pycolorize {pycolorize.__version__} on {name}, {prec}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = os.path.join(tmp, "random.caffemodel.h5")
+        make_weights(weights)
+        for what, ours_kind, torch_kind, runs in (("training", "train-ours", "train-torch", args.train_iters),
+                                                  ("inference 512", "infer-ours", "infer-torch", args.runs)):
+            ours, err = gpu_spawn(ours_kind, args, weights, tmp, runs)
+            if ours is None:
+                raise SystemExit(f"pycolorize {what} worker failed: {err}")
+            theirs, terr = gpu_spawn(torch_kind, args, weights, tmp, runs) if have_torch else (None, "not installed")
+            rows.append((what, ours, theirs, terr))
+    tr = rows[0]
+    print(f"\n(a) training, full net (VGG-16 gray + 16-layer sparse hypercolumn, {TRAIN_SAMPLES} samples/image, "
+          f"batch {TRAIN_BATCH}, {TRAIN_CROP}x{TRAIN_CROP}), data upload and SGD step included, {args.train_iters} timed iterations")
+    print(f"    pycolorize {tr[1]['images_per_s']:8.1f} images/s   peak {tr[1]['gpu_peak_mb']:7.0f} MB (own)  "
+          f"device {tr[1]['gpu_used_mb']:7.0f} MB")
+    if tr[2]:
+        print(f"    PyTorch    {tr[2]['images_per_s']:8.1f} images/s   peak {tr[2]['gpu_peak_mb']:7.0f} MB (allocator)  "
+              f"device {tr[2]['gpu_used_mb']:7.0f} MB   ->  throughput ratio ours/PyTorch "
+              f"{tr[1]['images_per_s'] / tr[2]['images_per_s']:.2f}x (above 1 = pycolorize faster)")
+    else:
+        print(f"    PyTorch: {tr[3]}")
+    inf = rows[1]
+    t_ours = float(np.median(inf[1]["times"]))
+    print(f"\n(b) dense inference 512x512 (deploy net, host input and both outputs back on the host), median of {args.runs}")
+    print(f"    pycolorize {1000 * t_ours:8.1f} ms   peak {inf[1]['gpu_peak_mb']:7.0f} MB (own)  device {inf[1]['gpu_used_mb']:7.0f} MB")
+    if inf[2]:
+        t_th = float(np.median(inf[2]["times"]))
+        diff = float(np.abs(inf[1]["out"] - inf[2]["out"]).max())
+        print(f"    PyTorch    {1000 * t_th:8.1f} ms   peak {inf[2]['gpu_peak_mb']:7.0f} MB (allocator)  device "
+              f"{inf[2]['gpu_used_mb']:7.0f} MB   ->  latency ratio ours/PyTorch {t_ours / t_th:.2f}x (below 1 = "
+              f"pycolorize faster); outputs agree to {diff:.1e}")
+        print(f"\nPyTorch {inf[2].get('version', '')}")
+    else:
+        print(f"    PyTorch: {inf[3]}")
+    print("(c) memory: 'own' = pycolorize's device allocations (blobs, buffers, cuDNN workspace); 'allocator' = "
+          "torch.cuda.max_memory_allocated(); 'device' = used memory of the whole process (context included)")
 
 
 def worker(args):
@@ -177,11 +425,17 @@ def main():
     ap.add_argument("--runs", type=int, default=5, help="timed forward passes per size (median reported)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--profile", action="store_true", help="also print where our forward time goes, by layer type")
-    ap.add_argument("--worker", choices=["ours", "torch"], help=argparse.SUPPRESS)
+    ap.add_argument("--gpu", action="store_true", help="GPU benchmark: training throughput, 512x512 inference, memory")
+    ap.add_argument("--tf32", action="store_true", help="with --gpu: allow TF32 in both frameworks")
+    ap.add_argument("--train-iters", type=int, default=10, help="with --gpu: timed training iterations")
+    ap.add_argument("--worker", choices=["ours", "torch", "train-ours", "train-torch", "infer-ours", "infer-torch"],
+                    help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--weights", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker in ("train-ours", "train-torch", "infer-ours", "infer-torch"):
+        return gpu_worker(args)
     if args.worker:
         return worker(args)
     for s in args.sizes:
@@ -194,6 +448,8 @@ def main():
     except ImportError as e:
         have_torch = False
         print(f"PyTorch not available ({e}); skipping the comparison (pip install torch to enable it)")
+    if args.gpu:
+        return gpu_main(args, have_torch)
     import pycolorize
 
     print(f"pycolorize {pycolorize.__version__}, dense deploy net {os.path.relpath(PROTOTXT, ROOT)}, "

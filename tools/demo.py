@@ -88,7 +88,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="demo_out")
     ap.add_argument("--minutes", type=float, default=9.0, help="training time")
-    ap.add_argument("--max-iter", type=int, default=100000)
+    ap.add_argument("--max-iter", type=int, help="stop here if --minutes has not run out (default: about 2 iterations/s)")
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/pycolorize"))
@@ -111,12 +111,13 @@ def main(argv=None):
     init = initial_weights(out, args.cache, os.path.join(out, "photos", "train"))
 
     print(f"3. training for {args.minutes:g} min")
+    max_iter = args.max_iter or max(1, int(args.minutes * 60 * 2))
     with open(os.path.join(out, "train.prototxt"), "w") as f:
         f.write(models.train_net("hue_chroma", models.TINY, batch=BATCH, crop=CROP, samples=SAMPLES, head_dropout=False,
                                  trunk_filler='type: "msra"', freeze_conv=init is not None))
     with open(os.path.join(out, "solver.prototxt"), "w") as f:
-        f.write(models.solver_text(os.path.join(out, "train.prototxt"), base_lr=args.lr, max_iter=args.max_iter,
-                                   steps=(args.max_iter,), prefix=os.path.join(out, "snapshots", "tiny"), snapshot=0,
+        f.write(models.solver_text(os.path.join(out, "train.prototxt"), base_lr=args.lr, max_iter=max_iter,
+                                   steps=(max_iter,), prefix=os.path.join(out, "snapshots", "tiny"), snapshot=0,
                                    display=0, average_loss=50, random_seed=args.seed))
     data_cfg = {"source": {"type": "folder", "path": os.path.join(out, "photos", "train")}, "short_side": 256,
                 "margin": 8, "seed": args.seed, "workers": 2, "prefetch": 4}

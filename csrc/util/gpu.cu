@@ -1,6 +1,10 @@
 // util/gpu.cu: CUDA implementation of the memory plumbing (built only with CUDA).
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
+
 #include "common.h"
 #include "util/gpu.h"
 
@@ -33,17 +37,55 @@ std::string device_name(int id) {
 
 void set_device(int id) { CUDA_CHECK(cudaSetDevice(id)); }
 
+namespace {
+std::mutex g_mutex;
+std::unordered_map<void*, size_t> g_sizes;
+size_t g_allocated = 0, g_peak = 0;
+}  // namespace
+
 void* malloc(size_t bytes) {
   void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, bytes);
-  if (e != cudaSuccess)
-    throw Error(str("cudaMalloc of ", bytes, " bytes failed: ", cudaGetErrorString(e)));
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    size_t free_b = 0, total = 0;
+    cudaMemGetInfo(&free_b, &total);
+    throw Error(str("cudaMalloc of ", bytes, " bytes failed: ", cudaGetErrorString(e), " (", free_b >> 20, " of ",
+                    total >> 20, " MiB free)"));
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_sizes[p] = bytes;
+  g_allocated += bytes;
+  g_peak = std::max(g_peak, g_allocated);
   return p;
 }
 
 void free(void* ptr) {
-  if (ptr) cudaFree(ptr);
+  if (!ptr) return;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_sizes.find(ptr);
+    if (it != g_sizes.end()) {
+      g_allocated -= it->second;
+      g_sizes.erase(it);
+    }
+  }
+  cudaFree(ptr);
 }
+
+size_t allocated_bytes() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_allocated;
+}
+size_t peak_allocated_bytes() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_peak;
+}
+void reset_peak() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_peak = g_allocated;
+}
+void memory_info(size_t* free_bytes, size_t* total_bytes) { CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes)); }
 void memcpy_h2d(void* dst, const void* src, size_t n) { CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice)); }
 void memcpy_d2h(void* dst, const void* src, size_t n) { CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost)); }
 void memcpy_d2d(void* dst, const void* src, size_t n) { CUDA_CHECK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToDevice)); }

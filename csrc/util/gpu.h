@@ -19,6 +19,13 @@ void memcpy_d2h(void* dst, const void* src, size_t bytes);
 void memcpy_d2d(void* dst, const void* src, size_t bytes);
 void memset_zero(void* ptr, size_t bytes);
 void synchronize();
+// Bytes held by pycolorize's own device allocations (blobs, buffers, cuDNN workspace): now and at
+// the peak since the last reset. cuBLAS/cuDNN internals and the CUDA context are not included.
+size_t allocated_bytes();
+size_t peak_allocated_bytes();
+void reset_peak();
+// cudaMemGetInfo: free and total bytes on the current device (the whole process's view).
+void memory_info(size_t* free_bytes, size_t* total_bytes);
 
 }  // namespace gpu
 }  // namespace pycolorize

@@ -23,6 +23,10 @@ void memcpy_d2h(void*, const void*, size_t) { no_cuda(); }
 void memcpy_d2d(void*, const void*, size_t) { no_cuda(); }
 void memset_zero(void*, size_t) { no_cuda(); }
 void synchronize() {}
+size_t allocated_bytes() { return 0; }
+size_t peak_allocated_bytes() { return 0; }
+void reset_peak() {}
+void memory_info(size_t*, size_t*) { no_cuda(); }
 
 void set_allow_tf32(bool) {}
 bool allow_tf32() { return false; }
