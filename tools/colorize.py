@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+sys.path.append(ROOT)  # an installed pycolorize wins; the source tree serves in-place builds
 import pycolorize  # noqa: E402
 from pycolorize.data import EXTENSIONS, load_image  # noqa: E402
 

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # installed package first
 from pycolorize import color, data, vgg  # noqa: E402
 from pycolorize.colorizer import rescale_bilinear  # noqa: E402
 

@@ -34,6 +34,9 @@ if ! { cmake -S . -B build-gpu -G Ninja -DPython_EXECUTABLE="$(command -v $PY)" 
   exit 1
 fi
 grep "pycolorize:" "$LOG/build.txt" | tee -a "$LOG/summary.txt"
+# The extension must use the process's shared libstdc++ (NEEDED), never carry its own copy.
+readelf -d pycolorize/_core*.so | grep NEEDED > "$LOG/needed.txt"
+grep -q "libstdc++.so" "$LOG/needed.txt" || echo "WARNING: _core does not link the shared libstdc++ (a static copy?)" | tee -a "$LOG/summary.txt"
 
 step "tests"
 # A C++ error message with numbers in it, before anything else (on the H100 image of 2026-11 the
