@@ -21,7 +21,7 @@ that a large photograph never holds its full-resolution 64-channel histograms in
 """
 import numpy as np
 
-from . import color, decode
+from . import color, decode, transfer
 from .data import to_rgb
 from .net import Net
 
@@ -97,12 +97,13 @@ class Colorizer:
         canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
         out = self.net.forward(data=canvas[None, None])
         hist = np.concatenate([out["prediction_h_full"][0], out["prediction_c_full"][0]]).transpose(1, 2, 0)
+        self._placed = (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1]))
         return hist.astype(np.float64), s
 
-    def _bands(self, gray):
+    def _bands(self, gray, canvas=None):
         """(row slice, hue histograms, chroma histograms) bands at the input's resolution."""
         h, w = gray.shape
-        hist, s = self._canvas_histograms(gray)
+        hist, s = canvas if canvas is not None else self._canvas_histograms(gray)
         if s == 1.0:
             big_h = big_w = self.size
         else:
@@ -123,11 +124,26 @@ class Colorizer:
             hue[rows], chroma[rows] = ph, pc
         return {"hue": hue, "chroma": chroma}
 
-    def colorize(self, image):
-        """An RGB float image in [0, 1] of the input's size."""
+    def colorize(self, image, reference=None, transfer_mode="energy", lam=10.0):
+        """An RGB float image in [0, 1] of the input's size. With a `reference` image, its colour
+        distribution is transferred (pycolorize.transfer): "energy" biases the predicted hue and
+        chroma histograms (Eq. 5, solved on the canvas's pixels, applied everywhere), "quantile"
+        matches the lightness-normalised RGB quantiles of the result."""
         gray = self._gray(image)
+        canvas, bias = None, None
+        if reference is not None and transfer_mode == "energy":
+            canvas = self._canvas_histograms(gray)
+            sample = canvas[0][self._placed].reshape(-1, 64)
+            if len(sample) > 20000:
+                sample = sample[np.random.default_rng(0).choice(len(sample), 20000, replace=False)]
+            t_h, t_c = transfer.reference_histograms(to_rgb(np.asarray(reference)))
+            bias = (transfer.solve_bias(sample[:, :32], t_h, lam), transfer.solve_bias(sample[:, 32:], t_c, lam))
+        elif reference is not None and transfer_mode != "quantile":
+            raise ValueError(f"transfer must be 'energy' or 'quantile', got {transfer_mode!r}")
         out = np.empty(gray.shape + (3,), np.float64)
-        for rows, ph, pc in self._bands(gray):
+        for rows, ph, pc in self._bands(gray, canvas):
+            if bias is not None:
+                ph, pc = transfer.apply_bias(ph, bias[0]), transfer.apply_bias(pc, bias[1])
             c = {"median": decode.median, "mode": decode.mode, "expectation": decode.expectation}[self.chroma_mode](pc)
             if self.hue_mode in ("expectation-cf", "expectation"):
                 hue, fade = decode.hue_expectation(ph, fading=self.hue_mode == "expectation-cf")
@@ -136,6 +152,8 @@ class Colorizer:
                 hue = (decode.mode if self.hue_mode == "mode" else decode.median)(ph)
             lightness = gray[rows]
             out[rows] = color.match_lightness(color.hue_chroma_to_rgb(hue, c, lightness), lightness)
+        if reference is not None and transfer_mode == "quantile":
+            out = color.match_lightness(transfer.quantile_transfer(out, to_rgb(np.asarray(reference))), gray)
         return out
 
     @staticmethod

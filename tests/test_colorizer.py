@@ -139,3 +139,19 @@ def test_full_size_deploy_loads_the_released_layout_and_colorizes(tmp_path):
     photo = np.random.RandomState(3).rand(150, 200, 3)
     out = c.colorize(photo)
     assert out.shape == (150, 200, 3) and np.isfinite(out).all()
+
+
+@pytest.mark.parametrize("mode", ["energy", "quantile"])
+def test_reference_colours_are_transferred(mini_model, mode):
+    c = Colorizer(*mini_model, size=64)
+    img = np.random.RandomState(4).rand(48, 48, 3) * 0.6 + 0.2
+    blue = np.zeros((20, 20, 3))
+    blue[..., 2] = 0.9
+    out = c.colorize(img, reference=blue, transfer_mode=mode, lam=100.0)
+    h, chroma, _ = color.rgb_to_hcv(out)
+    coloured = chroma > 0.02
+    assert coloured.mean() > 0.5
+    # hue within 1/32 of blue's 2/3 on (most of) the coloured pixels
+    assert np.mean(np.abs(h[coloured] - 2 / 3) < 1 / 32) > 0.8
+    with pytest.raises(ValueError, match="energy' or 'quantile"):
+        c.colorize(img, reference=blue, transfer_mode="magic")

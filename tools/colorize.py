@@ -8,7 +8,8 @@ INPUT: image files or folders (searched recursively). One input file: OUTPUT is 
 otherwise OUTPUT is a folder, created if needed, that receives <name>.png per input. Output
 pixels are truncated to 8 bits as the released tool saves them. --param picks the decoding
 (default median:expectation-cf, the released one; chroma median|mode|expectation, hue
-expectation-cf|expectation|mode|median).
+expectation-cf|expectation|mode|median). --reference IMAGE transfers that image's colour
+distribution (energy minimisation of the paper's Eq. 5, or --transfer quantile).
 """
 import argparse
 import os
@@ -52,6 +53,10 @@ def main(argv=None):
     ap.add_argument("--prototxt", default=os.path.join(ROOT, "prototxt", "colorize_deploy.prototxt"))
     ap.add_argument("--size", type=int, default=512, help="canvas side, a multiple of 32")
     ap.add_argument("--param", default="median:expectation-cf", help="chroma:hue decoding")
+    ap.add_argument("--reference", help="transfer this image's colour distribution (the paper's GT Hist task)")
+    ap.add_argument("--transfer", choices=["energy", "quantile"], default="energy",
+                    help="with --reference: Eq. 5's energy minimisation (default) or quantile matching")
+    ap.add_argument("--transfer-lambda", type=float, default=10.0, help="lambda of Eq. 5")
     ap.add_argument("--gpu", nargs="?", const=0, type=int, metavar="ID", help="run on this CUDA device")
     args = ap.parse_args(argv)
     files = expand(args.inputs)
@@ -63,12 +68,14 @@ def main(argv=None):
         colorizer = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param)
     except (ValueError, FileNotFoundError, pycolorize.Error) as e:
         raise SystemExit(str(e))
+    reference = load_image(args.reference) if args.reference else None
     failed = 0
     for path in files:
         out = args.output if single else os.path.join(args.output, os.path.splitext(os.path.basename(path))[0] + ".png")
         t = time.perf_counter()
         try:
-            rgb = colorizer.colorize(load_image(path))
+            rgb = colorizer.colorize(load_image(path), reference=reference, transfer_mode=args.transfer,
+                                     lam=args.transfer_lambda)
         except (OSError, ValueError, SyntaxError) as e:
             print(f"{path}: cannot colorize: {e}", file=sys.stderr)
             failed += 1
