@@ -124,6 +124,31 @@ class Colorizer:
             hue[rows], chroma[rows] = ph, pc
         return {"hue": hue, "chroma": chroma}
 
+    def _decode(self, ph, pc, lightness):
+        c = {"median": decode.median, "mode": decode.mode, "expectation": decode.expectation}[self.chroma_mode](pc)
+        if self.hue_mode in ("expectation-cf", "expectation"):
+            hue, fade = decode.hue_expectation(ph, fading=self.hue_mode == "expectation-cf")
+            c = c * fade
+        else:
+            hue = (decode.mode if self.hue_mode == "mode" else decode.median)(ph)
+        return color.match_lightness(color.hue_chroma_to_rgb(hue, c, lightness), lightness)
+
+    def samples(self, image, n=4, strength=2.0, seed=0):
+        """n spatially coherent colorizations (pycolorize.sampling), each RGB in [0, 1]."""
+        from . import sampling
+
+        gray = self._gray(image)
+        hist = self.predict(image)
+        return [self._decode(h, c, gray) for h, c in sampling.sample_histograms(hist["hue"], hist["chroma"], n, strength,
+                                                                               seed)]
+
+    def uncertainty(self, image):
+        """Per-pixel uncertainty in [0, 1]: normalised hue entropy times chroma (pycolorize.sampling)."""
+        from . import sampling
+
+        hist = self.predict(image)
+        return sampling.uncertainty(hist["hue"], hist["chroma"])
+
     def colorize(self, image, reference=None, transfer_mode="energy", lam=10.0):
         """An RGB float image in [0, 1] of the input's size. With a `reference` image, its colour
         distribution is transferred (pycolorize.transfer): "energy" biases the predicted hue and
@@ -144,14 +169,7 @@ class Colorizer:
         for rows, ph, pc in self._bands(gray, canvas):
             if bias is not None:
                 ph, pc = transfer.apply_bias(ph, bias[0]), transfer.apply_bias(pc, bias[1])
-            c = {"median": decode.median, "mode": decode.mode, "expectation": decode.expectation}[self.chroma_mode](pc)
-            if self.hue_mode in ("expectation-cf", "expectation"):
-                hue, fade = decode.hue_expectation(ph, fading=self.hue_mode == "expectation-cf")
-                c = c * fade
-            else:
-                hue = (decode.mode if self.hue_mode == "mode" else decode.median)(ph)
-            lightness = gray[rows]
-            out[rows] = color.match_lightness(color.hue_chroma_to_rgb(hue, c, lightness), lightness)
+            out[rows] = self._decode(ph, pc, gray[rows])
         if reference is not None and transfer_mode == "quantile":
             out = color.match_lightness(transfer.quantile_transfer(out, to_rgb(np.asarray(reference))), gray)
         return out

@@ -46,3 +46,50 @@ def hue_expectation(p, fading=True, eta=FADING_ETA):
     hue = (np.angle(z) / (2 * np.pi)) % 1.0
     factor = np.minimum(np.abs(z) / (_k(p) * eta), 1.0) if fading else np.ones_like(hue)
     return hue, factor
+
+
+def sample(p, rng=None):
+    """The centre of a bin drawn from each pixel's histogram."""
+    p = np.asarray(p, dtype=np.float64)
+    rng = rng if rng is not None else np.random.default_rng()
+    flat = p.reshape(-1, p.shape[-1])
+    u = rng.random(len(flat))[:, None]
+    k = np.minimum((np.cumsum(flat, axis=1) < u).sum(axis=1), p.shape[-1] - 1)
+    return uniform_centres(p.shape[-1])[k].reshape(p.shape[:-1])
+
+
+# ---- Lab histograms (Gaussian-quantile bins; centres sigma * Phi^-1((k + 0.5) / K)) -------------
+
+def lab_marginal(p, how="expectation"):
+    """a or b from a marginal histogram over Gaussian-quantile bins: expectation, mode or median of
+    the bin centres (the released code's centre choice is unknown; these are the natural ones)."""
+    from .color import lab_centres
+
+    p = np.asarray(p, dtype=np.float64)
+    centres = lab_centres(p.shape[-1])
+    if how == "expectation":
+        return p @ centres
+    if how == "mode":
+        return centres[p.argmax(axis=-1)]
+    if how == "median":
+        below = (np.cumsum(p, axis=-1) < 0.5).sum(axis=-1)
+        return centres[np.minimum(below, p.shape[-1] - 1)]
+    raise ValueError(f"unknown Lab decoding {how!r}; use expectation, mode or median")
+
+
+def lab_joint(p, how="expectation"):
+    """(a, b) from a joint histogram of K x K bins (index = ia * K + ib), stacked on the last axis."""
+    from .color import lab_centres
+
+    p = np.asarray(p, dtype=np.float64)
+    k = int(round(np.sqrt(p.shape[-1])))
+    if k * k != p.shape[-1]:
+        raise ValueError(f"a joint histogram needs K*K bins, got {p.shape[-1]}")
+    centres = lab_centres(k)
+    ca, cb = np.repeat(centres, k), np.tile(centres, k)
+    if how == "expectation":
+        return np.stack([p @ ca, p @ cb], axis=-1)
+    if how == "mode":
+        i = p.argmax(axis=-1)
+        return np.stack([ca[i], cb[i]], axis=-1)
+    raise ValueError(f"unknown joint Lab decoding {how!r}; use expectation or mode")

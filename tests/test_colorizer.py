@@ -155,3 +155,15 @@ def test_reference_colours_are_transferred(mini_model, mode):
     assert np.mean(np.abs(h[coloured] - 2 / 3) < 1 / 32) > 0.8
     with pytest.raises(ValueError, match="energy' or 'quantile"):
         c.colorize(img, reference=blue, transfer_mode="magic")
+
+
+def test_samples_and_uncertainty_cli(mini_model, tmp_path):
+    deploy, weights = mini_model
+    Image.fromarray((np.random.RandomState(5).rand(40, 44, 3) * 255).astype(np.uint8)).save(tmp_path / "p.png")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "colorize.py"), str(tmp_path / "p.png"), "-o",
+                        str(tmp_path / "o.png"), "--weights", weights, "--prototxt", deploy, "--size", "64",
+                        "--samples", "2", "--uncertainty", "--reference", str(tmp_path / "p.png")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for name in ("o.png", "o_sample0.png", "o_sample1.png", "o_uncertainty.png"):
+        assert Image.open(tmp_path / name).size == (44, 40)

@@ -9,7 +9,8 @@ otherwise OUTPUT is a folder, created if needed, that receives <name>.png per in
 pixels are truncated to 8 bits as the released tool saves them. --param picks the decoding
 (default median:expectation-cf, the released one; chroma median|mode|expectation, hue
 expectation-cf|expectation|mode|median). --reference IMAGE transfers that image's colour
-distribution (energy minimisation of the paper's Eq. 5, or --transfer quantile).
+distribution (energy minimisation of the paper's Eq. 5, or --transfer quantile); --samples N and
+--uncertainty write sampled colorizations and the uncertainty map beside each output.
 """
 import argparse
 import os
@@ -57,6 +58,10 @@ def main(argv=None):
     ap.add_argument("--transfer", choices=["energy", "quantile"], default="energy",
                     help="with --reference: Eq. 5's energy minimisation (default) or quantile matching")
     ap.add_argument("--transfer-lambda", type=float, default=10.0, help="lambda of Eq. 5")
+    ap.add_argument("--samples", type=int, default=0, metavar="N",
+                    help="also write N spatially coherent sampled colorizations (<output>_sample<i>.png)")
+    ap.add_argument("--uncertainty", action="store_true",
+                    help="also write the uncertainty map, hue entropy x chroma (<output>_uncertainty.png)")
     ap.add_argument("--gpu", nargs="?", const=0, type=int, metavar="ID", help="run on this CUDA device")
     args = ap.parse_args(argv)
     files = expand(args.inputs)
@@ -81,6 +86,13 @@ def main(argv=None):
             failed += 1
             continue
         save_rgb(rgb, out)
+        stem = os.path.splitext(out)[0]
+        if args.samples:
+            for i, sample in enumerate(colorizer.samples(load_image(path), n=args.samples)):
+                save_rgb(sample, f"{stem}_sample{i}.png")
+        if args.uncertainty:
+            u = colorizer.uncertainty(load_image(path))
+            save_rgb(np.repeat(u[..., None], 3, axis=-1), f"{stem}_uncertainty.png")
         print(f"{path} -> {out} ({time.perf_counter() - t:.2f} s)")
     if failed:
         raise SystemExit(f"{failed} of {len(files)} image(s) failed")

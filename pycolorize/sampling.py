@@ -1,0 +1,38 @@
+"""Several plausible colorizations of one image, and where the model is unsure (paper Fig. 9).
+
+A pixel-wise sample from every histogram would be noise; the paper draws spatially coherent
+samples by biasing all pixels' histograms the same way. Here each sample draws one global bias
+per histogram: for hue a "rotated" bias, strength * cos(2 pi (c_k - phi)) with a random angle phi
+(favouring hues near phi everywhere), and for chroma strength * (c_k - 1/2) * s with a random sign s
+(more or less saturated). The biased posteriors softmax(log y + b) are decoded as usual.
+
+Uncertainty: the entropy of each pixel's hue histogram (divided by log K, so in [0, 1]) times
+its decoded chroma: hue doubt only matters where there is colour.
+"""
+import numpy as np
+
+from . import decode
+from .color import uniform_centres
+from .transfer import apply_bias
+
+
+def hue_rotation_bias(phi, strength, bins=32):
+    return strength * np.cos(2 * np.pi * (uniform_centres(bins) - phi))
+
+
+def sample_histograms(hue, chroma, n, strength=2.0, seed=0):
+    """n pairs of biased (hue, chroma) histogram maps."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        b_h = hue_rotation_bias(rng.random(), strength, hue.shape[-1])
+        b_c = strength * (uniform_centres(chroma.shape[-1]) - 0.5) * rng.choice([-1.0, 1.0])
+        out.append((apply_bias(hue, b_h), apply_bias(chroma, b_c)))
+    return out
+
+
+def uncertainty(hue, chroma):
+    """Normalised hue entropy times median chroma, per pixel."""
+    p = np.asarray(hue, dtype=np.float64)
+    entropy = -(p * np.log(np.maximum(p, 1e-12))).sum(axis=-1) / np.log(p.shape[-1])
+    return entropy * decode.median(chroma)
