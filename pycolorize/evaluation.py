@@ -1,0 +1,241 @@
+"""The paper's benchmark protocol (Sec. 4): colorize a test set (or read colorizations made
+elsewhere), score every image against its ground truth and against the no-colorization baseline
+(the gray image itself), and summarise as the paper's tables and figures.
+
+Test sets: an image list in the format of the authors' cval1k / ctest10k lists (one
+`/<synset>/<file> [...]` path per line under an ImageNet root), or a folder (SUN-6 / SUN-A style).
+Images whose three channels are equal (encoded as grayscale; the paper's lists exclude them) are
+skipped and counted, as are unreadable files and predictions whose size differs from the ground
+truth. Per-image scores go to a CSV file that is also the resume point: a rerun skips the images
+already in it.
+
+Scores: RMSE in Deshpande's alpha-beta (both readings of the paper's "averaged over all pixels",
+see pycolorize.metrics; "rms" is the one reported first) and PSNR in RGB (peak 1), averaged
+arithmetically over images as the paper does (the geometric mean, which Cheng et al. used, is
+printed beside it). The figures: the cumulative histogram of per-pixel alpha-beta error (Fig. 6),
+the histogram of per-image PSNR (Fig. 7), and a grid of inputs, outputs and ground truth.
+"""
+import csv
+import os
+
+import numpy as np
+
+from . import color, metrics
+from .data import EXTENSIONS, load_image
+
+FIELDS = ["image", "rmse_ab", "rmse_ab_mean", "psnr", "rmse_ab_baseline", "rmse_ab_mean_baseline", "psnr_baseline"]
+ERROR_BINS = np.linspace(0, 3, 301)  # per-pixel alpha-beta error histogram (Fig. 6)
+
+
+def list_images(list_file=None, root=None, folder=None):
+    """(name, path) pairs from a list (paths appended to root) or a folder (recursive, sorted)."""
+    if list_file:
+        out = []
+        with open(list_file, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    rel = line.split()[0]
+                    out.append((rel.lstrip("/"), os.path.join(root or os.path.dirname(os.path.abspath(list_file)),
+                                                              rel.lstrip("/"))))
+        if not out:
+            raise ValueError(f"{list_file}: the list is empty")
+        return out
+    if folder:
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"{folder}: no such folder")
+        paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs if f.lower().endswith(EXTENSIONS))
+        if not paths:
+            raise ValueError(f"{folder}: no images")
+        return [(os.path.relpath(p, folder), p) for p in paths]
+    raise ValueError("give an image list or a folder")
+
+
+def is_grayscale(rgb, tol=1.0 / 255):
+    return bool(np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() <= tol)
+
+
+def pixel_errors(pred, truth):
+    """Per-pixel norm of the alpha-beta error."""
+    return np.sqrt(((color.rgb_to_alphabeta(pred) - color.rgb_to_alphabeta(truth)) ** 2).sum(axis=-1))
+
+
+def score(pred, truth):
+    return {"rmse_ab": metrics.rmse_alphabeta(pred, truth), "rmse_ab_mean": metrics.rmse_alphabeta(pred, truth, "mean"),
+            "psnr": metrics.psnr(pred, truth)}
+
+
+class Evaluation:
+    """Runs over a test set; `colorize(rgb) -> rgb` or `predictions` (a folder of outputs named like
+    the inputs, any image extension) gives the outputs."""
+
+    def __init__(self, images, out_dir, colorize=None, predictions=None, grid=6, log=print):
+        if (colorize is None) == (predictions is None):
+            raise ValueError("give either a model or a folder of predictions")
+        self.images, self.out_dir, self.colorize, self.predictions = images, out_dir, colorize, predictions
+        self.grid, self.log = grid, log
+        os.makedirs(out_dir, exist_ok=True)
+        self.csv_path = os.path.join(out_dir, "per_image.csv")
+        self.hist_path = os.path.join(out_dir, "pixel_errors.npz")  # the Fig. 6 histograms, kept for resuming
+        self.hist = {"ours": np.zeros(len(ERROR_BINS) - 1), "baseline": np.zeros(len(ERROR_BINS) - 1)}
+        if os.path.exists(self.csv_path) and os.path.exists(self.hist_path):
+            with np.load(self.hist_path) as z:
+                self.hist = {k: z[k].copy() for k in self.hist}
+        self.skipped = {}
+        self.grid_rows = []
+
+    def _prediction(self, name):
+        stem = os.path.splitext(name)[0]
+        for ext in (".png",) + EXTENSIONS:
+            p = os.path.join(self.predictions, stem + ext)
+            if os.path.isfile(p):
+                return load_image(p)
+        raise FileNotFoundError(f"no prediction for {name} in {self.predictions}")
+
+    def run(self, progress=True):
+        done = set()
+        if os.path.exists(self.csv_path):
+            with open(self.csv_path, newline="") as f:
+                done = {row["image"] for row in csv.DictReader(f)}
+        todo = [(n, p) for n, p in self.images if n not in done]
+        if done:
+            self.log(f"resuming: {len(done)} image(s) already scored in {self.csv_path}")
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), unit="img", mininterval=2.0)
+        new = not os.path.exists(self.csv_path)
+        with open(self.csv_path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=FIELDS)
+            if new:
+                writer.writeheader()
+            for name, path in todo:
+                row = self._one(name, path)
+                if row is not None:
+                    writer.writerow(row)
+                    f.flush()
+                    np.savez(self.hist_path, **self.hist)
+                if bar is not None:
+                    bar.update(1)
+        if bar is not None:
+            bar.close()
+        return self.summary()
+
+    def _skip(self, reason, name):
+        self.skipped.setdefault(reason, []).append(name)
+
+    def _one(self, name, path):
+        try:
+            truth = load_image(path)
+        except (OSError, ValueError, SyntaxError):
+            self._skip("unreadable or missing", name)
+            return None
+        if is_grayscale(truth):
+            self._skip("grayscale ground truth", name)
+            return None
+        gray = color.gray(truth)
+        try:
+            pred = self.colorize(truth) if self.colorize is not None else self._prediction(name)
+        except FileNotFoundError:
+            self._skip("no prediction", name)
+            return None
+        if pred.shape != truth.shape:
+            self._skip(f"prediction size differs from the ground truth", name)
+            return None
+        baseline = np.repeat(gray[..., None], 3, axis=-1)
+        ours, base = score(pred, truth), score(baseline, truth)
+        self.hist["ours"] += np.histogram(np.minimum(pixel_errors(pred, truth), ERROR_BINS[-1]), ERROR_BINS)[0]
+        self.hist["baseline"] += np.histogram(np.minimum(pixel_errors(baseline, truth), ERROR_BINS[-1]), ERROR_BINS)[0]
+        if len(self.grid_rows) < self.grid:
+            self.grid_rows.append((name, gray, pred, truth))
+        return {"image": name, **{k: f"{v:.6f}" for k, v in ours.items()},
+                **{f"{k}_baseline": f"{v:.6f}" for k, v in base.items()}}
+
+    def summary(self):
+        with open(self.csv_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if not rows:
+            raise ValueError("no image could be scored (" + "; ".join(f"{k}: {len(v)}" for k, v in self.skipped.items()) + ")")
+        col = {k: np.array([float(r[k]) for r in rows]) for k in FIELDS[1:]}
+
+        def geo(x):
+            x = x[np.isfinite(x)]
+            return float(np.exp(np.log(x).mean())) if len(x) else float("inf")
+
+        def arith(x):
+            x = x[np.isfinite(x)]
+            return float(x.mean()) if len(x) else float("inf")
+
+        table = {
+            "images": len(rows),
+            "skipped": {k: len(v) for k, v in self.skipped.items()},
+            "no colorization": {"rmse_ab": float(col["rmse_ab_baseline"].mean()),
+                                "rmse_ab_mean": float(col["rmse_ab_mean_baseline"].mean()),
+                                "psnr": arith(col["psnr_baseline"]), "psnr_geometric": geo(col["psnr_baseline"])},
+            "ours": {"rmse_ab": float(col["rmse_ab"].mean()), "rmse_ab_mean": float(col["rmse_ab_mean"].mean()),
+                     "psnr": arith(col["psnr"]), "psnr_geometric": geo(col["psnr"])},
+        }
+        table["psnr_values"] = {"ours": col["psnr"].tolist(), "baseline": col["psnr_baseline"].tolist()}
+        return table
+
+
+def format_table(t):
+    lines = [f"{'method':<18} {'RMSE(ab) avg/px':>16} {'(mean of norms)':>16} {'PSNR':>9} {'(geometric)':>12}",
+             "-" * 75]
+    for method in ("no colorization", "ours"):
+        r = t[method]
+        lines.append(f"{method:<18} {r['rmse_ab']:>16.4f} {r['rmse_ab_mean']:>16.4f} {r['psnr']:>6.2f} dB "
+                     f"{r['psnr_geometric']:>9.2f} dB")
+    lines.append(f"{t['images']} image(s) scored" + (
+        "; skipped: " + ", ".join(f"{k} {v}" for k, v in t["skipped"].items()) if t["skipped"] else ""))
+    return "\n".join(lines)
+
+
+def figures(ev, table, out_dir):
+    """The three figures as PNG files (matplotlib); returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for key, label in (("ours", "ours"), ("baseline", "no colorization")):
+        h = ev.hist[key]
+        if h.sum() > 0:
+            ax.plot(ERROR_BINS[1:], np.cumsum(h) / h.sum(), label=label)
+    ax.set_xlabel("per-pixel αβ error")
+    ax.set_ylabel("fraction of pixels")
+    ax.set_title("Cumulative error (cf. Fig. 6)")
+    ax.legend()
+    paths.append(os.path.join(out_dir, "error_cumulative.png"))
+    fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    values = [np.array(table["psnr_values"][k]) for k in ("ours", "baseline")]
+    finite = np.concatenate([v[np.isfinite(v)] for v in values])
+    bins = np.linspace(finite.min() - 1, finite.max() + 1, 30) if len(finite) else 10
+    for v, label in zip(values, ("ours", "no colorization")):
+        ax.hist(v[np.isfinite(v)], bins=bins, alpha=0.6, label=label)
+    ax.set_xlabel("PSNR per image (dB)")
+    ax.set_ylabel("images")
+    ax.set_title("Per-image PSNR (cf. Fig. 7)")
+    ax.legend()
+    paths.append(os.path.join(out_dir, "psnr_histogram.png"))
+    fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+    if ev.grid_rows:
+        n = len(ev.grid_rows)
+        fig, axes = plt.subplots(n, 3, figsize=(9, 3 * n), squeeze=False)
+        for i, (name, gray, pred, truth) in enumerate(ev.grid_rows):
+            for j, (im, title) in enumerate(((gray, "input"), (pred, "output"), (truth, "ground truth"))):
+                axes[i, j].imshow(im, cmap="gray" if im.ndim == 2 else None, vmin=0, vmax=1)
+                axes[i, j].set_axis_off()
+                axes[i, j].set_title(f"{title}" if i else f"{title}\n{name}" if j == 0 else title, fontsize=8)
+        paths.append(os.path.join(out_dir, "grid.png"))
+        fig.savefig(paths[-1], dpi=80, bbox_inches="tight")
+        plt.close(fig)
+    return paths
