@@ -25,8 +25,8 @@ from . import color, decode, transfer
 from .data import to_rgb
 from .net import Net
 
-CHROMA_MODES = ("median", "mode", "expectation")
-HUE_MODES = ("expectation-cf", "expectation", "mode", "median")
+CHROMA_MODES = ("median", "mode", "expectation", "sample")
+HUE_MODES = ("expectation-cf", "expectation", "mode", "median", "sample")
 
 
 def _axis(n_in, n_out, start=0, count=None):
@@ -76,10 +76,10 @@ def parse_param(param):
 
 
 class Colorizer:
-    def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256):
+    def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256, seed=0):
         if size % 32:
             raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
-        self.size, self.band_rows = int(size), int(band_rows)
+        self.size, self.band_rows, self.seed = int(size), int(band_rows), int(seed)
         self.chroma_mode, self.hue_mode = parse_param(param)
         self.net = Net(prototxt, phase="test", weights=weights)
         for out in ("prediction_h_full", "prediction_c_full"):
@@ -125,12 +125,15 @@ class Colorizer:
         return {"hue": hue, "chroma": chroma}
 
     def _decode(self, ph, pc, lightness):
-        c = {"median": decode.median, "mode": decode.mode, "expectation": decode.expectation}[self.chroma_mode](pc)
+        rng = np.random.default_rng(self.seed)  # "sample": an independent draw per pixel, reproducible
+        pick = {"median": decode.median, "mode": decode.mode, "expectation": decode.expectation,
+                "sample": lambda p: decode.sample(p, rng)}
+        c = pick[self.chroma_mode](pc)
         if self.hue_mode in ("expectation-cf", "expectation"):
             hue, fade = decode.hue_expectation(ph, fading=self.hue_mode == "expectation-cf")
             c = c * fade
         else:
-            hue = (decode.mode if self.hue_mode == "mode" else decode.median)(ph)
+            hue = pick[self.hue_mode](ph)
         return color.match_lightness(color.hue_chroma_to_rgb(hue, c, lightness), lightness)
 
     def samples(self, image, n=4, strength=2.0, seed=0):

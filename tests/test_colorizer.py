@@ -167,3 +167,11 @@ def test_samples_and_uncertainty_cli(mini_model, tmp_path):
     assert r.returncode == 0, r.stderr
     for name in ("o.png", "o_sample0.png", "o_sample1.png", "o_uncertainty.png"):
         assert Image.open(tmp_path / name).size == (44, 40)
+
+
+@pytest.mark.parametrize("param", ["mode:mode", "expectation:expectation", "sample:sample", "median:median"])
+def test_every_decoding_runs(mini_model, param):
+    out = Colorizer(*mini_model, size=64, param=param).colorize(np.random.RandomState(6).rand(30, 30, 3))
+    assert out.shape == (30, 30, 3) and np.isfinite(out).all()
+    with pytest.raises(ValueError, match="chroma:hue"):
+        Colorizer(*mini_model, size=64, param="hue:chroma")

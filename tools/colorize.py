@@ -7,8 +7,8 @@
 INPUT: image files or folders (searched recursively). One input file: OUTPUT is the output file;
 otherwise OUTPUT is a folder, created if needed, that receives <name>.png per input. Output
 pixels are truncated to 8 bits as the released tool saves them. --param picks the decoding
-(default median:expectation-cf, the released one; chroma median|mode|expectation, hue
-expectation-cf|expectation|mode|median). --reference IMAGE transfers that image's colour
+(default median:expectation-cf, the released one; chroma median|mode|expectation|sample, hue
+expectation-cf|expectation|mode|median|sample). --reference IMAGE transfers that image's colour
 distribution (energy minimisation of the paper's Eq. 5, or --transfer quantile); --samples N and
 --uncertainty write sampled colorizations and the uncertainty map beside each output.
 """
