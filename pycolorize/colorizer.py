@@ -80,12 +80,24 @@ class Colorizer:
         if size % 32:
             raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
         self.size, self.band_rows, self.seed = int(size), int(band_rows), int(seed)
-        self.chroma_mode, self.hue_mode = parse_param(param)
         self.net = Net(prototxt, phase="test", weights=weights)
-        for out in ("prediction_h_full", "prediction_c_full"):
-            if out not in self.net.blobs:
-                raise ValueError(f"{prototxt}: no blob {out!r}; a dense hue/chroma net is needed "
-                                 "(e.g. prototxt/colorize_deploy.prototxt)")
+        blobs = self.net.blobs
+        if "prediction_h_full" in blobs and "prediction_c_full" in blobs:
+            self.variant, self.outputs = "hue_chroma", [("prediction_h_full", "hue"), ("prediction_c_full", "chroma")]
+            self.chroma_mode, self.hue_mode = parse_param(param)
+        elif "prediction_a_full" in blobs and "prediction_b_full" in blobs:
+            self.variant, self.outputs = "lab_k32", [("prediction_a_full", "a"), ("prediction_b_full", "b")]
+        elif "prediction_ab_full" in blobs:
+            self.variant = "lab_l2" if blobs["prediction_ab_full"].shape[1] == 2 else "lab_16x16"
+            self.outputs = [("prediction_ab_full", "ab")]
+        else:
+            raise ValueError(f"{prototxt}: no prediction_h_full/prediction_c_full (hue/chroma) nor prediction_a_full/"
+                             "prediction_b_full or prediction_ab_full (Lab) blobs; a dense net is needed "
+                             "(e.g. prototxt/colorize_deploy.prototxt)")
+        if self.variant in ("lab_k32", "lab_16x16"):
+            self.lab_mode = "expectation" if param == "median:expectation-cf" else param
+            if self.lab_mode not in ("expectation", "mode", "median") or (self.variant == "lab_16x16" and self.lab_mode == "median"):
+                raise ValueError(f"--param for a Lab histogram net is expectation or mode (or median for marginals); got {param!r}")
 
     # ---- the net on the canvas -------------------------------------------------------------
     def _canvas_histograms(self, gray):
@@ -96,12 +108,12 @@ class Colorizer:
         oy, ox = (self.size - small.shape[0]) // 2, (self.size - small.shape[1]) // 2
         canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
         out = self.net.forward(data=canvas[None, None])
-        hist = np.concatenate([out["prediction_h_full"][0], out["prediction_c_full"][0]]).transpose(1, 2, 0)
+        hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0)
         self._placed = (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1]))
         return hist.astype(np.float64), s
 
     def _bands(self, gray, canvas=None):
-        """(row slice, hue histograms, chroma histograms) bands at the input's resolution."""
+        """(row slice, [one array per output]) bands at the input's resolution."""
         h, w = gray.shape
         hist, s = canvas if canvas is not None else self._canvas_histograms(gray)
         if s == 1.0:
@@ -113,18 +125,34 @@ class Colorizer:
         for y0 in range(0, h, self.band_rows):
             n = min(self.band_rows, h - y0)
             band = _resample(_resample(hist, 0, _axis(self.size, big_h, oy + y0, n)), 1, cols)
-            yield slice(y0, y0 + n), band[..., :32], band[..., 32:]
+            splits = np.cumsum([self.net.blobs[name].shape[1] for name, _ in self.outputs])[:-1]
+            yield slice(y0, y0 + n), np.split(band, splits, axis=-1)
 
     def predict(self, image):
-        """Per-pixel hue and chroma histograms (H, W, 32) of an image (gray or colour)."""
+        """The per-pixel outputs at the image's size: {"hue", "chroma"} histograms (H, W, 32) of a
+        hue/chroma net; {"a", "b"} or {"ab"} histograms (or (a, b) / 100 values) of a Lab net."""
         gray = self._gray(image)
-        hue = np.empty(gray.shape + (32,), np.float32)
-        chroma = np.empty(gray.shape + (32,), np.float32)
-        for rows, ph, pc in self._bands(gray):
-            hue[rows], chroma[rows] = ph, pc
-        return {"hue": hue, "chroma": chroma}
+        out = {key: np.empty(gray.shape + (self.net.blobs[name].shape[1],), np.float32) for name, key in self.outputs}
+        for rows, parts in self._bands(gray):
+            for (_, key), part in zip(self.outputs, parts):
+                out[key][rows] = part
+        return out
 
-    def _decode(self, ph, pc, lightness):
+    def _decode_lab(self, parts, lightness):
+        if self.variant == "lab_k32":
+            a, b = decode.lab_marginal(parts[0], self.lab_mode), decode.lab_marginal(parts[1], self.lab_mode)
+        elif self.variant == "lab_16x16":
+            a, b = np.moveaxis(decode.lab_joint(parts[0], self.lab_mode), -1, 0)
+        else:
+            a, b = parts[0][..., 0] * 100.0, parts[0][..., 1] * 100.0
+        big_l = color.rgb_to_lab(np.repeat(lightness[..., None], 3, axis=-1))[..., 0]  # L of the gray itself
+        rgb = color.lab_to_rgb(np.stack([big_l, a, b], axis=-1))
+        return color.match_lightness(rgb, lightness)
+
+    def _decode(self, parts, lightness):
+        if self.variant != "hue_chroma":
+            return self._decode_lab(parts, lightness)
+        ph, pc = parts
         rng = np.random.default_rng(self.seed)  # "sample": an independent draw per pixel, reproducible
         pick = {"median": decode.median, "mode": decode.mode, "expectation": decode.expectation,
                 "sample": lambda p: decode.sample(p, rng)}
@@ -140,17 +168,23 @@ class Colorizer:
         """n spatially coherent colorizations (pycolorize.sampling), each RGB in [0, 1]."""
         from . import sampling
 
+        self._need_hue_chroma("samples")
         gray = self._gray(image)
         hist = self.predict(image)
-        return [self._decode(h, c, gray) for h, c in sampling.sample_histograms(hist["hue"], hist["chroma"], n, strength,
-                                                                               seed)]
+        return [self._decode((h, c), gray) for h, c in sampling.sample_histograms(hist["hue"], hist["chroma"], n, strength,
+                                                                                 seed)]
 
     def uncertainty(self, image):
         """Per-pixel uncertainty in [0, 1]: normalised hue entropy times chroma (pycolorize.sampling)."""
         from . import sampling
 
+        self._need_hue_chroma("the uncertainty map")
         hist = self.predict(image)
         return sampling.uncertainty(hist["hue"], hist["chroma"])
+
+    def _need_hue_chroma(self, what):
+        if self.variant != "hue_chroma":
+            raise ValueError(f"{what} needs a hue/chroma net; this one predicts {self.variant}")
 
     def colorize(self, image, reference=None, transfer_mode="energy", lam=10.0):
         """An RGB float image in [0, 1] of the input's size. With a `reference` image, its colour
@@ -160,6 +194,7 @@ class Colorizer:
         gray = self._gray(image)
         canvas, bias = None, None
         if reference is not None and transfer_mode == "energy":
+            self._need_hue_chroma("energy histogram transfer")
             canvas = self._canvas_histograms(gray)
             sample = canvas[0][self._placed].reshape(-1, 64)
             if len(sample) > 20000:
@@ -169,10 +204,10 @@ class Colorizer:
         elif reference is not None and transfer_mode != "quantile":
             raise ValueError(f"transfer must be 'energy' or 'quantile', got {transfer_mode!r}")
         out = np.empty(gray.shape + (3,), np.float64)
-        for rows, ph, pc in self._bands(gray, canvas):
+        for rows, parts in self._bands(gray, canvas):
             if bias is not None:
-                ph, pc = transfer.apply_bias(ph, bias[0]), transfer.apply_bias(pc, bias[1])
-            out[rows] = self._decode(ph, pc, gray[rows])
+                parts = [transfer.apply_bias(parts[0], bias[0]), transfer.apply_bias(parts[1], bias[1])]
+            out[rows] = self._decode(parts, gray[rows])
         if reference is not None and transfer_mode == "quantile":
             out = color.match_lightness(transfer.quantile_transfer(out, to_rgb(np.asarray(reference))), gray)
         return out

@@ -138,11 +138,19 @@ def _upsample(name, bottom, c, factor):
             f'  reshape_param {{ shape {{ dim: -1 dim: {c} }} axis: 0 num_axes: 2 }} }}\n')
 
 
-def deploy_net(widths=VGG16, size=512, name="autocolorize"):
-    """The dense hue/chroma inference net (the released template's structure): the hypercolumn at
-    1/4 resolution (AVE pooling for data, conv1, conv2; conv3 as is; x2/x4/x8 bilinear upsampling for
+HEADS = {"hue_chroma": [("h", 32), ("c", 32)], "lab_k32": [("a", 32), ("b", 32)], "lab_16x16": [("ab", 256)],
+         "lab_l2": [("ab", 2)]}
+
+
+def deploy_net(widths=VGG16, size=512, name="autocolorize", variant="hue_chroma"):
+    """The dense inference net (the released template's structure): the hypercolumn at 1/4
+    resolution (AVE pooling for data, conv1, conv2; conv3 as is; x2/x4/x8 bilinear upsampling for
     conv4, conv5, fc6/fc7), h_fc1 and the heads as 1x1 convolutions, softmax, x4 upsampling of the
-    histograms to the input size. Outputs prediction_h_full and prediction_c_full, (1, 32, S, S)."""
+    histograms to the input size. The hue/chroma net outputs prediction_h_full and prediction_c_full,
+    (1, 32, S, S); the Lab nets prediction_a_full/prediction_b_full, or prediction_ab_full (256
+    joint bins, or the two regressed values (a, b) / 100 without a softmax)."""
+    if variant not in HEADS:
+        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(HEADS)}")
     out = f'name: "{name}"\n' + _input("data", 1, 1, size, size) + _trunk(widths, "")
     cols = []
     for layer, c, s in zip(HYPERCOLUMN, channels(widths), STRIDES):
@@ -158,14 +166,17 @@ def deploy_net(widths=VGG16, size=512, name="autocolorize"):
     out += ('layer { name: "dense_hypercolumn" type: "Concat" ' + " ".join(f'bottom: "{c}"' for c in cols)
             + ' top: "dense_hypercolumn" concat_param { axis: 1 } }\n')
     out += _conv("h_fc1", "dense_hypercolumn", widths["h_fc1"], 1, 0)
-    for head in ("h", "c"):
+    heads = HEADS[variant]
+    for head, k in heads:
         out += (f'layer {{ name: "prediction_{head}" type: "Convolution" bottom: "h_fc1" top: "prediction_{head}" {_WB}\n'
-                f'  convolution_param {{ num_output: 32 kernel_size: 1 pad: 0 }} }}\n')
-    for head in ("h", "c"):
+                f'  convolution_param {{ num_output: {k} kernel_size: 1 pad: 0 }} }}\n')
+    if variant == "lab_l2":
+        return out + _upsample("prediction_ab_full", "prediction_ab", 2, 4)
+    for head, _ in heads:
         out += (f'layer {{ name: "prediction_{head}_softmax" type: "Softmax" bottom: "prediction_{head}" '
                 f'top: "prediction_{head}_softmax" }}\n')
-    for head in ("h", "c"):
-        out += _upsample(f"prediction_{head}_full", f"prediction_{head}_softmax", 32, 4)
+    for head, k in heads:
+        out += _upsample(f"prediction_{head}_full", f"prediction_{head}_softmax", k, 4)
     return out
 
 

@@ -175,3 +175,39 @@ def test_every_decoding_runs(mini_model, param):
     assert out.shape == (30, 30, 3) and np.isfinite(out).all()
     with pytest.raises(ValueError, match="chroma:hue"):
         Colorizer(*mini_model, size=64, param="hue:chroma")
+
+
+@pytest.mark.parametrize("variant", ["lab_k32", "lab_16x16", "lab_l2"])
+def test_lab_nets_colorize(tmp_path, variant):
+    deploy = tmp_path / "deploy.prototxt"
+    deploy.write_text(models.deploy_net(MINI, size=64, variant=variant))
+    net = pycolorize.Net(str(deploy))
+    rng = np.random.RandomState(0)
+    for name, blobs in net.params.items():
+        if not name.endswith("_reshaped"):
+            for b in blobs:
+                b.data[...] = rng.randn(*b.shape) * 0.1
+    net.save(str(tmp_path / "w.h5"))
+    c = Colorizer(str(deploy), str(tmp_path / "w.h5"), size=64)
+    img = rng.rand(40, 36, 3)
+    out = c.colorize(img)
+    assert out.shape == (40, 36, 3) and np.isfinite(out).all()
+    inside = (out.max(-1) < 1) & (out.min(-1) > 0)
+    np.testing.assert_allclose(color.gray(out)[inside], color.gray(img)[inside], atol=1e-9)
+    with pytest.raises(ValueError, match="needs a hue/chroma net"):
+        c.uncertainty(img)
+
+
+def test_lab_decoding_gives_the_predicted_colour(tmp_path):
+    # a regression net whose head ignores the image and predicts (a, b) = (40, -30)
+    deploy = tmp_path / "deploy.prototxt"
+    deploy.write_text(models.deploy_net(MINI, size=64, variant="lab_l2"))
+    net = pycolorize.Net(str(deploy))
+    net.params["prediction_ab"][0].data[...] = 0
+    net.params["prediction_ab"][1].data[...] = [0.4, -0.3]
+    net.save(str(tmp_path / "w.h5"))
+    out = Colorizer(str(deploy), str(tmp_path / "w.h5"), size=64).colorize(np.full((40, 40), 0.5))
+    lab = color.rgb_to_lab(out[12:28, 12:28])
+    # a and b as predicted, up to the final lightness match (which moves them a little)
+    np.testing.assert_allclose(lab[..., 1], 40, atol=4)
+    np.testing.assert_allclose(lab[..., 2], -30, atol=4)

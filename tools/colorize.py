@@ -8,7 +8,7 @@ INPUT: image files or folders (searched recursively). One input file: OUTPUT is 
 otherwise OUTPUT is a folder, created if needed, that receives <name>.png per input. Output
 pixels are truncated to 8 bits as the released tool saves them. --param picks the decoding
 (default median:expectation-cf, the released one; chroma median|mode|expectation|sample, hue
-expectation-cf|expectation|mode|median|sample). --reference IMAGE transfers that image's colour
+expectation-cf|expectation|mode|median|sample; for a Lab net: expectation, mode or median). --reference IMAGE transfers that image's colour
 distribution (energy minimisation of the paper's Eq. 5, or --transfer quantile); --samples N and
 --uncertainty write sampled colorizations and the uncertainty map beside each output.
 """
@@ -53,7 +53,7 @@ def main(argv=None):
     ap.add_argument("--weights", required=True, help="Caffe HDF5 weights (e.g. the released autocolorize.caffemodel.h5)")
     ap.add_argument("--prototxt", default=os.path.join(ROOT, "prototxt", "colorize_deploy.prototxt"))
     ap.add_argument("--size", type=int, default=512, help="canvas side, a multiple of 32")
-    ap.add_argument("--param", default="median:expectation-cf", help="chroma:hue decoding")
+    ap.add_argument("--param", default="median:expectation-cf", help="chroma:hue decoding (Lab nets: expectation|mode|median)")
     ap.add_argument("--reference", help="transfer this image's colour distribution (the paper's GT Hist task)")
     ap.add_argument("--transfer", choices=["energy", "quantile"], default="energy",
                     help="with --reference: Eq. 5's energy minimisation (default) or quantile matching")
