@@ -52,6 +52,12 @@ void Solver::set_iter(int iter) {
 }
 
 float Solver::learning_rate() const {
+  const std::vector<int> stepvalues = param_.ints("stepvalue");
+  const bool advance = policy_ == "multistep" && current_step_ < (int)stepvalues.size() && iter_ >= stepvalues[current_step_];
+  return rate(current_step_ + (advance ? 1 : 0));
+}
+
+float Solver::rate(int step) const {
   const double base = param_.get_float("base_lr");
   const double it = iter_;
   if (policy_ == "fixed") return static_cast<float>(base);
@@ -61,7 +67,7 @@ float Solver::learning_rate() const {
   if (policy_ == "step") return static_cast<float>(base * std::pow(gamma, std::floor(it / param_.get_int("stepsize"))));
   if (policy_ == "exp") return static_cast<float>(base * std::pow(gamma, it));
   if (policy_ == "inv") return static_cast<float>(base * std::pow(1.0 + gamma * it, -param_.get_float("power")));
-  if (policy_ == "multistep") return static_cast<float>(base * std::pow(gamma, current_step_));
+  if (policy_ == "multistep") return static_cast<float>(base * std::pow(gamma, step));
   return static_cast<float>(base / (1.0 + std::exp(-gamma * (it - param_.get_int("stepsize")))));  // sigmoid
 }
 
@@ -110,7 +116,7 @@ void Solver::clip_gradients() {
 }
 
 void Solver::apply_update() {
-  const float rate = learning_rate();
+  const float rate = this->rate(current_step_);
   clip_gradients();
   const float norm = 1.f / param_.get_int("iter_size");
   const float momentum = param_.get_float("momentum");

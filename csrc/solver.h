@@ -29,7 +29,8 @@ class Solver {
   // caller can feed a fresh batch to each of the iter_size passes. Returns the last iteration's
   // loss (averaged over iter_size).
   float step(int iters, const std::function<void()>& before_forward = {});
-  float learning_rate() const;  // for the current iteration
+  // The rate the next update applies (a multistep boundary at the current iteration included).
+  float learning_rate() const;
 
   int iter() const { return iter_; }
   void set_iter(int iter);
@@ -44,6 +45,7 @@ class Solver {
  private:
   void apply_update();
   void clip_gradients();
+  float rate(int step) const;  // the policy's rate at iter_, with `step` multistep decays
 
   proto::Message param_;
   std::shared_ptr<Net> net_;

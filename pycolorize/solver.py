@@ -59,7 +59,7 @@ class Solver:
 
     @property
     def learning_rate(self):
-        """The rate of the next update (before any multistep advance at this iteration)."""
+        """The rate the next update applies."""
         return self._solver.learning_rate
 
     @property

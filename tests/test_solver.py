@@ -117,6 +117,7 @@ def test_multistep_and_the_update_formula(tmp_path):
     hist = {key: 0.0 for key in MULTS}
     for it in range(6):
         rate = 0.1 * 0.1 ** sum(it >= s for s in (2, 4))
+        assert solver.learning_rate == pytest.approx(rate), it
         before = {(k, i): p.data.copy() for k, ps in net.params.items() for i, p in enumerate(ps)}
         feed(solver, it)
         pycolorize.set_random_seed(it)  # the same Dropout mask for our gradient and the step's
