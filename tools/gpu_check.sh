@@ -7,6 +7,7 @@
 # Needs: the CUDA toolkit (nvcc, cuBLAS), cuDNN (system-wide or PyTorch's nvidia-cudnn wheel),
 # Python with numpy, h5py, pytest, pybind11, cmake and ninja, and OpenBLAS from the scipy-openblas32
 # wheel or from a SciPy wheel. No network. PyTorch, when present, is the benchmark's baseline.
+# SANITIZE=1 also runs the GPU layer tests under compute-sanitizer (memcheck).
 # PYTEST_ARGS adds pytest options (e.g. "-n 8" with pytest-xdist, which also survives a crashing test).
 # Builds into build-gpu/ for this machine's GPU only (CUDA_ARCHS overrides), and puts _core into
 # pycolorize/ (the source tree), replacing any CPU build there.
@@ -51,6 +52,13 @@ except pycolorize.Error as e:
 PY
 PYTHONUNBUFFERED=1 $PY -m pytest tests -q -rfE -p no:cacheprovider ${PYTEST_ARGS:-} --junitxml="$LOG/tests.xml" > "$LOG/tests.txt" 2>&1 || status=1
 tail -15 "$LOG/tests.txt" | tee -a "$LOG/summary.txt"
+
+if [ -n "${SANITIZE:-}" ]; then  # SANITIZE=1: the GPU layer tests under compute-sanitizer's memcheck
+  step "compute-sanitizer"
+  PYTHONUNBUFFERED=1 timeout 300 compute-sanitizer --tool memcheck --print-limit 20 $PY -m pytest -q -p no:cacheprovider \
+    -k gpu tests/test_layers.py tests/test_custom_layers.py > "$LOG/sanitizer.txt" 2>&1 || status=1
+  grep -E "ERROR SUMMARY|passed|failed" "$LOG/sanitizer.txt" | tail -3 | tee -a "$LOG/summary.txt"
+fi
 
 if [ "$BENCH" != "--no-bench" ]; then
   step "benchmark"
