@@ -51,11 +51,12 @@ void Solver::set_iter(int iter) {
   iter_ = iter;
 }
 
-float Solver::learning_rate() const {
+bool Solver::multistep_due() const {
   const std::vector<int> stepvalues = param_.ints("stepvalue");
-  const bool advance = policy_ == "multistep" && current_step_ < (int)stepvalues.size() && iter_ >= stepvalues[current_step_];
-  return rate(current_step_ + (advance ? 1 : 0));
+  return policy_ == "multistep" && current_step_ < (int)stepvalues.size() && iter_ >= stepvalues[current_step_];
 }
+
+float Solver::learning_rate() const { return rate(current_step_ + (multistep_due() ? 1 : 0)); }
 
 float Solver::rate(int step) const {
   const double base = param_.get_float("base_lr");
@@ -74,7 +75,6 @@ float Solver::rate(int step) const {
 float Solver::step(int iters, const std::function<void()>& before_forward) {
   PYC_CHECK(iters >= 0, "step(", iters, "): the number of iterations must be non-negative");
   const int iter_size = param_.get_int("iter_size");
-  const std::vector<int> stepvalues = param_.ints("stepvalue");
   float loss = 0;
   for (int k = 0; k < iters; ++k) {
     net_->clear_param_diffs();
@@ -86,8 +86,7 @@ float Solver::step(int iters, const std::function<void()>& before_forward) {
     }
     loss = static_cast<float>(sum / iter_size);
     // As Caffe, the multistep counter advances (by at most one) when the update's rate is computed.
-    if (policy_ == "multistep" && current_step_ < (int)stepvalues.size() && iter_ >= stepvalues[current_step_])
-      ++current_step_;
+    if (multistep_due()) ++current_step_;
     apply_update();
     ++iter_;
   }

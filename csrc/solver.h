@@ -46,6 +46,7 @@ class Solver {
   void apply_update();
   void clip_gradients();
   float rate(int step) const;  // the policy's rate at iter_, with `step` multistep decays
+  bool multistep_due() const;  // a multistep boundary is reached at iter_ (Caffe advances by one)
 
   proto::Message param_;
   std::shared_ptr<Net> net_;

@@ -122,10 +122,10 @@ class Colorizer:
             big_h, big_w = int(round(self.size / s)), int(round(self.size / s))
         oy, ox = (big_h - h) // 2, (big_w - w) // 2  # the centre crop of the resized canvas
         cols = _axis(self.size, big_w, ox, w)
+        splits = np.cumsum([self.net.blobs[name].shape[1] for name, _ in self.outputs])[:-1]
         for y0 in range(0, h, self.band_rows):
             n = min(self.band_rows, h - y0)
             band = _resample(_resample(hist, 0, _axis(self.size, big_h, oy + y0, n)), 1, cols)
-            splits = np.cumsum([self.net.blobs[name].shape[1] for name, _ in self.outputs])[:-1]
             yield slice(y0, y0 + n), np.split(band, splits, axis=-1)
 
     def predict(self, image):
@@ -164,22 +164,24 @@ class Colorizer:
             hue = pick[self.hue_mode](ph)
         return color.match_lightness(color.hue_chroma_to_rgb(hue, c, lightness), lightness)
 
-    def samples(self, image, n=4, strength=2.0, seed=0):
-        """n spatially coherent colorizations (pycolorize.sampling), each RGB in [0, 1]."""
+    def samples(self, image, n=4, strength=2.0, seed=0, hist=None):
+        """n spatially coherent colorizations (pycolorize.sampling), each RGB in [0, 1]. `hist`, the
+        image's predict() result if the caller has it, saves running the net again."""
         from . import sampling
 
         self._need_hue_chroma("samples")
         gray = self._gray(image)
-        hist = self.predict(image)
+        hist = hist if hist is not None else self.predict(image)
         return [self._decode((h, c), gray) for h, c in sampling.sample_histograms(hist["hue"], hist["chroma"], n, strength,
                                                                                  seed)]
 
-    def uncertainty(self, image):
-        """Per-pixel uncertainty in [0, 1]: normalised hue entropy times chroma (pycolorize.sampling)."""
+    def uncertainty(self, image, hist=None):
+        """Per-pixel uncertainty in [0, 1]: normalised hue entropy times chroma (pycolorize.sampling);
+        `hist` as for samples()."""
         from . import sampling
 
         self._need_hue_chroma("the uncertainty map")
-        hist = self.predict(image)
+        hist = hist if hist is not None else self.predict(image)
         return sampling.uncertainty(hist["hue"], hist["chroma"])
 
     def _need_hue_chroma(self, what):

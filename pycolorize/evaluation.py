@@ -141,7 +141,7 @@ class Evaluation:
             self._skip("no prediction", name)
             return None
         if pred.shape != truth.shape:
-            self._skip(f"prediction size differs from the ground truth", name)
+            self._skip("prediction size differs from the ground truth", name)
             return None
         baseline = np.repeat(gray[..., None], 3, axis=-1)
         ours, base = score(pred, truth), score(baseline, truth)

@@ -79,19 +79,20 @@ def main(argv=None):
         out = args.output if single else os.path.join(args.output, os.path.splitext(os.path.basename(path))[0] + ".png")
         t = time.perf_counter()
         try:
-            rgb = colorizer.colorize(load_image(path), reference=reference, transfer_mode=args.transfer,
-                                     lam=args.transfer_lambda)
+            image = load_image(path)
+            rgb = colorizer.colorize(image, reference=reference, transfer_mode=args.transfer, lam=args.transfer_lambda)
         except (OSError, ValueError, SyntaxError) as e:
             print(f"{path}: cannot colorize: {e}", file=sys.stderr)
             failed += 1
             continue
         save_rgb(rgb, out)
         stem = os.path.splitext(out)[0]
+        hist = colorizer.predict(image) if args.samples or args.uncertainty else None  # one more pass, shared
         if args.samples:
-            for i, sample in enumerate(colorizer.samples(load_image(path), n=args.samples)):
+            for i, sample in enumerate(colorizer.samples(image, n=args.samples, hist=hist)):
                 save_rgb(sample, f"{stem}_sample{i}.png")
         if args.uncertainty:
-            u = colorizer.uncertainty(load_image(path))
+            u = colorizer.uncertainty(image, hist=hist)
             save_rgb(np.repeat(u[..., None], 3, axis=-1), f"{stem}_uncertainty.png")
         print(f"{path} -> {out} ({time.perf_counter() - t:.2f} s)")
     if failed:

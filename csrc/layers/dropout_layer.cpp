@@ -14,6 +14,14 @@ void DropoutLayer::reshape(const Blobs& bottom, const Blobs& top) {
   mask_.resize(bottom[0]->count());
 }
 
+float DropoutLayer::draw_mask(int64_t n) {
+  const float r = param_.msg("dropout_param").get_float("dropout_ratio");
+  std::bernoulli_distribution keep(1.0 - r);
+  auto& rng = Runtime::rng();
+  for (int64_t i = 0; i < n; ++i) mask_[i] = keep(rng);
+  return 1.f / (1.f - r);
+}
+
 void DropoutLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
   const float* x = bottom[0]->cpu_data();
   float* y = top[0]->mutable_cpu_data();
@@ -22,14 +30,8 @@ void DropoutLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
     blas::copy(n, x, y);
     return;
   }
-  const float r = param_.msg("dropout_param").get_float("dropout_ratio");
-  const float scale = 1.f / (1.f - r);
-  std::bernoulli_distribution keep(1.0 - r);
-  auto& rng = Runtime::rng();
-  for (int64_t i = 0; i < n; ++i) {
-    mask_[i] = keep(rng);
-    y[i] = x[i] * mask_[i] * scale;
-  }
+  const float scale = draw_mask(n);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * mask_[i] * scale;
 }
 
 void DropoutLayer::backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) {

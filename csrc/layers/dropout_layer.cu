@@ -22,15 +22,9 @@ void DropoutLayer::forward_gpu(const Blobs& bottom, const Blobs& top) {
     gpu::copy(n, x, y);
     return;
   }
-  const float r = param_.msg("dropout_param").get_float("dropout_ratio");
-  const float scale = 1.f / (1.f - r);
-  std::bernoulli_distribution keep(1.0 - r);
-  auto& rng = Runtime::rng();
+  const float scale = draw_mask(n);
   std::vector<float> factors(n);
-  for (int64_t i = 0; i < n; ++i) {
-    mask_[i] = keep(rng);
-    factors[i] = mask_[i] * scale;
-  }
+  for (int64_t i = 0; i < n; ++i) factors[i] = mask_[i] * scale;
   float* m = gpu_mask_.as<float>(n);
   CUDA_CHECK(cudaMemcpy(m, factors.data(), n * sizeof(float), cudaMemcpyHostToDevice));
   mul_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, x, m, y);

@@ -18,6 +18,9 @@ class DropoutLayer : public Layer {
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
   PYC_GPU_METHODS
+  // Draws mask_ (1 = keep) from the runtime generator and returns the scale 1 / (1 - ratio); the
+  // GPU path uploads the same mask, so both devices drop the same units for the same seed.
+  float draw_mask(int64_t n);
   std::vector<uint8_t> mask_;
   gpu::Buffer gpu_mask_;  // the same mask as scale-or-zero floats, uploaded for the GPU
 };

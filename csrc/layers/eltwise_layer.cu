@@ -27,9 +27,6 @@ __global__ void max_backward(int64_t n, int b, const int* argmax, const float* d
 __global__ void prod_backward(int64_t n, const float* y, const float* x, const float* dy, float* dx) {
   CUDA_KERNEL_LOOP(i, n) dx[i] = y[i] / x[i] * dy[i];
 }
-__global__ void scaled_copy(int64_t n, float a, const float* x, float* y) {
-  CUDA_KERNEL_LOOP(i, n) y[i] = a * x[i];
-}
 }  // namespace
 
 void EltwiseLayer::forward_gpu(const Blobs& bottom, const Blobs& top) {
@@ -71,7 +68,7 @@ void EltwiseLayer::backward_gpu(const Blobs& top, const std::vector<bool>& propa
         prod_backward<<<gpu::blocks(n), gpu::kThreads>>>(n, y, bottom[b]->gpu_data(), dy, dx);
       }
     } else if (op_ == "SUM") {
-      scaled_copy<<<gpu::blocks(n), gpu::kThreads>>>(n, coeffs_[b], dy, dx);
+      gpu::scaled_copy(n, coeffs_[b], dy, dx);
     } else {
       max_backward<<<gpu::blocks(n), gpu::kThreads>>>(n, static_cast<int>(b), gpu_argmax_.as<int>(n), dy, dx);
     }

@@ -8,9 +8,6 @@ namespace {
 __global__ void sub_kernel(int64_t n, const float* a, const float* b, float* d) {
   CUDA_KERNEL_LOOP(i, n) d[i] = a[i] - b[i];
 }
-__global__ void scaled_copy(int64_t n, float alpha, const float* x, float* y) {
-  CUDA_KERNEL_LOOP(i, n) y[i] = alpha * x[i];
-}
 }  // namespace
 
 void EuclideanLossLayer::forward_gpu(const Blobs& bottom, const Blobs& top) {
@@ -26,8 +23,7 @@ void EuclideanLossLayer::backward_gpu(const Blobs& top, const std::vector<bool>&
   for (int i = 0; i < 2; ++i) {
     if (!propagate_down[i]) continue;
     const float alpha = (i == 0 ? 1.f : -1.f) * top[0]->cpu_diff()[0] / bottom[i]->shape(0);
-    scaled_copy<<<gpu::blocks(n), gpu::kThreads>>>(n, alpha, diff_.gpu_data(), bottom[i]->mutable_gpu_diff());
-    CUDA_POST_LAUNCH();
+    gpu::scaled_copy(n, alpha, diff_.gpu_data(), bottom[i]->mutable_gpu_diff());
   }
 }
 

@@ -27,6 +27,9 @@ __global__ void axpy_kernel(int64_t n, float a, const float* x, float* y) {
 __global__ void scale_kernel(int64_t n, float a, float* y) {
   CUDA_KERNEL_LOOP(i, n) y[i] *= a;
 }
+__global__ void scaled_copy_kernel(int64_t n, float a, const float* x, float* y) {
+  CUDA_KERNEL_LOOP(i, n) y[i] = a * x[i];
+}
 // Sums in double, one partial per block, so long reductions keep float32 precision.
 __global__ void dot_kernel(int64_t n, const float* x, const float* y, bool absolute, double* partial) {
   __shared__ double s[kThreads];
@@ -124,6 +127,12 @@ void axpy(int64_t n, float a, const float* x, float* y) {
 void scale(int64_t n, float a, float* y) {
   if (n == 0) return;
   scale_kernel<<<blocks(n), kThreads>>>(n, a, y);
+  CUDA_POST_LAUNCH();
+}
+
+void scaled_copy(int64_t n, float a, const float* x, float* y) {
+  if (n == 0) return;
+  scaled_copy_kernel<<<blocks(n), kThreads>>>(n, a, x, y);
   CUDA_POST_LAUNCH();
 }
 

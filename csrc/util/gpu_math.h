@@ -21,6 +21,7 @@ void set(int64_t n, float value, float* y);
 void copy(int64_t n, const float* x, float* y);
 void axpy(int64_t n, float alpha, const float* x, float* y);  // y += alpha * x
 void scale(int64_t n, float alpha, float* y);                 // y *= alpha
+void scaled_copy(int64_t n, float alpha, const float* x, float* y);  // y = alpha * x
 double dot(int64_t n, const float* x, const float* y);        // waits for the result
 double asum(int64_t n, const float* x);
 // A device vector of at least n ones (for bias sums as GEMV), owned by the library.
