@@ -33,6 +33,11 @@ def test_generator_rebuilds_the_released_deploy_net():
 
 @pytest.mark.parametrize("variant", models.VARIANTS)
 def test_whole_training_net_gradients(device, variant):
+    # The fillers draw from the global generator: seed it, so that the point checked does not depend
+    # on which tests ran before. (At some points an early convolution's bias, which moves thousands
+    # of ReLU inputs at once, crosses so many kinks within the step that its central difference is
+    # off by more than the threshold; seeds 0-4 are clear of that, seed 5 is not.)
+    pycolorize.set_random_seed(0)
     net = pycolorize.Net.from_string("force_backward: true\n" + models.train_net(
         variant, MINI, batch=2, crop=64, samples=6, head_dropout=True, trunk_filler='type: "msra"'),
         phase="train")
@@ -47,8 +52,10 @@ def test_whole_training_net_gradients(device, variant):
     # fractional sample locations keep the bilinear taps away from their kinks
     net.blobs["centroids"].data[...] += 0.37
     # every parameter of every layer and the input; elements whose objective is not smooth within
-    # the step (a ReLU or max-pool input at its kink, common in a deep net) are skipped
-    assert check_gradients(net, step=1e-4, threshold=1e-2, max_checks=12, skip_kinks=True) > 200
+    # the step (a ReLU or max-pool input at its kink, common in a deep net) are skipped. The step:
+    # at 1e-4 the float32 rounding of the loss (~1e-6) reads as kinks in the one-sided differences;
+    # at 1e-3 kinks spoil early biases; 3e-4 keeps both well inside the threshold, on any build
+    assert check_gradients(net, step=3e-4, threshold=1e-2, max_checks=12, skip_kinks=True) > 200
 
 
 def test_training_weights_load_into_the_dense_net(tmp_path):
