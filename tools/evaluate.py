@@ -39,6 +39,10 @@ def main(argv=None):
     ap.add_argument("--gpu", nargs="?", const=0, type=int, metavar="ID")
     args = ap.parse_args(argv)
     try:
+        import matplotlib  # noqa: F401  (the figures; checked first, not after a long run)
+    except ImportError:
+        raise SystemExit("evaluate.py draws its figures with matplotlib: pip install \".[eval]\" (or matplotlib)")
+    try:
         images = evaluation.list_images(args.list, args.root, args.folder)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"evaluate.py: {e}")
