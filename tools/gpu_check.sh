@@ -7,6 +7,7 @@
 # Needs: the CUDA toolkit (nvcc, cuBLAS), cuDNN (system-wide or PyTorch's nvidia-cudnn wheel),
 # Python with numpy, h5py, pytest, pybind11, cmake and ninja, and OpenBLAS from the scipy-openblas32
 # wheel or from a SciPy wheel. No network. PyTorch, when present, is the benchmark's baseline.
+# BENCH_TF32=1 also runs the benchmark with TF32 allowed in both frameworks.
 # SANITIZE=1 also runs the GPU layer tests under compute-sanitizer (memcheck).
 # PYTEST_ARGS adds pytest options (e.g. "-n 8" with pytest-xdist, which also survives a crashing test).
 # Builds into build-gpu/ for this machine's GPU only (CUDA_ARCHS overrides), and puts _core into
@@ -22,27 +23,28 @@ step() { echo "== $1 ($(date +%T))" | tee -a "$LOG/summary.txt"; }
 
 step "machine"
 { nvidia-smi; nvcc --version; $PY --version; cmake --version | head -1; ${CXX:-g++} --version | head -1
-  env | grep -E "FLAGS|^CC=|^CXX=|^CUDAHOSTCXX=" ; } > "$LOG/machine.txt" 2>&1
+  env | grep -E "FLAGS|^CC=|^CXX=|^CUDAHOSTCXX=|^PATH="
+  echo "g++ on PATH: $(command -v g++)  libstdc++.so.6 of \$CXX: $(${CXX:-g++} -print-file-name=libstdc++.so.6)"; } > "$LOG/machine.txt" 2>&1
 grep -E "NVIDIA|release" "$LOG/machine.txt" | head -3 | tee -a "$LOG/summary.txt"
 
 step "build"
 ARCHS=${CUDA_ARCHS:-native}
-rm -rf build-gpu
-if ! { cmake -S . -B build-gpu -G Ninja -DPython_EXECUTABLE="$(command -v $PY)" -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" &&
-       cmake --build build-gpu -j "$(nproc)"; } > "$LOG/build.txt" 2>&1; then
-  tail -30 "$LOG/build.txt" | tee -a "$LOG/summary.txt"
-  echo "BUILD FAILED" | tee -a "$LOG/summary.txt"
-  exit 1
-fi
-grep "pycolorize:" "$LOG/build.txt" | tee -a "$LOG/summary.txt"
-# The extension must use the process's shared libstdc++ (NEEDED), never carry its own copy.
-readelf -d pycolorize/_core*.so | grep NEEDED > "$LOG/needed.txt"
-grep -q "libstdc++.so" "$LOG/needed.txt" || echo "WARNING: _core does not link the shared libstdc++ (a static copy?)" | tee -a "$LOG/summary.txt"
-
-step "tests"
-# A C++ error message with numbers in it, before anything else (on the H100 image of 2026-11 the
-# CUDA build crashed formatting numbers; see the README's GPU section).
-$PY - <<'PY' 2>&1 | tee -a "$LOG/summary.txt"
+# build [CMAKE ARGS...]: a fresh build-gpu/ and _core in pycolorize/.
+build() {
+  rm -rf build-gpu
+  { cmake -S . -B build-gpu -G Ninja -DPython_EXECUTABLE="$(command -v $PY)" -DCMAKE_CUDA_ARCHITECTURES="$ARCHS" "$@" &&
+    cmake --build build-gpu -j "$(nproc)"; } > "$LOG/build.txt" 2>&1 || { tail -30 "$LOG/build.txt" | tee -a "$LOG/summary.txt"; return 1; }
+  grep "pycolorize:" "$LOG/build.txt" | tee -a "$LOG/summary.txt"
+  # One C++ runtime: _core needs the shared libstdc++ and carries no copy of it (tests/test_build.py).
+  readelf -d pycolorize/_core*.so | grep NEEDED > "$LOG/needed.txt"
+  grep -q "libstdc++.so" "$LOG/needed.txt" || echo "WARNING: _core does not need the shared libstdc++" | tee -a "$LOG/summary.txt"
+  grep -q -a "basic_ios::clear" pycolorize/_core*.so && echo "WARNING: _core holds a static copy of libstdc++" | tee -a "$LOG/summary.txt"
+  return 0
+}
+# A C++ error message with numbers in it, in a child process (on the 2026-11 H100 image the CUDA
+# build once crashed formatting numbers: libstdc++.a from nvcc's host toolchain got linked in).
+smoke() {
+  $PY - <<'PY' 2>&1 | tee -a "$LOG/summary.txt"
 import pycolorize
 print("cuda_compiled", pycolorize.cuda_compiled(), "gpus", pycolorize.gpu_count())
 try:
@@ -50,9 +52,41 @@ try:
 except pycolorize.Error as e:
     print("error messages work:", str(e)[:70])
 PY
-PYTHONUNBUFFERED=1 $PY -m pytest tests -q -rfE -p no:cacheprovider ${PYTEST_ARGS:-} --junitxml="$LOG/tests.xml" > "$LOG/tests.txt" 2>&1 || status=1
-tail -15 "$LOG/tests.txt" | tee -a "$LOG/summary.txt"
+  return "${PIPESTATUS[0]}"
+}
+build || { echo "BUILD FAILED" | tee -a "$LOG/summary.txt"; exit 1; }
+if ! smoke; then
+  echo "SMOKE TEST CRASHED; backtrace in crash.txt; rebuilding with the system compiler" | tee -a "$LOG/summary.txt"
+  command -v cuda-gdb > /dev/null && timeout 120 cuda-gdb -batch -ex run -ex "bt 12" -ex "info sharedlibrary" --args $PY -c \
+    'import pycolorize; pycolorize.Net.from_string("layer { name: \"x\" type: \"Input\" top: \"x\" top: \"y\" input_param { shape { dim: 1 } } }")' \
+    > "$LOG/crash.txt" 2>&1
+  cp build-gpu/CMakeFiles/*/CMakeCUDACompiler.cmake "$LOG/" 2>/dev/null
+  build -DCMAKE_C_COMPILER=/usr/bin/gcc -DCMAKE_CXX_COMPILER=/usr/bin/g++ -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++ &&
+    smoke || { echo "STILL CRASHING" | tee -a "$LOG/summary.txt"; exit 1; }
+fi
 
+step "tests"
+# One pytest process per file, so a crash costs one file, not the rest of the suite.
+mkdir -p "$LOG/tests"
+for f in tests/test_*.py; do
+  name=$(basename "$f" .py)
+  PYTHONUNBUFFERED=1 timeout 150 $PY -m pytest "$f" -q -rfE -p no:cacheprovider ${PYTEST_ARGS:-} \
+    --junitxml="$LOG/tests/$name.xml" > "$LOG/tests/$name.txt" 2>&1
+  rc=$?
+  [ $rc -eq 0 ] || [ $rc -eq 5 ] || status=1
+  echo "$name: $(tail -1 "$LOG/tests/$name.txt") (exit $rc)" | tee -a "$LOG/summary.txt"
+done
+grep -h -E "^(FAILED|ERROR) " "$LOG"/tests/*.txt | head -40 | tee -a "$LOG/summary.txt"
+
+if [ "$BENCH" != "--no-bench" ]; then
+  step "benchmark"
+  PYTHONUNBUFFERED=1 timeout 300 $PY tools/benchmark.py --gpu > "$LOG/benchmark.txt" 2>&1 || status=1
+  tail -25 "$LOG/benchmark.txt" | tee -a "$LOG/summary.txt"
+  if [ -n "${BENCH_TF32:-}" ]; then  # BENCH_TF32=1: again with TF32 allowed in both frameworks
+    PYTHONUNBUFFERED=1 timeout 300 $PY tools/benchmark.py --gpu --tf32 > "$LOG/benchmark_tf32.txt" 2>&1 || status=1
+    tail -25 "$LOG/benchmark_tf32.txt" | tee -a "$LOG/summary.txt"
+  fi
+fi
 if [ -n "${SANITIZE:-}" ]; then  # SANITIZE=1: the GPU layer tests under compute-sanitizer's memcheck
   step "compute-sanitizer"
   PYTHONUNBUFFERED=1 timeout 300 compute-sanitizer --tool memcheck --print-limit 20 $PY -m pytest -q -p no:cacheprovider \
@@ -60,10 +94,5 @@ if [ -n "${SANITIZE:-}" ]; then  # SANITIZE=1: the GPU layer tests under compute
   grep -E "ERROR SUMMARY|passed|failed" "$LOG/sanitizer.txt" | tail -3 | tee -a "$LOG/summary.txt"
 fi
 
-if [ "$BENCH" != "--no-bench" ]; then
-  step "benchmark"
-  PYTHONUNBUFFERED=1 timeout 300 $PY tools/benchmark.py --gpu > "$LOG/benchmark.txt" 2>&1 || status=1
-  tail -25 "$LOG/benchmark.txt" | tee -a "$LOG/summary.txt"
-fi
 step "done (status $status)"
 exit $status
