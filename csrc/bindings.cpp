@@ -1,6 +1,8 @@
 // bindings.cpp: the thin pybind11 layer (module pycolorize._core). Conveniences live in Python
 // (pycolorize/net.py). Blob memory is exposed to NumPy without copies; each array holds a
 // reference to its buffer, so it stays valid after a reshape or after the net is gone.
+#include <array>
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -8,10 +10,12 @@
 #include "blob.h"
 #include "common.h"
 #include "layer.h"
+#include "layers/dropout_layer.h"
 #include "net.h"
 #include "solver.h"
 #include "util/gpu.h"
 #include "util/gpu_math.h"
+#include "util/philox.h"
 #include "proto/schema.h"
 #include "proto/text_format.h"
 
@@ -177,4 +181,13 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_random_seed", &Runtime::set_random_seed);
   m.def("set_num_threads", &Runtime::set_num_threads);
   m.def("num_threads", &Runtime::num_threads);
+  m.def("philox4x32_10", [](std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
+    const Philox4 r = philox4x32_10(c[0], c[1], c[2], c[3], k[0], k[1]);
+    return std::array<uint32_t, 4>{r.w[0], r.w[1], r.w[2], r.w[3]};
+  }, "Philox4x32-10 of (counter[4], key[2]), the generator behind Dropout's mask");
+  m.def("dropout_seed", [](const Layer& layer) {
+    const auto* d = dynamic_cast<const DropoutLayer*>(&layer);
+    PYC_CHECK(d, "layer '", layer.name(), "' (", layer.type(), ") is not a Dropout layer");
+    return d->seed();
+  }, "the seed of a Dropout layer's last TRAIN forward (its mask is Philox of it; see dropout_layer.h)");
 }

@@ -129,3 +129,15 @@ def bilinear_kernel(k):
     c = (k - 1) / (2 * f)
     r = 1 - np.abs(np.arange(k) / f - c)
     return np.outer(r, r)
+
+
+def philox4x32_10(counter, key):
+    """Philox4x32-10 (Salmon et al., SC 2011) written from the paper: ten rounds of two 32x32->64
+    multiplies, with the Weyl key schedule bumped before every round but the first."""
+    c, (k0, k1), mask = list(counter), key, 0xFFFFFFFF
+    for rnd in range(10):
+        if rnd:
+            k0, k1 = (k0 + 0x9E3779B9) & mask, (k1 + 0xBB67AE85) & mask
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [(p1 >> 32) ^ c[1] ^ k0, p1 & mask, (p0 >> 32) ^ c[3] ^ k1, p0 & mask]
+    return tuple(c)

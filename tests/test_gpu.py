@@ -75,6 +75,30 @@ def test_data_written_on_the_host_reaches_the_gpu_and_back():
         assert np.all(net.forward(x=np.full((2, 3), v, np.float32))["y"] == 2 * v)
 
 
+@needs_gpu
+def test_dropout_masks_are_the_same_on_both_devices():
+    net = pycolorize.Net.from_string(
+        'layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 3 dim: 1001 } } }\n'
+        'layer { name: "d" type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.4 } }',
+        phase="train")
+    x = np.random.RandomState(2).rand(3, 1001).astype(np.float32) + 1
+    outs = {}
+    for device in ("cpu", "gpu"):
+        (pycolorize.set_mode_gpu if device == "gpu" else pycolorize.set_mode_cpu)()
+        pycolorize.set_random_seed(11)
+        first = net.forward(x=x)["y"].copy()
+        second = net.forward(x=x)["y"].copy()  # the next draw: another mask
+        net.blobs["y"].diff[...] = 1
+        net.backward()
+        outs[device] = (first, second, net.blobs["x"].diff.copy())
+    pycolorize.set_mode_cpu()
+    for a, b in zip(outs["cpu"], outs["gpu"]):
+        np.testing.assert_array_equal(a != 0, b != 0)
+        assert_close(b, a, 1e-6)
+    assert np.any((outs["cpu"][0] != 0) != (outs["cpu"][1] != 0))
+    np.testing.assert_array_equal(outs["cpu"][2] != 0, outs["cpu"][1] != 0)  # backward uses the last mask
+
+
 @pytest.mark.skipif(HAS_GPU, reason="checks the error on machines without a GPU")
 def test_gpu_mode_without_a_gpu_is_a_clear_error():
     with pytest.raises(pycolorize.Error, match="GPU mode requested but|without CUDA"):

@@ -214,6 +214,29 @@ def test_dropout_train_and_test(device):
     np.testing.assert_array_equal(net.forward()["y"], x)
 
 
+def test_philox_matches_the_random123_known_answers():
+    # Random123's kat_vectors, philox4x32 10: counter[4], key[2] -> four words
+    cases = [((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+             ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+             ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+              (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1))]
+    for counter, key, words in cases:
+        assert tuple(pycolorize._core.philox4x32_10(list(counter), list(key))) == words
+        assert ref.philox4x32_10(counter, key) == words
+
+
+def test_dropout_mask_is_philox_of_the_drawn_seed(device):
+    # Element i is kept when word i % 4 of Philox block i // 4 (key = the 64-bit seed drawn for
+    # this forward) is at least r * 2^32; the Python reference recomputes all 4000 elements.
+    x = np.ones((4, 1000), np.float32)
+    pycolorize.set_random_seed(3)
+    net = build('type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.25 }', {"x": x}, phase="train")
+    kept = net.forward()["y"].reshape(-1) != 0
+    seed = pycolorize._core.dropout_seed(net._net.layer(1))
+    words = np.array([w for b in range(1000) for w in ref.philox4x32_10((b, 0, 0, 0), (seed & 0xFFFFFFFF, seed >> 32))])
+    np.testing.assert_array_equal(kept, words >= 2**30)
+
+
 def test_reshape_flatten_are_views(device):
     x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
     net = build('type: "Reshape" bottom: "x" top: "y" reshape_param { shape { dim: 0 dim: -1 dim: 2 } }', {"x": x})

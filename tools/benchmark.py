@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(ROOT)  # an installed pycolorize wins; the source tree serves in-place builds
 PROTOTXT = os.path.join(ROOT, "prototxt", "colorize_deploy.prototxt")
 HEAD = "prediction_h_full"
 
@@ -170,7 +171,7 @@ def train_batches(n, seed=0):
     return out
 
 
-def gpu_train_ours(iters, tf32):
+def gpu_train_ours(iters, tf32, profile=False):
     import tempfile
 
     import pycolorize
@@ -203,8 +204,42 @@ def gpu_train_ours(iters, tf32):
     pycolorize._core.synchronize()
     dt = time.perf_counter() - t
     mem = pycolorize._core.gpu_memory()
-    return {"images_per_s": TRAIN_BATCH * iters / dt, "loss": float(loss), "gpu_peak_mb": mem["peak_allocated"] / 2**20,
-            "gpu_used_mb": (mem["device_total"] - mem["device_free"]) / 2**20}
+    res = {"images_per_s": TRAIN_BATCH * iters / dt, "loss": float(loss), "gpu_peak_mb": mem["peak_allocated"] / 2**20,
+           "gpu_used_mb": (mem["device_total"] - mem["device_free"]) / 2**20}
+    if profile:
+        res["profile"] = gpu_train_profile(solver.net._net, dt / iters)
+    return res
+
+
+def gpu_train_profile(core, step_s, reps=3):
+    """Where a training step's time goes: each layer's forward and backward timed alone (the
+    device synchronised around it), summed by layer type; the rest of the step (data upload, SGD
+    update, launch gaps) is what remains of the measured step time."""
+    sync = __import__("pycolorize")._core.synchronize
+    per = {}
+
+    def timed(key, fn):
+        sync()
+        t = time.perf_counter()
+        fn()
+        sync()
+        per[key] = per.get(key, 0.0) + (time.perf_counter() - t) / reps
+
+    for _ in range(reps):
+        for i in range(core.num_layers):
+            layer = core.layer(i)
+            kind = layer.type
+            if kind == "Convolution":
+                kind += " {}x{}".format(*layer.blobs[0].shape[2:])
+            timed(kind + " fwd", lambda: core.forward_from_to(i, i))
+        for i in reversed(range(core.num_layers)):
+            layer = core.layer(i)
+            kind = layer.type
+            if kind == "Convolution":
+                kind += " {}x{}".format(*layer.blobs[0].shape[2:])
+            timed(kind + " bwd", lambda: core.backward_from_to(i, i))
+    per["rest of the step (upload, SGD update, gaps)"] = step_s - sum(per.values())
+    return per
 
 
 def gpu_train_torch(iters, tf32):
@@ -305,8 +340,7 @@ def gpu_train_torch(iters, tf32):
 def gpu_worker(args):
     tf32 = bool(args.tf32)
     if args.worker in ("train-ours", "train-torch"):
-        fn = gpu_train_ours if args.worker == "train-ours" else gpu_train_torch
-        res = fn(args.runs, tf32)
+        res = gpu_train_ours(args.runs, tf32, args.profile) if args.worker == "train-ours" else gpu_train_torch(args.runs, tf32)
     else:
         if args.worker == "infer-torch":
             import torch
@@ -329,7 +363,7 @@ def gpu_worker(args):
 def gpu_spawn(kind, args, weights, tmp, runs):
     out = os.path.join(tmp, f"{kind}.json")
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--size", "512", "--runs", str(runs),
-           "--weights", weights, "--out", out] + (["--tf32"] if args.tf32 else [])
+           "--weights", weights, "--out", out] + (["--tf32"] if args.tf32 else []) + (["--profile"] if args.profile else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         return None, (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
@@ -370,6 +404,12 @@ def gpu_main(args, have_torch):
               f"{tr[1]['images_per_s'] / tr[2]['images_per_s']:.2f}x (above 1 = pycolorize faster)")
     else:
         print(f"    PyTorch: {tr[3]}")
+    if "profile" in tr[1]:
+        prof = tr[1]["profile"]
+        total = sum(prof.values())
+        print(f"    where a pycolorize step goes ({1000 * total:.1f} ms), layers timed one at a time:")
+        for k, v in sorted(prof.items(), key=lambda kv: -kv[1])[:14]:
+            print(f"      {k:44s} {1000 * v:7.2f} ms  {100 * v / total:5.1f} %")
     inf = rows[1]
     t_ours = float(np.median(inf[1]["times"]))
     print(f"\n(b) dense inference 512x512 (deploy net, host input and both outputs back on the host), median of {args.runs}")
@@ -424,7 +464,7 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--runs", type=int, default=5, help="timed forward passes per size (median reported)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--profile", action="store_true", help="also print where our forward time goes, by layer type")
+    ap.add_argument("--profile", action="store_true", help="also print where our time goes by layer type (with --gpu: the training step)")
     ap.add_argument("--gpu", action="store_true", help="GPU benchmark: training throughput, 512x512 inference, memory")
     ap.add_argument("--tf32", action="store_true", help="with --gpu: allow TF32 in both frameworks")
     ap.add_argument("--train-iters", type=int, default=10, help="with --gpu: timed training iterations")

@@ -7,8 +7,10 @@ the documentation of every field and default cannot drift from the parser.
 """
 import argparse
 import os
+import sys
 
-from pycolorize import _core
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # installed package first
+from pycolorize import _core  # noqa: E402
 
 # Layer type -> (its parameter message field, what it does). Every registered type must be here.
 LAYERS = {

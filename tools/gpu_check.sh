@@ -7,7 +7,7 @@
 # Needs: the CUDA toolkit (nvcc, cuBLAS), cuDNN (system-wide or PyTorch's nvidia-cudnn wheel),
 # Python with numpy, h5py, pytest, pybind11, cmake and ninja, and OpenBLAS from the scipy-openblas32
 # wheel or from a SciPy wheel. No network. PyTorch, when present, is the benchmark's baseline.
-# BENCH_TF32=1 also runs the benchmark with TF32 allowed in both frameworks.
+# BENCH_ARGS adds benchmark options (e.g. --profile). BENCH_TF32=1 also runs the benchmark with TF32 allowed in both frameworks.
 # SANITIZE=1 also runs the GPU layer tests under compute-sanitizer (memcheck).
 # PYTEST_ARGS adds pytest options (e.g. "-n 8" with pytest-xdist, which also survives a crashing test).
 # Builds into build-gpu/ for this machine's GPU only (CUDA_ARCHS overrides), and puts _core into
@@ -80,7 +80,7 @@ grep -h -E "^(FAILED|ERROR) " "$LOG"/tests/*.txt | head -40 | tee -a "$LOG/summa
 
 if [ "$BENCH" != "--no-bench" ]; then
   step "benchmark"
-  PYTHONUNBUFFERED=1 timeout 300 $PY tools/benchmark.py --gpu > "$LOG/benchmark.txt" 2>&1 || status=1
+  PYTHONUNBUFFERED=1 timeout 300 $PY tools/benchmark.py --gpu ${BENCH_ARGS:-} > "$LOG/benchmark.txt" 2>&1 || status=1
   tail -25 "$LOG/benchmark.txt" | tee -a "$LOG/summary.txt"
   if [ -n "${BENCH_TF32:-}" ]; then  # BENCH_TF32=1: again with TF32 allowed in both frameworks
     PYTHONUNBUFFERED=1 timeout 300 $PY tools/benchmark.py --gpu --tf32 > "$LOG/benchmark_tf32.txt" 2>&1 || status=1

@@ -1,16 +1,20 @@
-// layers/dropout_layer.cu: Dropout on the GPU. The mask is drawn on the host from the same
-// generator as the CPU path (so CPU and GPU drop the same units for the same seed) and uploaded as
-// scale-or-zero factors.
-#include <vector>
-
+// layers/dropout_layer.cu: Dropout on the GPU: the mask is recomputed in the kernel from the
+// forward pass's seed (util/philox.h), the same mask as the CPU path's for the same seed.
 #include "layers/dropout_layer.h"
 #include "util/cuda.cuh"
+#include "util/gpu_math.h"
 
 namespace pycolorize {
 
 namespace {
-__global__ void mul_kernel(int64_t n, const float* a, const float* m, float* y) {
-  CUDA_KERNEL_LOOP(i, n) y[i] = a[i] * m[i];
+// One thread per Philox block of four elements.
+__global__ void mask_kernel(int64_t n, const float* x, float* y, uint64_t seed, uint32_t threshold, float scale) {
+  CUDA_KERNEL_LOOP(b, (n + 3) / 4) {
+    const Philox4 r = philox_block(seed, b);
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      if (b * 4 + j < n) y[b * 4 + j] = dropout_apply(r.w[j], x[b * 4 + j], threshold, scale);
+  }
 }
 }  // namespace
 
@@ -19,15 +23,11 @@ void DropoutLayer::forward_gpu(const Blobs& bottom, const Blobs& top) {
   const float* x = bottom[0]->gpu_data();
   float* y = top[0]->mutable_gpu_data();
   if (phase_ != Phase::TRAIN) {
-    gpu::copy(n, x, y);
+    if (x != y) gpu::copy(n, x, y);
     return;
   }
-  const float scale = draw_mask(n);
-  std::vector<float> factors(n);
-  for (int64_t i = 0; i < n; ++i) factors[i] = mask_[i] * scale;
-  float* m = gpu_mask_.as<float>(n);
-  CUDA_CHECK(cudaMemcpy(m, factors.data(), n * sizeof(float), cudaMemcpyHostToDevice));
-  mul_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, x, m, y);
+  new_seed();
+  mask_kernel<<<gpu::blocks((n + 3) / 4), gpu::kThreads>>>(n, x, y, seed_, threshold(), scale());
   CUDA_POST_LAUNCH();
 }
 
@@ -37,10 +37,10 @@ void DropoutLayer::backward_gpu(const Blobs& top, const std::vector<bool>& propa
   const float* dy = top[0]->gpu_diff();
   float* dx = bottom[0]->mutable_gpu_diff();
   if (phase_ != Phase::TRAIN) {
-    gpu::copy(n, dy, dx);
+    if (dy != dx) gpu::copy(n, dy, dx);
     return;
   }
-  mul_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, dy, gpu_mask_.as<float>(n), dx);
+  mask_kernel<<<gpu::blocks((n + 3) / 4), gpu::kThreads>>>(n, dy, dx, seed_, threshold(), scale());
   CUDA_POST_LAUNCH();
 }
 
