@@ -78,6 +78,7 @@ def test_data_written_on_the_host_reaches_the_gpu_and_back():
 @needs_gpu
 def test_dropout_masks_are_the_same_on_both_devices():
     net = pycolorize.Net.from_string(
+        'force_backward: true\n'
         'layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 3 dim: 1001 } } }\n'
         'layer { name: "d" type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.4 } }',
         phase="train")
