@@ -11,6 +11,13 @@
 #include <string>
 #include <vector>
 
+// Marks element-wise code that the CPU loop and the CUDA kernel share (one definition for both).
+#ifdef __CUDACC__
+#define PYC_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define PYC_HOST_DEVICE inline
+#endif
+
 namespace pycolorize {
 
 class Error : public std::runtime_error {

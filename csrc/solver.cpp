@@ -136,19 +136,10 @@ void Solver::apply_update() {
   }
 }
 
-// The same float operations, in the same order, as Caffe's Normalize, Regularize,
-// ComputeUpdateValue and Net::Update.
 void sgd_update_cpu(int64_t n, float* data, float* diff, float* history, float norm, float decay, bool l1,
                     float momentum, float rate) {
 #pragma omp parallel for if (n > 65536)
-  for (int64_t j = 0; j < n; ++j) {
-    float g = norm == 1.f ? diff[j] : diff[j] * norm;
-    if (decay != 0.f) g += decay * (l1 ? static_cast<float>((data[j] > 0) - (data[j] < 0)) : data[j]);
-    const float v = rate * g + momentum * history[j];
-    history[j] = v;
-    diff[j] = v;
-    data[j] -= v;
-  }
+  for (int64_t j = 0; j < n; ++j) sgd_update_element(j, data, diff, history, norm, decay, l1, momentum, rate);
 }
 
 #ifndef USE_CUDA

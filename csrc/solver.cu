@@ -7,14 +7,7 @@ namespace pycolorize {
 namespace {
 __global__ void sgd_kernel(int64_t n, float* data, float* diff, float* history, float norm, float decay, bool l1,
                            float momentum, float rate) {
-  CUDA_KERNEL_LOOP(j, n) {
-    float g = norm == 1.f ? diff[j] : diff[j] * norm;
-    if (decay != 0.f) g += decay * (l1 ? static_cast<float>((data[j] > 0) - (data[j] < 0)) : data[j]);
-    const float v = rate * g + momentum * history[j];
-    history[j] = v;
-    diff[j] = v;
-    data[j] -= v;
-  }
+  CUDA_KERNEL_LOOP(j, n) sgd_update_element(j, data, diff, history, norm, decay, l1, momentum, rate);
 }
 }  // namespace
 

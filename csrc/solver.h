@@ -62,6 +62,17 @@ class Solver {
 // data -= history.
 void sgd_update_cpu(int64_t n, float* data, float* diff, float* history, float norm, float decay, bool l1,
                     float momentum, float rate);
+// Element j of that update, shared by the CPU loop and the kernel: the same float operations, in
+// the same order, as Caffe's Normalize, Regularize, ComputeUpdateValue and Net::Update.
+PYC_HOST_DEVICE void sgd_update_element(int64_t j, float* data, float* diff, float* history, float norm, float decay,
+                                        bool l1, float momentum, float rate) {
+  float g = norm == 1.f ? diff[j] : diff[j] * norm;
+  if (decay != 0.f) g += decay * (l1 ? static_cast<float>((data[j] > 0) - (data[j] < 0)) : data[j]);
+  const float v = rate * g + momentum * history[j];
+  history[j] = v;
+  diff[j] = v;
+  data[j] -= v;
+}
 void sgd_update_gpu(int64_t n, float* data, float* diff, float* history, float norm, float decay, bool l1,
                     float momentum, float rate);
 

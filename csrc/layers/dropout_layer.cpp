@@ -25,10 +25,7 @@ float DropoutLayer::scale() const { return 1.f / (1.f - param_.msg("dropout_para
 
 namespace {
 void apply_mask(int64_t n, const float* x, float* y, uint64_t seed, uint32_t threshold, float scale) {
-  for (int64_t b = 0; b * 4 < n; ++b) {
-    const Philox4 r = philox_block(seed, b);
-    for (int j = 0; j < 4 && b * 4 + j < n; ++j) y[b * 4 + j] = dropout_apply(r.w[j], x[b * 4 + j], threshold, scale);
-  }
+  for (int64_t b = 0; b * 4 < n; ++b) dropout_block(b, n, x, y, seed, threshold, scale);
 }
 }  // namespace
 

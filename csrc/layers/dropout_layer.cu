@@ -9,12 +9,7 @@ namespace pycolorize {
 namespace {
 // One thread per Philox block of four elements.
 __global__ void mask_kernel(int64_t n, const float* x, float* y, uint64_t seed, uint32_t threshold, float scale) {
-  CUDA_KERNEL_LOOP(b, (n + 3) / 4) {
-    const Philox4 r = philox_block(seed, b);
-#pragma unroll
-    for (int j = 0; j < 4; ++j)
-      if (b * 4 + j < n) y[b * 4 + j] = dropout_apply(r.w[j], x[b * 4 + j], threshold, scale);
-  }
+  CUDA_KERNEL_LOOP(b, (n + 3) / 4) dropout_block(b, n, x, y, seed, threshold, scale);
 }
 }  // namespace
 

@@ -30,9 +30,12 @@ class DropoutLayer : public Layer {
   uint64_t seed_ = 0;
 };
 
-// Element i of x times its mask factor (scale or 0), for elements [0, n).
-PYC_HOST_DEVICE float dropout_apply(uint32_t word, float x, uint32_t threshold, float scale) {
-  return word >= threshold ? x * scale : 0.f;
+// Block b (elements 4b .. 4b+3, those below n) of y = x * mask * scale, for the CPU loop and the
+// kernel alike; x and y may be the same array.
+PYC_HOST_DEVICE void dropout_block(int64_t b, int64_t n, const float* x, float* y, uint64_t seed, uint32_t threshold,
+                                   float scale) {
+  const Philox4 r = philox_block(seed, b);
+  for (int j = 0; j < 4 && b * 4 + j < n; ++j) y[b * 4 + j] = r.w[j] >= threshold ? x[b * 4 + j] * scale : 0.f;
 }
 
 }  // namespace pycolorize

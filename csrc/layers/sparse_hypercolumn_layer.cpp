@@ -44,21 +44,6 @@ void SparseHypercolumnLayer::reshape(const Blobs& bottom, const Blobs& top) {
   top[0]->reshape({static_cast<int>(N_ * P_), static_cast<int>(D_)});
 }
 
-namespace {
-// Bilinear taps of one sample in one map, computed exactly as the released layer does (float32).
-struct Taps {
-  int64_t y0, x0;
-  float wy0, wy1, wx0, wx1;
-};
-inline Taps taps(float y, float x, float oh, float ow, float s, int H, int W) {
-  float ly = (y - oh) / s, lx = (x - ow) / s;
-  ly = std::min(std::max(ly, 0.f), static_cast<float>(H - 1.0001));
-  lx = std::min(std::max(lx, 0.f), static_cast<float>(W - 1.0001));
-  const int64_t y0 = static_cast<int64_t>(ly), x0 = static_cast<int64_t>(lx);
-  return {y0, x0, static_cast<float>(y0 + 1) - ly, ly - y0, static_cast<float>(x0 + 1) - lx, lx - x0};
-}
-}  // namespace
-
 void SparseHypercolumnLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
   const float* cent = bottom[0]->cpu_data();
   float* out = top[0]->mutable_cpu_data();
@@ -71,13 +56,10 @@ void SparseHypercolumnLayer::forward_cpu(const Blobs& bottom, const Blobs& top) 
     const int64_t off = channel_offset_[l - 1];
 #pragma omp parallel for if (N_ * P_ * C > 65536)
     for (int64_t r = 0; r < N_ * P_; ++r) {
-      const Taps t = taps(cent[2 * r], cent[2 * r + 1], oh, ow, s, H, W);
+      const HypercolumnTaps t = hypercolumn_taps(cent[2 * r], cent[2 * r + 1], oh, ow, s, H, W);
       const float* Fn = F + (r / P_) * C * plane + t.y0 * W + t.x0;
       float* o = out + r * D_ + off;
-      for (int c = 0; c < C; ++c) {
-        const float* q = Fn + c * plane;
-        o[c] = m * (t.wy0 * (t.wx0 * q[0] + t.wx1 * q[1]) + t.wy1 * (t.wx0 * q[W] + t.wx1 * q[W + 1]));
-      }
+      for (int c = 0; c < C; ++c) o[c] = m * hypercolumn_read(t, Fn + c * plane, W);
     }
   }
 }
@@ -100,7 +82,7 @@ void SparseHypercolumnLayer::backward_cpu(const Blobs& top, const std::vector<bo
     for (int64_t n = 0; n < N_; ++n)
       for (int64_t p = 0; p < P_; ++p) {
         const int64_t r = n * P_ + p;
-        const Taps t = taps(cent[2 * r], cent[2 * r + 1], oh, ow, s, H, W);
+        const HypercolumnTaps t = hypercolumn_taps(cent[2 * r], cent[2 * r + 1], oh, ow, s, H, W);
         float* dFn = dF + n * C * plane + t.y0 * W + t.x0;
         const float* g = dy + r * D_ + off;
         for (int c = 0; c < C; ++c) {

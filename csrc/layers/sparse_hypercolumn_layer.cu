@@ -15,28 +15,17 @@ struct MapGeom {
   int64_t off, D;
 };
 
-__device__ inline void taps(const float* cent, int64_t r, const MapGeom& g, int64_t& y0, int64_t& x0, float& wy0,
-                            float& wy1, float& wx0, float& wx1) {
-  float ly = (cent[2 * r] - g.oh) / g.s, lx = (cent[2 * r + 1] - g.ow) / g.s;
-  ly = fminf(fmaxf(ly, 0.f), static_cast<float>(g.H - 1.0001));
-  lx = fminf(fmaxf(lx, 0.f), static_cast<float>(g.W - 1.0001));
-  y0 = static_cast<int64_t>(ly);
-  x0 = static_cast<int64_t>(lx);
-  wy0 = static_cast<float>(y0 + 1) - ly;
-  wy1 = ly - y0;
-  wx0 = static_cast<float>(x0 + 1) - lx;
-  wx1 = lx - x0;
+__device__ inline HypercolumnTaps taps(const float* cent, int64_t r, const MapGeom& g) {
+  return hypercolumn_taps(cent[2 * r], cent[2 * r + 1], g.oh, g.ow, g.s, g.H, g.W);
 }
 
 __global__ void hc_forward(int64_t n, int64_t P, MapGeom g, const float* cent, const float* F, float* out) {
   CUDA_KERNEL_LOOP(k, n) {
     const int c = k % g.C;
     const int64_t r = k / g.C;
-    int64_t y0, x0;
-    float wy0, wy1, wx0, wx1;
-    taps(cent, r, g, y0, x0, wy0, wy1, wx0, wx1);
-    const float* q = F + ((r / P) * g.C + c) * g.H * g.W + y0 * g.W + x0;
-    out[r * g.D + g.off + c] = g.m * (wy0 * (wx0 * q[0] + wx1 * q[1]) + wy1 * (wx0 * q[g.W] + wx1 * q[g.W + 1]));
+    const HypercolumnTaps t = taps(cent, r, g);
+    const float* q = F + ((r / P) * g.C + c) * g.H * g.W + t.y0 * g.W + t.x0;
+    out[r * g.D + g.off + c] = g.m * hypercolumn_read(t, q, g.W);
   }
 }
 
@@ -44,15 +33,13 @@ __global__ void hc_backward(int64_t n, int64_t P, MapGeom g, const float* cent, 
   CUDA_KERNEL_LOOP(k, n) {
     const int c = k % g.C;
     const int64_t r = k / g.C;
-    int64_t y0, x0;
-    float wy0, wy1, wx0, wx1;
-    taps(cent, r, g, y0, x0, wy0, wy1, wx0, wx1);
-    float* q = dF + ((r / P) * g.C + c) * g.H * g.W + y0 * g.W + x0;
+    const HypercolumnTaps t = taps(cent, r, g);
+    float* q = dF + ((r / P) * g.C + c) * g.H * g.W + t.y0 * g.W + t.x0;
     const float v = g.m * dy[r * g.D + g.off + c];
-    atomicAdd(q, v * wy0 * wx0);
-    atomicAdd(q + g.W, v * wy1 * wx0);
-    atomicAdd(q + 1, v * wy0 * wx1);
-    atomicAdd(q + g.W + 1, v * wy1 * wx1);
+    atomicAdd(q, v * t.wy0 * t.wx0);
+    atomicAdd(q + g.W, v * t.wy1 * t.wx0);
+    atomicAdd(q + 1, v * t.wy0 * t.wx1);
+    atomicAdd(q + g.W + 1, v * t.wy1 * t.wx1);
   }
 }
 

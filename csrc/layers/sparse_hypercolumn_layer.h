@@ -10,9 +10,29 @@
 // The paper's text speaks of locks; the released code uses atomics, as here.
 #pragma once
 
+#include <cmath>
+
 #include "layer.h"
 
 namespace pycolorize {
+
+// Bilinear taps of one sample in one map, computed exactly as the released layer does (float32),
+// for the CPU loops and the CUDA kernels alike.
+struct HypercolumnTaps {
+  int64_t y0, x0;
+  float wy0, wy1, wx0, wx1;
+};
+PYC_HOST_DEVICE HypercolumnTaps hypercolumn_taps(float y, float x, float oh, float ow, float s, int H, int W) {
+  float ly = (y - oh) / s, lx = (x - ow) / s;
+  ly = fminf(fmaxf(ly, 0.f), static_cast<float>(H - 1.0001));
+  lx = fminf(fmaxf(lx, 0.f), static_cast<float>(W - 1.0001));
+  const int64_t y0 = static_cast<int64_t>(ly), x0 = static_cast<int64_t>(lx);
+  return {y0, x0, static_cast<float>(y0 + 1) - ly, ly - y0, static_cast<float>(x0 + 1) - lx, lx - x0};
+}
+// The map interpolated at the taps; q points at (y0, x0) of one channel, whose rows are W apart.
+PYC_HOST_DEVICE float hypercolumn_read(const HypercolumnTaps& t, const float* q, int W) {
+  return t.wy0 * (t.wx0 * q[0] + t.wx1 * q[1]) + t.wy1 * (t.wx0 * q[W] + t.wx1 * q[W + 1]);
+}
 
 class SparseHypercolumnLayer : public Layer {
  public:

@@ -1,19 +1,10 @@
 // util/gpu.cu: CUDA implementation of the memory plumbing (built only with CUDA).
-#include <cuda_runtime.h>
-
 #include <algorithm>
 #include <mutex>
 #include <unordered_map>
 
-#include "common.h"
+#include "util/cuda.cuh"
 #include "util/gpu.h"
-
-#define CUDA_CHECK(call)                                                                  \
-  do {                                                                                    \
-    cudaError_t e_ = (call);                                                              \
-    if (e_ != cudaSuccess)                                                                \
-      throw ::pycolorize::Error(::pycolorize::str(#call, ": ", cudaGetErrorString(e_)));  \
-  } while (0)
 
 namespace pycolorize {
 namespace gpu {

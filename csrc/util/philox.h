@@ -7,11 +7,7 @@
 
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define PYC_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define PYC_HOST_DEVICE inline
-#endif
+#include "common.h"
 
 namespace pycolorize {
 
