@@ -58,6 +58,13 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def layer_kind(layer):
+    """A profile's row: the layer type, with the kernel size for convolutions ("Convolution 3x3")."""
+    if layer.type == "Convolution":
+        return "Convolution {}x{}".format(*layer.blobs[0].shape[2:])
+    return layer.type
+
+
 def run_ours(size, runs, weights, x, profile, device="cpu"):
     import pycolorize
 
@@ -82,9 +89,7 @@ def run_ours(size, runs, weights, x, profile, device="cpu"):
             t = time.perf_counter()
             core.forward_from_to(i, i)
             dt = time.perf_counter() - t
-            key = core.layer(i).type
-            if key == "Convolution":
-                key += " " + ("1x1" if core.layer(i).blobs[0].shape[2] == 1 else f"{core.layer(i).blobs[0].shape[2]}x{core.layer(i).blobs[0].shape[3]}")
+            key = layer_kind(core.layer(i))
             per_type[key] = per_type.get(key, 0.0) + dt
         result["profile"] = per_type
     return result
@@ -215,7 +220,8 @@ def gpu_train_profile(core, step_s, reps=3):
     """Where a training step's time goes: each layer's forward and backward timed alone (the
     device synchronised around it), summed by layer type; the rest of the step (data upload, SGD
     update, launch gaps) is what remains of the measured step time."""
-    sync = __import__("pycolorize")._core.synchronize
+    from pycolorize._core import synchronize as sync
+
     per = {}
 
     def timed(key, fn):
@@ -227,17 +233,9 @@ def gpu_train_profile(core, step_s, reps=3):
 
     for _ in range(reps):
         for i in range(core.num_layers):
-            layer = core.layer(i)
-            kind = layer.type
-            if kind == "Convolution":
-                kind += " {}x{}".format(*layer.blobs[0].shape[2:])
-            timed(kind + " fwd", lambda: core.forward_from_to(i, i))
+            timed(layer_kind(core.layer(i)) + " fwd", lambda: core.forward_from_to(i, i))
         for i in reversed(range(core.num_layers)):
-            layer = core.layer(i)
-            kind = layer.type
-            if kind == "Convolution":
-                kind += " {}x{}".format(*layer.blobs[0].shape[2:])
-            timed(kind + " bwd", lambda: core.backward_from_to(i, i))
+            timed(layer_kind(core.layer(i)) + " bwd", lambda: core.backward_from_to(i, i))
     per["rest of the step (upload, SGD update, gaps)"] = step_s - sum(per.values())
     return per
 

@@ -43,8 +43,7 @@ build() {
 }
 # A C++ error message with numbers in it, in a child process (on the 2026-11 H100 image the CUDA
 # build once crashed formatting numbers: libstdc++.a from nvcc's host toolchain got linked in).
-smoke() {
-  $PY - <<'PY' 2>&1 | tee -a "$LOG/summary.txt"
+cat > "$LOG/smoke.py" <<'PY'
 import pycolorize
 print("cuda_compiled", pycolorize.cuda_compiled(), "gpus", pycolorize.gpu_count())
 try:
@@ -52,14 +51,15 @@ try:
 except pycolorize.Error as e:
     print("error messages work:", str(e)[:70])
 PY
+smoke() {
+  $PY "$LOG/smoke.py" 2>&1 | tee -a "$LOG/summary.txt"
   return "${PIPESTATUS[0]}"
 }
 build || { echo "BUILD FAILED" | tee -a "$LOG/summary.txt"; exit 1; }
 if ! smoke; then
   echo "SMOKE TEST CRASHED; backtrace in crash.txt; rebuilding with the system compiler" | tee -a "$LOG/summary.txt"
-  command -v cuda-gdb > /dev/null && timeout 120 cuda-gdb -batch -ex run -ex "bt 12" -ex "info sharedlibrary" --args $PY -c \
-    'import pycolorize; pycolorize.Net.from_string("layer { name: \"x\" type: \"Input\" top: \"x\" top: \"y\" input_param { shape { dim: 1 } } }")' \
-    > "$LOG/crash.txt" 2>&1
+  command -v cuda-gdb > /dev/null && timeout 120 cuda-gdb -batch -ex run -ex "bt 12" -ex "info sharedlibrary" \
+    --args $PY "$LOG/smoke.py" > "$LOG/crash.txt" 2>&1
   cp build-gpu/CMakeFiles/*/CMakeCUDACompiler.cmake "$LOG/" 2>/dev/null
   build -DCMAKE_C_COMPILER=/usr/bin/gcc -DCMAKE_CXX_COMPILER=/usr/bin/g++ -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++ &&
     smoke || { echo "STILL CRASHING" | tee -a "$LOG/summary.txt"; exit 1; }
