@@ -4,6 +4,7 @@ The version lives in one place: pycolorize/_version.py.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +20,25 @@ class CMakeExtension(Extension):
         super().__init__(name, sources=[])
 
 
+def drop_stale_cache(build_temp):
+    """pip builds in a temporary environment that is gone by the next install, while the build
+    folder stays: a CMake cache that names a path that no longer exists (ninja, cmake, pybind11 of
+    that environment) is dropped, so that CMake configures afresh instead of failing."""
+    cache = build_temp / "CMakeCache.txt"
+    if not cache.exists():
+        return
+    paths = re.findall(r"^[^#/\n][^\n]*:(?:FILEPATH|PATH)=(/[^\n]*)$", cache.read_text(), re.M)
+    if any(not os.path.exists(p) for p in paths):
+        cache.unlink()
+        shutil.rmtree(build_temp / "CMakeFiles", ignore_errors=True)
+
+
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
         out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
         build_temp = Path(self.build_temp) / ext.name
         build_temp.mkdir(parents=True, exist_ok=True)
+        drop_stale_cache(build_temp)
         cfg = "Debug" if self.debug else "Release"
         args = [
             f"-DPYCOLORIZE_OUTPUT_DIR={out_dir}",
