@@ -4,12 +4,23 @@ The file has a group ``/data`` with one subgroup per layer (parameter-less layer
 groups) holding float32 datasets ``"0"``, ``"1"``, ... in blob order, shaped like the blobs
 (Caffe's ``Net::ToHDF5``). Loading follows ``Net::CopyTrainedLayersFromHDF5``: layers in the file
 that the net lacks are ignored, net layers the file lacks keep their filler values, and a shape
-mismatch is an error naming the layer and both shapes (shapes that differ only by trailing 1s, as an
-InnerProduct's (out, in) and a 1x1 Convolution's (out, in, 1, 1), are the same weights and load).
+mismatch is an error naming the layer and both shapes, with two exceptions that hold the same
+numbers in the same order:
+
+* shapes that differ only by trailing 1s, as an InnerProduct's (out, in) and a 1x1 Convolution's
+  (out, in, 1, 1);
+* a stored (out, in) blob loading into a Convolution's (out, c, kh, kw) when c*kh*kw == in. The
+  2017 release of the authors' weights (``autocolorize.caffemodel.h5``) stored fc6 as (4096, 25088)
+  and h_fc1 as (1024, 12417), where the net has (4096, 512, 7, 7) and (1024, 12417, 1, 1). The
+  authors' own Caffe reshaped on load when the counts matched, so that file worked for them; BVLC
+  Caffe 1.0 refuses it ("Source shape is 4096 25088 ... target shape is 4096 512 7 7"). We follow
+  the released code and accept both published forms, with one warning per load listing the layers
+  reshaped. Only the leading (output) axis must agree; any other difference stays an error.
 """
 import contextlib
 import os
 import tempfile
+import warnings
 
 import h5py
 import numpy as np
@@ -26,6 +37,17 @@ def _strip_ones(shape):
     return shape
 
 
+def _fits(stored, target):
+    """Whether a stored blob of shape `stored` holds the weights of a net blob of shape `target`
+    in the same memory order: equal up to trailing 1s, or (out, in) into (out, c, kh, kw) with
+    c*kh*kw == in (see the module docstring)."""
+    stored, target = tuple(stored), tuple(target)
+    if _strip_ones(stored) == _strip_ones(target):
+        return True
+    return (len(stored) == 2 and len(target) == 4 and stored[0] == target[0]
+            and stored[1] == int(np.prod(target[1:])))
+
+
 def load_weights(net, path):
     """Copy weights from the Caffe HDF5 file `path` into `net`; returns the names of the layers loaded."""
     path = os.fspath(path)
@@ -37,6 +59,7 @@ def load_weights(net, path):
         raise Error(f"{path}: not an HDF5 weights file ({e})") from None
     params = net.params
     loaded = []
+    reshaped = []  # "layer (stored shape) -> (net shape)", for the one warning below
     file_layers = []
     with f:
         if "data" not in f or not isinstance(f["data"], h5py.Group):
@@ -57,36 +80,60 @@ def load_weights(net, path):
                         continue  # shared with another layer, which holds it
                     raise Error(f"{path}: layer '{layer}' has {len(group)} blobs in the file but {len(blobs)} in the net")
                 src = group[key]
-                if _strip_ones(src.shape) != _strip_ones(blob.shape):
+                if not _fits(src.shape, blob.shape):
                     raise Error(f"{path}: layer '{layer}' blob {i}: shape {tuple(src.shape)} in the file but "
                                 f"{tuple(blob.shape)} in the net")
+                if tuple(src.shape) != tuple(blob.shape):
+                    reshaped.append(f"{layer} blob {i} {tuple(src.shape)} -> {tuple(blob.shape)}")
                 blob.data[...] = np.asarray(src, dtype=np.float32).reshape(blob.shape)
             loaded.append(layer)
     if params and not loaded:
         raise Error(f"{path}: none of its layers ({', '.join(file_layers[:8])}{', ...' if len(file_layers) > 8 else ''}) "
                     f"is a layer with parameters in net '{net.name}' ({', '.join(list(params)[:8])}); wrong network?")
+    if reshaped:
+        warnings.warn(f"{path}: reshaped on load, as the authors' Caffe did (BVLC Caffe 1.0 refuses these): "
+                      + ", ".join(reshaped), stacklevel=2)
     return loaded
 
 
 @contextlib.contextmanager
 def atomic_h5(path):
     """Open an HDF5 file for writing that appears at `path` only once complete: it is written to a
-    temporary file beside it, flushed to disk and renamed over `path`. An exception (or Ctrl-C)
-    midway removes the temporary and leaves any previous `path` untouched."""
+    temporary file beside it (``.tmp-*.h5``), flushed to disk and renamed over `path`. An exception
+    (or Ctrl-C) midway removes the temporary and leaves any previous `path` untouched; a ``kill -9``
+    midway leaves at most the temporary. An OS error (disk full, read-only or missing folder) is an
+    Error naming `path` and the OS's reason."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=directory)
-    os.close(fd)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".h5", dir=directory)
+        os.close(fd)
         with h5py.File(tmp, "w") as f:
             yield f
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        tmp = None
+        _fsync_dir(directory)  # the rename itself survives a power cut
+    except OSError as e:
+        raise Error(f"cannot write {path}: {e}; any earlier file there is untouched") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
-        raise
+
+
+def _fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # not every system lets a folder be opened
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def save_weights(net, path):

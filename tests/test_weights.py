@@ -87,3 +87,67 @@ def test_failed_save_leaves_previous_file(tmp_path, monkeypatch):
         net.save(path)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["w.h5"]
+
+
+def test_innerproduct_form_loads_into_a_convolution(tmp_path):
+    """The 2017 autocolorize.caffemodel.h5 stored fc6 as (4096, 25088) for a (4096, 512, 7, 7)
+    convolution; the authors' Caffe reshaped it on load. Same here, in small: (3, 2*3*3) into the
+    3x3 'conv', with one warning naming the layer and both shapes."""
+    pycolorize.set_random_seed(1)
+    a = net_from(TEXT)
+    conv_form = tmp_path / "conv_form.h5"
+    a.save(conv_form)
+    ip_form = tmp_path / "ip_form.h5"
+    with h5py.File(conv_form) as src, h5py.File(ip_form, "w") as dst:
+        for layer in src["data"]:
+            group = dst.create_group(f"data/{layer}")
+            for key, blob in src["data"][layer].items():
+                value = blob[()]
+                group.create_dataset(key, data=value.reshape(3, 18) if layer == "conv" and key == "0" else value)
+    with pytest.warns(UserWarning, match=r"reshaped on load.*conv blob 0 \(3, 18\) -> \(3, 2, 3, 3\)") as record:
+        b = net_from(TEXT, weights=ip_form)
+    assert len([w for w in record if "reshaped" in str(w.message)]) == 1
+    np.testing.assert_array_equal(b.params["conv"][0].data, a.params["conv"][0].data)
+    x = np.random.RandomState(0).randn(1, 2, 5, 5).astype(np.float32)
+    np.testing.assert_array_equal(a.forward(x=x)["y"], b.forward(x=x)["y"])
+
+
+@pytest.mark.parametrize("shape", [(3, 17), (2, 18), (2, 27), (3, 2, 9), (18, 3)])
+def test_innerproduct_form_with_other_counts_is_an_error(tmp_path, shape):
+    """Only (out, c*kh*kw) with the net's out is reshaped: a count mismatch, another out (with or
+    without the same total count) or another rank stays an error naming the layer and both shapes."""
+    path = tmp_path / "bad.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data/conv/0", data=np.zeros(shape, np.float32))
+    with pytest.raises(pycolorize.Error, match=rf"bad.h5: layer 'conv' blob 0: shape \({shape[0]}, {shape[1]}.*\) in the "
+                                               r"file but \(3, 2, 3, 3\) in the net"):
+        net_from(TEXT, weights=path)
+
+
+def test_matching_shapes_load_without_a_warning(tmp_path, recwarn):
+    net = net_from(TEXT)
+    net.save(tmp_path / "w.h5")
+    net_from(TEXT, weights=tmp_path / "w.h5")
+    assert not [w for w in recwarn if "reshaped" in str(w.message)]
+
+
+def test_unwritable_path_is_a_clear_error(tmp_path, monkeypatch):
+    """What the tests can reach as root (chmod does not stop root): a folder that is a file
+    (NotADirectoryError from the OS) and a disk that fills while the file is written (ENOSPC
+    injected into the fsync that ends every write). Both name the path and the OS error, and leave
+    the earlier file and no temporary behind."""
+    net = net_from(TEXT)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(pycolorize.Error, match=r"cannot write .*file/w.h5: \[Errno 20\] Not a directory"):
+        net.save(tmp_path / "file" / "w.h5")
+    path = tmp_path / "w.h5"
+    net.save(path)
+    before = path.read_bytes()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(pycolorize.Error, match=r"cannot write .*w.h5: \[Errno 28\] No space left on device; any earlier"):
+        net_from(TEXT).save(path)
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["file", "w.h5"]
