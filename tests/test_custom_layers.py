@@ -43,14 +43,15 @@ def test_custom_layer_matches_caffe(device, case):
 # ---- SparseHypercolumnExtractor ------------------------------------------------------------
 
 def hypercolumns_ref(cent, feats, scales, offsets, mults):
-    """float64 bilinear sampling with the released clamp rule."""
+    """float64 bilinear sampling with the released clamp rule (the bound H - 1.0001 rounded to
+    float32, as the layer computes it) and the tap index capped at H - 2 (see the layer's header)."""
     N, P, _ = cent.shape
     cols = []
     for F, s, o, m in zip(feats, scales, offsets, mults):
         _, C, H, W = F.shape
-        ly = np.clip((cent[..., 0] - o) / s, 0, H - 1.0001)
-        lx = np.clip((cent[..., 1] - o) / s, 0, W - 1.0001)
-        y0, x0 = ly.astype(int), lx.astype(int)
+        ly = np.clip((cent[..., 0] - o) / s, 0, float(np.float32(H - 1.0001)))
+        lx = np.clip((cent[..., 1] - o) / s, 0, float(np.float32(W - 1.0001)))
+        y0, x0 = np.minimum(ly.astype(int), H - 2), np.minimum(lx.astype(int), W - 2)
         wy1, wx1 = ly - y0, lx - x0
         n = np.arange(N)[:, None]
         v = ((1 - wy1) * (1 - wx1))[..., None] * F[n, :, y0, x0] + ((1 - wy1) * wx1)[..., None] * F[n, :, y0, x0 + 1] \
@@ -92,6 +93,33 @@ def test_sparse_hypercolumns_match_reference_and_gradients(device):
     assert_close(net.blobs["hc"].data, ref, TOL, "hypercolumns")
     # kinks of the clamp are not differentiable, but the features enter linearly: exact check
     assert check_gradients(net, max_checks=40) > 0
+
+
+def test_sparse_hypercolumns_on_maps_beyond_2048_stay_inside_the_plane(device):
+    # H - 1.0001 rounds to H - 1 in float32 above 2048 rows: the released rule alone would put the
+    # lower tap one row past the map (into the next channel, or past the buffer for the last one).
+    # NaN where only such a stray tap can read makes an out-of-plane read visible in the output.
+    tall, wide = (1, 2, 4096, 3), (1, 2, 3, 4096)
+    net = hc_net([tall, wide], 6, [1, 1], offsets=[0, 0])
+    rng = np.random.RandomState(3)
+    feats = [rng.randn(*tall).astype(np.float32), rng.randn(*wide).astype(np.float32)]
+    feats[0][:, :, :4, :] = np.nan   # the tall map's top rows (a stray read past channel 0's plane)
+    feats[1][:, :, :, :4] = np.nan   # the wide map's first columns (a stray read wraps to the next row)
+    for i, F in enumerate(feats):
+        net.params[f"f{i}"][0].data[...] = F
+    # the far corner, the edges and beyond them, one inside; all at y, x >= 5, away from the NaNs
+    cent = np.array([[[1e6, 1e6], [4095, 4095], [4094.5, 10], [10, 4094.25], [4095.7, 5000], [7.5, 9.25]]], np.float32)
+    net.blobs["cent"].data[...] = cent
+    net.forward()
+    ref = hypercolumns_ref(cent.astype(np.float64), [F.astype(np.float64) for F in feats], [1, 1], [0, 0], [1, 1])
+    assert np.isfinite(net.blobs["hc"].data).all()
+    assert_close(net.blobs["hc"].data, ref, TOL, "hypercolumns at the edge of 4096-wide maps")
+    net.blobs["hc"].diff[...] = 1
+    net.backward()
+    for i, F in enumerate(feats):  # every sample's unit gradient lands inside its own map, whole
+        g = net.params[f"f{i}"][0].diff
+        assert np.isfinite(g).all() and abs(g.sum() - 6 * F.shape[1]) < 1e-4
+        assert np.all(g.reshape(2, -1).sum(axis=1) == pytest.approx(6.0))
 
 
 def test_sparse_hypercolumn_memory_per_image_is_the_papers():

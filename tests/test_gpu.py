@@ -50,19 +50,33 @@ def test_deploy_net_cpu_and_gpu_agree_blob_by_blob():
 
 
 @needs_gpu
-def test_tf32_is_an_explicit_opt_in():
-    net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=os.path.join(A2, "deploy_small.caffemodel.h5"))
-    x = np.load(os.path.join(A2, "blobs.npz"))["input"]
+def test_tf32_is_an_explicit_opt_in_that_takes_effect():
+    # A GEMM (cuBLAS) and a 3x3 convolution (cuDNN) long enough that TF32's 10-bit mantissa must
+    # show: the opt-in has to change both results (else it does nothing), by less than 1e-2.
+    net = pycolorize.Net.from_string(
+        'layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 64 dim: 1024 } } }\n'
+        'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "ip" inner_product_param { num_output: 512 '
+        '  weight_filler { type: "gaussian" std: 0.03 } } }\n'
+        'layer { name: "im" type: "Input" top: "im" input_param { shape { dim: 2 dim: 128 dim: 32 dim: 32 } } }\n'
+        'layer { name: "conv" type: "Convolution" bottom: "im" top: "conv" convolution_param { num_output: 128 '
+        '  kernel_size: 3 pad: 1 weight_filler { type: "gaussian" std: 0.03 } } }')
+    rng = np.random.RandomState(5)
+    inputs = {"x": rng.randn(64, 1024).astype(np.float32), "im": rng.randn(2, 128, 32, 32).astype(np.float32)}
     assert not pycolorize.allow_tf32()
     pycolorize.set_mode_gpu()
-    fp32 = {k: v.copy() for k, v in net.forward(data=x).items()}
+    fp32 = {k: v.copy() for k, v in net.forward(**inputs).items()}
     pycolorize.set_allow_tf32(True)
     try:
-        tf32 = net.forward(data=x)
+        assert pycolorize.allow_tf32()
+        tf32 = {k: v.copy() for k, v in net.forward(**inputs).items()}
     finally:
         pycolorize.set_allow_tf32(False)
+    again = net.forward(**inputs)
     for k in fp32:
-        assert_close(tf32[k], fp32[k], 1e-2, f"TF32 {k}")
+        scale = np.abs(fp32[k]).max()
+        changed = np.abs(tf32[k] - fp32[k]).max() / scale
+        assert 3e-5 < changed < 1e-2, f"TF32 changed {k} by {changed:.3g} of its scale (expected 3e-5 .. 1e-2)"
+        np.testing.assert_array_equal(again[k], fp32[k])  # and switching it off restores full FP32
 
 
 @needs_gpu

@@ -8,7 +8,9 @@
 # Python with numpy, h5py, pytest, pybind11, cmake and ninja, and OpenBLAS from the scipy-openblas32
 # wheel or from a SciPy wheel. No network. PyTorch, when present, is the benchmark's baseline.
 # BENCH_ARGS adds benchmark options (e.g. --profile). BENCH_TF32=1 also runs the benchmark with TF32 allowed in both frameworks.
-# SANITIZE=1 also runs the GPU layer tests under compute-sanitizer (memcheck).
+# SANITIZE=1 also runs the GPU layer tests under compute-sanitizer: memcheck (out-of-bounds and
+#   misaligned accesses) and racecheck (shared-memory hazards).
+# GIT_COMMIT names the commit being checked where the tree has no .git (the device machine's copy).
 # PYTEST_ARGS adds pytest options (e.g. "-n 8" with pytest-xdist, which also survives a crashing test).
 # Builds into build-gpu/ for this machine's GPU only (CUDA_ARCHS overrides), and puts _core into
 # pycolorize/ (the source tree), replacing any CPU build there.
@@ -22,6 +24,8 @@ status=0
 step() { echo "== $1 ($(date +%T))" | tee -a "$LOG/summary.txt"; }
 
 step "machine"
+commit=$(git rev-parse HEAD 2>/dev/null || echo "${GIT_COMMIT:-unknown}")
+echo "commit $commit$(git status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')" | tee -a "$LOG/summary.txt"
 { nvidia-smi; nvcc --version; $PY --version; cmake --version | head -1; ${CXX:-g++} --version | head -1
   env | grep -E "FLAGS|^CC=|^CXX=|^CUDAHOSTCXX=|^PATH="
   echo "g++ on PATH: $(command -v g++)  libstdc++.so.6 of \$CXX: $(${CXX:-g++} -print-file-name=libstdc++.so.6)"; } > "$LOG/machine.txt" 2>&1
@@ -78,6 +82,16 @@ for f in tests/test_*.py; do
 done
 grep -h -E "^(FAILED|ERROR) " "$LOG"/tests/*.txt | head -40 | tee -a "$LOG/summary.txt"
 
+if [ -n "${SANITIZE:-}" ]; then  # SANITIZE=1: the GPU layer tests under compute-sanitizer, before the benchmark
+  for tool in memcheck racecheck; do
+    step "compute-sanitizer $tool"
+    PYTHONUNBUFFERED=1 timeout 240 compute-sanitizer --tool $tool --print-limit 20 --error-exitcode 99 \
+      $PY -m pytest -q -p no:cacheprovider -k gpu tests/test_layers.py tests/test_custom_layers.py \
+      > "$LOG/sanitizer_$tool.txt" 2>&1 || status=1
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY|passed|failed" "$LOG/sanitizer_$tool.txt" | tail -4 | tee -a "$LOG/summary.txt"
+  done
+fi
+
 if [ "$BENCH" != "--no-bench" ]; then
   step "benchmark"
   PYTHONUNBUFFERED=1 timeout 300 $PY tools/benchmark.py --gpu ${BENCH_ARGS:-} > "$LOG/benchmark.txt" 2>&1 || status=1
@@ -87,12 +101,5 @@ if [ "$BENCH" != "--no-bench" ]; then
     tail -25 "$LOG/benchmark_tf32.txt" | tee -a "$LOG/summary.txt"
   fi
 fi
-if [ -n "${SANITIZE:-}" ]; then  # SANITIZE=1: the GPU layer tests under compute-sanitizer's memcheck
-  step "compute-sanitizer"
-  PYTHONUNBUFFERED=1 timeout 300 compute-sanitizer --tool memcheck --print-limit 20 $PY -m pytest -q -p no:cacheprovider \
-    -k gpu tests/test_layers.py tests/test_custom_layers.py > "$LOG/sanitizer.txt" 2>&1 || status=1
-  grep -E "ERROR SUMMARY|passed|failed" "$LOG/sanitizer.txt" | tail -3 | tee -a "$LOG/summary.txt"
-fi
-
 step "done (status $status)"
 exit $status

@@ -22,11 +22,19 @@ struct HypercolumnTaps {
   int64_t y0, x0;
   float wy0, wy1, wx0, wx1;
 };
+//
+// The released layer clamps to H - 1.0001 in float32 so that floor(ly) + 1 stays inside the map.
+// Above 2048 rows (or columns) float32 cannot hold that margin: H - 1.0001 rounds to H - 1, the
+// second tap (floor + 1) lands one row past the map, and the backward scatter writes outside the plane. So the
+// tap index is also capped at H - 2; where the clamp did not round (every map up to 2048) this
+// changes nothing, and at ly = H - 1 exactly it reads the last row with weight 1, as intended.
 PYC_HOST_DEVICE HypercolumnTaps hypercolumn_taps(float y, float x, float oh, float ow, float s, int H, int W) {
   float ly = (y - oh) / s, lx = (x - ow) / s;
   ly = fminf(fmaxf(ly, 0.f), static_cast<float>(H - 1.0001));
   lx = fminf(fmaxf(lx, 0.f), static_cast<float>(W - 1.0001));
-  const int64_t y0 = static_cast<int64_t>(ly), x0 = static_cast<int64_t>(lx);
+  int64_t y0 = static_cast<int64_t>(ly), x0 = static_cast<int64_t>(lx);
+  if (y0 > H - 2) y0 = H - 2;
+  if (x0 > W - 2) x0 = W - 2;
   return {y0, x0, static_cast<float>(y0 + 1) - ly, ly - y0, static_cast<float>(x0 + 1) - lx, lx - x0};
 }
 // The map interpolated at the taps; q points at (y0, x0) of one channel, whose rows are W apart.
