@@ -152,6 +152,26 @@ class Net:
     def clear_param_diffs(self):
         self._net.clear_param_diffs()
 
+    def first_non_finite(self):
+        """(layer, blob) of the first layer, in net order, whose output (top) data holds a NaN or an
+        infinity, or None. It reads every output, so callers use it only once something is known
+        to be wrong (the training loop, after a non-finite loss). An in-place layer shares its
+        input's blob, so the blob shows what the last layer writing it left there."""
+        names = self._net.blob_names
+        for i, layer in enumerate(self._net.layer_names):
+            for top in self._net.top_ids(i):
+                if not np.isfinite(self._net.blob(top).data).all():
+                    return layer, names[top]
+        return None
+
+    def first_non_finite_param(self):
+        """(layer, index) of the first parameter blob, in net order, holding a NaN or an infinity, or None."""
+        for layer, blobs in self.params.items():
+            for i, blob in enumerate(blobs):
+                if not np.isfinite(blob.data).all():
+                    return layer, i
+        return None
+
     # ---- weights -----------------------------------------------------------------------------
     def copy_from(self, path):
         """Load Caffe HDF5 weights (see pycolorize.weights.load_weights)."""

@@ -11,9 +11,17 @@ training net the way Caffe does (the solver's ``net:`` path is resolved against 
 directory) and writes and reads snapshots in Caffe's HDF5 formats: weights ``/data/<layer>/<i>``,
 solver state ``iter``, ``learned_net``, ``current_step`` and ``history/<i>``, plus
 ``pycolorize_rng`` (the Dropout generator, so that a resumed run is bit-identical on the CPU).
-Both files are written atomically, the weights first.
+
+Crash safety: each file is written to a temporary beside it and renamed into place (atomic_h5), the
+weights first and the state last, and an older state of the same iteration is deleted before its
+weights are rewritten. A snapshot therefore counts as complete exactly when its state file exists
+(its weights then exist and match it), whatever moment a ``kill -9`` or a power cut strikes;
+``latest_snapshot`` finds the newest complete one and ignores temporaries and lone weights files.
+A snapshot that cannot be written is an Error naming the path and the OS error, and leaves every
+earlier snapshot as it was.
 """
 import os
+import re
 
 import h5py
 import numpy as np
@@ -22,6 +30,23 @@ from . import _core
 from ._core import Error
 from .net import Net
 from .weights import atomic_h5
+
+
+def latest_snapshot(prefix):
+    """The state file (``<prefix>_iter_<N>.solverstate.h5``) of the newest complete snapshot
+    under `prefix`, or None. Complete means the state file exists (written last, atomically) and so
+    does its weights file; temporaries (``.tmp-*``) and weights without a state are ignored."""
+    directory, base = os.path.split(os.path.abspath(os.fspath(prefix)))
+    if not os.path.isdir(directory):
+        return None
+    pattern = re.compile(re.escape(base) + r"_iter_(\d+)\.solverstate\.h5")
+    best = None
+    for name in os.listdir(directory):
+        m = pattern.fullmatch(name)
+        if m and os.path.isfile(os.path.join(directory, f"{base}_iter_{m[1]}.caffemodel.h5")):
+            if best is None or int(m[1]) > best[0]:
+                best = (int(m[1]), os.path.join(directory, name))
+    return best[1] if best else None
 
 
 class Solver:
@@ -46,6 +71,7 @@ class Solver:
         self._solver = _core.Solver(text, path, self.net._net)
         if weights is not None:
             self.net.copy_from(weights)
+        self.stopped_by = None  # set by pycolorize.training.train: the signal that stopped it, if any
 
     # ---- running -----------------------------------------------------------------------------
     def step(self, iters=1, before_forward=None):
@@ -77,12 +103,20 @@ class Solver:
 
     def snapshot(self, prefix=None, extra=None):
         """Write the weights and the solver state at the current iteration; returns both paths.
-        Each file is complete or absent: they are written to temporaries and renamed. `extra`, a
-        str, is kept in the state file as ``pycolorize_extra`` (train.py stores the data
+        Each file is complete or absent: they are written to temporaries and renamed, the state
+        last, so that the pair is complete when the state exists (see the module docstring).
+        `extra`, a str, is kept in the state file as ``pycolorize_extra`` (train.py stores the data
         position there); ``restore`` returns it."""
         model, state = self.snapshot_paths(prefix)
         directory = os.path.dirname(os.path.abspath(model))
-        os.makedirs(directory, exist_ok=True)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            # A state left from an earlier run at this iteration must not be paired with the weights
+            # about to replace its own (they may differ, e.g. on the GPU): drop it first.
+            if os.path.exists(state):
+                os.remove(state)
+        except OSError as e:
+            raise Error(f"cannot write snapshot {model}: {e}") from None
         self.net.save(model)
         with atomic_h5(state) as f:
             f.create_dataset("iter", data=np.int32(self.iter))

@@ -17,13 +17,28 @@ The data config (YAML, or a dict) names the images and the sampling; sizes come 
 Batch size, crop size, samples per image and the output space (hue/chroma or a Lab variant)
 are read off the training net's Input blobs. Progress goes to a bar (loss averaged over the
 solver's average_loss, images/s, ETA) and to a CSV log. Snapshots follow the solver's
-`snapshot`; the data position is saved with them, so `resume` continues the same stream. Ctrl-C
-finishes the current iteration, writes a snapshot and stops (a second Ctrl-C stops at once; the
-snapshot files are written atomically either way).
+`snapshot`; the data position is saved with them, so `resume` continues the same stream
+(``resume="auto"``: from the newest complete snapshot under the prefix, if there is one).
+
+Faults, and the exit status tools/train.py gives for each:
+
+* Ctrl-C (SIGINT) or SIGTERM (what Slurm and Kubernetes send before pre-emption) finishes the
+  current iteration, writes a snapshot and stops; ``solver.stopped_by`` is the signal and the tool
+  exits 128 + its number: 130 for SIGINT, 143 for SIGTERM. A second signal stops at once
+  (KeyboardInterrupt, same status) without that snapshot; earlier ones are complete either way.
+* ``kill -9`` (or a crash, or a power cut) at any moment leaves the newest complete snapshot
+  loadable (pycolorize.solver explains why), and resuming from it reaches, on the CPU, the same
+  weights bit for bit as a run never interrupted (tests/test_crash_safety.py kills and resumes).
+* A loss that is NaN or infinite raises Diverged (exit 1) naming the iteration and the first
+  layer whose output was not finite, without a snapshot, so the last one written is the last good
+  one. Parameters are also checked before each snapshot, so none holds NaN weights.
+* A snapshot that cannot be written (disk full, read-only folder) is an Error naming the path and
+  the OS error (exit 1); the earlier snapshots stay as they were.
 """
 import collections
 import csv
 import json
+import math
 import os
 import signal
 import sys
@@ -32,7 +47,8 @@ import time
 import numpy as np
 
 from . import data
-from .solver import Solver
+from ._core import Error
+from .solver import Solver, latest_snapshot
 
 TARGETS = {"hist_h": "hue_chroma", "hist_a": "lab_k32", "hist_ab": "lab_16x16", "ab": "lab_l2"}
 
@@ -64,36 +80,66 @@ def net_geometry(net):
     return b, h, samples, variants[0]
 
 
+class Diverged(Error):
+    """The loss (or a parameter) became NaN or infinite; the message says when and where."""
+
+
+class StopNow(KeyboardInterrupt):
+    """A second SIGINT/SIGTERM: stop at once, without a snapshot of the iteration under way."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
 class _Interrupt:
-    """First Ctrl-C: ask the loop to stop after this iteration. Second: the usual KeyboardInterrupt."""
+    """First SIGINT or SIGTERM: ask the loop to stop after this iteration (``signum`` says which).
+    Second: StopNow, a KeyboardInterrupt."""
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
-        self.requested = False
+        self.signum = None
+        self._old = {}
+
+    @property
+    def requested(self):
+        return self.signum is not None
 
     def __enter__(self):
-        self._old = signal.getsignal(signal.SIGINT)
-        try:
-            signal.signal(signal.SIGINT, self._handle)
-        except ValueError:  # not the main thread
-            self._old = None
+        for sig in self.SIGNALS:
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: no handlers, signals act as usual
+                break
         return self
 
     def _handle(self, signum, frame):
         if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\ninterrupted: finishing this iteration, then writing a snapshot (Ctrl-C again to stop now)",
-              file=sys.stderr, flush=True)
+            raise StopNow(signum)
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name}: finishing this iteration, then writing a snapshot "
+              f"(send it again to stop now)", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _diverged(solver, loss, last_snapshot):
+    where = solver.net.first_non_finite()
+    where = (f"the first non-finite output is blob '{where[1]}' of layer '{where[0]}'" if where
+             else "every layer's output is finite (the loss layer's own arithmetic?)")
+    kept = f"the last good snapshot is {last_snapshot}" if last_snapshot else "no snapshot was written"
+    return Diverged(f"iteration {solver.iter}: the loss is {loss}; {where}; training stopped, {kept}")
 
 
 def train(solver_path, data_config, weights=None, resume=None, log=None, max_iter=None, progress=True,
           snapshot_prefix=None, time_limit=None):
-    """Train; returns the solver. `max_iter` overrides the solver's; `log` is the CSV path (default:
-    <snapshot_prefix>_log.csv); `time_limit` (seconds) stops earlier, with a snapshot."""
+    """Train; returns the solver. `resume` is a solver state file, or "auto" for the newest complete
+    snapshot under the prefix (none: start afresh); `max_iter` overrides the solver's; `log` is the
+    CSV path (default: <snapshot_prefix>_log.csv); `time_limit` (seconds) stops earlier, with a
+    snapshot. A first SIGINT/SIGTERM stops after a snapshot and sets ``solver.stopped_by``; a
+    non-finite loss raises Diverged (see the module docstring)."""
     cfg = load_config(data_config)
     solver = Solver(solver_path, weights=weights)
     prefix = snapshot_prefix or solver.param["snapshot_prefix"] or os.path.splitext(solver_path)[0]
@@ -104,6 +150,8 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                          margin=int(cfg.get("margin", 16)), mean_shift=float(cfg.get("mean_shift", 0.0)),
                          seed=int(cfg.get("seed", 0)), workers=int(cfg.get("workers", 4)),
                          prefetch=int(cfg.get("prefetch", 4)))
+    if resume == "auto":
+        resume = latest_snapshot(prefix)
     if resume:
         extra = solver.restore(resume)
         if extra:
@@ -119,8 +167,18 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
         for k, v in next(loader).items():
             blobs[k].data[...] = v
 
+    last_snapshot = resume or None
+
     def snapshot():
-        return solver.snapshot(prefix, extra=json.dumps({"data": loader.state()}))
+        nonlocal last_snapshot
+        bad = solver.net.first_non_finite_param()  # a finite loss can still leave an update NaN
+        if bad:
+            raise Diverged(f"iteration {solver.iter}: parameter {bad[1]} of layer '{bad[0]}' is not finite; "
+                           f"training stopped without writing a snapshot"
+                           + (f", the last good one is {last_snapshot}" if last_snapshot else ""))
+        model, state = solver.snapshot(prefix, extra=json.dumps({"data": loader.state()}))
+        last_snapshot = state
+        return model, state
 
     log = log or f"{prefix}_log.csv"
     os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
@@ -151,6 +209,8 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                 writer.writerow([solver.iter, f"{loss:.6g}", f"{smoothed:.6g}", f"{lr:.6g}", f"{images / dt:.2f}",
                                  f"{time.perf_counter() - start:.1f}"])
                 logf.flush()
+                if not math.isfinite(loss):
+                    raise _diverged(solver, loss, last_snapshot)
                 if bar is not None:
                     bar.set_postfix(loss=f"{smoothed:.4f}", img_s=f"{rate:.1f}", lr=f"{lr:.3g}")
                     bar.update(1)
@@ -161,6 +221,7 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                 model, state = snapshot()
                 if bar is not None:
                     bar.write(f"snapshot: {model}, {state}")
+            solver.stopped_by = interrupt.signum
     finally:
         if bar is not None:
             bar.close()

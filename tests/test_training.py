@@ -1,19 +1,25 @@
 """tools/train.py and pycolorize.training: a short run with snapshots and a CSV log, an exact resume
-(weights and data stream), and Ctrl-C leaving a usable snapshot."""
+(weights and data stream), Ctrl-C and SIGTERM leaving a usable snapshot (exit 130 and 143), a
+diverging loss stopped with the layer named, snapshots that cannot be written, and the tool's
+one-line set-up errors. Kills at random moments: tests/test_crash_safety.py."""
 import csv
+import errno
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
 
+import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
 import pycolorize
 from pycolorize import models
-from pycolorize.training import train
+from pycolorize.solver import latest_snapshot
+from pycolorize.training import Diverged, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
@@ -65,7 +71,10 @@ def test_bad_configs(setup):
         train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False, max_iter=0)
 
 
-def test_ctrl_c_writes_a_snapshot_and_stops(setup):
+@pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_writes_a_snapshot_and_exits_128_plus_signal(setup, sig, status):
+    """Ctrl-C, and SIGTERM (Slurm's and Kubernetes' notice before pre-emption), finish the
+    iteration, write a snapshot and exit 128 + the signal's number."""
     t = setup
     cmd = [sys.executable, os.path.join(ROOT, "tools", "train.py"), "--solver", str(t / "solver.prototxt"),
            "--data", str(t / "data.yaml"), "--max-iter", "100000", "--quiet"]
@@ -74,13 +83,127 @@ def test_ctrl_c_writes_a_snapshot_and_stops(setup):
     deadline = time.time() + 60
     while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert "writing a snapshot" in err
+    assert proc.returncode == status, err
+    assert f"{sig.name}: finishing this iteration, then writing a snapshot" in err and "Traceback" not in err
     it = int(out.strip().split()[-1])
     state = t / "snaps" / f"mini_iter_{it}.solverstate.h5"
-    assert state.exists() and not [f for f in os.listdir(t / "snaps") if f.startswith(".tmp")]
+    assert latest_snapshot(t / "snaps" / "mini") == str(state)
+    assert not [f for f in os.listdir(t / "snaps") if f.startswith(".tmp")]
     solver = pycolorize.Solver(str(t / "solver.prototxt"))
     solver.restore(str(state))
     assert solver.iter == it
+
+
+def poison(t, layer, value):
+    """A weights file for the mini net whose `layer` weights hold one `value` (NaN, inf)."""
+    solver = pycolorize.Solver(str(t / "solver.prototxt"))
+    solver.net.params[layer][0].data.flat[0] = value
+    path = t / "poisoned.caffemodel.h5"
+    solver.net.save(path)
+    return path
+
+
+def test_non_finite_loss_names_iteration_and_first_layer(setup):
+    """An infinity in conv3_1's weights makes conv3_1 the first layer with a non-finite output (the
+    layers before it are finite, those after it non-finite too): the error must name it and the
+    iteration, and nothing is snapshotted."""
+    t = setup
+    with pytest.raises(Diverged, match=r"^iteration 1: the loss is nan; the first non-finite output is blob 'conv3_1' "
+                                       r"of layer 'conv3_1'; training stopped, no snapshot was written$"):
+        train(str(t / "solver.prototxt"), str(t / "data.yaml"), weights=poison(t, "conv3_1", np.inf), progress=False)
+    assert not [f for f in os.listdir(t / "snaps") if f.endswith(".h5")]
+
+
+def test_divergence_keeps_the_last_good_snapshot(setup):
+    """A rate of 1e6 blows the weights up within a few iterations; with a snapshot every iteration,
+    the newest left must be finite and older than the iteration the error names."""
+    t = setup
+    (t / "solver.prototxt").write_text(models.solver_text(
+        str(t / "net.prototxt"), base_lr=1e6, max_iter=30, prefix=str(t / "snaps" / "mini"), snapshot=1, random_seed=5))
+    with pytest.raises(Diverged) as info:
+        train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False)
+    bad_iter = int(str(info.value).split(":")[0].split()[-1])
+    state = latest_snapshot(t / "snaps" / "mini")
+    assert state and state.endswith(f"mini_iter_{bad_iter - 1}.solverstate.h5"), (state, str(info.value))
+    assert f"last good" in str(info.value) and state in str(info.value)
+    with h5py.File(state.replace("solverstate", "caffemodel")) as f:
+        f["data"].visititems(lambda name, d: None if not isinstance(d, h5py.Dataset) or np.isfinite(d[()]).all()
+                             else pytest.fail(f"non-finite {name} in the last snapshot"))
+
+
+def test_non_finite_parameters_are_never_snapshotted(setup, monkeypatch):
+    """An update can leave a parameter non-finite while the loss that produced it was finite; the
+    check before each snapshot catches it (here a NaN put into h_fc1 right after iteration 3's
+    update, just before its snapshot)."""
+    t = setup
+    step = pycolorize.Solver.step
+
+    def poisoned_step(self, *args, **kw):
+        loss = step(self, *args, **kw)
+        if self.iter == 3:
+            self.net.params["h_fc1"][0].data.flat[0] = np.nan
+        return loss
+    monkeypatch.setattr(pycolorize.Solver, "step", poisoned_step)
+    with pytest.raises(Diverged, match=r"^iteration 3: parameter 0 of layer 'h_fc1' is not finite; training stopped "
+                                       r"without writing a snapshot$"):
+        train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False)
+    assert latest_snapshot(t / "snaps" / "mini") is None
+
+
+def test_unwritable_snapshot_is_a_clear_error_and_keeps_the_previous(setup, monkeypatch):
+    """As root, chmod cannot make a folder read-only, so: (1) the disk fills while iteration 6's
+    snapshot is written (ENOSPC injected into the fsync every snapshot file ends with): the error
+    names the file and the OS error, and iteration 3's snapshot is untouched and still the newest;
+    (2) a snapshot folder whose name a file has taken: an error naming the path."""
+    t = setup
+    train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False, max_iter=3)
+    snaps = t / "snaps"
+    before = {n: (snaps / n).read_bytes() for n in os.listdir(snaps) if n.endswith(".h5")}
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(pycolorize.Error, match=r"cannot write .*mini_iter_6.caffemodel.h5: \[Errno 28\] No space left"):
+        train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False, resume="auto")
+    monkeypatch.undo()
+    assert {n: (snaps / n).read_bytes() for n in os.listdir(snaps) if n.endswith(".h5")} == before
+    assert latest_snapshot(snaps / "mini") == str(snaps / "mini_iter_3.solverstate.h5")
+    (t / "afile").write_text("")
+    with pytest.raises(pycolorize.Error, match=r"cannot write snapshot .*afile/x_iter_3.caffemodel.h5: \[Errno 17\] File exists: .*afile"):
+        train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False, max_iter=3,
+              snapshot_prefix=str(t / "afile" / "x"), log=str(t / "x.csv"))
+
+
+def tool():
+    spec = importlib.util.spec_from_file_location("train_tool", os.path.join(ROOT, "tools", "train.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def one_line_error(capsys, main, argv, *needles):
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("train.py: ") and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_tool_set_up_errors_are_one_line(setup, capsys):
+    t = setup
+    main = tool()
+    run = ["--solver", str(t / "solver.prototxt"), "--data", str(t / "data.yaml"), "--quiet"]
+    one_line_error(capsys, main, ["--solver", str(t / "none.prototxt"), "--data", str(t / "data.yaml")], "none.prototxt")
+    one_line_error(capsys, main, run[:3] + [str(t / "none.yaml")], "none.yaml")
+    (t / "bad.yaml").write_text("source: {type: folder\nshort_side: [\n")
+    one_line_error(capsys, main, run[:3] + [str(t / "bad.yaml")], "bad.yaml", "line")
+    one_line_error(capsys, main, run + ["--weights", str(poison(t, "conv3_1", np.nan))],
+                   "iteration 1: the loss is nan", "layer 'conv3_1'")
+    with pytest.raises(SystemExit) as usage:  # --gpu needs its ID and so cannot swallow what follows
+        main(["--gpu", "--solver", "s", "--data", "d"])
+    assert usage.value.code == 2 and "--gpu: expected one argument" in capsys.readouterr().err
+    if not (pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0):
+        one_line_error(capsys, main, run + ["--gpu", "0"], "--gpu")
+    one_line_error(capsys, main, run + ["--gpu", "99"], "--gpu")
