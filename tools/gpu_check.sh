@@ -20,12 +20,14 @@ BENCH=${2:-}
 mkdir -p "$LOG"
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # _core is built into the source tree
 status=0
 step() { echo "== $1 ($(date +%T))" | tee -a "$LOG/summary.txt"; }
 
 step "machine"
-commit=$(git rev-parse HEAD 2>/dev/null || echo "${GIT_COMMIT:-unknown}")
-echo "commit $commit$(git status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')" | tee -a "$LOG/summary.txt"
+if [ -n "${GIT_COMMIT:-}" ]; then echo "commit $GIT_COMMIT (given)"
+else echo "commit $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git status --porcelain 2>/dev/null | grep -q . && echo ' (with uncommitted changes)')"
+fi | tee -a "$LOG/summary.txt"
 { nvidia-smi; nvcc --version; $PY --version; cmake --version | head -1; ${CXX:-g++} --version | head -1
   env | grep -E "FLAGS|^CC=|^CXX=|^CUDAHOSTCXX=|^PATH="
   echo "g++ on PATH: $(command -v g++)  libstdc++.so.6 of \$CXX: $(${CXX:-g++} -print-file-name=libstdc++.so.6)"; } > "$LOG/machine.txt" 2>&1
@@ -42,7 +44,9 @@ build() {
   # One C++ runtime: _core needs the shared libstdc++ and carries no copy of it (tests/test_build.py).
   readelf -d pycolorize/_core*.so | grep NEEDED > "$LOG/needed.txt"
   grep -q "libstdc++.so" "$LOG/needed.txt" || echo "WARNING: _core does not need the shared libstdc++" | tee -a "$LOG/summary.txt"
-  grep -q -a "basic_ios::clear" pycolorize/_core*.so && echo "WARNING: _core holds a static copy of libstdc++" | tee -a "$LOG/summary.txt"
+  if grep -q -a "basic_ios::clear" pycolorize/_core*.so; then
+    echo "_core holds a static copy of libstdc++" | tee -a "$LOG/summary.txt"; return 2
+  fi
   return 0
 }
 # A C++ error message with numbers in it, in a child process (on the 2026-11 H100 image the CUDA
@@ -59,14 +63,16 @@ smoke() {
   $PY "$LOG/smoke.py" 2>&1 | tee -a "$LOG/summary.txt"
   return "${PIPESTATUS[0]}"
 }
-build || { echo "BUILD FAILED" | tee -a "$LOG/summary.txt"; exit 1; }
-if ! smoke; then
-  echo "SMOKE TEST CRASHED; backtrace in crash.txt; rebuilding with the system compiler" | tee -a "$LOG/summary.txt"
-  command -v cuda-gdb > /dev/null && timeout 120 cuda-gdb -batch -ex run -ex "bt 12" -ex "info sharedlibrary" \
+build; built=$?
+[ $built -eq 1 ] && { echo "BUILD FAILED" | tee -a "$LOG/summary.txt"; exit 1; }
+if [ $built -eq 2 ] || ! smoke; then
+  echo "SMOKE TEST FAILED (or a static libstdc++); backtrace in crash.txt; rebuilding with the system compiler" | tee -a "$LOG/summary.txt"
+  [ $built -eq 0 ] && command -v cuda-gdb > /dev/null && timeout 120 cuda-gdb -batch -ex run -ex "bt 12" -ex "info sharedlibrary" \
     --args $PY "$LOG/smoke.py" > "$LOG/crash.txt" 2>&1
   cp build-gpu/CMakeFiles/*/CMakeCUDACompiler.cmake "$LOG/" 2>/dev/null
-  build -DCMAKE_C_COMPILER=/usr/bin/gcc -DCMAKE_CXX_COMPILER=/usr/bin/g++ -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++ &&
-    smoke || { echo "STILL CRASHING" | tee -a "$LOG/summary.txt"; exit 1; }
+  CC=/usr/bin/gcc CXX=/usr/bin/g++ CUDAHOSTCXX=/usr/bin/g++ build -DCMAKE_C_COMPILER=/usr/bin/gcc \
+    -DCMAKE_CXX_COMPILER=/usr/bin/g++ -DCMAKE_CUDA_HOST_COMPILER=/usr/bin/g++ &&
+    smoke || { echo "STILL FAILING" | tee -a "$LOG/summary.txt"; exit 1; }
 fi
 
 step "tests"
