@@ -9,13 +9,17 @@ skipped and counted, as are unreadable files and predictions whose size differs 
 truth. Per-image scores go to a CSV file that is also the resume point: a rerun skips the images
 already in it.
 
-Scores: RMSE in Deshpande's alpha-beta (both readings of the paper's "averaged over all pixels",
-see pycolorize.metrics; "rms" is the one reported first) and PSNR in RGB (peak 1), averaged
-arithmetically over images as the paper does (the geometric mean, which Cheng et al. used, is
-printed beside it). The figures: the cumulative histogram of per-pixel alpha-beta error (Fig. 6),
+Scores: RMSE in Deshpande's alpha-beta under one reading of its lightness division (`reading`,
+default "sum": over R + G + B, the reading on the paper's scale; see pycolorize.metrics and
+docs/rmse_reading.md), both aggregations of the paper's "averaged over all pixels" ("rms" first),
+and PSNR in RGB (peak 1), averaged arithmetically over images as the paper does (the geometric
+mean, which Cheng et al. used, is printed beside it). The root-mean-square RMSE of ours and of no
+colorization is also kept under every reading, so one run on SUN-6 or ctest10k prints the
+baseline row under each beside the paper's 0.285 / 0.333. The figures: the cumulative histogram of per-pixel alpha-beta error (Fig. 6),
 the histogram of per-image PSNR (Fig. 7), and a grid of inputs, outputs and ground truth.
 """
 import csv
+import json
 import os
 
 import numpy as np
@@ -23,8 +27,10 @@ import numpy as np
 from . import color, metrics
 from .data import EXTENSIONS, load_image
 
-FIELDS = ["image", "rmse_ab", "rmse_ab_mean", "psnr", "rmse_ab_baseline", "rmse_ab_mean_baseline", "psnr_baseline"]
+FIELDS = (["image", "rmse_ab", "rmse_ab_mean", "psnr", "rmse_ab_baseline", "rmse_ab_mean_baseline", "psnr_baseline"]
+          + [f"rmse_ab_rms_{r}{s}" for r in metrics.READINGS for s in ("", "_baseline")])
 ERROR_BINS = np.linspace(0, 3, 301)  # per-pixel alpha-beta error histogram (Fig. 6)
+PAPER_BASELINE_RMSE = {"ctest10k": 0.333, "SUN-6": 0.285}
 
 
 def list_images(list_file=None, root=None, folder=None):
@@ -55,27 +61,34 @@ def is_grayscale(rgb, tol=1.0 / 255):
     return bool(np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() <= tol)
 
 
-def pixel_errors(pred, truth):
+def pixel_errors(pred, truth, reading=metrics.DEFAULT_READING):
     """Per-pixel norm of the alpha-beta error."""
-    return np.sqrt(((color.rgb_to_alphabeta(pred) - color.rgb_to_alphabeta(truth)) ** 2).sum(axis=-1))
+    return metrics.pixel_errors(pred, truth, reading)
 
 
-def score(pred, truth):
-    return {"rmse_ab": metrics.rmse_alphabeta(pred, truth), "rmse_ab_mean": metrics.rmse_alphabeta(pred, truth, "mean"),
-            "psnr": metrics.psnr(pred, truth)}
+def score(pred, truth, reading=metrics.DEFAULT_READING):
+    """The chosen reading's RMSE (both aggregations), PSNR, and the rms RMSE under every reading."""
+    out = {"rmse_ab": metrics.rmse_alphabeta(pred, truth, "rms", reading),
+           "rmse_ab_mean": metrics.rmse_alphabeta(pred, truth, "mean", reading), "psnr": metrics.psnr(pred, truth)}
+    out.update({f"rmse_ab_rms_{r}": metrics.rmse_alphabeta(pred, truth, "rms", r) for r in metrics.READINGS})
+    return out
 
 
 class Evaluation:
     """Runs over a test set; `colorize(rgb) -> rgb` or `predictions` (a folder of outputs named like
     the inputs, any image extension) gives the outputs."""
 
-    def __init__(self, images, out_dir, colorize=None, predictions=None, grid=6, log=print):
+    def __init__(self, images, out_dir, colorize=None, predictions=None, grid=6, log=print,
+                 reading=metrics.DEFAULT_READING):
         if (colorize is None) == (predictions is None):
             raise ValueError("give either a model or a folder of predictions")
+        if reading not in metrics.READINGS:
+            raise ValueError(f"RMSE reading must be one of {', '.join(metrics.READINGS)}; got {reading!r}")
         self.images, self.out_dir, self.colorize, self.predictions = images, out_dir, colorize, predictions
-        self.grid, self.log = grid, log
+        self.grid, self.log, self.reading = grid, log, reading
         os.makedirs(out_dir, exist_ok=True)
         self.csv_path = os.path.join(out_dir, "per_image.csv")
+        self._check_resume()
         self.hist_path = os.path.join(out_dir, "pixel_errors.npz")  # the Fig. 6 histograms, kept for resuming
         self.hist = {"ours": np.zeros(len(ERROR_BINS) - 1), "baseline": np.zeros(len(ERROR_BINS) - 1)}
         if os.path.exists(self.csv_path) and os.path.exists(self.hist_path):
@@ -83,6 +96,24 @@ class Evaluation:
                 self.hist = {k: z[k].copy() for k in self.hist}
         self.skipped = {}
         self.grid_rows = []
+
+    def _check_resume(self):
+        """A resumed run must have the same columns and the same RMSE reading as the first."""
+        meta_path = os.path.join(self.out_dir, "rmse_reading.json")
+        if os.path.exists(self.csv_path):
+            with open(self.csv_path, newline="") as f:
+                header = next(csv.reader(f), [])
+            if header and header != FIELDS:
+                raise ValueError(f"{self.csv_path} was written by another version of this tool (other columns); "
+                                 "move it away or write to another folder")
+            if os.path.exists(meta_path):
+                with open(meta_path) as f:
+                    old = json.load(f).get("reading")
+                if old != self.reading:
+                    raise ValueError(f"{self.csv_path} holds RMSE under the {old!r} reading, not {self.reading!r}; "
+                                     "rerun with that reading or write to another folder")
+        with open(meta_path, "w") as f:
+            json.dump({"reading": self.reading}, f)
 
     def _prediction(self, name):
         stem = os.path.splitext(name)[0]
@@ -144,9 +175,10 @@ class Evaluation:
             self._skip("prediction size differs from the ground truth", name)
             return None
         baseline = np.repeat(gray[..., None], 3, axis=-1)
-        ours, base = score(pred, truth), score(baseline, truth)
-        self.hist["ours"] += np.histogram(np.minimum(pixel_errors(pred, truth), ERROR_BINS[-1]), ERROR_BINS)[0]
-        self.hist["baseline"] += np.histogram(np.minimum(pixel_errors(baseline, truth), ERROR_BINS[-1]), ERROR_BINS)[0]
+        ours, base = score(pred, truth, self.reading), score(baseline, truth, self.reading)
+        for key, p in (("ours", pred), ("baseline", baseline)):
+            err = pixel_errors(p, truth, self.reading)
+            self.hist[key] += np.histogram(np.minimum(err, ERROR_BINS[-1]), ERROR_BINS)[0]
         if len(self.grid_rows) < self.grid:
             self.grid_rows.append((name, gray, pred, truth))
         return {"image": name, **{k: f"{v:.6f}" for k, v in ours.items()},
@@ -169,6 +201,9 @@ class Evaluation:
 
         table = {
             "images": len(rows),
+            "reading": self.reading,
+            "by_reading": {r: {"no colorization": float(col[f"rmse_ab_rms_{r}_baseline"].mean()),
+                               "ours": float(col[f"rmse_ab_rms_{r}"].mean())} for r in metrics.READINGS},
             "skipped": {k: len(v) for k, v in self.skipped.items()},
             "no colorization": {"rmse_ab": float(col["rmse_ab_baseline"].mean()),
                                 "rmse_ab_mean": float(col["rmse_ab_mean_baseline"].mean()),
@@ -184,7 +219,8 @@ PAPER_BASELINE = "RMSE 0.333, PSNR 23.27 dB on ctest10k; RMSE 0.285 on SUN-6"
 
 
 def format_table(t):
-    lines = [f"{'method':<18} {'RMSE(ab) avg/px':>16} {'(mean of norms)':>16} {'PSNR':>9} {'(geometric)':>12}",
+    lines = [f"RMSE(ab) reading: {t['reading']}: {metrics.READING_HELP[t['reading']]}",
+             f"{'method':<18} {'RMSE(ab) avg/px':>16} {'(mean of norms)':>16} {'PSNR':>9} {'(geometric)':>12}",
              "-" * 75]
     for method in ("no colorization", "ours"):
         r = t[method]
@@ -193,7 +229,14 @@ def format_table(t):
     lines.append(f"{t['images']} image(s) scored" + (
         "; skipped: " + ", ".join(f"{k} {v}" for k, v in t["skipped"].items()) if t["skipped"] else ""))
     # The paper does not say which RMSE reading it used; on its test sets the baseline row decides.
-    lines.append(f"paper's no-colorization row: {PAPER_BASELINE}; on those sets, the column that matches is the paper's reading")
+    lines.append(f"paper's no-colorization row: {PAPER_BASELINE}")
+    lines.append("")
+    lines.append("RMSE(ab) avg/px under each reading (docs/rmse_reading.md); on ctest10k or SUN-6 the reading whose")
+    lines.append("no-colorization value matches the paper's is the paper's:")
+    paper = " / ".join(f"{v:.3f} {k}" for k, v in PAPER_BASELINE_RMSE.items())
+    lines.append(f"{'method':<18} " + " ".join(f"{r:>8}" for r in metrics.READINGS) + f"   paper ({paper})")
+    for method in ("no colorization", "ours"):
+        lines.append(f"{method:<18} " + " ".join(f"{t['by_reading'][r][method]:>8.4f}" for r in metrics.READINGS))
     return "\n".join(lines)
 
 
@@ -210,7 +253,7 @@ def figures(ev, table, out_dir):
         h = ev.hist[key]
         if h.sum() > 0:
             ax.plot(ERROR_BINS[1:], np.cumsum(h) / h.sum(), label=label)
-    ax.set_xlabel("per-pixel αβ error")
+    ax.set_xlabel(f"per-pixel αβ error ({table.get('reading', ev.reading)} reading)")
     ax.set_ylabel("fraction of pixels")
     ax.set_title("Cumulative error (cf. Fig. 6)")
     ax.legend()

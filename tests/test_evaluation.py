@@ -58,6 +58,23 @@ def test_scores_skips_resume_and_figures(dataset):
     for fig in ("error_cumulative.png", "psnr_histogram.png", "grid.png"):
         assert (out / fig).stat().st_size > 1000
     assert "no colorization" in r.stdout and "skipped (grayscale ground truth)" in r.stdout
+    # the default reading is the sum one; the rms RMSE is also kept under every reading, the literal 3x the default
+    assert summary["reading"] == "sum" and "RMSE(ab) reading: sum" in r.stdout
+    for row in rows:
+        for s in ("", "_baseline"):
+            assert float(row[f"rmse_ab{s}"]) == float(row[f"rmse_ab_rms_sum{s}"])
+            assert float(row[f"rmse_ab_mean{s}"]) <= float(row[f"rmse_ab{s}"]) + 1e-6  # mean of norms <= rms
+    for row in rows[1:]:
+        b = {k: float(row[f"rmse_ab_rms_{k}_baseline"]) for k in ("sum", "mean", "none")}
+        assert b["mean"] == pytest.approx(3 * b["sum"], rel=1e-5)
+        assert b["none"] > 0 and b["none"] != pytest.approx(b["sum"], rel=1e-3)
+    by = summary["by_reading"]
+    assert by["sum"]["no colorization"] == pytest.approx(summary["no colorization"]["rmse_ab"])
+    assert by["mean"]["no colorization"] == pytest.approx(3 * by["sum"]["no colorization"], rel=1e-5)
+    assert "0.333 ctest10k / 0.285 SUN-6" in r.stdout
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("no colorization") and len(ln.split()) == 5)
+    assert [float(x) for x in line.split()[2:]] == pytest.approx([by[k]["no colorization"] for k in ("sum", "mean", "none")],
+                                                                 abs=1e-4)
     # a rerun resumes: nothing new to score, same table
     r2 = run(["--folder", str(dataset / "truth"), "--predictions", str(dataset / "preds"), "-o", str(out)])
     assert r2.returncode == 0 and "resuming: 4 image(s)" in r2.stdout
@@ -74,3 +91,49 @@ def test_list_format_and_errors(dataset, tmp_path):
     assert r.returncode != 0 and "the list is empty" in r.stderr
     r = run(["--folder", str(tmp_path / "missing"), "--predictions", str(dataset / "preds"), "-o", str(tmp_path / "o")])
     assert r.returncode != 0 and "no such folder" in r.stderr
+
+
+def test_literal_reading_selectable_and_resume_guard(dataset):
+    out = dataset / "out_mean"
+    args = ["--folder", str(dataset / "truth"), "--predictions", str(dataset / "preds"), "-o", str(out)]
+    r = run(args + ["--rmse-reading", "mean"])
+    assert r.returncode == 0, r.stderr
+    summary = json.load(open(out / "summary.json"))
+    assert summary["reading"] == "mean" and "RMSE(ab) reading: mean" in r.stdout
+    rows = list(csv.DictReader(open(out / "per_image.csv")))
+    for row in rows:
+        assert float(row["rmse_ab_baseline"]) == float(row["rmse_ab_rms_mean_baseline"])
+        assert float(row["rmse_ab"]) == float(row["rmse_ab_rms_mean"])
+    for row in rows[1:]:
+        assert float(row["rmse_ab_baseline"]) == pytest.approx(3 * float(row["rmse_ab_rms_sum_baseline"]), rel=1e-5)
+    # resuming into the same folder under another reading would mix two scales: refused
+    r = run(args)
+    assert r.returncode != 0 and "holds RMSE under the 'mean' reading" in r.stderr
+    r = run(args + ["--rmse-reading", "lab"])
+    assert r.returncode != 0 and "invalid choice" in r.stderr
+
+
+def test_old_csv_is_not_resumed(dataset):
+    out = dataset / "old"
+    out.mkdir()
+    (out / "per_image.csv").write_text("image,rmse_ab,rmse_ab_mean,psnr,rmse_ab_baseline,rmse_ab_mean_baseline,psnr_baseline\n")
+    r = run(["--folder", str(dataset / "truth"), "--predictions", str(dataset / "preds"), "-o", str(out)])
+    assert r.returncode != 0 and "another version of this tool" in r.stderr
+
+
+def test_rmse_readings_tool(tmp_path):
+    """tools/rmse_readings.py on a folder: one pixel colour, worked by hand."""
+    save(str(tmp_path / "imgs/a.png"), np.tile(np.array([153, 77, 77]) / 255, (4, 5, 1)))
+    save(str(tmp_path / "imgs/gray.png"), np.full((4, 5, 3), 0.5))
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "rmse_readings.py"), "--folder", str(tmp_path / "imgs"),
+                        "--json", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    res = json.load(open(tmp_path / "r.json"))
+    assert res["skipped"] == ["gray.png"] and list(res["images"]) == ["a.png"]
+    R, G, B = 153 / 255, 77 / 255, 77 / 255
+    norm = np.hypot(B - (R + G) / 2, R - G)
+    m = res["mean"]
+    assert m["sum / rms"] == pytest.approx(norm / (R + G + B + 3e-4), rel=1e-9)
+    assert m["mean / rms"] == pytest.approx(norm / ((R + G + B) / 3 + 1e-4), rel=1e-9)
+    assert m["none / rms"] == pytest.approx(norm, rel=1e-9) and m["none / mean"] == pytest.approx(norm, rel=1e-9)
+    assert "sum / rms (default)" in r.stdout and "0.285" in r.stdout

@@ -152,7 +152,8 @@ def main(argv=None):
                         "psnr": metrics.psnr(ours, truth), "psnr_baseline": metrics.psnr(baseline, truth)})
         side_by_side(gray, ours, truth, os.path.join(out, f"heldout_{name}.png"))
     summary = {"iterations": solver.iter, "loss_first": first, "loss_last": last, "minutes": (time.time() - t0) / 60,
-               "threads": args.threads, "pretrained": init is not None, "photos": results}
+               "threads": args.threads, "pretrained": init is not None, "rmse_reading": metrics.DEFAULT_READING,
+               "photos": results}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
     print(f"\n{'held-out photo':<16} {'RMSE(ab) ours':>14} {'no colour':>10} {'PSNR ours':>10} {'no colour':>10}")
@@ -162,7 +163,8 @@ def main(argv=None):
     mean = {k: float(np.mean([r[k] for r in results])) for k in ("rmse_ab", "rmse_ab_baseline", "psnr", "psnr_baseline")}
     print(f"{'mean':<16} {mean['rmse_ab']:>14.4f} {mean['rmse_ab_baseline']:>10.4f} {mean['psnr']:>8.2f} dB "
           f"{mean['psnr_baseline']:>7.2f} dB")
-    print(f"\nRMSE(ab): root mean square over pixels of the error in Deshpande's alpha-beta; PSNR in RGB, peak 1.")
+    print(f"\nRMSE(ab): root mean square over pixels of the error in Deshpande's alpha-beta, read '{metrics.DEFAULT_READING}' "
+          f"(docs/rmse_reading.md); PSNR in RGB, peak 1.")
     print(f"wrote {model}, {deploy}, heldout_*.png, results.json in {out} ({summary['minutes']:.1f} min in all)")
     shutil.rmtree(os.path.join(out, "snapshots"), ignore_errors=True)
 

@@ -9,6 +9,12 @@ model (--weights [--prototxt] [--size] [--param]) or --predictions, a folder of 
 named like the inputs. Writes per_image.csv (also the resume point: a rerun skips what it holds),
 summary.json, and the figures error_cumulative.png (Fig. 6), psnr_histogram.png (Fig. 7) and
 grid.png; prints the table. Grayscale, unreadable or mismatched images are skipped and counted.
+
+--rmse-reading picks the lightness division of Deshpande's alpha-beta for the RMSE columns and
+Fig. 6: sum (the default, over R+G+B: the reading on the paper's scale), mean (Deshpande's code
+literally, over (R+G+B)/3: three times larger) or none. Whatever it is, the table ends with the
+RMSE of ours and of no colorization under every reading beside the paper's 0.333 (ctest10k) and
+0.285 (SUN-6), so one run on either set shows which reading the paper used (docs/rmse_reading.md).
 """
 import argparse
 import json
@@ -18,7 +24,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.append(ROOT)  # an installed pycolorize wins; the source tree serves in-place builds
 import pycolorize  # noqa: E402
-from pycolorize import evaluation  # noqa: E402
+from pycolorize import evaluation, metrics  # noqa: E402
 
 
 def main(argv=None):
@@ -37,6 +43,9 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, help="only the first N images")
     ap.add_argument("--grid", type=int, default=6, help="rows of the example grid")
     ap.add_argument("--gpu", nargs="?", const=0, type=int, metavar="ID")
+    ap.add_argument("--rmse-reading", choices=metrics.READINGS, default=metrics.DEFAULT_READING,
+                    help="lightness division of alpha-beta: " + "; ".join(f"{k}: {v}" for k, v in metrics.READING_HELP.items())
+                    + f" (default {metrics.DEFAULT_READING})")
     args = ap.parse_args(argv)
     try:
         import matplotlib  # noqa: F401  (the figures; checked first, not after a long run)
@@ -56,7 +65,11 @@ def main(argv=None):
             colorize = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param).colorize
         except (ValueError, FileNotFoundError, pycolorize.Error) as e:
             raise SystemExit(f"evaluate.py: {e}")
-    ev = evaluation.Evaluation(images, args.out, colorize=colorize, predictions=args.predictions, grid=args.grid)
+    try:
+        ev = evaluation.Evaluation(images, args.out, colorize=colorize, predictions=args.predictions, grid=args.grid,
+                                   reading=args.rmse_reading)
+    except ValueError as e:
+        raise SystemExit(f"evaluate.py: {e}")
     try:
         table = ev.run()
     except ValueError as e:
