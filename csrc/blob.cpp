@@ -1,23 +1,32 @@
 // blob.cpp
 #include "blob.h"
 
+#include <climits>
+
 #include "common.h"
 
 namespace pycolorize {
 
 void Blob::reshape(const std::vector<int>& shape) {
+  // Counts are ints in the layers and BLAS (as in Caffe), so a blob holds at most INT_MAX elements;
+  // the check comes before the multiplication so that the product can never overflow.
   int64_t count = 1;
   for (int d : shape) {
     PYC_CHECK(d >= 0, "blob shape ", pycolorize::shape_string(shape), " has a negative dimension");
+    PYC_CHECK(d == 0 || count <= INT_MAX / d, "blob shape ", pycolorize::shape_string(shape),
+              " has more than ", INT_MAX, " elements, the most a blob can hold");
     count *= d;
   }
-  shape_ = shape;
-  count_ = count;
   // Grow when needed; also resize buffers that were never touched (a net set up at one input
   // size and first run at a smaller one then holds only what it uses).
   const bool untouched = data_ && data_->head() == SyncedMemory::UNINITIALIZED &&
                          diff_->head() == SyncedMemory::UNINITIALIZED && data_.use_count() == 1 && diff_.use_count() == 1;
-  if (count_ > capacity_ || !data_ || (untouched && count_ != capacity_)) {
+  const bool grow = count > capacity_ || !data_ || (untouched && count != capacity_);
+  // Checked before anything changes, so a refused reshape leaves the blob as it was.
+  if (grow) check_host_alloc(static_cast<size_t>(count) * sizeof(float), str("blob ", pycolorize::shape_string(shape)));
+  shape_ = shape;
+  count_ = count;
+  if (grow) {
     capacity_ = count_;
     data_ = std::make_shared<SyncedMemory>(static_cast<size_t>(capacity_) * sizeof(float));
     diff_ = std::make_shared<SyncedMemory>(static_cast<size_t>(capacity_) * sizeof(float));

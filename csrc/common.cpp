@@ -2,6 +2,13 @@
 #include "common.h"
 
 #include <omp.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include <cstdio>
+#include <fstream>
 
 #include "util/blas.h"
 #include "util/gpu.h"
@@ -15,6 +22,82 @@ std::string shape_string(const std::vector<int>& shape) {
   if (shape.size() == 1) os << ",";
   os << ")";
   return os.str();
+}
+
+std::string utf8_escaped(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = s[i];
+    // Sequence length from the lead byte; C0, C1 and F5..FF never start one (overlong or too big).
+    const size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    bool ok = n > 0 && i + n <= s.size();
+    unsigned cp = c & (0x7F >> (n > 1 ? n : 0));
+    for (size_t k = 1; ok && k < n; ++k) {
+      const unsigned char d = s[i + k];
+      ok = (d & 0xC0) == 0x80;
+      cp = cp << 6 | (d & 0x3F);
+    }
+    // Overlong three- and four-byte forms, UTF-16 surrogates and code points past U+10FFFF.
+    if (ok && n == 3) ok = cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF);
+    if (ok && n == 4) ok = cp >= 0x10000 && cp <= 0x10FFFF;
+    if (ok) {
+      out.append(s, i, n);
+      i += n;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", c);
+      out += buf;
+      ++i;
+    }
+  }
+  return out;
+}
+
+namespace {
+size_t g_max_alloc_bytes = 0;
+
+// What one allocation can get: MemAvailable from /proc/meminfo (what the kernel can hand out
+// without swapping or the OOM killer; the free physical pages where that file is missing), the
+// room left under a cgroup v2 memory limit (a container's OOM killer works from that, not from
+// MemAvailable), and the address-space limit (ulimit -v), whichever is least.
+size_t allocatable_bytes() {
+  size_t avail = SIZE_MAX;
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  unsigned long long kb = 0;
+  while (meminfo >> key >> kb) {
+    if (key == "MemAvailable:") {
+      avail = static_cast<size_t>(kb) * 1024;
+      break;
+    }
+    meminfo.ignore(1 << 10, '\n');
+  }
+  if (avail == SIZE_MAX) {
+    const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) avail = static_cast<size_t>(pages) * static_cast<size_t>(page);
+  }
+  unsigned long long max = 0, current = 0;
+  std::ifstream cg_max("/sys/fs/cgroup/memory.max"), cg_cur("/sys/fs/cgroup/memory.current");
+  if (cg_max >> max && cg_cur >> current)  // memory.max reads "max" when unlimited: no number
+    avail = std::min<size_t>(avail, max > current ? max - current : 0);
+  struct rlimit as;
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) avail = std::min<size_t>(avail, as.rlim_cur);
+  return avail;
+}
+}  // namespace
+
+void Runtime::set_max_alloc_bytes(size_t bytes) { g_max_alloc_bytes = bytes; }
+
+void check_host_alloc(size_t bytes, const std::string& what) {
+  if (g_max_alloc_bytes && bytes > g_max_alloc_bytes)
+    throw Error(str(what, " needs ", bytes, " bytes, more than the limit of ", g_max_alloc_bytes, " bytes"));
+  // Reading /proc/meminfo costs a few microseconds; small buffers cannot matter.
+  if (bytes < (size_t(64) << 20)) return;
+  const size_t avail = allocatable_bytes();
+  if (bytes > avail)
+    throw Error(str(what, " needs ", bytes, " bytes but only ", avail, " bytes of memory are available"));
 }
 
 namespace {

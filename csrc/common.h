@@ -20,9 +20,14 @@
 
 namespace pycolorize {
 
+// `s` with every byte that is not part of valid UTF-8 written as \xNN. Messages quote tokens from
+// files of any encoding, and the bindings decode what() as UTF-8: one stray byte would turn the
+// error into a UnicodeDecodeError.
+std::string utf8_escaped(const std::string& s);
+
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& what) : std::runtime_error(what) {}
+  explicit Error(const std::string& what) : std::runtime_error(utf8_escaped(what)) {}
 };
 
 // Streams all arguments into one string: str("layer ", name, " has ", n, " bottoms").
@@ -53,7 +58,15 @@ struct Runtime {
   static void set_random_seed(uint64_t seed);
   static int num_threads();              // OpenMP threads for element-wise loops
   static void set_num_threads(int n);    // also sets OpenBLAS's pool
+  // A cap on one host allocation in bytes (0, the default: none beyond the machine's available
+  // memory). The fuzzer sets one so that big-but-possible blobs stay within its memory limit.
+  static void set_max_alloc_bytes(size_t bytes);
 };
+
+// Throws Error when a host buffer of `bytes` should not be attempted: more than the memory the
+// machine has available now (so the process gets an error, not the OOM killer) or than the cap.
+// `what` names the buffer in the message, e.g. "blob (1000, 1000, 1000)".
+void check_host_alloc(size_t bytes, const std::string& what);
 
 bool cuda_compiled();
 int gpu_count();                 // 0 when CUDA is absent or no device is visible

@@ -229,7 +229,14 @@ void Net::init(const Message& param) {
       available.insert(tops[j]);
       if (lp.get_string("type") == "Input") input_blobs_.push_back(b);
     }
-    layer->setup(bottom_vecs_[id], top_vecs_[id]);
+    try {
+      layer->setup(bottom_vecs_[id], top_vecs_[id]);
+    } catch (const Error& e) {
+      // Blob and allocation errors know shapes and sizes, not layers: name the layer they came from.
+      const std::string msg = e.what();
+      if (msg.find(str("layer '", lname, "'")) != std::string::npos) throw;
+      throw Error(str(lp.loc.str(), ": layer '", lname, "' (", lp.get_string("type"), "): ", msg));
+    }
     for (int j = 0; j < (int)tops.size(); ++j) blob_loss_weights_[top_ids_[id][j]] = layer->loss(j);
 
     const auto specs = lp.msgs("param");

@@ -93,3 +93,80 @@ def test_prototxt_readme_is_generated_from_the_schema():
     out = subprocess.run([sys.executable, tool, "--stdout"], check=True, capture_output=True, text=True).stdout
     with open(os.path.join(root, "prototxt", "README.md")) as f:
         assert f.read() == out, "prototxt/README.md is stale: run python tools/gen_prototxt_doc.py"
+
+
+# ---- text from strangers: errors, never crashes (issue 10) ---------------------------------------
+
+def check_error(data, name="bad.prototxt"):
+    """The message of the Error that parsing and validating `data` (bytes) raises."""
+    with pytest.raises(pycolorize.Error) as e:
+        _core.check_prototxt(data, name)
+    return str(e.value)
+
+
+def test_errors_quoting_non_ascii_bytes_stay_valid_utf8():
+    # A lone byte of a multi-byte character used to go into what() raw, and Python failed to decode
+    # the message (UnicodeDecodeError instead of pycolorize.Error).
+    assert check_error(b"name: \xff") == "bad.prototxt:1:7: unexpected character '\\xFF'"
+    assert check_error("name: é".encode()) == "bad.prototxt:1:7: unexpected character '\\xC3'"
+    assert check_error(b"name: \x01") == "bad.prototxt:1:7: unexpected character '\\x01'"
+    assert check_error(b'name: "a\\\xe9"') == "bad.prototxt:1:10: unknown escape '\\\\xE9' in string"
+    # Strings quoted whole in messages (here by the schema) keep valid UTF-8 and escape the rest.
+    msg = check_error(b'layer { name: "p" type: "Pooling" pooling_param { pool: "\xc3\xa4\xff" } }')
+    assert "unknown value '\xe4\\xFF'; known values: MAX, AVE" in msg
+
+
+def test_nesting_and_token_length_limits_name_the_line():
+    # 100000 nested messages used to overflow the stack (a segfault, not an error).
+    msg = check_error(b"\n" + b"a {" * 100000)
+    assert msg == "bad.prototxt:2:303: messages nested more than 100 deep"
+    # 100 deep parses (validation then stops at the unknown field).
+    assert check_error(b"a { " * 100 + b"}" * 100).startswith("bad.prototxt:1:1: unknown field 'a' in NetParameter")
+    msg = check_error(b'\n\nname: "' + b"x" * (2 << 20) + b'"')
+    assert msg == "bad.prototxt:3:7: token longer than the limit of 1048576 bytes"
+    assert check_error(b"\n" + b"x" * (2 << 20)).startswith("bad.prototxt:2:1: token longer than the limit")
+    assert check_error(b"name: " + b'"xxxxxxxx" ' * 200000).startswith("bad.prototxt:1:7: token longer")
+    # Quoted tokens are clipped in messages.
+    assert len(check_error(b"layer: " + b"y" * 5000)) < 300
+
+
+def big_net(shape=None, conv=None):
+    text = 'layer { name: "x" type: "Input" top: "x" input_param { shape { dim: %s } } }\n' % " dim: ".join(
+        str(d) for d in shape or (1, 3, 8, 8))
+    if conv:
+        text += ('layer { name: "conv1" type: "Convolution" bottom: "x" top: "c" convolution_param { %s } }\n' % conv)
+    return error(text)
+
+
+def test_blobs_past_int_max_elements_are_errors_naming_layer_and_shape():
+    # These used to overflow the int64 count (UB) or build a blob the int-indexed layers cannot address.
+    assert big_net(shape=(2000000000, 2000000000)) == (
+        "net.prototxt:1:1: layer 'x' (Input): blob shape (2000000000, 2000000000) has more than 2147483647 "
+        "elements, the most a blob can hold")
+    assert "blob shape (65536, 65536, 65536, 65536, 65536) has more than" in big_net(shape=(65536,) * 5)
+    msg = big_net(conv="num_output: 2000000000 kernel_size: 3")
+    assert msg == ("net.prototxt:2:1: layer 'conv1' (Convolution): blob shape (2000000000, 3, 3, 3) has more than "
+                   "2147483647 elements, the most a blob can hold")
+
+
+def test_blobs_past_available_memory_are_errors_naming_the_bytes(tmp_path):
+    # 8 GB of weights under a 3 GiB address-space limit: an Error naming the bytes, where the old code
+    # went on to fill the weights (std::bad_alloc, or the OOM killer when the machine has no limit).
+    import subprocess
+    import sys
+    script = tmp_path / "limited.py"
+    script.write_text(
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "import pycolorize\n"
+        "text = ('layer { name: \"x\" type: \"Input\" top: \"x\" input_param { shape { dim: 1 dim: 1 dim: 8 dim: 8 } } }'\n"
+        "        'layer { name: \"fc\" type: \"InnerProduct\" bottom: \"x\" top: \"y\" '\n"
+        "        'inner_product_param { num_output: 31250000 weight_filler { type: \"gaussian\" } } }')\n"
+        "try:\n"
+        "    pycolorize.Net.from_string(text, name='big.prototxt')\n"
+        "except pycolorize.Error as e:\n"
+        "    print(e)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("big.prototxt:1:") and "layer 'fc' (InnerProduct): blob (31250000, 64) needs " \
+        "8000000000 bytes but only 3221225472 bytes of memory are available" in out.stdout

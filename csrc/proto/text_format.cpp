@@ -2,6 +2,7 @@
 #include "proto/text_format.h"
 
 #include <cctype>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +23,19 @@ std::string read_file(const std::string& path) {
 
 namespace {
 
+// One byte as it can be quoted in a message: printable ASCII as is, anything else as \xNN (a lone
+// byte of a multi-byte character is not valid UTF-8, and control bytes are unreadable).
+std::string printable(char c) {
+  const unsigned char u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7F) return std::string(1, c);
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "\\x%02X", u);
+  return buf;
+}
+
+// A token quoted in a message, cut short: messages stay readable when a token is a megabyte long.
+std::string clipped(const std::string& s) { return s.size() <= 80 ? s : s.substr(0, 80) + "..."; }
+
 enum class Tok { END, IDENT, NUMBER, STRING, SYMBOL };
 
 struct Token {
@@ -41,6 +55,10 @@ class Lexer {
   }
   [[noreturn]] void fail(const Location& loc, const std::string& msg) const {
     throw Error(str(loc.str(), ": ", msg));
+  }
+  void check_length(const Location& loc, size_t n) const {
+    if (n > kMaxTokenBytes)
+      fail(loc, str("token longer than the limit of ", kMaxTokenBytes, " bytes"));
   }
 
  private:
@@ -75,6 +93,7 @@ class Lexer {
     if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
       size_t b = pos_;
       while (std::isalnum(static_cast<unsigned char>(at(pos_))) || at(pos_) == '_' || at(pos_) == '.') bump();
+      check_length(tok_.loc, pos_ - b);
       tok_.kind = Tok::IDENT;
       tok_.text = s_.substr(b, pos_ - b);
     } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' ||
@@ -84,6 +103,7 @@ class Lexer {
       while (std::isalnum(static_cast<unsigned char>(at(pos_))) || at(pos_) == '.' ||
              ((at(pos_) == '-' || at(pos_) == '+') && (at(pos_ - 1) == 'e' || at(pos_ - 1) == 'E')))
         bump();
+      check_length(tok_.loc, pos_ - b);
       tok_.kind = Tok::NUMBER;
       tok_.text = s_.substr(b, pos_ - b);
     } else if (c == '"' || c == '\'') {
@@ -92,6 +112,7 @@ class Lexer {
       std::string out;
       while (true) {
         if (pos_ >= s_.size() || s_[pos_] == '\n') fail(tok_.loc, "unterminated string");
+        check_length(tok_.loc, out.size());
         char d = s_[pos_];
         if (d == c) {
           bump();
@@ -107,7 +128,7 @@ class Lexer {
             case '\\': out += '\\'; break;
             case '\'': out += '\''; break;
             case '"': out += '"'; break;
-            default: fail({file_, line_, col_}, str("unknown escape '\\", e, "' in string"));
+            default: fail({file_, line_, col_}, str("unknown escape '\\", printable(e), "' in string"));
           }
           bump();
           continue;
@@ -121,7 +142,7 @@ class Lexer {
       tok_.text = std::string(1, c);
       bump();
     } else {
-      fail(tok_.loc, str("unexpected character '", c, "'"));
+      fail(tok_.loc, str("unexpected character '", printable(c), "'"));
     }
   }
 
@@ -137,8 +158,8 @@ bool is_symbol(const Token& t, const char* s) { return t.kind == Tok::SYMBOL && 
 std::string describe(const Token& t) {
   switch (t.kind) {
     case Tok::END: return "end of file";
-    case Tok::STRING: return str("string \"", t.text, "\"");
-    default: return str("'", t.text, "'");
+    case Tok::STRING: return str("string \"", clipped(t.text), "\"");
+    default: return str("'", clipped(t.text), "'");
   }
 }
 
@@ -174,9 +195,14 @@ class Parser {
   }
 
   void parse_message_body(Message& m, const Token& name, const Token& open) {
+    // Recursion depth is nesting depth: without a limit, deep text overflows the stack.
+    if (depth_ >= kMaxNesting)
+      lex_.fail(open.loc, str("messages nested more than ", kMaxNesting, " deep"));
     auto sub = std::make_shared<Message>();
     sub->loc = name.loc;
+    ++depth_;
     parse_fields(*sub, open.text == "{" ? "}" : ">");
+    --depth_;
     Field f;
     f.name = name.text;
     f.loc = name.loc;
@@ -228,7 +254,10 @@ class Parser {
     if (v.kind == Tok::STRING) {
       f.text = v.text;
       f.quoted = true;
-      while (lex_.peek().kind == Tok::STRING) f.text += lex_.next().text;  // "a" "b" concatenates
+      while (lex_.peek().kind == Tok::STRING) {  // "a" "b" concatenates
+        f.text += lex_.next().text;
+        lex_.check_length(v.loc, f.text.size());
+      }
     } else if (v.kind == Tok::IDENT || v.kind == Tok::NUMBER) {
       f.text = v.text;
     } else {
@@ -238,6 +267,7 @@ class Parser {
   }
 
   Lexer lex_;
+  int depth_ = 0;
 };
 
 }  // namespace
