@@ -13,8 +13,8 @@ solver state ``iter``, ``learned_net``, ``current_step`` and ``history/<i>``, pl
 ``pycolorize_rng`` (the Dropout generator, so that a resumed run is bit-identical on the CPU).
 
 Crash safety: each file is written to a temporary beside it and renamed into place (atomic_h5), the
-weights first and the state last, and an older state of the same iteration is deleted before its
-weights are rewritten. A snapshot therefore counts as complete exactly when its state file exists
+weights first and the state last, and an older state of the same iteration is deleted just before
+its weights are replaced. A snapshot therefore counts as complete exactly when its state file exists
 (its weights then exist and match it), whatever moment a ``kill -9`` or a power cut strikes;
 ``latest_snapshot`` finds the newest complete one and ignores temporaries and lone weights files.
 A snapshot that cannot be written is an Error naming the path and the OS error, and leaves every
@@ -29,7 +29,7 @@ import numpy as np
 from . import _core
 from ._core import Error
 from .net import Net
-from .weights import atomic_h5
+from .weights import atomic_h5, save_weights
 
 
 def latest_snapshot(prefix):
@@ -111,13 +111,16 @@ class Solver:
         directory = os.path.dirname(os.path.abspath(model))
         try:
             os.makedirs(directory, exist_ok=True)
-            # A state left from an earlier run at this iteration must not be paired with the weights
-            # about to replace its own (they may differ, e.g. on the GPU): drop it first.
-            if os.path.exists(state):
-                os.remove(state)
         except OSError as e:
             raise Error(f"cannot write snapshot {model}: {e}") from None
-        self.net.save(model)
+
+        def retire_old_state():
+            # A state left at this iteration by an earlier run must not be paired with the weights
+            # about to replace its own (they may differ, e.g. on the GPU): it goes just before they
+            # are renamed into place, so that a failure while writing them leaves the old pair whole.
+            if os.path.exists(state):
+                os.remove(state)
+        save_weights(self.net, model, before_publish=retire_old_state)
         with atomic_h5(state) as f:
             f.create_dataset("iter", data=np.int32(self.iter))
             f.create_dataset("learned_net", data=model.encode())

@@ -15,7 +15,9 @@ numbers in the same order:
   authors' own Caffe reshaped on load when the counts matched, so that file worked for them; BVLC
   Caffe 1.0 refuses it ("Source shape is 4096 25088 ... target shape is 4096 512 7 7"). We follow
   the released code and accept both published forms, with one warning per load listing the layers
-  reshaped. Only the leading (output) axis must agree; any other difference stays an error.
+  reshaped this way (fc6 there; h_fc1 is the trailing-1s case, which loads silently because every
+  training net's InnerProduct-shaped h_fc1 needs it to reach a deploy net). Only the leading
+  (output) axis must agree; any other difference stays an error.
 """
 import contextlib
 import os
@@ -83,7 +85,7 @@ def load_weights(net, path):
                 if not _fits(src.shape, blob.shape):
                     raise Error(f"{path}: layer '{layer}' blob {i}: shape {tuple(src.shape)} in the file but "
                                 f"{tuple(blob.shape)} in the net")
-                if tuple(src.shape) != tuple(blob.shape):
+                if _strip_ones(src.shape) != _strip_ones(blob.shape):  # not the everyday trailing-1s case
                     reshaped.append(f"{layer} blob {i} {tuple(src.shape)} -> {tuple(blob.shape)}")
                 blob.data[...] = np.asarray(src, dtype=np.float32).reshape(blob.shape)
             loaded.append(layer)
@@ -97,12 +99,13 @@ def load_weights(net, path):
 
 
 @contextlib.contextmanager
-def atomic_h5(path):
+def atomic_h5(path, before_publish=None):
     """Open an HDF5 file for writing that appears at `path` only once complete: it is written to a
     temporary file beside it (``.tmp-*.h5``), flushed to disk and renamed over `path`. An exception
     (or Ctrl-C) midway removes the temporary and leaves any previous `path` untouched; a ``kill -9``
-    midway leaves at most the temporary. An OS error (disk full, read-only or missing folder) is an
-    Error naming `path` and the OS's reason."""
+    midway leaves at most the temporary. `before_publish()`, if given, runs once the temporary is
+    complete, just before the rename (the solver uses it to retire a stale companion file). An OS
+    error (disk full, read-only or missing folder) is an Error naming `path` and the OS's reason."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     tmp = None
@@ -113,6 +116,8 @@ def atomic_h5(path):
             yield f
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        if before_publish is not None:
+            before_publish()
         os.replace(tmp, path)
         tmp = None
         _fsync_dir(directory)  # the rename itself survives a power cut
@@ -136,9 +141,9 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-def save_weights(net, path):
+def save_weights(net, path, before_publish=None):
     """Write `net`'s parameters in Caffe's HDF5 layout, atomically (see atomic_h5)."""
-    with atomic_h5(path) as f:
+    with atomic_h5(path, before_publish) as f:
         data = f.create_group("data")
         for index, layer in enumerate(net.layers):
             group = data.create_group(layer.name)

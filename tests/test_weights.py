@@ -125,9 +125,17 @@ def test_innerproduct_form_with_other_counts_is_an_error(tmp_path, shape):
 
 
 def test_matching_shapes_load_without_a_warning(tmp_path, recwarn):
+    """Equal shapes, and the everyday trailing-1s case (a training net's InnerProduct-shaped h_fc1
+    into a deploy net's 1x1 convolution; here a (4, n, 1, 1) blob into the InnerProduct 'ip'), load
+    without the warning."""
     net = net_from(TEXT)
     net.save(tmp_path / "w.h5")
-    net_from(TEXT, weights=tmp_path / "w.h5")
+    with h5py.File(tmp_path / "w.h5", "a") as f:
+        ip = f["data/ip/0"][()]
+        del f["data/ip/0"]
+        f.create_dataset("data/ip/0", data=ip.reshape(ip.shape + (1, 1)))
+    loaded = net_from(TEXT, weights=tmp_path / "w.h5")
+    np.testing.assert_array_equal(loaded.params["ip"][0].data, ip)
     assert not [w for w in recwarn if "reshaped" in str(w.message)]
 
 
