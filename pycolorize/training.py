@@ -59,7 +59,10 @@ def load_config(config):
     import yaml
 
     with open(config, encoding="utf-8") as f:
-        cfg = yaml.safe_load(f)
+        try:
+            cfg = yaml.safe_load(f)
+        except yaml.YAMLError as e:  # its text names the file, line and column
+            raise ValueError(f"{config}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(cfg, dict) or "source" not in cfg:
         raise ValueError(f"{config}: a data config needs a 'source' (see pycolorize/training.py)")
     return cfg

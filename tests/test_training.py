@@ -198,7 +198,7 @@ def test_tool_set_up_errors_are_one_line(setup, capsys):
     one_line_error(capsys, main, ["--solver", str(t / "none.prototxt"), "--data", str(t / "data.yaml")], "none.prototxt")
     one_line_error(capsys, main, run[:3] + [str(t / "none.yaml")], "none.yaml")
     (t / "bad.yaml").write_text("source: {type: folder\nshort_side: [\n")
-    one_line_error(capsys, main, run[:3] + [str(t / "bad.yaml")], "bad.yaml", "line")
+    one_line_error(capsys, main, run[:3] + [str(t / "bad.yaml")], "bad.yaml: not valid YAML", "line 2")
     one_line_error(capsys, main, run + ["--weights", str(poison(t, "conv3_1", np.nan))],
                    "iteration 1: the loss is nan", "layer 'conv3_1'")
     with pytest.raises(SystemExit) as usage:  # --gpu needs its ID and so cannot swallow what follows
