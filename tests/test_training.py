@@ -127,7 +127,7 @@ def test_divergence_keeps_the_last_good_snapshot(setup):
     bad_iter = int(str(info.value).split(":")[0].split()[-1])
     state = latest_snapshot(t / "snaps" / "mini")
     assert state and state.endswith(f"mini_iter_{bad_iter - 1}.solverstate.h5"), (state, str(info.value))
-    assert f"last good" in str(info.value) and state in str(info.value)
+    assert "last good" in str(info.value) and state in str(info.value)
     with h5py.File(state.replace("solverstate", "caffemodel")) as f:
         f["data"].visititems(lambda name, d: None if not isinstance(d, h5py.Dataset) or np.isfinite(d[()]).all()
                              else pytest.fail(f"non-finite {name} in the last snapshot"))
