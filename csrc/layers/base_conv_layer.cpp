@@ -112,7 +112,7 @@ void BaseConvolutionLayer::reshape(const Blobs& bottom, const Blobs& top) {
 
 int BaseConvolutionLayer::band_rows(int64_t budget_floats) const {
   const int64_t per_row = static_cast<int64_t>(geom_.channels) * kh_ * kw_ * geom_.out_w;
-  const int64_t rows = std::max(budget_floats / std::max<int64_t>(per_row, 1), (kMinBandColumns + geom_.out_w - 1) / geom_.out_w);
+  const int64_t rows = std::max(budget_floats / std::max<int64_t>(per_row, 1), (kMinBandColumns + geom_.out_w - 1) / std::max(geom_.out_w, 1));  // out_w is 0 for an empty bottom
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(geom_.out_h, rows)));
 }
 

@@ -1,6 +1,9 @@
 // proto/schema.cpp: the schema table and the validator. Names and defaults follow BVLC caffe.proto.
 #include "proto/schema.h"
 
+#include <cerrno>
+#include <cfloat>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -241,8 +244,9 @@ std::vector<MessageSpec> make_messages() {
 
 double parse_number(const Field& f, const FieldSpec& spec, const std::string& msg_type) {
   const std::string& s = f.text;
-  auto bad = [&](const char* what) -> double {
-    throw Error(str(f.loc.str(), ": field '", spec.name, "' of ", msg_type, " expects ", what, ", got '", s, "'"));
+  auto bad = [&](const std::string& what) -> double {
+    const std::string shown = s.size() <= 80 ? s : s.substr(0, 80) + "...";
+    throw Error(str(f.loc.str(), ": field '", spec.name, "' of ", msg_type, " expects ", what, ", got '", shown, "'"));
   };
   if (f.quoted) return bad(spec.type == T::BOOL ? "true or false" : "a number");
   if (spec.type == T::BOOL) {
@@ -261,12 +265,19 @@ double parse_number(const Field& f, const FieldSpec& spec, const std::string& ms
     char* end = nullptr;
     double v = std::strtod(t.c_str(), &end);
     if (t.empty() || *end) return bad("a number");
+    // Fields are read as float (get_float): a finite value past FLT_MAX has no float (UB to convert).
+    if (std::isfinite(v) && std::fabs(v) > FLT_MAX) return bad(str("a number within +-", FLT_MAX));
     return v;
   }
   char* end = nullptr;
+  errno = 0;
   long long v = std::strtoll(s.c_str(), &end, 0);
   if (s.empty() || *end) return bad("an integer");
-  if (spec.type == T::UINT && v < 0) return bad("a non-negative integer");
+  // Integers are read as int (get_int, Caffe's int32/uint32 fields used as int): anything wider
+  // would be undefined to convert. strtoll saturates out-of-range text, hence errno.
+  const long long lo = spec.type == T::UINT ? 0 : INT_MIN;
+  if (errno == ERANGE || v < lo || v > INT_MAX)
+    return bad(str(spec.type == T::UINT ? "a non-negative integer" : "an integer", " in [", lo, ", ", INT_MAX, "]"));
   return static_cast<double>(v);
 }
 
