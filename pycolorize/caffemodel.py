@@ -8,11 +8,17 @@ NetParameter.layers (2) holds V1LayerParameter: name (4) and blobs (6). A BlobPr
 shape as BlobShape (7, packed int64 dims, field 1) or as legacy num/channels/height/width
 (1-4), and its values as packed float data (5) or double_data (8).
 """
+import math
+
 import numpy as np
 
+from ._core import Error
 
-class DecodeError(ValueError):
-    pass
+MAX_DIMS = 32  # BlobShape dims past this are not a blob (NumPy's own limit is 64)
+
+
+class DecodeError(Error):
+    """A file that is not a well-formed Caffe binary model; the message names the file and the fault."""
 
 
 def _varint(buf, pos):
@@ -39,17 +45,17 @@ def fields(buf):
         num, wire = key >> 3, key & 7
         if wire == 0:
             value, pos = _varint(buf, pos)
-        elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wire == 2:
+            yield num, wire, value
+            continue
+        if wire == 2:
             n, pos = _varint(buf, pos)
-            if pos + n > end:
-                raise DecodeError(f"field {num}: length {n} runs past the end of the message")
-            value, pos = buf[pos:pos + n], pos + n
-        elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
+        elif wire in (1, 5):
+            n = 8 if wire == 1 else 4
         else:
             raise DecodeError(f"field {num}: unsupported wire type {wire}")
+        if pos + n > end:
+            raise DecodeError(f"field {num}: {n} bytes run past the end of the message")
+        value, pos = buf[pos:pos + n], pos + n
         yield num, wire, value
 
 
@@ -61,6 +67,16 @@ def _packed_varints(view):
     return out
 
 
+def _floats(value, wire, dtype):
+    """Packed (wire 2) or single fixed-width (wire 5 float, wire 1 double) values as an array."""
+    size = np.dtype(dtype).itemsize
+    if wire not in (2, 5 if size == 4 else 1):
+        raise DecodeError(f"blob values of wire type {wire}, expected packed {np.dtype(dtype).name}")
+    if len(value) % size:
+        raise DecodeError(f"packed {np.dtype(dtype).name} data of {len(value)} bytes, not a multiple of {size}")
+    return np.frombuffer(value, dtype=dtype)
+
+
 def _blob(buf):
     dims, legacy, data, ddata = None, {}, [], []
     for num, wire, value in fields(buf):
@@ -68,19 +84,26 @@ def _blob(buf):
             dims = []
             for n, w, v in fields(value):
                 if n == 1:
-                    dims += _packed_varints(v) if w == 2 else [v]
+                    dims += _packed_varints(v) if w == 2 else [v] if w == 0 else []
         elif num in (1, 2, 3, 4) and wire == 0:
             legacy[num] = value
         elif num == 5:
-            data.append(np.frombuffer(value, dtype="<f4") if wire == 2 else np.frombuffer(value, dtype="<f4"))
+            data.append(_floats(value, wire, "<f4"))
         elif num == 8:
-            ddata.append(np.frombuffer(value, dtype="<f8") if wire == 2 else np.frombuffer(value, dtype="<f8"))
+            ddata.append(_floats(value, wire, "<f8"))
     values = np.concatenate(data) if data else (np.concatenate(ddata) if ddata else np.zeros(0))
     if dims is None:
         dims = [legacy.get(k, 1) for k in (1, 2, 3, 4)] if legacy else [values.size]
-    if int(np.prod(dims)) != values.size:
-        raise DecodeError(f"blob of shape {tuple(dims)} holds {values.size} values")
-    return values.astype(np.float32).reshape(dims)
+    # math.prod is exact; NumPy's product of huge dims wraps around and could match by accident.
+    if len(dims) > MAX_DIMS or math.prod(dims) != values.size:
+        shape = f"({', '.join(map(str, dims[:MAX_DIMS]))}{', ...' if len(dims) > MAX_DIMS else ''})"
+        raise DecodeError(f"blob of shape {shape} holds {values.size} values")
+    with np.errstate(over="raise"):  # double_data past float32's range would load as inf
+        try:
+            values = values.astype(np.float32)
+        except FloatingPointError:
+            raise DecodeError("blob double_data holds values beyond float32's range") from None
+    return values.reshape(dims)
 
 
 def read_caffemodel(path):
@@ -96,9 +119,15 @@ def read_caffemodel(path):
             name, blobs = None, []
             for n, w, v in fields(value):
                 if n == name_field and w == 2:
-                    name = bytes(v).decode("utf-8")
+                    try:
+                        name = bytes(v).decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        raise DecodeError(f"layer name {bytes(v)[:40]!r} is not UTF-8 ({e.reason})") from None
                 elif n == blob_field and w == 2:
-                    blobs.append(_blob(v))
+                    try:
+                        blobs.append(_blob(v))
+                    except DecodeError as e:
+                        raise DecodeError(f"layer {name!r} blob {len(blobs)}: {e}") from None
             if name is not None and blobs:
                 layers[name] = blobs
     except DecodeError as e:

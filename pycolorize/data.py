@@ -22,6 +22,7 @@ import collections
 import concurrent.futures
 import os
 import queue
+import struct
 import sys
 import threading
 
@@ -29,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from . import color
+from ._core import Error
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -54,15 +56,34 @@ def to_rgb(array):
     return np.clip(a[..., :3], 0.0, 1.0)
 
 
+# What Pillow raises for a file it cannot decode: OSError (unidentified or truncated), SyntaxError and
+# ValueError (broken headers), and from deeper in its format plugins EOFError, struct.error,
+# IndexError, KeyError, TypeError, ZeroDivisionError; DecompressionBombError for absurd sizes.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
+                  ZeroDivisionError, Image.DecompressionBombError)
+
+
 def load_image(path):
-    """Read an image file as float64 RGB in [0, 1] (Pillow; 16-bit files keep their precision)."""
-    with Image.open(path) as im:
-        im.load()
-        if im.mode.startswith("I"):  # 16-bit gray (Pillow opens 16-bit PNGs as I or I;16)
-            return to_rgb(np.clip(np.asarray(im).astype(np.float64) / 65535.0, 0, 1))
-        if im.mode not in ("RGB", "RGBA", "L", "LA"):
-            im = im.convert("RGBA" if "A" in im.mode else "RGB")
-        return to_rgb(np.asarray(im))
+    """Read an image file as float64 RGB in [0, 1] (Pillow; 16-bit files keep their precision).
+    A file that cannot be opened raises OSError (FileNotFoundError, ...); one that is not a decodable
+    image, or has more than PIL.Image.MAX_IMAGE_PIXELS pixels, raises pycolorize.Error naming it."""
+    with open(path, "rb") as f:
+        try:
+            with Image.open(f) as im:
+                # Refused before decoding: the float64 RGB of a bigger image takes gigabytes.
+                if im.width * im.height > (Image.MAX_IMAGE_PIXELS or float("inf")):
+                    raise Error(f"{path}: {im.width} x {im.height} pixels, more than PIL.Image.MAX_IMAGE_PIXELS "
+                                f"({Image.MAX_IMAGE_PIXELS})")
+                im.load()
+                if im.mode.startswith("I"):  # 16-bit gray (Pillow opens 16-bit PNGs as I or I;16)
+                    return to_rgb(np.clip(np.asarray(im).astype(np.float64) / 65535.0, 0, 1))
+                if im.mode not in ("RGB", "RGBA", "L", "LA"):
+                    im = im.convert("RGBA" if "A" in im.mode else "RGB")
+                return to_rgb(np.asarray(im))
+        except Error:
+            raise
+        except _DECODE_ERRORS as e:
+            raise Error(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
 
 
 def resize(rgb, height, width):
@@ -98,8 +119,13 @@ def list_source(list_file, root=None):
     '/n01440764/x.JPEG' lists work); without, relative paths are taken from the list's folder."""
     base = os.path.dirname(os.path.abspath(list_file))
     paths = []
-    with open(list_file, encoding="utf-8") as f:
+    # surrogateescape turns each byte that is not UTF-8 into U+DC80..U+DCFF, reported with its line below
+    with open(list_file, encoding="utf-8", errors="surrogateescape") as f:
         for n, line in enumerate(f, 1):
+            bad = next((ch for ch in line if "\udc80" <= ch <= "\udcff" or ch == "\0"), None)
+            if bad is not None:
+                byte = 0 if bad == "\0" else ord(bad) - 0xDC00
+                raise ValueError(f"{list_file}:{n}: byte 0x{byte:02X} in a path (the list must be UTF-8 text)")
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
@@ -156,6 +182,14 @@ def hdf5_source(path, dataset="images"):
 def open_source(spec):
     """A source from a config dict: {"type": "list", "path": list_file, "root": folder},
     {"type": "folder", "path": folder} or {"type": "hdf5", "path": file, "dataset": "images"}."""
+    # The dict comes from a YAML file: wrong kinds of value are errors saying which, not AttributeError.
+    if not isinstance(spec, dict):
+        raise ValueError(f"data config: 'source' must be a mapping such as {{type: folder, path: ...}}, got {spec!r:.80}")
+    for key in ("type", "path", "root", "dataset"):
+        if key in spec and not isinstance(spec[key], str):
+            raise ValueError(f"data config: source '{key}' must be a string, got {spec[key]!r:.80}")
+    if "path" not in spec:
+        raise ValueError("data config: the source needs a 'path'")
     kind = spec.get("type", "folder")
     if kind == "list":
         return list_source(spec["path"], spec.get("root"))

