@@ -27,7 +27,29 @@ if _openblas is not None:
 # OpenBLAS is about to use. (Takes effect when set before the OpenMP runtime starts.)
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from . import _core  # noqa: E402
+
+def _no_extension(error):
+    """The ImportError for a pycolorize folder without its compiled _core: most often the source
+    tree shadowing an installed copy (Python puts the current folder first on sys.path), which
+    otherwise surfaces as a confusing partial-import error."""
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    is_source_tree = _os.path.exists(_os.path.join(here, "..", "setup.py"))
+    msg = f"pycolorize at {here} has no compiled extension (_core): {error}."
+    if is_source_tree:
+        msg += (" This is the source tree, which comes first on sys.path when Python runs from its root and"
+                " hides a pip-installed pycolorize. Run from another folder to use the installed package, or"
+                " build in place: cmake -S . -B build && cmake --build build.")
+    else:
+        msg += " Reinstall it: pip install --force-reinstall pycolorize (from its source folder: pip install .)."
+    return ImportError(msg)
+
+
+try:
+    from . import _core  # noqa: E402
+except ImportError as _e:
+    if "_core" not in str(_e):
+        raise
+    raise _no_extension(_e) from None
 from ._core import Error, layer_types  # noqa: E402
 from .net import Net  # noqa: E402
 from .solver import Solver  # noqa: E402
@@ -38,6 +60,22 @@ from .weights import load_weights, save_weights  # noqa: E402
 def set_mode_cpu():
     """Run layers on the CPU (the default)."""
     _core.set_mode_cpu()
+
+
+def use_gpu(device_id):
+    """Run layers on CUDA device `device_id` (set_device, then set_mode_gpu). Raises Error with one
+    line saying why not: a build without CUDA, no visible device, or an ID out of range."""
+    device_id = int(device_id)
+    if not cuda_compiled():
+        raise Error(f"GPU {device_id} requested, but this build of pycolorize has no CUDA support "
+                    "(build it where the CUDA toolkit, cuBLAS and cuDNN are installed, or run on the CPU)")
+    count = gpu_count()
+    if count == 0:
+        raise Error(f"GPU {device_id} requested, but no CUDA device is visible (run on the CPU)")
+    if not 0 <= device_id < count:
+        raise Error(f"GPU {device_id} requested, but there {'is 1 CUDA device (ID 0)' if count == 1 else f'are {count} CUDA devices (IDs 0 to {count - 1})'}")
+    set_device(device_id)
+    set_mode_gpu()
 
 
 def set_mode_gpu():
@@ -87,5 +125,5 @@ def set_num_threads(n):
 
 __all__ = [
     "Error", "Net", "Solver", "Colorizer", "layer_types", "load_weights", "save_weights", "set_mode_cpu", "set_mode_gpu",
-    "set_device", "mode", "set_allow_tf32", "allow_tf32", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
+    "set_device", "use_gpu", "mode", "set_allow_tf32", "allow_tf32", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
 ]

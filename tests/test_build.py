@@ -1,4 +1,7 @@
 """How the extension was built: facts about the binary that the other tests cannot see."""
+import os
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -18,3 +21,16 @@ def test_extension_carries_no_copy_of_libstdcxx():
     assert b"basic_ios::clear" not in image, (
         f"{_core.__file__} contains libstdc++'s own code (linked statically); rebuild so that it links the "
         "shared libstdc++.so.6 (see CMakeLists.txt, 'CUDA implicit libs')")
+
+
+def test_a_source_tree_without_its_extension_says_so(tmp_path):
+    # After `pip install .`, Python started in the repository root imports the source tree (the
+    # current folder comes first on sys.path), which has no compiled _core: the error must say that.
+    package = os.path.dirname(_core.__file__)
+    shutil.copytree(package, tmp_path / "pycolorize", ignore=shutil.ignore_patterns("_core*", "__pycache__"))
+    (tmp_path / "setup.py").write_text("")
+    r = subprocess.run([sys.executable, "-c", "import pycolorize"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: pycolorize at") and "no compiled extension" in last
+    assert "source tree" in last and "Run from another folder" in last

@@ -1,6 +1,7 @@
 """The released inference pipeline: scale rule, 2016-skimage resizing, banding, decoding to a known
 colour, any input format, the CLI, and the full-size deploy net on a file laid out like the
 released weights."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -108,6 +109,46 @@ def test_colorize_cli(mini_model, tmp_path):
     r = subprocess.run([sys.executable, tool, str(photos / "a.png"), "-o", str(tmp_path / "x.png"), "--size", "100",
                         "--weights", weights, "--prototxt", deploy], capture_output=True, text=True)
     assert r.returncode != 0 and "not a multiple of 32" in r.stderr
+
+
+def colorize_tool():
+    spec = importlib.util.spec_from_file_location("colorize_tool", os.path.join(ROOT, "tools", "colorize.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def test_colorize_cli_mirrors_folders_and_never_overwrites(mini_model, tmp_path, capsys):
+    deploy, weights = mini_model
+    main = colorize_tool()
+    common = ["--weights", weights, "--prototxt", deploy, "--size", "64"]
+    photo = Image.fromarray((np.random.RandomState(2).rand(30, 40, 3) * 255).astype(np.uint8))
+    for sub in ("a", "b", "b/deep"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        photo.save(tmp_path / "in" / sub / "x.jpg")
+    main([str(tmp_path / "in"), "-o", str(tmp_path / "out")] + common)  # one folder: its tree as it is
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png"))
+    assert written == ["a/x.png", "b/deep/x.png", "b/x.png"]
+    main([str(tmp_path / "in" / "a"), str(tmp_path / "in" / "b"), "-o", str(tmp_path / "two")] + common)
+    assert sorted(str(p.relative_to(tmp_path / "two")) for p in (tmp_path / "two").rglob("*.png")) == \
+        ["a/x.png", "b/deep/x.png", "b/x.png"]
+    before = (tmp_path / "out" / "a" / "x.png").stat().st_mtime_ns
+    with pytest.raises(SystemExit, match="already exist.*--overwrite"):  # checked before anything is written
+        main([str(tmp_path / "in"), "-o", str(tmp_path / "out")] + common)
+    assert (tmp_path / "out" / "a" / "x.png").stat().st_mtime_ns == before
+    main([str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--overwrite"] + common)
+    photo.save(tmp_path / "in" / "a" / "x.png")  # x.jpg and x.png would both become x.png
+    with pytest.raises(SystemExit, match="would both be written to"):
+        main([str(tmp_path / "in"), "-o", str(tmp_path / "third")] + common)
+    assert not (tmp_path / "third").exists()
+    with pytest.raises(SystemExit, match="would both be written to"):  # two files of one name
+        main([str(tmp_path / "in" / "a" / "x.jpg"), str(tmp_path / "in" / "b" / "x.jpg"), "-o", str(tmp_path / "t")] + common)
+    with pytest.raises(SystemExit) as usage:  # --gpu takes an explicit ID and cannot swallow an input
+        main(["--gpu", str(tmp_path / "in" / "a" / "x.jpg"), "-o", str(tmp_path / "g.png")] + common)
+    assert usage.value.code == 2 and "--gpu: invalid int value" in capsys.readouterr().err
+    if not (pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0):
+        with pytest.raises(SystemExit, match=r"^--gpu 0: GPU 0 requested, but (this build|no CUDA device)"):
+            main([str(tmp_path / "in" / "a" / "x.jpg"), "-o", str(tmp_path / "g.png"), "--gpu", "0"] + common)
 
 
 def released_layout_file(path, seed=0):

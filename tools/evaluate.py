@@ -42,7 +42,8 @@ def main(argv=None):
     ap.add_argument("-o", "--out", required=True)
     ap.add_argument("--limit", type=int, help="only the first N images")
     ap.add_argument("--grid", type=int, default=6, help="rows of the example grid")
-    ap.add_argument("--gpu", nargs="?", const=0, type=int, metavar="ID")
+    # An explicit ID, never optional (an optional value would swallow what follows it).
+    ap.add_argument("--gpu", type=int, metavar="ID", help="colorize on this CUDA device (e.g. --gpu 0)")
     ap.add_argument("--rmse-reading", choices=metrics.READINGS, default=metrics.DEFAULT_READING,
                     help="lightness division of alpha-beta: " + "; ".join(f"{k}: {v}" for k, v in metrics.READING_HELP.items())
                     + f" (default {metrics.DEFAULT_READING})")
@@ -58,10 +59,9 @@ def main(argv=None):
     images = images[:args.limit] if args.limit else images
     colorize = None
     if args.weights:
-        if args.gpu is not None:
-            pycolorize.set_device(args.gpu)
-            pycolorize.set_mode_gpu()
         try:
+            if args.gpu is not None:
+                pycolorize.use_gpu(args.gpu)
             colorize = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param).colorize
         except (ValueError, FileNotFoundError, pycolorize.Error) as e:
             raise SystemExit(f"evaluate.py: {e}")

@@ -31,22 +31,6 @@ import pycolorize  # noqa: E402
 from pycolorize.training import StopNow, train  # noqa: E402
 
 
-def use_gpu(device):
-    """Select CUDA device `device`; returns an error line or None."""
-    if not pycolorize.cuda_compiled():
-        return "--gpu: this build of pycolorize has no CUDA support (train without --gpu)"
-    if pycolorize.gpu_count() == 0:
-        return "--gpu: no CUDA device is visible (train without --gpu)"
-    if not 0 <= device < pycolorize.gpu_count():
-        return f"--gpu {device}: there are {pycolorize.gpu_count()} CUDA devices (IDs 0 to {pycolorize.gpu_count() - 1})"
-    try:
-        pycolorize.set_device(device)
-        pycolorize.set_mode_gpu()
-    except pycolorize.Error as e:
-        return f"--gpu {device}: {e}"
-    return None
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  epilog=__doc__[__doc__.index("Exit status:"):],
@@ -63,9 +47,10 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     if args.gpu is not None:
-        problem = use_gpu(args.gpu)
-        if problem:
-            print(f"train.py: {problem}", file=sys.stderr)
+        try:
+            pycolorize.use_gpu(args.gpu)
+        except pycolorize.Error as e:
+            print(f"train.py: --gpu {args.gpu}: {e}", file=sys.stderr)
             return 1
     try:
         solver = train(args.solver, args.data, weights=args.weights, resume=args.resume, log=args.log,
