@@ -13,17 +13,28 @@ def net_from(text, phase="test", **kw):
     return pycolorize.Net.from_string(text, phase=phase, **kw)
 
 
-def assert_close(ours, ref, tol, what=""):
-    """max |ours - ref| / max(1, max |ref|) <= tol; prints the first mismatches with their indices."""
+def assert_close(ours, ref, tol, what="", atol=None):
+    """max |ours - ref| / max(1, max |ref|) <= tol, for values of order 1 or more; prints the first
+    mismatches with their indices. Where the elements are small (solver updates of ~1e-3, say),
+    that scaling makes tol an absolute tolerance, so such checks pass `atol`: then every element
+    must satisfy |ours - ref| <= atol + tol * |ref| (numpy.isclose's rule)."""
     ours = np.asarray(ours, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64)
     assert ours.shape == ref.shape, f"{what}: shape {ours.shape} != {ref.shape}"
-    scale = max(1.0, float(np.abs(ref).max()) if ref.size else 1.0)
-    err = np.abs(ours - ref) / scale
-    if ref.size and err.max() > tol:
-        bad = np.argwhere(err > tol)[:5]
+    if not ref.size:
+        return
+    if atol is None:
+        err = np.abs(ours - ref) / max(1.0, float(np.abs(ref).max()))
+        bound, rule = tol, f"max scaled error {err.max():.3g} > {tol:g}"
+    else:
+        err = np.abs(ours - ref)
+        bound = atol + tol * np.abs(ref)
+        rule = f"max |ours - ref| - (atol {atol:g} + rtol {tol:g} |ref|) = {(err - bound).max():.3g} > 0"
+    wrong = (err > bound) | (np.isfinite(ref) & ~np.isfinite(ours))  # NaN compares False: caught here
+    if wrong.any():
+        bad = np.argwhere(wrong)[:5]
         lines = [f"  at {tuple(i)}: ours {ours[tuple(i)]:.8g} ref {ref[tuple(i)]:.8g}" for i in bad]
-        raise AssertionError(f"{what}: max scaled error {err.max():.3g} > {tol:g}\n" + "\n".join(lines))
+        raise AssertionError(f"{what}: {rule}\n" + "\n".join(lines))
 
 
 HAS_GPU = pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0

@@ -23,21 +23,23 @@ with open(os.path.join(CL, "custom_layers_index.json")) as f:
 def test_custom_layer_matches_caffe(device, case):
     name = case["name"]
     net = pycolorize.Net(os.path.join(CL, name + ".prototxt"), phase="train")
-    prefix = f"{name}__in__"
-    for key in GOLD.files:
-        if key.startswith(prefix):
-            blob = key[len(prefix):]
-            net.blobs[blob].data[...] = GOLD[key]
+    sparse = name.startswith("sparse")
+    inputs = [k.split("__")[-1] for k in GOLD.files if k.startswith(f"{name}__in__")]
+    # what Caffe recorded: centroids and three feature maps, or pred, target (and mask)
+    assert len(inputs) == (4 if sparse else 3 if "_mask_" in name else 2)
+    for blob in inputs:
+        net.blobs[blob].data[...] = GOLD[f"{name}__in__{blob}"]
     net.forward()
-    out = "columns" if name.startswith("sparse") else "loss"
+    out = "columns" if sparse else "loss"
     assert_close(net.blobs[out].data, GOLD[f"{name}__out__{out}"], TOL, f"{name}: {out}")
-    if f"{name}__topdiff__{out}" in GOLD:
+    if sparse:  # a loss's top diff is its loss weight, which Caffe did not record
         net.blobs[out].diff[...] = GOLD[f"{name}__topdiff__{out}"]
     net.backward()
-    for key in GOLD.files:
-        if key.startswith(f"{name}__indiff__"):
-            blob = key.split("__")[-1]
-            assert_close(net.blobs[blob].diff, GOLD[key], TOL, f"{name}: gradient of {blob}")
+    # gradients reach every feature map (never the centroids), and the predictions of the loss
+    grads = [b for b in inputs if b.startswith("feat")] if sparse else ["pred"]
+    for blob in grads:
+        assert_close(net.blobs[blob].diff, GOLD[f"{name}__indiff__{blob}"], TOL, f"{name}: gradient of {blob}")
+    assert len([k for k in GOLD.files if k.startswith(f"{name}__indiff__")]) == len(grads) == (3 if sparse else 1)
 
 
 # ---- SparseHypercolumnExtractor ------------------------------------------------------------

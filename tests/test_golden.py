@@ -25,6 +25,13 @@ EXACT_TYPES = {"Reshape", "Concat", "Slice", "Split", "Flatten", "Dropout"}
 with open(os.path.join(DATA, "layers_index.json")) as f:
     CASES = json.load(f)
 GOLD = np.load(os.path.join(DATA, "layers.npz"))
+N_CASES = 29  # the golden set's layer cases (tests/data/README.md); a lost case must not pass quietly
+
+
+def test_every_golden_layer_case_is_here():
+    assert len(CASES) == N_CASES
+    # every array of the golden file belongs to a case of the index, so none goes unchecked
+    assert {k.split("__")[0] for k in GOLD.files} == {c["name"] for c in CASES}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -37,6 +44,8 @@ def test_layer_case_matches_caffe(device, case):
     for layer, shapes in case["params"]:
         for i, _ in enumerate(shapes):
             net.params[layer][i].data[...] = GOLD[f"{name}__param__{layer}__{i}"]
+    used = {f"{name}__in__{blob}" for blob, _, _ in case["inputs"]}
+    used |= {f"{name}__param__{layer}__{i}" for layer, shapes in case["params"] for i, _ in enumerate(shapes)}
     net.forward()
     exact = all(t in EXACT_TYPES | {"Input"} for _, t in case["layers"])
     for blob, shape in case["blobs"]:
@@ -53,21 +62,30 @@ def test_layer_case_matches_caffe(device, case):
         if blob not in case["losses"]:
             b.diff[...] = 0
     net.clear_param_diffs()
+    # Caffe recorded a top diff for every output and a diff for every blob: index them directly, so a
+    # missing array is a KeyError, not a comparison skipped
     for blob in case["outputs"]:
-        key = f"{name}__topdiff__{blob}"
-        if key in GOLD:
-            net.blobs[blob].diff[...] = GOLD[key]
+        net.blobs[blob].diff[...] = GOLD[f"{name}__topdiff__{blob}"]
     net.backward()
+    compared = 0
     for blob, _ in case["blobs"]:
-        key = f"{name}__diff__{blob}"
-        if key in GOLD and blob not in case["losses"]:
-            assert_close(net.blobs[blob].diff, GOLD[key], TOL, f"{name}: diff of {blob}")
+        ref = GOLD[f"{name}__diff__{blob}"]
+        if blob not in case["losses"]:  # a loss blob's diff holds its loss weight, not a gradient
+            assert_close(net.blobs[blob].diff, ref, TOL, f"{name}: diff of {blob}")
+            compared += 1
     for layer, shapes in case["params"]:
         for i, _ in enumerate(shapes):
             assert_close(net.params[layer][i].diff, GOLD[f"{name}__paramdiff__{layer}__{i}"], TOL,
                          f"{name}: param diff {layer}[{i}]")
+            compared += 1
     for loss in case["losses"]:
         assert_close(net.blobs[loss].data, GOLD[f"{name}__blob__{loss}"], TOL, f"{name}: loss")
+    n_params = sum(len(shapes) for _, shapes in case["params"])
+    assert compared == len(case["blobs"]) - len(case["losses"]) + n_params > 0
+    used |= {f"{name}__{kind}__{blob}" for kind in ("blob", "diff") for blob, _ in case["blobs"]}
+    used |= {f"{name}__topdiff__{blob}" for blob in case["outputs"]}
+    used |= {f"{name}__paramdiff__{layer}__{i}" for layer, shapes in case["params"] for i, _ in enumerate(shapes)}
+    assert used == {k for k in GOLD.files if k.startswith(name + "__")}, "golden arrays this test does not check"
 
 
 A2 = os.path.join(DATA, "autocolorize_small")
@@ -86,13 +104,16 @@ def test_deploy_small_matches_caffe_blob_by_blob(device):
         ref = gold[key]
         assert_close(net.blobs[blob].data, ref, TOL, f"deploy_small: blob {blob}")
         checked += 1
-    assert checked > 40
+    assert checked == 42  # the named tops Caffe recorded (its auto-split and Reshape views are not in the file)
     # every blob of the net (Caffe's auto-split names included) exists with Caffe's shape
     with h5py.File(os.path.join(A2, "deploy_small.caffemodel.h5")) as f:
         assert sorted(f["data"]) == sorted(l.name for l in net.layers)
 
 
 def test_deploy_small_save_matches_caffe_layout(device, tmp_path):
+    # Not byte for byte (HDF5 files carry library versions and free-space layout that differ between
+    # writers): the same groups and datasets, each float32 with Caffe's shape, stored as Caffe's
+    # H5LTmake_dataset_float stores it (contiguous, no chunks, filters or attributes), equal values.
     src = os.path.join(A2, "deploy_small.caffemodel.h5")
     net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=src)
     out = tmp_path / "copy.caffemodel.h5"
@@ -105,4 +126,8 @@ def test_deploy_small_save_matches_caffe_layout(device, tmp_path):
             for k in ga:
                 assert ga[k].dtype == gb[k].dtype == np.float32
                 assert ga[k].shape == gb[k].shape
+                for d in (ga[k], gb[k]):
+                    assert d.chunks is None and d.compression is None and not d.attrs, (layer, k)
+                    assert d.id.get_create_plist().get_layout() == h5py.h5d.CONTIGUOUS, (layer, k)
                 np.testing.assert_array_equal(ga[k][()], gb[k][()])
+        assert not a.attrs and not b.attrs and not a["data"].attrs and not b["data"].attrs
