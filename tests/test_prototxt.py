@@ -1,4 +1,6 @@
 """The prototxt parser and schema: syntax, defaults, and errors that name file, line and column."""
+import re
+
 import numpy as np
 import pytest
 
@@ -168,5 +170,6 @@ def test_blobs_past_available_memory_are_errors_naming_the_bytes(tmp_path):
         "    print(e)\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("big.prototxt:1:") and "layer 'fc' (InnerProduct): blob (31250000, 64) needs " \
-        "8000000000 bytes but only 3221225472 bytes of memory are available" in out.stdout
+    # (the limit, or less where the machine has less memory available)
+    assert re.match(r"big.prototxt:1:\d+: layer 'fc' \(InnerProduct\): blob \(31250000, 64\) needs 8000000000 bytes "
+                    r"but only \d+ bytes of memory are available$", out.stdout.strip()), out.stdout

@@ -12,8 +12,9 @@ import tempfile
 
 import atheris
 
+# The repository (for seeds). pycolorize itself comes from the installed package or PYTHONPATH, as
+# in the test suite (a fresh clone's source tree has no compiled _core).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
 
 
 def scratch_path(suffix):
