@@ -84,6 +84,10 @@ class Run:
                                                   steps=(ITERS // 2,), prefix=str(self.prefix), snapshot=1,
                                                   random_seed=5))
         self.data = t / "data.yaml"
+        # `python -c` puts the current folder first on sys.path: started in the repository root, the
+        # child would import the source tree's pycolorize (another build, or none after pip install)
+        # instead of the one under test. The tests' own folder holds no package.
+        self.cwd = str(t)
 
     def args(self, resume="auto"):
         return [TRAIN, "--solver", str(self.solver), "--data", str(self.data), "--quiet", "--resume", resume]
@@ -91,10 +95,11 @@ class Run:
     def go(self, kill_at=None, resume="auto"):
         """Run to the end, or until the self-inflicted SIGKILL of `kill_at`."""
         if kill_at is None:
-            return subprocess.run([sys.executable] + self.args(resume), capture_output=True, text=True, timeout=120)
+            return subprocess.run([sys.executable] + self.args(resume), capture_output=True, text=True, timeout=120,
+                                  cwd=self.cwd)
         env = dict(os.environ, KILL_AT=kill_at)
         return subprocess.run([sys.executable, "-c", KILLER] + self.args(resume), capture_output=True, text=True,
-                              timeout=120, env=env)
+                              timeout=120, env=env, cwd=self.cwd)
 
     def newest(self):
         """The iteration of the newest complete snapshot (0 if none), after checking that it loads."""
@@ -166,7 +171,8 @@ def test_kills_at_random_moments(world):
     for _ in range(RANDOM_KILLS):
         done = newest[-1] if newest else 0
         finish, before = rng.randrange(ITERS - done), rows(log)
-        proc = subprocess.Popen([sys.executable] + run.args(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen([sys.executable] + run.args(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                cwd=run.cwd)
         deadline = time.time() + 60
         while finish and rows(log) < before + finish and proc.poll() is None and time.time() < deadline:
             time.sleep(0.002)
