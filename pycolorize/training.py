@@ -95,6 +95,19 @@ class StopNow(KeyboardInterrupt):
         self.signum = signum
 
 
+def _truncate_log(path, iteration):
+    """Drop the log rows past `iteration`: after a kill, the iterations since the snapshot that a
+    resume starts from are trained again, and their rows must not appear twice."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    keep = rows[:1] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= iteration]
+    if len(keep) < len(rows):
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(keep)
+        os.replace(tmp, path)
+
+
 class _Interrupt:
     """First SIGINT or SIGTERM: ask the loop to stop after this iteration (``signum`` says which).
     Second: StopNow, a KeyboardInterrupt."""
@@ -186,6 +199,8 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
     log = log or f"{prefix}_log.csv"
     os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
     new_log = not (resume and os.path.exists(log))
+    if not new_log:
+        _truncate_log(log, solver.iter)
     bar = None
     if progress:
         from tqdm import tqdm
