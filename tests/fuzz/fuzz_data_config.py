@@ -18,7 +18,9 @@ import atheris
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fuzzlib  # noqa: E402
 
-with atheris.instrument_imports(include=["pycolorize"]):
+# PyYAML is instrumented too, so that coverage guides mutations through the YAML grammar.
+with atheris.instrument_imports(include=["pycolorize", "yaml"]):
+    import yaml  # noqa: F401
     import pycolorize
     from pycolorize import data, training
 
