@@ -188,9 +188,9 @@ def open_source(spec):
     for key in ("type", "path", "root", "dataset"):
         if key in spec and not isinstance(spec[key], str):
             raise ValueError(f"data config: source '{key}' must be a string, got {spec[key]!r:.80}")
-    if "path" not in spec:
-        raise ValueError("data config: the source needs a 'path'")
     kind = spec.get("type", "folder")
+    if kind in ("list", "folder", "hdf5") and "path" not in spec:
+        raise ValueError(f"data config: the {kind} source needs a 'path'")
     if kind == "list":
         return list_source(spec["path"], spec.get("root"))
     if kind == "folder":

@@ -166,7 +166,7 @@ def test_images_past_the_pixel_limit_are_refused_before_decoding(tmp_path, monke
     ("images/", "'source' must be a mapping"),
     ({"type": "folder", "path": 5}, "source 'path' must be a string"),  # was TypeError in os.path
     ({"type": ["list"], "path": "x"}, "source 'type' must be a string"),  # was TypeError: unhashable
-    ({"type": "folder"}, "the source needs a 'path'"),  # was KeyError
+    ({"type": "folder"}, "the folder source needs a 'path'"),  # was KeyError
 ])
 def test_data_config_sources_of_the_wrong_kind_are_errors(spec, message):
     with pytest.raises(ValueError, match=message):
