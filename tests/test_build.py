@@ -29,7 +29,8 @@ def test_a_source_tree_without_its_extension_says_so(tmp_path):
     package = os.path.dirname(_core.__file__)
     shutil.copytree(package, tmp_path / "pycolorize", ignore=shutil.ignore_patterns("_core*", "__pycache__"))
     (tmp_path / "setup.py").write_text("")
-    r = subprocess.run([sys.executable, "-c", "import pycolorize"], cwd=tmp_path, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}  # the folder first
+    r = subprocess.run([sys.executable, "-c", "import pycolorize"], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: pycolorize at") and "no compiled extension" in last
