@@ -17,7 +17,9 @@ class Blob {
   explicit Blob(const std::vector<int>& shape) { reshape(shape); }
 
   // Changes the shape; memory is reallocated only when the count grows beyond the capacity.
-  // Old buffers stay alive for whoever still holds them (e.g. NumPy arrays).
+  // Old buffers stay alive for whoever still holds them (e.g. NumPy arrays). Throws Error (and
+  // changes nothing) for a negative dimension, more than INT_MAX elements, or a buffer larger than
+  // the memory available (check_host_alloc in common.h).
   void reshape(const std::vector<int>& shape);
   void reshape_like(const Blob& other) { reshape(other.shape()); }
 
