@@ -33,7 +33,7 @@ class Net:
         path = os.fspath(prototxt)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such prototxt file")
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:  # bytes: the parser quotes a non-UTF-8 byte in its error as \xNN
             text = f.read()
         self._init(text, path, phase, weights, level, stages)
 

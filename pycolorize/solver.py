@@ -54,10 +54,13 @@ class Solver:
         path = os.fspath(solver_prototxt)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such solver prototxt")
-        with open(path, encoding="utf-8") as f:
+        with open(path, "rb") as f:  # bytes: the parser quotes a non-UTF-8 byte in its error as \xNN
             text = f.read()
         self.path = path
-        self.param = _core.solver_param(text, path)
+        try:
+            self.param = _core.solver_param(text, path)
+        except UnicodeDecodeError:  # a string field (net:, snapshot_prefix:) that is not UTF-8
+            raise Error(f"{path}: a string field holds bytes that are not UTF-8 text") from None
         net_path = self.param["net"] or self.param["train_net"]
         if not net_path:
             raise Error(f"{path}: the solver names no net (add net: 'train.prototxt')")

@@ -53,18 +53,44 @@ from .solver import Solver, latest_snapshot
 TARGETS = {"hist_h": "hue_chroma", "hist_a": "lab_k32", "hist_ab": "lab_16x16", "ab": "lab_l2"}
 
 
-def load_config(config):
-    if isinstance(config, dict):
-        return dict(config)
-    import yaml
+# The data config's keys besides `source`, with their types and defaults (the docstring above).
+CONFIG_KEYS = {"short_side": (int, 256), "mirror": (bool, True), "margin": (int, 16), "mean_shift": (float, 0.0),
+               "seed": (int, 0), "workers": (int, 4), "prefetch": (int, 4)}
 
-    with open(config, encoding="utf-8") as f:
-        try:
-            cfg = yaml.safe_load(f)
-        except yaml.YAMLError as e:  # its text names the file, line and column
-            raise ValueError(f"{config}: not valid YAML: {' '.join(str(e).split())}") from None
+
+def load_config(config):
+    """The data config (a YAML file or a dict) with every key checked and defaults filled in;
+    ValueError naming the file and the key for anything else."""
+    where = "data config" if isinstance(config, dict) else os.fspath(config)
+    if isinstance(config, dict):
+        cfg = dict(config)
+    else:
+        import yaml
+
+        with open(config, "rb") as f:
+            try:
+                cfg = yaml.safe_load(f)
+            except yaml.YAMLError as e:  # its text names the line and column (and decoding errors)
+                raise ValueError(f"{where}: not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(cfg, dict) or "source" not in cfg:
-        raise ValueError(f"{config}: a data config needs a 'source' (see pycolorize/training.py)")
+        raise ValueError(f"{where}: a data config needs a 'source' (see pycolorize/training.py)")
+    unknown = sorted(str(k) for k in cfg if k != "source" and k not in CONFIG_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: source, {', '.join(CONFIG_KEYS)}")
+    for key, (kind, default) in CONFIG_KEYS.items():
+        value = cfg.get(key, default)
+        # YAML's ints are fine where a float is asked for; bools are not ints here
+        ok = isinstance(value, bool) if kind is bool else (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or float(value).is_integer()))
+        if not ok:
+            raise ValueError(f"{where}: {key} must be {'true or false' if kind is bool else 'a number' if kind is float else 'an integer'}, "
+                             f"got {value!r}")
+        cfg[key] = kind(value)
+    for key in ("short_side", "workers", "prefetch"):
+        if cfg[key] < 1:
+            raise ValueError(f"{where}: {key} must be at least 1, got {cfg[key]}")
+    if cfg["margin"] < 0:
+        raise ValueError(f"{where}: margin must not be negative, got {cfg['margin']}")
     return cfg
 
 
@@ -162,10 +188,7 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
     batch, crop, samples, variant = net_geometry(solver.net)
     source = data.open_source(cfg["source"])
     loader = data.Loader(source, batch=batch, crop=crop, samples=samples, variant=variant,
-                         short_side=int(cfg.get("short_side", 256)), mirror=bool(cfg.get("mirror", True)),
-                         margin=int(cfg.get("margin", 16)), mean_shift=float(cfg.get("mean_shift", 0.0)),
-                         seed=int(cfg.get("seed", 0)), workers=int(cfg.get("workers", 4)),
-                         prefetch=int(cfg.get("prefetch", 4)))
+                         **{k: cfg[k] for k in CONFIG_KEYS})
     if resume == "auto":
         resume = latest_snapshot(prefix)
     if resume:

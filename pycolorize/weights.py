@@ -51,7 +51,10 @@ def _fits(stored, target):
 
 
 def load_weights(net, path):
-    """Copy weights from the Caffe HDF5 file `path` into `net`; returns the names of the layers loaded."""
+    """Copy weights from the Caffe HDF5 file `path` into `net`; returns the names of the layers loaded.
+    Everything is read and checked before the first weight is written, so a bad file (a damaged
+    one, a group or dataset where the other belongs, a wrong shape) is an Error naming the file
+    and the layer, and leaves the net as it was."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: no such weights file")
@@ -59,43 +62,66 @@ def load_weights(net, path):
         f = h5py.File(path, "r")
     except OSError as e:
         raise Error(f"{path}: not an HDF5 weights file ({e})") from None
-    params = net.params
-    loaded = []
-    reshaped = []  # "layer (stored shape) -> (net shape)", for the one warning below
-    file_layers = []
-    with f:
-        if "data" not in f or not isinstance(f["data"], h5py.Group):
-            raise Error(f"{path}: no /data group; not a Caffe HDF5 weights file")
-        data = f["data"]
-        file_layers = list(data)
-        for layer in file_layers:
-            if layer not in params:
-                continue  # Caffe: "Ignoring source layer"
-            blobs = params[layer]
-            group = data[layer]
-            if len(group) > len(blobs):
-                raise Error(f"{path}: layer '{layer}' has {len(group)} blobs in the file but {len(blobs)} in the net")
-            for i, blob in enumerate(blobs):
-                key = str(i)
-                if key not in group:
-                    if net.param_owner(layer, i) >= 0:
-                        continue  # shared with another layer, which holds it
-                    raise Error(f"{path}: layer '{layer}' has {len(group)} blobs in the file but {len(blobs)} in the net")
-                src = group[key]
-                if not _fits(src.shape, blob.shape):
-                    raise Error(f"{path}: layer '{layer}' blob {i}: shape {tuple(src.shape)} in the file but "
-                                f"{tuple(blob.shape)} in the net")
-                if _strip_ones(src.shape) != _strip_ones(blob.shape):  # not the everyday trailing-1s case
-                    reshaped.append(f"{layer} blob {i} {tuple(src.shape)} -> {tuple(blob.shape)}")
-                blob.data[...] = np.asarray(src, dtype=np.float32).reshape(blob.shape)
-            loaded.append(layer)
-    if params and not loaded:
+    try:
+        with f:
+            pending, reshaped, file_layers = _read_weights(net, path, f)
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
+        if isinstance(e, Error):
+            raise
+        raise Error(f"{path}: damaged HDF5 weights file ({type(e).__name__}: {e})") from None
+    for blob, array in pending:
+        blob.data[...] = array
+    loaded = [layer for layer in file_layers if layer in pending.layers]
+    if net.params and not loaded:
         raise Error(f"{path}: none of its layers ({', '.join(file_layers[:8])}{', ...' if len(file_layers) > 8 else ''}) "
-                    f"is a layer with parameters in net '{net.name}' ({', '.join(list(params)[:8])}); wrong network?")
+                    f"is a layer with parameters in net '{net.name}' ({', '.join(list(net.params)[:8])}); wrong network?")
     if reshaped:
         warnings.warn(f"{path}: reshaped on load, as the authors' Caffe did (BVLC Caffe 1.0 refuses these): "
                       + ", ".join(reshaped), stacklevel=2)
     return loaded
+
+
+class _Pending(list):
+    """(blob, float32 array) pairs to copy, and the layers they belong to."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = set()
+
+
+def _read_weights(net, path, f):
+    params = net.params
+    pending, reshaped = _Pending(), []  # reshaped: "layer (stored shape) -> (net shape)", for the warning
+    data = f.get("data")
+    if not isinstance(data, h5py.Group):
+        raise Error(f"{path}: no /data group; not a Caffe HDF5 weights file")
+    file_layers = list(data)
+    for layer in file_layers:
+        if layer not in params:
+            continue  # Caffe: "Ignoring source layer"
+        blobs = params[layer]
+        group = data[layer]
+        if not isinstance(group, h5py.Group):
+            raise Error(f"{path}: /data/{layer} is a {type(group).__name__}, not a group of blobs")
+        if len(group) > len(blobs):
+            raise Error(f"{path}: layer '{layer}' has {len(group)} blobs in the file but {len(blobs)} in the net")
+        for i, blob in enumerate(blobs):
+            key = str(i)
+            if key not in group:
+                if net.param_owner(layer, i) >= 0:
+                    continue  # shared with another layer, which holds it
+                raise Error(f"{path}: layer '{layer}' has {len(group)} blobs in the file but {len(blobs)} in the net")
+            src = group[key]
+            if not isinstance(src, h5py.Dataset) or src.dtype.kind not in "fiu" or src.shape is None:
+                raise Error(f"{path}: /data/{layer}/{key} is not a numeric dataset")
+            if not _fits(src.shape, blob.shape):
+                raise Error(f"{path}: layer '{layer}' blob {i}: shape {tuple(src.shape)} in the file but "
+                            f"{tuple(blob.shape)} in the net")
+            if _strip_ones(src.shape) != _strip_ones(blob.shape):  # not the everyday trailing-1s case
+                reshaped.append(f"{layer} blob {i} {tuple(src.shape)} -> {tuple(blob.shape)}")
+            pending.append((blob, np.asarray(src, dtype=np.float32).reshape(blob.shape)))
+        pending.layers.add(layer)
+    return pending, reshaped, file_layers
 
 
 @contextlib.contextmanager

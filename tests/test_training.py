@@ -19,7 +19,7 @@ from PIL import Image
 import pycolorize
 from pycolorize import models
 from pycolorize.solver import latest_snapshot
-from pycolorize.training import Diverged, train
+from pycolorize.training import Diverged, load_config, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
@@ -69,6 +69,34 @@ def test_bad_configs(setup):
         train(str(t / "solver.prototxt"), str(t / "bad.yaml"), progress=False)
     with pytest.raises(ValueError, match="nothing to do"):
         train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False, max_iter=0)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("seed: [1]\n", "seed must be an integer, got \\[1\\]"),
+    ("margin: abc\n", "margin must be an integer, got 'abc'"),
+    ("short_side: 2.5\n", "short_side must be an integer, got 2.5"),
+    ("mirror: 3\n", "mirror must be true or false, got 3"),
+    ("mean_shift: true\n", "mean_shift must be a number, got True"),
+    ("workers: 0\n", "workers must be at least 1"),
+    ("shortside: 256\n", "unknown key\\(s\\) shortside; known: source, short_side"),
+])
+def test_config_keys_are_checked_and_named(tmp_path, text, message):
+    path = tmp_path / "data.yaml"
+    path.write_text("source: {type: folder, path: photos}\n" + text)
+    with pytest.raises(ValueError, match=f"^{path}: {message}"):
+        load_config(str(path))
+    assert load_config({"source": {}, "mean_shift": 1})["mean_shift"] == 1.0  # an int where a float goes
+
+
+def test_config_and_solver_that_are_not_utf8_are_errors_naming_the_file(tmp_path):
+    path = tmp_path / "data.yaml"
+    path.write_bytes(b"source: {type: folder, path: ph\xffotos}\n")
+    with pytest.raises(ValueError, match=f"^{path}: not valid YAML: .*invalid start byte"):
+        load_config(str(path))
+    solver = tmp_path / "solver.prototxt"
+    solver.write_bytes(b'net: "tr\xffain.prototxt"\nbase_lr: 0.1\n')
+    with pytest.raises(pycolorize.Error, match=f"^{solver}: a string field holds bytes that are not UTF-8"):
+        pycolorize.Solver(str(solver))
 
 
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])

@@ -159,3 +159,40 @@ def test_unwritable_path_is_a_clear_error(tmp_path, monkeypatch):
         net_from(TEXT).save(path)
     assert path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["file", "w.h5"]
+
+
+@pytest.mark.parametrize("damage", ["group_as_dataset", "dataset_as_group", "string_blob", "scalar_blob", "bad_shape"])
+def test_odd_files_are_errors_that_change_nothing(tmp_path, damage):
+    # A bad file is an Error naming it, raised before any weight is written: the layers that come
+    # before the bad one in the file ("conv" < "ip") keep their values too.
+    path = tmp_path / "odd.h5"
+    with h5py.File(path, "w") as f:
+        f["data/conv/0"] = np.ones((3, 2, 3, 3), np.float32)
+        f["data/conv/1"] = np.ones(3, np.float32)
+        if damage == "group_as_dataset":
+            f["data/ip"] = np.zeros(3, np.float32)
+        elif damage == "dataset_as_group":
+            f.create_group("data/ip/0")
+        elif damage == "string_blob":
+            f["data/ip/0"] = "weights"
+        elif damage == "scalar_blob":
+            f["data/ip/0"] = np.float32(1)
+        else:
+            f["data/ip/0"] = np.zeros((4, 5), np.float32)
+    net = net_from(TEXT)
+    before = {k: [p.data.copy() for p in ps] for k, ps in net.params.items()}
+    with pytest.raises(pycolorize.Error, match=rf"^{path}: .*\b(ip)\b"):
+        net.copy_from(path)
+    for k, ps in net.params.items():
+        for p, b in zip(ps, before[k]):
+            np.testing.assert_array_equal(p.data, b)
+
+
+def test_damaged_file_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "cut.h5"
+    net = net_from(TEXT)
+    net.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2] + bytes(len(data) - len(data) // 2))  # its second half lost
+    with pytest.raises(pycolorize.Error, match=rf"^{path}: "):
+        net.copy_from(path)
