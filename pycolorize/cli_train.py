@@ -1,0 +1,91 @@
+"""`pycolorize train` (also `python tools/train.py`): train a colorization net with the C++ SGD
+solver fed by pycolorize.training's background loader."""
+import sys
+
+from .cli import add_gpu, add_quiet, one_line, select_gpu
+
+SUMMARY = "train a colorization net (C++ SGD solver, snapshots, resume)"
+
+DESCRIPTION = """\
+Train a colorization net with the C++ SGD solver.
+
+The solver's `net:` path is resolved against the current directory, as in Caffe. Batch size,
+crop size, samples per image and the output space (hue/chroma or a Lab variant) are read off the
+training net's Input blobs; the YAML data config (below) says where the images are and how they
+are sampled. Progress goes to a bar (loss, images/s, ETA) and to a CSV log; snapshots follow the
+solver's `snapshot` and carry the data position, so a resume continues the same stream.
+`--resume auto` continues from the newest complete snapshot if there is one (what a job
+re-queued after pre-emption wants)."""
+
+DATA_CONFIG = """\
+data config (--data, YAML; pycolorize/training.py):
+  source: {type: folder, path: /data/imagenet/train}   # required; or
+          {type: list, path: train.txt, root: /data/imagenet}   # one relative path a line
+          {type: hdf5, path: images.h5, dataset: images}
+  short_side: 256    # resize so the short side is at most this
+  mirror: true       # random horizontal flips
+  margin: 16         # sample locations stay this far from the crop's border
+  mean_shift: 0.0    # subtracted from the gray input (0 for the released model)
+  seed: 0            # every random choice derives from (seed, epoch, position)
+  workers: 4         # decoding threads
+  prefetch: 4        # batches prepared ahead"""
+
+EXIT_STATUS = """\
+exit status:
+  0    reached max_iter (snapshot written if the solver asks for one at the end)
+  1    an error, in one line: a set-up error (missing solver or data file, bad YAML or prototxt,
+       --gpu without a usable GPU), a snapshot that could not be written (earlier snapshots are
+       kept), or a loss that became NaN/infinite (the line names the iteration and the first layer
+       whose output was not finite; the last snapshot written is the last good one)
+  2    bad command line
+  130  Ctrl-C (SIGINT): the current iteration finished and a snapshot was written
+  143  SIGTERM (Slurm, Kubernetes pre-emption): the same
+A second SIGINT/SIGTERM stops at once with the same status, without that last snapshot. After
+`kill -9` the newest complete snapshot is intact; resume from it."""
+
+EPILOG = f"""\
+{DATA_CONFIG}
+
+examples:
+  pycolorize train --solver prototxt/solver.prototxt --data data.yaml --weights vgg16_gray.caffemodel.h5
+  pycolorize train --solver prototxt/solver.prototxt --data data.yaml --resume auto --gpu 0
+  (`python tools/train.py ...` takes the same arguments)
+
+{EXIT_STATUS}"""
+
+
+def add_arguments(ap):
+    ap.add_argument("--solver", required=True, help="solver prototxt (e.g. prototxt/solver.prototxt)")
+    ap.add_argument("--data", required=True, help="YAML data config (see below)")
+    ap.add_argument("--weights", help="initial weights (Caffe HDF5), e.g. from `pycolorize convert-vgg16`")
+    ap.add_argument("--resume", metavar="STATE|auto",
+                    help="a .solverstate.h5 snapshot to continue from, or 'auto': the newest complete one, if any")
+    ap.add_argument("--max-iter", type=int, help="stop at this iteration; default: the solver's max_iter")
+    ap.add_argument("--log", help="CSV log; default: <snapshot_prefix>_log.csv")
+    add_gpu(ap, "train")
+    add_quiet(ap, "no progress bar")
+
+
+def run(args):
+    import signal
+
+    from .training import StopNow, train
+
+    try:
+        select_gpu(args)
+        solver = train(args.solver, args.data, weights=args.weights, resume=args.resume, log=args.log,
+                       max_iter=args.max_iter, progress=not args.quiet)
+    except StopNow as e:  # a second signal: stopped at once (training printed why)
+        return 128 + e.signum
+    except KeyboardInterrupt:  # Ctrl-C before the training loop had its handler
+        print(f"{args.prog}: interrupted before training started", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Exception as e:  # noqa: BLE001 -- the tool's promise: one line, no traceback, for any failure
+        print(f"{args.prog}: {one_line(e)}", file=sys.stderr)
+        return 1
+    if solver.stopped_by is not None:
+        print(f"stopped by {signal.Signals(solver.stopped_by).name} at iteration {solver.iter}")
+        return 128 + solver.stopped_by
+    print(f"stopped at iteration {solver.iter}")
+    return 0
+
