@@ -1,0 +1,211 @@
+"""The `pycolorize` command (pycolorize/cli.py): every subcommand's help, the version, one set of
+exit codes (0 ok, 1 one-line error, 2 usage, 130 Ctrl-C), and the tools/ scripts and the console
+script reaching the same code."""
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pycolorize
+from pycolorize import cli, models
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
+SUBCOMMANDS = ["colorize", "train", "evaluate", "convert-vgg16", "demo", "benchmark", "make-prototxt", "rmse-readings"]
+# subcommand -> its script under tools/
+SCRIPTS = {sub: sub.replace("-", "_") + ".py" for sub in SUBCOMMANDS}
+
+
+def python_m(args, cwd):
+    """`python -m pycolorize ARGS` with this test's pycolorize (the console script runs the same main)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(pycolorize.__file__))]
+                                                      + os.environ.get("PYTHONPATH", "").split(os.pathsep)))
+    return subprocess.run([sys.executable, "-m", "pycolorize"] + args, capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=120)
+
+
+def tool_main(script):
+    spec = importlib.util.spec_from_file_location("tool_" + script[:-3], os.path.join(ROOT, "tools", script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+def one_line(err, prefix):
+    assert len(err.strip().splitlines()) == 1 and err.startswith(prefix) and "Traceback" not in err, err
+    return err
+
+
+def test_help_lists_every_subcommand_and_version(tmp_path):
+    r = python_m(["--help"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: pycolorize")
+    for sub in SUBCOMMANDS:
+        assert f"\n    {sub}" in r.stdout, sub
+    assert "130" in r.stdout and "143" in r.stdout
+    r = python_m(["--version"], tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == f"pycolorize {pycolorize.__version__}", r.stdout + r.stderr
+
+
+# what each subcommand's --help must say besides its options (what one would otherwise look up in the source)
+MUST_SAY = {
+    "colorize": ["CHROMA:HUE", "expectation-cf", "mode", "sample", "(default: 512)", "(default: median:expectation-cf)",
+                 "--overwrite", "--quiet"],
+    "train": ["source:", "short_side", "mirror", "margin", "mean_shift", "seed", "workers", "prefetch", "type: list",
+              "type: hdf5", "143", "SIGTERM", "--resume", "--quiet"],
+    "evaluate": ["-o OUTPUT, --output OUTPUT, --out OUTPUT", "expectation-cf", "(default: sum)", "(default: 6)",
+                 "--predictions", "--quiet"],
+    "convert-vgg16": ["-o OUTPUT, --output OUTPUT", "--hed", "--balance", "(default: 32)"],
+    "demo": ["-o OUTPUT, --output OUTPUT", "(default: demo_out)", "(default: 900)", "scikit-image"],
+    "benchmark": ["--gpu [ID]", "--tf32", "(default: 5)"],
+    "make-prototxt": ["--check", "tiny_train.prototxt"],
+    "rmse-readings": ["-o FILE.json, --output FILE.json, --json FILE.json", "--folder", "0.285"],
+}
+
+
+@pytest.mark.parametrize("sub", SUBCOMMANDS)
+def test_subcommand_help(sub, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # argparse wraps to the terminal: one line per option here
+    with pytest.raises(SystemExit) as done:
+        cli.main([sub, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: pycolorize {sub}")
+    assert "examples:\n  pycolorize " + sub in text
+    assert "exit status:" in text and "  2 " in text and "  130 " in text
+    for needle in MUST_SAY[sub]:
+        assert needle in text, (sub, needle)
+    if sub in ("colorize", "train", "evaluate", "demo"):
+        assert "--gpu ID" in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"], ["colorize"], ["colorize", "a.png", "-o", "b.png"],
+                                  ["train", "--solver", "s"], ["colorize", "a.png", "-o", "b.png", "--weights", "w", "--gpu", "x"],
+                                  ["evaluate", "--folder", "f", "--list", "l", "--weights", "w", "-o", "o"],
+                                  ["benchmark", "--sizes", "100"], ["convert-vgg16", "-o", "x.h5"]])
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: pycolorize" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "p.png"
+    Image.fromarray((np.random.RandomState(0).rand(20, 24, 3) * 255).astype(np.uint8)).save(path)
+    deploy = tmp_path / "deploy.prototxt"
+    deploy.write_text(models.deploy_net(MINI, size=64))
+    return str(path), str(deploy)
+
+
+def test_missing_weights_is_one_line_exit_1(photo, tmp_path, capsys):
+    path, deploy = photo
+    missing = str(tmp_path / "absent.caffemodel.h5")
+    argv = [path, "-o", str(tmp_path / "out.png"), "--weights", missing, "--prototxt", deploy, "--size", "64"]
+    assert cli.main(["colorize"] + argv) == 1
+    assert "absent.caffemodel.h5" in one_line(capsys.readouterr().err, "pycolorize colorize: ")
+    assert tool_main("colorize.py")(argv) == 1
+    assert "absent.caffemodel.h5" in one_line(capsys.readouterr().err, "colorize.py: ")
+    r = python_m(["colorize"] + argv, tmp_path)  # a real process: status and stderr as a shell sees them
+    assert r.returncode == 1 and "absent.caffemodel.h5" in one_line(r.stderr, "pycolorize colorize: ")
+    assert not os.path.exists(tmp_path / "out.png")
+    # evaluate names the same failure the same way
+    (tmp_path / "truth").mkdir()
+    Image.open(path).save(tmp_path / "truth" / "p.png")
+    assert cli.main(["evaluate", "--folder", str(tmp_path / "truth"), "--weights", missing, "--prototxt", deploy,
+                     "--size", "64", "--output", str(tmp_path / "ev"), "--quiet"]) == 1
+    assert "absent.caffemodel.h5" in one_line(capsys.readouterr().err, "pycolorize evaluate: ")
+
+
+@pytest.mark.parametrize("exc, status", [(KeyboardInterrupt(), 130), (ValueError("bad\nvalue"), 1),
+                                         (OSError(28, "No space left on device"), 1),
+                                         (pycolorize.Error("a pycolorize error"), 1)])
+def test_interrupt_and_errors_become_exit_codes(exc, status, monkeypatch, capsys):
+    import pycolorize.cli_make_prototxt as mod
+
+    def boom(args):
+        raise exc
+
+    monkeypatch.setattr(mod, "run", boom)
+    assert cli.main(["make-prototxt", "--check"]) == status
+    err = one_line(capsys.readouterr().err, "pycolorize make-prototxt: ")
+    assert ("interrupted" in err) if status == 130 else (" ".join(str(exc).split()) in err)
+    assert tool_main("make_prototxt.py")(["--check"]) == status  # the script: the same codes
+    one_line(capsys.readouterr().err, "make_prototxt.py: ")
+
+
+def test_a_bug_is_not_hidden(monkeypatch):
+    """Only user-facing errors become one line; a programming error keeps its traceback."""
+    import pycolorize.cli_make_prototxt as mod
+
+    monkeypatch.setattr(mod, "run", lambda args: [][0])
+    with pytest.raises(IndexError):
+        cli.main(["make-prototxt"])
+
+
+@pytest.mark.parametrize("sub", SUBCOMMANDS)
+def test_scripts_and_console_reach_the_same_function(sub, monkeypatch):
+    """tools/<script>, `pycolorize SUB` and pyproject's console script all call cli_<sub>.run."""
+    module = cli.command_module(sub)
+    calls = []
+    monkeypatch.setattr(module, "run", lambda args: calls.append(args) or 7)
+    argv = {"colorize": ["a.png", "-o", "b.png", "--weights", "w"], "train": ["--solver", "s", "--data", "d"],
+            "evaluate": ["--folder", "f", "--predictions", "p", "--out", "o"],
+            "convert-vgg16": ["src.h5", "-o", "x.h5"]}.get(sub, [])
+    assert tool_main(SCRIPTS[sub])(argv) == 7
+    assert cli.main([sub] + argv) == 7
+    assert [a.prog for a in calls] == [SCRIPTS[sub], f"pycolorize {sub}"]
+    assert vars(calls[0]).keys() == vars(calls[1]).keys() - {"command"}
+    assert calls[0]._root == ROOT  # the script's source tree holds the default prototxt/
+    if sub == "evaluate":
+        assert calls[0].output == "o"  # --out is the old spelling of --output
+
+
+def test_console_script_entry_point():
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        pytest.skip("tomllib needs Python 3.11")
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    target = scripts["pycolorize"]
+    module, func = target.split(":")
+    assert getattr(importlib.import_module(module), func) is cli.main
+    with open(os.path.join(ROOT, "pycolorize", "__main__.py")) as f:
+        assert "from .cli import main" in f.read()
+
+
+def test_benchmark_gpu_id():
+    """tools/gpu_check.sh runs `benchmark.py --gpu` bare: device 0; an explicit ID is taken as given."""
+    p = cli.command_parser("benchmark", "b")
+    assert p.parse_args(["--gpu"]).gpu == 0
+    assert p.parse_args(["--gpu", "--profile"]).gpu == 0
+    assert p.parse_args(["--gpu", "1", "--tf32"]).gpu == 1
+    assert p.parse_args([]).gpu is None
+
+
+@pytest.mark.skipif(pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0, reason="needs a machine without a usable GPU")
+def test_gpu_without_a_device_is_one_line(photo, tmp_path, capsys):
+    path, deploy = photo
+    assert cli.main(["colorize", path, "-o", str(tmp_path / "o.png"), "--weights", "w.h5", "--prototxt", deploy,
+                     "--gpu", "0"]) == 1
+    assert "--gpu 0: GPU 0 requested" in one_line(capsys.readouterr().err, "pycolorize colorize: ")
+
+
+def test_importing_the_cli_is_cheap(tmp_path):
+    """Building every subcommand's parser imports none of what the subcommands need to run."""
+    heavy = ["yaml", "tqdm", "matplotlib", "torch", "skimage", "pycolorize.training", "pycolorize.evaluation",
+             "pycolorize.vgg", "pycolorize.models"]
+    code = ("import sys, pycolorize.cli as c; c.parser(); "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pycolorize.__file__)))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "", f"imported at start-up: {r.stdout.strip()}"
