@@ -28,8 +28,12 @@ def build_in_subprocess(path):
             "    print('built')\n"
             "except pycolorize.Error as e:\n"
             "    print('Error:', e)\n")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=120, env=env)
+    # The child imports the pycolorize under test (installed, or a build in the source tree), from a
+    # folder of its own: `python -c` puts the current folder first on sys.path.
+    package_root = os.path.dirname(os.path.dirname(pycolorize.__file__))
+    env = dict(os.environ, PYTHONPATH=package_root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=120, env=env,
+                         cwd=os.path.dirname(path))
     assert out.returncode == 0, f"{os.path.basename(path)} crashed the process ({out.returncode}): {out.stderr[-2000:]}"
     return out.stdout.strip()
 

@@ -1,4 +1,5 @@
 """The prototxt parser and schema: syntax, defaults, and errors that name file, line and column."""
+import os
 import re
 
 import numpy as np
@@ -113,9 +114,21 @@ def test_errors_quoting_non_ascii_bytes_stay_valid_utf8():
     assert check_error("name: é".encode()) == "bad.prototxt:1:7: unexpected character '\\xC3'"
     assert check_error(b"name: \x01") == "bad.prototxt:1:7: unexpected character '\\x01'"
     assert check_error(b'name: "a\\\xe9"') == "bad.prototxt:1:10: unknown escape '\\\\xE9' in string"
-    # Strings quoted whole in messages (here by the schema) keep valid UTF-8 and escape the rest.
-    msg = check_error(b'layer { name: "p" type: "Pooling" pooling_param { pool: "\xc3\xa4\xff" } }')
-    assert "unknown value '\xe4\\xFF'; known values: MAX, AVE" in msg
+    # Strings quoted whole in messages keep valid UTF-8 and escape the rest (the schema names a
+    # UTF-8 value it does not know; a string that is not UTF-8 is refused by the parser itself).
+    msg = check_error(b'layer { name: "p" type: "Pooling" pooling_param { pool: "\xc3\xa4" } }')
+    assert "unknown value '\xe4'; known values: MAX, AVE" in msg
+    assert check_error(b'layer { name: "p" type: "Pooling" pooling_param { pool: "\xc3\xa4\xff" } }') == \
+        'bad.prototxt:1:57: string "\xe4\\xFF" is not valid UTF-8'
+
+
+def test_strings_that_are_not_utf8_are_errors(tmp_path):
+    # As protobuf's text format: names reach Python as str, so a string field must be UTF-8.
+    path = tmp_path / "names.prototxt"
+    path.write_bytes(b'name: "ok \xc3\xa9"\nlayer { name: "x\xfe" type: "Input" top: "x" input_param { shape { dim: 1 } } }\n')
+    with pytest.raises(pycolorize.Error, match=rf'^{path}:2:15: string "x\\xFE" is not valid UTF-8$'):
+        pycolorize.Net(str(path))
+    assert net_from('name: "caf\u00e9" layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 } } }').name == "caf\u00e9"
 
 
 def test_nesting_and_token_length_limits_name_the_line():
@@ -151,6 +164,8 @@ def test_blobs_past_int_max_elements_are_errors_naming_layer_and_shape():
                    "2147483647 elements, the most a blob can hold")
 
 
+@pytest.mark.skipif("libasan" in os.environ.get("LD_PRELOAD", ""),
+                    reason="AddressSanitizer reserves terabytes of address space: an RLIMIT_AS cannot apply under it")
 def test_blobs_past_available_memory_are_errors_naming_the_bytes(tmp_path):
     # 8 GB of weights under a 3 GiB address-space limit: an Error naming the bytes, where the old code
     # went on to fill the weights (std::bad_alloc, or the OOM killer when the machine has no limit).

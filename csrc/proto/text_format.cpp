@@ -136,6 +136,8 @@ class Lexer {
         out += d;
         bump();
       }
+      // As protobuf's text format: a string field holds UTF-8 (names reach Python as str).
+      if (utf8_escaped(out) != out) fail(tok_.loc, str("string \"", clipped(utf8_escaped(out)), "\" is not valid UTF-8"));
       tok_.text = out;
     } else if (std::string("{}[]<>:,;").find(c) != std::string::npos) {
       tok_.kind = Tok::SYMBOL;
