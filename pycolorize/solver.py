@@ -57,10 +57,7 @@ class Solver:
         with open(path, "rb") as f:  # bytes: the parser quotes a non-UTF-8 byte in its error as \xNN
             text = f.read()
         self.path = path
-        try:
-            self.param = _core.solver_param(text, path)
-        except UnicodeDecodeError:  # a string field (net:, snapshot_prefix:) that is not UTF-8
-            raise Error(f"{path}: a string field holds bytes that are not UTF-8 text") from None
+        self.param = _core.solver_param(text, path)
         net_path = self.param["net"] or self.param["train_net"]
         if not net_path:
             raise Error(f"{path}: the solver names no net (add net: 'train.prototxt')")

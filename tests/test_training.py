@@ -95,7 +95,7 @@ def test_config_and_solver_that_are_not_utf8_are_errors_naming_the_file(tmp_path
         load_config(str(path))
     solver = tmp_path / "solver.prototxt"
     solver.write_bytes(b'net: "tr\xffain.prototxt"\nbase_lr: 0.1\n')
-    with pytest.raises(pycolorize.Error, match=f"^{solver}: a string field holds bytes that are not UTF-8"):
+    with pytest.raises(pycolorize.Error, match=rf'^{solver}:1:6: string "tr\\xFFain.prototxt" is not valid UTF-8'):
         pycolorize.Solver(str(solver))
 
 
