@@ -249,10 +249,15 @@ def figures(ev, table, out_dir):
 
     paths = []
     fig, ax = plt.subplots(figsize=(5, 4))
+    right = 0.0  # the axis ends where both curves have reached 99.9 % (the readings' scales differ 3x)
     for key, label in (("ours", "ours"), ("baseline", "no colorization")):
         h = ev.hist[key]
         if h.sum() > 0:
-            ax.plot(ERROR_BINS[1:], np.cumsum(h) / h.sum(), label=label)
+            cum = np.cumsum(h) / h.sum()
+            ax.plot(ERROR_BINS[1:], cum, label=label)
+            right = max(right, ERROR_BINS[1:][min(np.searchsorted(cum, 0.999), len(cum) - 1)])
+    if right > 0:
+        ax.set_xlim(0, right)
     ax.set_xlabel(f"per-pixel αβ error ({table.get('reading', ev.reading)} reading)")
     ax.set_ylabel("fraction of pixels")
     ax.set_title("Cumulative error (cf. Fig. 6)")
