@@ -80,8 +80,18 @@ size_t allocatable_bytes() {
   }
   unsigned long long max = 0, current = 0;
   std::ifstream cg_max("/sys/fs/cgroup/memory.max"), cg_cur("/sys/fs/cgroup/memory.current");
-  if (cg_max >> max && cg_cur >> current)  // memory.max reads "max" when unlimited: no number
+  if (cg_max >> max && cg_cur >> current) {  // memory.max reads "max" when unlimited: no number
+    // memory.current counts the page cache too, which the kernel reclaims before any OOM kill:
+    // the working set (current less inactive file pages, as the kubelet reckons it) is what counts.
+    std::ifstream stat("/sys/fs/cgroup/memory.stat");
+    unsigned long long value = 0;
+    while (stat >> key >> value)
+      if (key == "inactive_file") {
+        current -= std::min(current, value);
+        break;
+      }
     avail = std::min<size_t>(avail, max > current ? max - current : 0);
+  }
   struct rlimit as;
   if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) avail = std::min<size_t>(avail, as.rlim_cur);
   return avail;

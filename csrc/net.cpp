@@ -344,7 +344,15 @@ void Net::backward_from_to(int start, int end) {
 }
 
 void Net::reshape() {
-  for (int i = 0; i < num_layers(); ++i) layers_[i]->reshape(bottom_vecs_[i], top_vecs_[i]);
+  for (int i = 0; i < num_layers(); ++i) {
+    try {
+      layers_[i]->reshape(bottom_vecs_[i], top_vecs_[i]);
+    } catch (const Error& e) {  // as at setup: a blob's error (a new input shape too big) names its layer
+      const std::string msg = e.what();
+      if (msg.find(str("layer '", layers_[i]->name(), "'")) != std::string::npos) throw;
+      throw Error(str("layer '", layers_[i]->name(), "' (", layers_[i]->type(), "): ", msg));
+    }
+  }
 }
 
 void Net::clear_param_diffs() {

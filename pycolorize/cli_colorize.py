@@ -71,22 +71,27 @@ def add_arguments(ap):
     add_quiet(ap, "no line per image (errors are still printed)")
 
 
-def plan(inputs, output):
+def plan(inputs, output, samples=0, uncertainty=False):
     """[(input file, output file)] for the command line's inputs; a CommandError for a missing
-    input, an empty folder, or two inputs that would write the same output file."""
+    input, an empty folder, two input folders of one name, or two inputs that would write the same
+    file (their outputs, or the sample and uncertainty files beside them)."""
     from .data import EXTENSIONS
 
     single = len(inputs) == 1 and os.path.isfile(inputs[0]) and not os.path.isdir(output)
-    if single:
-        return [(inputs[0], output)]
-    pairs = []
-    for path in inputs:
+    pairs = [(inputs[0], output)] if single else []
+    folders = {}
+    for path in [] if single else inputs:
         if os.path.isdir(path):
             found = sorted(os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs if f.lower().endswith(EXTENSIONS))
             if not found:
                 raise CommandError(f"{path}: no images in this folder")
             # one folder: its tree as it is; several inputs: each folder under its own name
-            base = output if len(inputs) == 1 else os.path.join(output, os.path.basename(os.path.normpath(path)))
+            name = os.path.basename(os.path.abspath(path))
+            if len(inputs) > 1 and name in folders:
+                raise CommandError(f"{folders[name]} and {path} are both named {name!r}: their trees would merge "
+                                   f"in {os.path.join(output, name)}; colorize them separately")
+            folders[name] = path
+            base = output if len(inputs) == 1 else os.path.join(output, name)
             pairs += [(f, os.path.join(base, os.path.splitext(os.path.relpath(f, path))[0] + ".png")) for f in found]
         elif os.path.isfile(path):
             pairs.append((path, os.path.join(output, os.path.splitext(os.path.basename(path))[0] + ".png")))
@@ -94,14 +99,16 @@ def plan(inputs, output):
             raise CommandError(f"{path}: no such file or folder")
     seen = {}
     for src, out in pairs:
-        key = os.path.normcase(os.path.abspath(out))
-        if key in seen:
-            raise CommandError(f"{seen[key]} and {src} would both be written to {out}; colorize them separately")
-        seen[key] = src
+        for target in [out] + side_outputs(out, samples, uncertainty):
+            key = os.path.normcase(os.path.abspath(target))
+            if key in seen:
+                raise CommandError(f"{seen[key]} and {src} would both write {target}; colorize them separately")
+            seen[key] = src
     return pairs
 
 
 def side_outputs(out, samples, uncertainty):
+    """The files written beside `out`: sampled colorizations and the uncertainty map."""
     stem = os.path.splitext(out)[0]
     return [f"{stem}_sample{i}.png" for i in range(samples)] + ([f"{stem}_uncertainty.png"] if uncertainty else [])
 
@@ -122,7 +129,7 @@ def run(args):
     import pycolorize
     from .data import load_image
 
-    pairs = plan(args.inputs, args.output)
+    pairs = plan(args.inputs, args.output, args.samples, args.uncertainty)
     if not args.overwrite:
         existing = [o for _, out in pairs for o in [out] + side_outputs(out, args.samples, args.uncertainty)
                     if os.path.exists(o)]

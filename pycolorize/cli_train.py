@@ -80,8 +80,8 @@ def run(args):
     except KeyboardInterrupt:  # Ctrl-C before the training loop had its handler
         print(f"{args.prog}: interrupted before training started", file=sys.stderr)
         return 128 + signal.SIGINT
-    except Exception as e:  # noqa: BLE001 -- the tool's promise: one line, no traceback, for any failure
-        print(f"{args.prog}: {one_line(e)}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError) as e:  # bad input, files, data (Error and Diverged are ValueErrors);
+        print(f"{args.prog}: {one_line(e)}", file=sys.stderr)  # a bug elsewhere keeps its traceback
         return 1
     if solver.stopped_by is not None:
         print(f"stopped by {signal.Signals(solver.stopped_by).name} at iteration {solver.iter}")

@@ -36,7 +36,9 @@ def latest_snapshot(prefix):
     """The state file (``<prefix>_iter_<N>.solverstate.h5``) of the newest complete snapshot
     under `prefix`, or None. Complete means the state file exists (written last, atomically) and so
     does its weights file; temporaries (``.tmp-*``) and weights without a state are ignored."""
-    directory, base = os.path.split(os.path.abspath(os.fspath(prefix)))
+    # split as given: Caffe's `snapshot_prefix: "snaps/"` names files snaps/_iter_N.* (base "")
+    directory, base = os.path.split(os.fspath(prefix))
+    directory = os.path.abspath(directory or ".")
     if not os.path.isdir(directory):
         return None
     pattern = re.compile(re.escape(base) + r"_iter_(\d+)\.solverstate\.h5")

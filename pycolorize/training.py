@@ -89,8 +89,11 @@ def load_config(config):
     for key in ("short_side", "workers", "prefetch"):
         if cfg[key] < 1:
             raise ValueError(f"{where}: {key} must be at least 1, got {cfg[key]}")
-    if cfg["margin"] < 0:
-        raise ValueError(f"{where}: margin must not be negative, got {cfg['margin']}")
+    for key in ("margin", "seed"):
+        if cfg[key] < 0:
+            raise ValueError(f"{where}: {key} must not be negative, got {cfg[key]}")
+    if not math.isfinite(cfg["mean_shift"]):
+        raise ValueError(f"{where}: mean_shift must be a finite number, got {cfg['mean_shift']}")
     return cfg
 
 
@@ -207,9 +210,12 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
             blobs[k].data[...] = v
 
     last_snapshot = resume or None
+    written = {}  # iteration -> (weights, state) written by this run
 
     def snapshot():
         nonlocal last_snapshot
+        if solver.iter in written:  # as Caffe: no second snapshot of one iteration (a periodic one, then the final)
+            return written[solver.iter]
         bad = solver.net.first_non_finite_param()  # a finite loss can still leave an update NaN
         if bad:
             raise Diverged(f"iteration {solver.iter}: parameter {bad[1]} of layer '{bad[0]}' is not finite; "
@@ -217,6 +223,7 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                            + (f", the last good one is {last_snapshot}" if last_snapshot else ""))
         model, state = solver.snapshot(prefix, extra=json.dumps({"data": loader.state()}))
         last_snapshot = state
+        written[solver.iter] = model, state
         return model, state
 
     log = log or f"{prefix}_log.csv"

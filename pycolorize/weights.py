@@ -43,11 +43,11 @@ def _fits(stored, target):
     """Whether a stored blob of shape `stored` holds the weights of a net blob of shape `target`
     in the same memory order: equal up to trailing 1s, or (out, in) into (out, c, kh, kw) with
     c*kh*kw == in (see the module docstring)."""
-    stored, target = tuple(stored), tuple(target)
-    if _strip_ones(stored) == _strip_ones(target):
+    stored, target = _strip_ones(stored), tuple(target)
+    if stored == _strip_ones(target):
         return True
     return (len(stored) == 2 and len(target) == 4 and stored[0] == target[0]
-            and stored[1] == int(np.prod(target[1:])))
+            and stored[1] == int(np.prod(target[1:])))  # (out, in) or (out, in, 1, 1)
 
 
 def load_weights(net, path):

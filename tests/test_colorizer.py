@@ -134,22 +134,30 @@ def test_colorize_cli_mirrors_folders_and_never_overwrites(mini_model, tmp_path,
     for sub in ("a", "b", "b/deep"):
         (tmp_path / "in" / sub).mkdir(parents=True)
         photo.save(tmp_path / "in" / sub / "x.jpg")
-    main([str(tmp_path / "in"), "-o", str(tmp_path / "out")] + common)  # one folder: its tree as it is
+    assert main([str(tmp_path / "in"), "-o", str(tmp_path / "out")] + common) == 0  # one folder: its tree as it is
     written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.png"))
     assert written == ["a/x.png", "b/deep/x.png", "b/x.png"]
-    main([str(tmp_path / "in" / "a"), str(tmp_path / "in" / "b"), "-o", str(tmp_path / "two")] + common)
+    assert main([str(tmp_path / "in" / "a"), str(tmp_path / "in" / "b"), "-o", str(tmp_path / "two")] + common) == 0
     assert sorted(str(p.relative_to(tmp_path / "two")) for p in (tmp_path / "two").rglob("*.png")) == \
         ["a/x.png", "b/deep/x.png", "b/x.png"]
     before = (tmp_path / "out" / "a" / "x.png").stat().st_mtime_ns
     fails(capsys, main, [str(tmp_path / "in"), "-o", str(tmp_path / "out")] + common,  # checked before anything is written
           "already exist.*--overwrite")
     assert (tmp_path / "out" / "a" / "x.png").stat().st_mtime_ns == before
-    main([str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--overwrite"] + common)
+    assert main([str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--overwrite"] + common) == 0
     photo.save(tmp_path / "in" / "a" / "x.png")  # x.jpg and x.png would both become x.png
-    fails(capsys, main, [str(tmp_path / "in"), "-o", str(tmp_path / "third")] + common, "would both be written to")
+    fails(capsys, main, [str(tmp_path / "in"), "-o", str(tmp_path / "third")] + common, "would both write")
     assert not (tmp_path / "third").exists()
     fails(capsys, main, [str(tmp_path / "in" / "a" / "x.jpg"), str(tmp_path / "in" / "b" / "x.jpg"), "-o",  # two files of one name
-                         str(tmp_path / "t")] + common, "would both be written to")
+                         str(tmp_path / "t")] + common, "would both write")
+    (tmp_path / "other" / "a").mkdir(parents=True)  # two folders of one name would merge their trees
+    photo.save(tmp_path / "other" / "a" / "y.jpg")
+    fails(capsys, main, [str(tmp_path / "in" / "a"), str(tmp_path / "other" / "a"), "-o", str(tmp_path / "m")] + common,
+          "are both named 'a'")
+    photo.save(tmp_path / "in" / "b" / "x_sample0.jpg")  # x's first sample would overwrite this one's output
+    fails(capsys, main, [str(tmp_path / "in" / "b"), "-o", str(tmp_path / "s"), "--samples", "1"] + common,
+          "would both write .*x_sample0.png")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "s").exists()
     with pytest.raises(SystemExit) as usage:  # --gpu takes an explicit ID and cannot swallow an input
         main(["--gpu", str(tmp_path / "in" / "a" / "x.jpg"), "-o", str(tmp_path / "g.png")] + common)
     assert usage.value.code == 2 and "--gpu: invalid int value" in capsys.readouterr().err

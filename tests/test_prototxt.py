@@ -188,3 +188,14 @@ def test_blobs_past_available_memory_are_errors_naming_the_bytes(tmp_path):
     # (the limit, or less where the machine has less memory available)
     assert re.match(r"big.prototxt:1:\d+: layer 'fc' \(InnerProduct\): blob \(31250000, 64\) needs 8000000000 bytes "
                     r"but only \d+ bytes of memory are available$", out.stdout.strip()), out.stdout
+
+
+def test_an_input_reshaped_past_the_limits_names_the_layer():
+    # Not only at construction: a new input shape (a big photo) that makes a layer's top too large
+    # is an error naming that layer.
+    net = net_from('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 1 dim: 8 dim: 8 } } }\n'
+                   'layer { name: "conv" type: "Convolution" bottom: "x" top: "y" '
+                   'convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }')
+    net.blobs["x"].reshape([1, 1, 30000, 30000])  # 9e8 elements: allowed; the 4-channel top is not
+    with pytest.raises(pycolorize.Error, match=r"^layer 'conv' \(Convolution\): blob shape \(1, 4, 30000, 30000\) has more than 2147483647"):
+        net.reshape()

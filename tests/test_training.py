@@ -62,6 +62,30 @@ def test_train_snapshots_logs_and_resumes_exactly(setup):
         np.testing.assert_array_equal(value, final[key], err_msg=str(key))
 
 
+def test_resume_auto_under_a_folder_prefix_and_one_snapshot_per_iteration(setup, monkeypatch):
+    # Caffe's `snapshot_prefix: "snaps/"` writes snaps/_iter_N.*: --resume auto must find them (it
+    # used to look for snaps_iter_N beside the folder and start over, erasing the log).
+    t = setup
+    solver = models.solver_text(str(t / "net.prototxt"), base_lr=0.01, max_iter=6, steps=(4,),
+                                prefix=str(t / "snaps") + "/", snapshot=3, random_seed=5)
+    (t / "folder.prototxt").write_text(solver)
+    written = []
+    real = pycolorize.Solver.snapshot
+
+    def counting(self, *a, **k):
+        written.append(self.iter)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(pycolorize.Solver, "snapshot", counting)
+    train(str(t / "folder.prototxt"), str(t / "data.yaml"), progress=False, max_iter=4)
+    assert latest_snapshot(str(t / "snaps") + "/") == str(t / "snaps" / "_iter_4.solverstate.h5")
+    resumed = train(str(t / "folder.prototxt"), str(t / "data.yaml"), progress=False, resume="auto")
+    assert resumed.iter == 6
+    assert written == [3, 4, 6]  # the periodic snapshot of 6 is also the final one: written once
+    rows = list(csv.DictReader(open(t / "snaps" / "_log.csv")))
+    assert [int(r["iter"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+
+
 def test_bad_configs(setup):
     t = setup
     (t / "bad.yaml").write_text("short_side: 256\n")
@@ -78,6 +102,8 @@ def test_bad_configs(setup):
     ("mirror: 3\n", "mirror must be true or false, got 3"),
     ("mean_shift: true\n", "mean_shift must be a number, got True"),
     ("workers: 0\n", "workers must be at least 1"),
+    ("seed: -1\n", "seed must not be negative"),
+    ("mean_shift: .nan\n", "mean_shift must be a finite number"),
     ("shortside: 256\n", "unknown key\\(s\\) shortside; known: source, short_side"),
 ])
 def test_config_keys_are_checked_and_named(tmp_path, text, message):

@@ -89,10 +89,12 @@ def test_failed_save_leaves_previous_file(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path)) == ["w.h5"]
 
 
-def test_innerproduct_form_loads_into_a_convolution(tmp_path):
+@pytest.mark.parametrize("stored", [(3, 18), (3, 18, 1, 1)])
+def test_innerproduct_form_loads_into_a_convolution(tmp_path, stored):
     """The 2017 autocolorize.caffemodel.h5 stored fc6 as (4096, 25088) for a (4096, 512, 7, 7)
     convolution; the authors' Caffe reshaped it on load. Same here, in small: (3, 2*3*3) into the
-    3x3 'conv', with one warning naming the layer and both shapes."""
+    3x3 'conv' (also as a 1x1 convolution's (3, 18, 1, 1)), with one warning naming the layer and
+    both shapes."""
     pycolorize.set_random_seed(1)
     a = net_from(TEXT)
     conv_form = tmp_path / "conv_form.h5"
@@ -103,8 +105,8 @@ def test_innerproduct_form_loads_into_a_convolution(tmp_path):
             group = dst.create_group(f"data/{layer}")
             for key, blob in src["data"][layer].items():
                 value = blob[()]
-                group.create_dataset(key, data=value.reshape(3, 18) if layer == "conv" and key == "0" else value)
-    with pytest.warns(UserWarning, match=r"reshaped on load.*conv blob 0 \(3, 18\) -> \(3, 2, 3, 3\)") as record:
+                group.create_dataset(key, data=value.reshape(stored) if layer == "conv" and key == "0" else value)
+    with pytest.warns(UserWarning, match=rf"reshaped on load.*conv blob 0 \({', '.join(map(str, stored))}\) -> \(3, 2, 3, 3\)") as record:
         b = net_from(TEXT, weights=ip_form)
     assert len([w for w in record if "reshaped" in str(w.message)]) == 1
     np.testing.assert_array_equal(b.params["conv"][0].data, a.params["conv"][0].data)

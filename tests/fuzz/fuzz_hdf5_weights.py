@@ -7,9 +7,8 @@ well-formed HDF5 file of odd structure (groups where blobs belong, odd names, sh
 scalars, strings, empty datasets).
 
 Clean: pycolorize.Error (both readers), ValueError from read_vgg_weights (its "no VGG-16 weights"
-message), FileNotFoundError; each naming the file. Anything else is a crash, except that h5py's own
-errors escaping pycolorize/weights.py (RuntimeError, OSError, KeyError, ... on a damaged file) are
-KNOWN-OPEN (see fuzzlib.known_open and the README): that file belongs to another change.
+message), FileNotFoundError; each naming the file. Anything else is a crash (h5py's own errors
+escaping either reader on a damaged file included).
 """
 import os
 import sys
@@ -72,7 +71,7 @@ def test_one_input(data):
         try:
             read()
         except Exception as e:  # noqa: BLE001 -- judged: clean, known open, or a crash
-            fuzzlib.judge(e, PATH, (pycolorize.Error, ValueError, FileNotFoundError), "weights.py")
+            fuzzlib.judge(e, PATH, (pycolorize.Error, ValueError, FileNotFoundError))
 
 
 if __name__ == "__main__":

@@ -28,12 +28,10 @@ def write(path, data):
         f.write(data)
 
 
-def judge(error, path, clean, open_in=None):
-    """Returns if `error` is clean (one of the `clean` types, naming `path`) or a known open crash
-    raised inside pycolorize/`open_in`; raises otherwise, which atheris reports as a crash."""
+def judge(error, path, clean):
+    """Returns if `error` is clean (one of the `clean` types, naming `path`); raises otherwise,
+    which atheris reports as a crash."""
     if isinstance(error, clean) and path in str(error):
-        return
-    if open_in and known_open(error, open_in):
         return
     if isinstance(error, clean):
         raise AssertionError(f"error does not name the file: {type(error).__name__}: {error}") from error
@@ -51,29 +49,3 @@ def main(name, test_one_input, seeds):
     extra = [] if any(os.path.isfile(a) for a in inputs) else [seed_dir]
     atheris.Setup(sys.argv + extra, test_one_input)
     atheris.Fuzz()
-
-
-# Crashes in files this harness's owner may not edit (pycolorize/weights.py, pycolorize/training.py)
-# are reported to their owners, not hidden: by default each distinct one (exception type and the
-# line in that file) is printed once as "KNOWN-OPEN ..." and the run goes on; FUZZ_STRICT=1 makes
-# them crashes like any other. tests/fuzz/README.md lists them with the proposed fixes.
-STRICT = os.environ.get("FUZZ_STRICT") == "1"
-_known = {}
-
-
-def known_open(error, filename):
-    """True (after printing it the first time) if `error` was raised inside pycolorize/`filename`."""
-    if STRICT:
-        return False
-    tb, line = error.__traceback__, None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename.endswith(os.path.join("pycolorize", filename)):
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    if line is None:
-        return False
-    key = (type(error).__name__, filename, line)
-    _known[key] = _known.get(key, 0) + 1
-    if _known[key] == 1:
-        print(f"KNOWN-OPEN {filename}:{line}: {type(error).__name__}: {str(error)[:200]}", file=sys.stderr, flush=True)
-    return True
