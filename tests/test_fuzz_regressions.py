@@ -132,7 +132,7 @@ def test_hdf5_blobs_of_the_wrong_kind_are_errors(tmp_path):
     with pytest.raises(pycolorize.Error, match=r"/data/conv1_1 is not a group of blobs"):
         vgg.read_vgg_weights(str(path))
     with h5py.File(path, "w") as f:
-        f.create_dataset("data/conv1_1/0", data=np.array([b"abc"]))  # strings: NumPy's ValueError
+        f.create_dataset("data/conv1_1/0", data=np.array([b"abc"]))  # strings: h5py cannot read them as float (an OSError)
     with pytest.raises(pycolorize.Error, match=f"{path}: not a readable VGG-16 HDF5 weights file \\(OSError"):
         vgg.read_vgg_weights(str(path))
 
