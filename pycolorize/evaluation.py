@@ -133,9 +133,9 @@ class Evaluation:
             self.log(f"resuming: {len(done)} image(s) already scored in {self.csv_path}")
         bar = None
         if progress:
-            from tqdm import tqdm
+            from .progress import progress as progress_display
 
-            bar = tqdm(total=len(todo), unit="img", mininterval=2.0)
+            bar = progress_display(total=len(todo), unit="img", desc="evaluate")
         new = not os.path.exists(self.csv_path)
         with open(self.csv_path, "a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=FIELDS)

@@ -15,8 +15,9 @@ The data config (YAML, or a dict) names the images and the sampling; sizes come 
     prefetch: 4          # batches prepared ahead
 
 Batch size, crop size, samples per image and the output space (hue/chroma or a Lab variant)
-are read off the training net's Input blobs. Progress goes to a bar (loss averaged over the
-solver's average_loss, images/s, ETA) and to a CSV log. Snapshots follow the solver's
+are read off the training net's Input blobs. Progress goes to a bar on a terminal, else to a
+plain line every 30 s (loss averaged over the solver's average_loss, images/s, ETA), and to a
+CSV log. Snapshots follow the solver's
 `snapshot`; the data position is saved with them, so `resume` continues the same stream
 (``resume="auto"``: from the newest complete snapshot under the prefix, if there is one).
 
@@ -233,9 +234,9 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
         _truncate_log(log, solver.iter)
     bar = None
     if progress:
-        from tqdm import tqdm
+        from .progress import progress as progress_display
 
-        bar = tqdm(total=stop_at, initial=solver.iter, unit="it", dynamic_ncols=True, mininterval=2.0)
+        bar = progress_display(total=stop_at, initial=solver.iter, unit="it", desc="train")
     images = batch * int(solver.param["iter_size"] or 1)  # images per iteration
     try:
         with open(log, "w" if new_log else "a", newline="") as logf, _Interrupt() as interrupt:
@@ -260,8 +261,7 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                 if not math.isfinite(loss):
                     raise _diverged(solver, loss, last_snapshot)
                 if bar is not None:
-                    bar.set_postfix(loss=f"{smoothed:.4f}", img_s=f"{rate:.1f}", lr=f"{lr:.3g}")
-                    bar.update(1)
+                    bar.update(1, loss=f"{smoothed:.4f}", img_s=f"{rate:.1f}", lr=f"{lr:.3g}")
                 if every and solver.iter % every == 0:
                     snapshot()
                 out_of_time = time_limit is not None and time.perf_counter() - start >= time_limit
