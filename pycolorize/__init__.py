@@ -24,8 +24,12 @@ except ImportError:
 if _openblas is not None:
     _ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
 # OpenMP and OpenBLAS keep separate thread pools; idle OpenMP threads must not spin on the cores
-# OpenBLAS is about to use. (Takes effect when set before the OpenMP runtime starts.)
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenBLAS is about to use. OpenMP has no call for its wait policy: libgomp reads OMP_WAIT_POLICY
+# once, when _core loads it. So the variable is set for that moment only (where the user has not
+# set it) and taken away again: importing pycolorize leaves the process's environment as it was.
+_WAIT_POLICY_SET = "OMP_WAIT_POLICY" not in _os.environ
+if _WAIT_POLICY_SET:
+    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def _no_extension(error):
@@ -50,6 +54,9 @@ except ImportError as _e:
     if "_core" not in str(_e):
         raise
     raise _no_extension(_e) from None
+finally:
+    if _WAIT_POLICY_SET:
+        del _os.environ["OMP_WAIT_POLICY"]
 from ._core import Error, layer_types  # noqa: E402
 from .net import Net  # noqa: E402
 from .solver import Solver  # noqa: E402

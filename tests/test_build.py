@@ -35,3 +35,14 @@ def test_a_source_tree_without_its_extension_says_so(tmp_path):
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: pycolorize at") and "no compiled extension" in last
     assert "source tree" in last and "Run from another folder" in last
+
+
+def test_importing_leaves_the_environment_as_it_was(tmp_path):
+    # The wait policy reaches libgomp while the extension loads; the user's os.environ is unchanged.
+    package_root = os.path.dirname(os.path.dirname(_core.__file__))
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = package_root
+    code = ("import os; before = dict(os.environ); import pycolorize; after = dict(os.environ); "
+            "print(sorted(set(before.items()) ^ set(after.items())))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
