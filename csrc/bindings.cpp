@@ -13,6 +13,7 @@
 #include "layers/dropout_layer.h"
 #include "net.h"
 #include "solver.h"
+#include "util/blas.h"
 #include "util/gpu.h"
 #include "util/gpu_math.h"
 #include "util/philox.h"
@@ -157,6 +158,19 @@ PYBIND11_MODULE(_core, m) {
   m.def("mode", [] { return Runtime::mode() == Mode::GPU ? "gpu" : "cpu"; });
   m.def("set_device", &Runtime::set_device);
   m.def("cuda_compiled", &cuda_compiled);
+  m.def("build_info", [] {
+    // What CMake recorded (CMakeLists.txt: PYC_BUILD_*) and what the libraries report at run time.
+    py::dict d;
+    d["compiler"] = PYC_BUILD_COMPILER;
+    d["cxx_flags"] = PYC_BUILD_CXX_FLAGS;
+    d["build_type"] = PYC_BUILD_TYPE;
+    d["openmp"] = std::to_string(_OPENMP);
+    d["openblas_library"] = PYC_BUILD_OPENBLAS;
+    d["openblas_config"] = blas::config();
+    d["cuda_toolkit"] = PYC_BUILD_CUDA;
+    for (const auto& [k, v] : gpu::library_versions()) d[py::str(k)] = v;
+    return d;
+  }, "how this extension was built and what it runs on");
   m.def("set_allow_tf32", [](bool allow) {
     PYC_CHECK(!allow || cuda_compiled(), "set_allow_tf32: pycolorize was built without CUDA");
     if (cuda_compiled()) gpu::set_allow_tf32(allow);

@@ -85,6 +85,24 @@ def use_gpu(device_id):
     set_mode_gpu()
 
 
+def config():
+    """What this build of pycolorize has and runs on, as a dict: its version, the compiler and its
+    flags, the build type, OpenMP, OpenBLAS (library, version, the kernel it picked for this CPU),
+    and the CUDA toolkit it was built with and the CUDA runtime, driver, cuBLAS and cuDNN it runs
+    on (absent without CUDA). NCCL is not used (no multi-GPU training yet)."""
+    info = {"version": __version__}
+    info.update(_core.build_info())
+    info["gpus"] = ", ".join(_core.gpu_name(i) for i in range(gpu_count())) if cuda_compiled() else ""
+    info["gpus"] = info["gpus"] or "none"
+    return info
+
+
+def show_config():
+    """Print config(), one line per item, as numpy.show_config() does."""
+    for key, value in config().items():
+        print(f"{key:>16}: {value}")
+
+
 def set_mode_gpu():
     """Run layers on the current CUDA device; raises Error without CUDA or a visible GPU."""
     _core.set_mode_gpu()
@@ -132,5 +150,5 @@ def set_num_threads(n):
 
 __all__ = [
     "Error", "Net", "Solver", "Colorizer", "layer_types", "load_weights", "save_weights", "set_mode_cpu", "set_mode_gpu",
-    "set_device", "use_gpu", "mode", "set_allow_tf32", "allow_tf32", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
+    "set_device", "use_gpu", "mode", "config", "show_config", "set_allow_tf32", "allow_tf32", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
 ]

@@ -124,6 +124,20 @@ def command_parser(name, prog):
     return ap
 
 
+class _Version(argparse.Action):
+    """--version: the version, then pycolorize.show_config() (compiler, flags, BLAS, CUDA, ...)."""
+
+    def __init__(self, option_strings, dest, **kw):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, **kw)
+
+    def __call__(self, ap, namespace, values, option_string=None):
+        print(f"{ap.prog} {__version__}")
+        import pycolorize
+
+        pycolorize.show_config()
+        ap.exit()
+
+
 def parser(prog="pycolorize"):
     ap = argparse.ArgumentParser(
         prog=prog, formatter_class=HelpFormatter,
@@ -133,7 +147,7 @@ def parser(prog="pycolorize"):
                f"under tools/ run the same code (`python tools/train.py ...` is `{prog} train ...`, "
                f"`python tools/convert_vgg16.py ...` is `{prog} convert-vgg16 ...`).\n\n" + EXIT_CODES
                + "\n  143  train only: SIGTERM (a snapshot was written)")
-    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    ap.add_argument("--version", action=_Version, help="print the version and what the build has, and exit")
     sub = ap.add_subparsers(dest="command", metavar="SUB", title="subcommands")
     sub.required = True
     for name in COMMANDS:

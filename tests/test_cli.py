@@ -48,7 +48,14 @@ def test_help_lists_every_subcommand_and_version(tmp_path):
         assert f"\n    {sub}" in r.stdout, sub
     assert "130" in r.stdout and "143" in r.stdout
     r = python_m(["--version"], tmp_path)
-    assert r.returncode == 0 and r.stdout.strip() == f"pycolorize {pycolorize.__version__}", r.stdout + r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert r.returncode == 0 and lines[0] == f"pycolorize {pycolorize.__version__}", r.stdout + r.stderr
+    shown = dict(line.split(": ", 1) for line in lines[1:])  # show_config(): what the build has
+    shown = {k.strip(): v for k, v in shown.items()}
+    assert shown["compiler"] and shown["build_type"] and "OpenBLAS" in shown["openblas_config"]
+    assert shown["cuda_toolkit"] == ("none" if not pycolorize.cuda_compiled() else shown["cuda_toolkit"])
+    if pycolorize.cuda_compiled():
+        assert shown["cudnn"][0].isdigit() and shown["cublas"][0].isdigit()
 
 
 # what each subcommand's --help must say besides its options (what one would otherwise look up in the source)

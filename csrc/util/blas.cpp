@@ -16,10 +16,18 @@ void scipy_cblas_sgemv(int order, int trans, int M, int N, float alpha, const fl
 void scipy_openblas_set_num_threads(int n);
 // Newer OpenBLAS only (the scipy-openblas32 wheel has it, SciPy's bundled copy may not): weak.
 int scipy_openblas_set_num_threads_local(int n) __attribute__((weak));
+char* scipy_openblas_get_config(void) __attribute__((weak));
+char* scipy_openblas_get_corename(void) __attribute__((weak));
 }
 
 namespace pycolorize {
 namespace blas {
+
+std::string config() {
+  std::string c = scipy_openblas_get_config ? scipy_openblas_get_config() : "OpenBLAS (version not reported)";
+  if (scipy_openblas_get_corename) c += std::string(" (kernel: ") + scipy_openblas_get_corename() + ")";
+  return c;
+}
 
 void gemm_ld(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
              int ldb, float beta, float* C, int ldc) {

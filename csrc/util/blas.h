@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace pycolorize {
 namespace blas {
@@ -17,6 +18,9 @@ void gemm_ld(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const
 void gemv(bool trans_a, int M, int N, float alpha, const float* A, const float* x, float beta, float* y);
 
 void set_num_threads(int n);
+// OpenBLAS's own description: version, build options and the kernel it chose for this CPU
+// ("OpenBLAS 0.3.30 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64 (kernel: Zen)").
+std::string config();
 // Run single-threaded BLAS on the calling thread (inside our own OpenMP loops); returns the old value.
 int set_local_threads(int n);
 

@@ -28,6 +28,23 @@ std::string device_name(int id) {
 
 void set_device(int id) { CUDA_CHECK(cudaSetDevice(id)); }
 
+std::map<std::string, std::string> library_versions() {
+  // CUDA's integers are 1000 * major + 10 * minor; cuDNN 9's are 10000 * major + 100 * minor + patch.
+  auto cuda = [](int v) { return str(v / 1000, ".", v % 1000 / 10); };
+  std::map<std::string, std::string> v;
+  int runtime = 0, driver = 0;
+  v["cuda_runtime"] = cudaRuntimeGetVersion(&runtime) == cudaSuccess ? cuda(runtime) : "unknown";
+  v["cuda_driver"] = cudaDriverGetVersion(&driver) == cudaSuccess && driver ? cuda(driver) : "none";
+  int major = 0, minor = 0, patch = 0;
+  if (cublasGetProperty(MAJOR_VERSION, &major) == CUBLAS_STATUS_SUCCESS &&
+      cublasGetProperty(MINOR_VERSION, &minor) == CUBLAS_STATUS_SUCCESS &&
+      cublasGetProperty(PATCH_LEVEL, &patch) == CUBLAS_STATUS_SUCCESS)
+    v["cublas"] = str(major, ".", minor, ".", patch);
+  const size_t dnn = cudnnGetVersion();
+  v["cudnn"] = str(dnn / 10000, ".", dnn % 10000 / 100, ".", dnn % 100);
+  return v;
+}
+
 namespace {
 std::mutex g_mutex;
 std::unordered_map<void*, size_t> g_sizes;

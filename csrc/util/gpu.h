@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 
 namespace pycolorize {
@@ -26,6 +27,9 @@ size_t peak_allocated_bytes();
 void reset_peak();
 // cudaMemGetInfo: free and total bytes on the current device (the whole process's view).
 void memory_info(size_t* free_bytes, size_t* total_bytes);
+// The CUDA libraries this build runs on, as they report themselves (runtime, driver, cuBLAS,
+// cuDNN); empty in a build without CUDA. The driver's entry reads "none" without one.
+std::map<std::string, std::string> library_versions();
 
 }  // namespace gpu
 }  // namespace pycolorize

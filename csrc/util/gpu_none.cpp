@@ -28,6 +28,7 @@ size_t allocated_bytes() { return 0; }
 size_t peak_allocated_bytes() { return 0; }
 void reset_peak() {}
 void memory_info(size_t*, size_t*) { no_cuda(); }
+std::map<std::string, std::string> library_versions() { return {}; }
 
 void gemm(bool, bool, int, int, int, float, const float*, const float*, float, float*) { no_cuda(); }
 void gemm_ld(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int) { no_cuda(); }
