@@ -163,13 +163,20 @@ def lab_to_rgb(lab):
 _EPS = 1e-4
 
 
+def alphabeta_numerators(rgb):
+    """(B - (R + G)/2, R - G), stacked last: Deshpande's alpha and beta before the lightness division."""
+    rgb = _rgb(rgb)
+    return np.stack([rgb[..., 2] - (rgb[..., 0] + rgb[..., 1]) / 2, rgb[..., 0] - rgb[..., 1]], axis=-1)
+
+
+def alphabeta_lightness(rgb):
+    """What Deshpande's code divides alpha and beta by: gray + 1e-4, (...)."""
+    return _rgb(rgb).mean(axis=-1) + _EPS
+
+
 def rgb_to_alphabeta(rgb):
     """(alpha, beta) = ((B - (R + G)/2) / (gray + 1e-4), (R - G) / (gray + 1e-4)), stacked last."""
-    rgb = _rgb(rgb)
-    g = rgb.mean(axis=-1) + _EPS
-    alpha = (rgb[..., 2] - (rgb[..., 0] + rgb[..., 1]) / 2) / g
-    beta = (rgb[..., 0] - rgb[..., 1]) / g
-    return np.stack([alpha, beta], axis=-1)
+    return alphabeta_numerators(rgb) / alphabeta_lightness(rgb)[..., None]
 
 
 def alphabeta_to_rgb(alphabeta, gray_level):

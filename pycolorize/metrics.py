@@ -25,10 +25,11 @@ on SUN-6 settles it: docs/rmse_reading.md, tools/rmse_readings.py.
 """
 import numpy as np
 
+from . import color
+
 READINGS = ("sum", "mean", "none")
 DEFAULT_READING = "sum"
 REDUCTIONS = ("rms", "mean")
-_EPS = 1e-4  # Deshpande's, added to the mean (so 3e-4 on the sum)
 
 READING_HELP = {
     "sum": "alpha, beta over R+G+B (one third of Deshpande's; the paper's scale)",
@@ -46,16 +47,13 @@ def _check(pred, truth):
 
 def alphabeta(rgb, reading=DEFAULT_READING):
     """(alpha, beta) of RGB in [0, 1] under one reading of the lightness division, stacked last."""
-    rgb = np.asarray(rgb, dtype=np.float64)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    ab = np.stack([b - (r + g) / 2, r - g], axis=-1)
-    if reading == "mean":
-        return ab / (rgb.mean(axis=-1) + _EPS)[..., None]
-    if reading == "sum":
-        return ab / (3 * (rgb.mean(axis=-1) + _EPS))[..., None]
+    if reading not in READINGS:
+        raise ValueError(f"reading must be one of {', '.join(READINGS)}; got {reading!r}")
+    ab = color.alphabeta_numerators(rgb)
     if reading == "none":
         return ab
-    raise ValueError(f"reading must be one of {', '.join(READINGS)}; got {reading!r}")
+    light = color.alphabeta_lightness(rgb)  # "mean" is color.rgb_to_alphabeta itself
+    return ab / (light if reading == "mean" else 3 * light)[..., None]
 
 
 def pixel_errors(pred, truth, reading=DEFAULT_READING):
