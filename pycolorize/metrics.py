@@ -62,11 +62,15 @@ def pixel_errors(pred, truth, reading=DEFAULT_READING):
     return np.sqrt(((alphabeta(pred, reading) - alphabeta(truth, reading)) ** 2).sum(axis=-1))
 
 
-def rmse_alphabeta(pred, truth, reduce="rms", reading=DEFAULT_READING):
+def reduce_errors(err, reduce="rms"):
+    """One number from per-pixel alpha-beta error norms: "rms" or "mean" (module docstring)."""
     if reduce not in REDUCTIONS:
         raise ValueError(f"reduce must be 'rms' or 'mean', got {reduce!r}")
-    err = pixel_errors(pred, truth, reading)
     return float(np.sqrt((err ** 2).mean())) if reduce == "rms" else float(err.mean())
+
+
+def rmse_alphabeta(pred, truth, reduce="rms", reading=DEFAULT_READING):
+    return reduce_errors(pixel_errors(pred, truth, reading), reduce)
 
 
 def psnr(pred, truth, peak=1.0):
