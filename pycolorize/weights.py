@@ -64,14 +64,13 @@ def load_weights(net, path):
         raise Error(f"{path}: not an HDF5 weights file ({e})") from None
     try:
         with f:
-            pending, reshaped, file_layers = _read_weights(net, path, f)
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
-        if isinstance(e, Error):
-            raise
+            pending, loaded, reshaped, file_layers = _read_weights(net, path, f)
+    except Error:
+        raise
+    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # h5py's, on a damaged file
         raise Error(f"{path}: damaged HDF5 weights file ({type(e).__name__}: {e})") from None
     for blob, array in pending:
         blob.data[...] = array
-    loaded = [layer for layer in file_layers if layer in pending.layers]
     if net.params and not loaded:
         raise Error(f"{path}: none of its layers ({', '.join(file_layers[:8])}{', ...' if len(file_layers) > 8 else ''}) "
                     f"is a layer with parameters in net '{net.name}' ({', '.join(list(net.params)[:8])}); wrong network?")
@@ -81,17 +80,11 @@ def load_weights(net, path):
     return loaded
 
 
-class _Pending(list):
-    """(blob, float32 array) pairs to copy, and the layers they belong to."""
-
-    def __init__(self):
-        super().__init__()
-        self.layers = set()
-
-
 def _read_weights(net, path, f):
+    """(blob, float32 array) pairs to copy, the layers they come from, the reshapes to warn about
+    ("layer blob i (stored shape) -> (net shape)") and the file's layers; writes nothing."""
     params = net.params
-    pending, reshaped = _Pending(), []  # reshaped: "layer (stored shape) -> (net shape)", for the warning
+    pending, loaded, reshaped = [], [], []
     data = f.get("data")
     if not isinstance(data, h5py.Group):
         raise Error(f"{path}: no /data group; not a Caffe HDF5 weights file")
@@ -120,8 +113,8 @@ def _read_weights(net, path, f):
             if _strip_ones(src.shape) != _strip_ones(blob.shape):  # not the everyday trailing-1s case
                 reshaped.append(f"{layer} blob {i} {tuple(src.shape)} -> {tuple(blob.shape)}")
             pending.append((blob, np.asarray(src, dtype=np.float32).reshape(blob.shape)))
-        pending.layers.add(layer)
-    return pending, reshaped, file_layers
+        loaded.append(layer)
+    return pending, loaded, reshaped, file_layers
 
 
 @contextlib.contextmanager
