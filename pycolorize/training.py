@@ -59,6 +59,19 @@ CONFIG_KEYS = {"short_side": (int, 256), "mirror": (bool, True), "margin": (int,
                "seed": (int, 0), "workers": (int, 4), "prefetch": (int, 4)}
 
 
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
+
+
+def _is_kind(value, kind):
+    """YAML's ints serve where a float is asked for, and integral floats (256.0) where an int is;
+    bools are not numbers here."""
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if isinstance(value, int):
+        return True
+    return isinstance(value, float) and (kind is float or value.is_integer())
+
+
 def load_config(config):
     """The data config (a YAML file or a dict) with every key checked and defaults filled in;
     ValueError naming the file and the key for anything else."""
@@ -80,12 +93,8 @@ def load_config(config):
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: source, {', '.join(CONFIG_KEYS)}")
     for key, (kind, default) in CONFIG_KEYS.items():
         value = cfg.get(key, default)
-        # YAML's ints are fine where a float is asked for; bools are not ints here
-        ok = isinstance(value, bool) if kind is bool else (
-            isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or float(value).is_integer()))
-        if not ok:
-            raise ValueError(f"{where}: {key} must be {'true or false' if kind is bool else 'a number' if kind is float else 'an integer'}, "
-                             f"got {value!r}")
+        if not _is_kind(value, kind):
+            raise ValueError(f"{where}: {key} must be {_KIND_NAMES[kind]}, got {value!r}")
         cfg[key] = kind(value)
     for key in ("short_side", "workers", "prefetch"):
         if cfg[key] < 1:
@@ -210,21 +219,21 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
         for k, v in next(loader).items():
             blobs[k].data[...] = v
 
-    last_snapshot = resume or None
-    written = {}  # iteration -> (weights, state) written by this run
+    # (iteration, weights, state) of the newest good snapshot: the one resumed from (its iteration
+    # left unset), then each this run writes
+    newest = (None, None, resume or None)
 
     def snapshot():
-        nonlocal last_snapshot
-        if solver.iter in written:  # as Caffe: no second snapshot of one iteration (a periodic one, then the final)
-            return written[solver.iter]
+        nonlocal newest
+        if newest[0] == solver.iter:  # as Caffe: no second snapshot of one iteration (a periodic one, then the final)
+            return newest[1:]
         bad = solver.net.first_non_finite_param()  # a finite loss can still leave an update NaN
         if bad:
             raise Diverged(f"iteration {solver.iter}: parameter {bad[1]} of layer '{bad[0]}' is not finite; "
                            f"training stopped without writing a snapshot"
-                           + (f", the last good one is {last_snapshot}" if last_snapshot else ""))
+                           + (f", the last good one is {newest[2]}" if newest[2] else ""))
         model, state = solver.snapshot(prefix, extra=json.dumps({"data": loader.state()}))
-        last_snapshot = state
-        written[solver.iter] = model, state
+        newest = (solver.iter, model, state)
         return model, state
 
     log = log or f"{prefix}_log.csv"
@@ -259,7 +268,7 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                                  f"{time.perf_counter() - start:.1f}"])
                 logf.flush()
                 if not math.isfinite(loss):
-                    raise _diverged(solver, loss, last_snapshot)
+                    raise _diverged(solver, loss, newest[2])
                 if bar is not None:
                     bar.update(1, loss=f"{smoothed:.4f}", img_s=f"{rate:.1f}", lr=f"{lr:.3g}")
                 if every and solver.iter % every == 0:

@@ -112,6 +112,7 @@ def test_config_keys_are_checked_and_named(tmp_path, text, message):
     with pytest.raises(ValueError, match=f"^{path}: {message}"):
         load_config(str(path))
     assert load_config({"source": {}, "mean_shift": 1})["mean_shift"] == 1.0  # an int where a float goes
+    assert load_config({"source": {}, "seed": 10**400})["seed"] == 10**400  # no float() of a big int (OverflowError)
 
 
 def test_config_and_solver_that_are_not_utf8_are_errors_naming_the_file(tmp_path):
