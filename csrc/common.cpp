@@ -55,6 +55,8 @@ std::string utf8_escaped(const std::string& s) {
   return out;
 }
 
+std::string clipped(const std::string& s) { return s.size() <= 80 ? s : s.substr(0, 80) + "..."; }
+
 namespace {
 size_t g_max_alloc_bytes = 0;
 

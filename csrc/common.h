@@ -24,6 +24,9 @@ namespace pycolorize {
 // files of any encoding, and the bindings decode what() as UTF-8: one stray byte would turn the
 // error into a UnicodeDecodeError.
 std::string utf8_escaped(const std::string& s);
+// A token quoted in a message, cut to its first 80 bytes and "...": a megabyte-long token from a
+// stranger's file keeps the message readable.
+std::string clipped(const std::string& s);
 
 class Error : public std::runtime_error {
  public:

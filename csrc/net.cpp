@@ -17,6 +17,14 @@ using proto::Message;
 
 namespace {
 
+// Blob and allocation errors know shapes and sizes, not layers: an error from layer `name` that does
+// not say so already is thrown again behind `prefix` ("file:line:col: layer 'x' (Type)").
+[[noreturn]] void rethrow_naming_layer(const Error& e, const std::string& name, const std::string& prefix) {
+  const std::string msg = e.what();
+  if (msg.find(str("layer '", name, "'")) != std::string::npos) throw e;
+  throw Error(str(prefix, ": ", msg));
+}
+
 bool state_meets_rule(Phase phase, int level, const std::vector<std::string>& stages, const Message& rule) {
   if (rule.has("phase") && rule.get_int("phase") != static_cast<int>(phase)) return false;
   if (rule.has("min_level") && level < rule.get_int("min_level")) return false;
@@ -232,10 +240,7 @@ void Net::init(const Message& param) {
     try {
       layer->setup(bottom_vecs_[id], top_vecs_[id]);
     } catch (const Error& e) {
-      // Blob and allocation errors know shapes and sizes, not layers: name the layer they came from.
-      const std::string msg = e.what();
-      if (msg.find(str("layer '", lname, "'")) != std::string::npos) throw;
-      throw Error(str(lp.loc.str(), ": layer '", lname, "' (", lp.get_string("type"), "): ", msg));
+      rethrow_naming_layer(e, lname, str(lp.loc.str(), ": layer '", lname, "' (", lp.get_string("type"), ")"));
     }
     for (int j = 0; j < (int)tops.size(); ++j) blob_loss_weights_[top_ids_[id][j]] = layer->loss(j);
 
@@ -347,10 +352,8 @@ void Net::reshape() {
   for (int i = 0; i < num_layers(); ++i) {
     try {
       layers_[i]->reshape(bottom_vecs_[i], top_vecs_[i]);
-    } catch (const Error& e) {  // as at setup: a blob's error (a new input shape too big) names its layer
-      const std::string msg = e.what();
-      if (msg.find(str("layer '", layers_[i]->name(), "'")) != std::string::npos) throw;
-      throw Error(str("layer '", layers_[i]->name(), "' (", layers_[i]->type(), "): ", msg));
+    } catch (const Error& e) {  // a new input shape too big, say
+      rethrow_naming_layer(e, layers_[i]->name(), str("layer '", layers_[i]->name(), "' (", layers_[i]->type(), ")"));
     }
   }
 }

@@ -245,8 +245,7 @@ std::vector<MessageSpec> make_messages() {
 double parse_number(const Field& f, const FieldSpec& spec, const std::string& msg_type) {
   const std::string& s = f.text;
   auto bad = [&](const std::string& what) -> double {
-    const std::string shown = s.size() <= 80 ? s : s.substr(0, 80) + "...";
-    throw Error(str(f.loc.str(), ": field '", spec.name, "' of ", msg_type, " expects ", what, ", got '", shown, "'"));
+    throw Error(str(f.loc.str(), ": field '", spec.name, "' of ", msg_type, " expects ", what, ", got '", clipped(s), "'"));
   };
   if (f.quoted) return bad(spec.type == T::BOOL ? "true or false" : "a number");
   if (spec.type == T::BOOL) {

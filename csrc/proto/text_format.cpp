@@ -33,9 +33,6 @@ std::string printable(char c) {
   return buf;
 }
 
-// A token quoted in a message, cut short: messages stay readable when a token is a megabyte long.
-std::string clipped(const std::string& s) { return s.size() <= 80 ? s : s.substr(0, 80) + "..."; }
-
 enum class Tok { END, IDENT, NUMBER, STRING, SYMBOL };
 
 struct Token {
