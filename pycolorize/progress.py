@@ -9,7 +9,20 @@ import sys
 import time
 
 
-class _Lines:
+class _Display:
+    """What both forms share: closing, and use as a context manager."""
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Lines(_Display):
     """The non-terminal form: `desc: n/total unit (p %), rate unit/s, ETA, k=v ...` every `every` s."""
 
     def __init__(self, total, initial, unit, desc, file, every):
@@ -42,11 +55,8 @@ class _Lines:
         self.file.write(text + "\n")
         self.file.flush()
 
-    def close(self):
-        pass
 
-
-class _Bar:
+class _Bar(_Display):
     """The terminal form: tqdm, with the same update(n, **postfix) and write(text)."""
 
     def __init__(self, total, initial, unit, desc, file):
@@ -72,26 +82,11 @@ def _duration(seconds):
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class progress:
-    """A progress display for `total` steps (None: unknown), starting at `initial`; a bar when
-    `file` (default stderr) is a terminal, else a line every `every` seconds and at the end."""
-
-    def __init__(self, total=None, initial=0, unit="it", desc="progress", file=None, every=30.0):
-        file = file if file is not None else sys.stderr
-        tty = hasattr(file, "isatty") and file.isatty()
-        self._impl = _Bar(total, initial, unit, desc, file) if tty else _Lines(total, initial, unit, desc, file, every)
-
-    def update(self, n=1, **postfix):
-        self._impl.update(n, **postfix)
-
-    def write(self, text):
-        self._impl.write(text)
-
-    def close(self):
-        self._impl.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+def progress(total=None, initial=0, unit="it", desc="progress", file=None, every=30.0):
+    """A progress display for `total` steps (None: unknown), starting at `initial`: a bar when
+    `file` (default stderr) is a terminal, else a line every `every` seconds and at the end. It has
+    update(n, **postfix), write(text) and close(), and is a context manager."""
+    file = file if file is not None else sys.stderr
+    if hasattr(file, "isatty") and file.isatty():
+        return _Bar(total, initial, unit, desc, file)
+    return _Lines(total, initial, unit, desc, file, every)
