@@ -1,4 +1,5 @@
 """Shared test helpers: the golden data folder and small-net builders."""
+import importlib.util
 import os
 
 import numpy as np
@@ -38,6 +39,15 @@ def assert_close(ours, ref, tol, what="", atol=None):
 
 
 HAS_GPU = pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0
+
+
+def tool_main(script):
+    """main() of tools/`script` (e.g. "train.py"), loaded from its file as `python tools/...` runs it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("tool_" + script[:-3], os.path.join(root, "tools", script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
 
 
 @pytest.fixture(autouse=True)

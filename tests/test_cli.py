@@ -1,7 +1,7 @@
 """The `pycolorize` command (pycolorize/cli.py): every subcommand's help, the version, one set of
 exit codes (0 ok, 1 one-line error, 2 usage, 130 Ctrl-C), and the tools/ scripts and the console
 script reaching the same code."""
-import importlib.util
+import importlib
 import os
 import subprocess
 import sys
@@ -12,6 +12,8 @@ from PIL import Image
 
 import pycolorize
 from pycolorize import cli, models
+
+from conftest import tool_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
@@ -26,13 +28,6 @@ def python_m(args, cwd):
                                                       + os.environ.get("PYTHONPATH", "").split(os.pathsep)))
     return subprocess.run([sys.executable, "-m", "pycolorize"] + args, capture_output=True, text=True, cwd=cwd, env=env,
                           timeout=120)
-
-
-def tool_main(script):
-    spec = importlib.util.spec_from_file_location("tool_" + script[:-3], os.path.join(ROOT, "tools", script))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def one_line(err, prefix):

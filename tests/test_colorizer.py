@@ -1,7 +1,6 @@
 """The released inference pipeline: scale rule, 2016-skimage resizing, banding, decoding to a known
 colour, any input format, the CLI, and the full-size deploy net on a file laid out like the
 released weights."""
-import importlib.util
 import os
 import re
 import subprocess
@@ -15,6 +14,8 @@ from PIL import Image
 import pycolorize
 from pycolorize import color, models
 from pycolorize.colorizer import Colorizer, released_scale, rescale_bilinear
+
+from conftest import tool_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
@@ -112,13 +113,6 @@ def test_colorize_cli(mini_model, tmp_path):
     assert r.returncode != 0 and "not a multiple of 32" in r.stderr
 
 
-def colorize_tool():
-    spec = importlib.util.spec_from_file_location("colorize_tool", os.path.join(ROOT, "tools", "colorize.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def fails(capsys, main, argv, pattern):
     """main(argv) fails with status 1 and one line on stderr matching `pattern`."""
     assert main(argv) == 1
@@ -128,7 +122,7 @@ def fails(capsys, main, argv, pattern):
 
 def test_colorize_cli_mirrors_folders_and_never_overwrites(mini_model, tmp_path, capsys):
     deploy, weights = mini_model
-    main = colorize_tool()
+    main = tool_main("colorize.py")
     common = ["--weights", weights, "--prototxt", deploy, "--size", "64"]
     photo = Image.fromarray((np.random.RandomState(2).rand(30, 40, 3) * 255).astype(np.uint8))
     for sub in ("a", "b", "b/deep"):

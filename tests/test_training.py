@@ -4,7 +4,6 @@ diverging loss stopped with the layer named, snapshots that cannot be written, a
 one-line set-up errors. Kills at random moments: tests/test_crash_safety.py."""
 import csv
 import errno
-import importlib.util
 import os
 import signal
 import subprocess
@@ -20,6 +19,8 @@ import pycolorize
 from pycolorize import models
 from pycolorize.solver import latest_snapshot
 from pycolorize.training import Diverged, load_config, train
+
+from conftest import tool_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
@@ -231,13 +232,6 @@ def test_unwritable_snapshot_is_a_clear_error_and_keeps_the_previous(setup, monk
               snapshot_prefix=str(t / "afile" / "x"), log=str(t / "x.csv"))
 
 
-def tool():
-    spec = importlib.util.spec_from_file_location("train_tool", os.path.join(ROOT, "tools", "train.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def one_line_error(capsys, main, argv, *needles):
     assert main(argv) == 1
     err = capsys.readouterr().err
@@ -248,7 +242,7 @@ def one_line_error(capsys, main, argv, *needles):
 
 def test_tool_set_up_errors_are_one_line(setup, capsys):
     t = setup
-    main = tool()
+    main = tool_main("train.py")
     run = ["--solver", str(t / "solver.prototxt"), "--data", str(t / "data.yaml"), "--quiet"]
     one_line_error(capsys, main, ["--solver", str(t / "none.prototxt"), "--data", str(t / "data.yaml")], "none.prototxt")
     one_line_error(capsys, main, run[:3] + [str(t / "none.yaml")], "none.yaml")
