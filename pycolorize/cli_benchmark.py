@@ -208,8 +208,9 @@ def run_torch(size, runs, weights, x, profile, device="cpu"):
 TRAIN_BATCH, TRAIN_CROP, TRAIN_SAMPLES = 8, 256, 128
 
 
-def train_batches(n, seed=0):
-    """Synthetic batches for the hue/chroma training net (data loading is not what is measured)."""
+def train_batches(n, scratch=False, seed=0):
+    """Synthetic batches for the hue/chroma training net (data loading is not what is measured);
+    scratch adds the from-scratch net's chroma_weight."""
     rng = np.random.RandomState(seed)
     out = []
     for _ in range(n):
@@ -218,10 +219,23 @@ def train_batches(n, seed=0):
         out.append({"data": rng.rand(TRAIN_BATCH, 1, TRAIN_CROP, TRAIN_CROP).astype(np.float32),
                     "centroids": rng.randint(16, TRAIN_CROP - 16, (TRAIN_BATCH, TRAIN_SAMPLES, 2)).astype(np.float32),
                     "hist_h": hist(), "hist_c": hist(), "chroma": rng.rand(k).astype(np.float32)})
+        if scratch:
+            out[-1]["chroma_weight"] = rng.rand(k).astype(np.float32)
     return out
 
 
-def gpu_train_ours(iters, tf32, profile=False):
+def train_prototxt(scratch):
+    """The ImageNet-initialised training net (trunk drawn at random here: only speed is measured) or
+    the from-scratch one (models.scratch_net: BatchNorm, lightness-weighted chroma loss)."""
+    from pycolorize import models
+
+    if scratch:
+        return models.scratch_net(batch=TRAIN_BATCH, crop=TRAIN_CROP, samples=TRAIN_SAMPLES)
+    return models.train_net("hue_chroma", batch=TRAIN_BATCH, crop=TRAIN_CROP, samples=TRAIN_SAMPLES,
+                            trunk_filler='type: "msra"')
+
+
+def gpu_train_ours(iters, tf32, profile=False, scratch=False):
     import tempfile
 
     import pycolorize
@@ -232,12 +246,11 @@ def gpu_train_ours(iters, tf32, profile=False):
     with tempfile.TemporaryDirectory() as tmp:
         net = os.path.join(tmp, "train.prototxt")
         with open(net, "w") as f:
-            f.write(models.train_net("hue_chroma", batch=TRAIN_BATCH, crop=TRAIN_CROP, samples=TRAIN_SAMPLES,
-                                     trunk_filler='type: "msra"'))
+            f.write(train_prototxt(scratch))
         with open(os.path.join(tmp, "solver.prototxt"), "w") as f:
             f.write(models.solver_text(net, base_lr=1e-4))
         solver = pycolorize.Solver(os.path.join(tmp, "solver.prototxt"))
-    batches = train_batches(4)
+    batches = train_batches(4, scratch)
     blobs = solver.net.blobs
 
     def step(i):
@@ -285,7 +298,7 @@ def gpu_train_profile(core, step_s, reps=3):
     return per
 
 
-def gpu_train_torch(iters, tf32):
+def gpu_train_torch(iters, tf32, scratch=False):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -300,7 +313,8 @@ def gpu_train_torch(iters, tf32):
     class ColorizeNet(nn.Module):
         """The same training net: VGG-16 gray, fc6 7x7 / fc7 1x1 convolutions with dropout, the
         sparse hypercolumn of 16 layers sampled with the released clamp and bilinear rule, h_fc1
-        with dropout, hue and chroma heads."""
+        with dropout, hue and chroma heads; for scratch, BatchNorm without affine parameters after
+        every trunk convolution (as models.scratch_net)."""
 
         def __init__(self):
             super().__init__()
@@ -311,6 +325,8 @@ def gpu_train_torch(iters, tf32):
                     cin = models.VGG16["conv"][block]
             self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in chans)
             self.fc6, self.fc7 = nn.Conv2d(512, 4096, 7, padding=3), nn.Conv2d(4096, 4096, 1)
+            norm = (lambda c: nn.BatchNorm2d(c, affine=False, momentum=0.001)) if scratch else (lambda c: nn.Identity())
+            self.bns = nn.ModuleList(norm(b) for _, b in chans + [(512, 4096), (4096, 4096)])
             self.h_fc1 = nn.Linear(12417, 1024)
             self.pred_h, self.pred_c = nn.Linear(1024, 32), nn.Linear(1024, 32)
 
@@ -332,13 +348,13 @@ def gpu_train_torch(iters, tf32):
             feats, h, k = [data], data, 0
             for n in models.BLOCKS:
                 for _ in range(n):
-                    h = F.relu(self.convs[k](h))
+                    h = F.relu(self.bns[k](self.convs[k](h)))
                     feats.append(h)
                     k += 1
                 h = F.max_pool2d(h, 2, 2, ceil_mode=True)
-            h = F.dropout(F.relu(self.fc6(h)), 0.5, self.training)
+            h = F.dropout(F.relu(self.bns[-2](self.fc6(h))), 0.5, self.training)
             feats.append(h)
-            h = F.dropout(F.relu(self.fc7(h)), 0.5, self.training)
+            h = F.dropout(F.relu(self.bns[-1](self.fc7(h))), 0.5, self.training)
             feats.append(h)
             hc = torch.cat([self.sample(f, cent, s) for f, s in zip(feats, models.STRIDES)], dim=1)
             h = F.dropout(F.relu(self.h_fc1(hc)), 0.5, self.training)
@@ -354,13 +370,13 @@ def gpu_train_torch(iters, tf32):
     biases = [p for n, p in net.named_parameters() if n.endswith("bias")]
     opt = torch.optim.SGD([{"params": weights, "weight_decay": 5e-4}, {"params": biases, "lr": 2e-4, "weight_decay": 0}],
                           lr=1e-4, momentum=0.9)
-    batches = train_batches(4)
+    batches = train_batches(4, scratch)
 
     def step(i):
         b = {k: torch.from_numpy(v).to(dev) for k, v in batches[i % len(batches)].items()}
         opt.zero_grad(set_to_none=False)
         ph, pc = net(b["data"], b["centroids"])
-        loss = 5 * kld(ph, b["hist_h"], b["chroma"]) + kld(pc, b["hist_c"])
+        loss = 5 * kld(ph, b["hist_h"], b["chroma"]) + kld(pc, b["hist_c"], b.get("chroma_weight"))
         loss.backward()
         opt.step()
         return loss
@@ -390,8 +406,10 @@ def gpu_worker(args):
         import pycolorize
 
         pycolorize.use_gpu(args.device)
-    if args.worker in ("train-ours", "train-torch"):
-        res = gpu_train_ours(args.runs, tf32, args.profile) if args.worker == "train-ours" else gpu_train_torch(args.runs, tf32)
+    if args.worker.startswith("train-"):
+        scratch = "-scratch-" in args.worker
+        res = (gpu_train_ours(args.runs, tf32, args.profile, scratch) if args.worker.endswith("-ours")
+               else gpu_train_torch(args.runs, tf32, scratch))
     else:
         if args.worker == "infer-torch":
             import torch
@@ -451,29 +469,16 @@ def gpu_main(args, have_torch, say):
         weights = os.path.join(tmp, "random.caffemodel.h5")
         make_weights(weights, args.prototxt)
         for what, ours_kind, torch_kind, runs in (("training", "train-ours", "train-torch", args.train_iters),
-                                                  ("inference 512", "infer-ours", "infer-torch", args.runs)):
+                                                  ("inference 512", "infer-ours", "infer-torch", args.runs),
+                                                  ("from-scratch training", "train-scratch-ours", "train-scratch-torch",
+                                                   args.train_iters)):
             ours, err = gpu_spawn(ours_kind, args, weights, tmp, runs)
             if ours is None:
                 raise CommandError(f"the pycolorize {what} worker failed: {err}")
             theirs, terr = gpu_spawn(torch_kind, args, weights, tmp, runs) if have_torch else (None, "not installed")
             rows.append((what, ours, theirs, terr))
-    tr = rows[0]
-    print(f"\n(a) training, full net (VGG-16 gray + 16-layer sparse hypercolumn, {TRAIN_SAMPLES} samples/image, "
-          f"batch {TRAIN_BATCH}, {TRAIN_CROP}x{TRAIN_CROP}), data upload and SGD step included, {args.train_iters} timed iterations")
-    print(f"    pycolorize {tr[1]['images_per_s']:8.1f} images/s   peak {tr[1]['gpu_peak_mb']:7.0f} MB (own)  "
-          f"device {tr[1]['gpu_used_mb']:7.0f} MB")
-    if tr[2]:
-        print(f"    PyTorch    {tr[2]['images_per_s']:8.1f} images/s   peak {tr[2]['gpu_peak_mb']:7.0f} MB (allocator)  "
-              f"device {tr[2]['gpu_used_mb']:7.0f} MB   ->  throughput ratio ours/PyTorch "
-              f"{tr[1]['images_per_s'] / tr[2]['images_per_s']:.2f}x (above 1 = pycolorize faster)")
-    else:
-        print(f"    PyTorch: {tr[3]}")
-    if "profile" in tr[1]:
-        prof = tr[1]["profile"]
-        total = sum(prof.values())
-        print(f"    where a pycolorize step goes ({1000 * total:.1f} ms), layers timed one at a time:")
-        for k, v in sorted(prof.items(), key=lambda kv: -kv[1])[:14]:
-            print(f"      {k:44s} {1000 * v:7.2f} ms  {100 * v / total:5.1f} %")
+    train_rows(rows[0], f"\n(a) training, full net (VGG-16 gray + 16-layer sparse hypercolumn, {TRAIN_SAMPLES} samples/image, "
+               f"batch {TRAIN_BATCH}, {TRAIN_CROP}x{TRAIN_CROP}), data upload and SGD step included, {args.train_iters} timed iterations")
     inf = rows[1]
     t_ours = float(np.median(inf[1]["times"]))
     print(f"\n(b) dense inference 512x512 (deploy net, host input and both outputs back on the host), median of {args.runs}")
@@ -487,8 +492,31 @@ def gpu_main(args, have_torch, say):
         print(f"\nPyTorch {inf[2].get('version', '')}")
     else:
         print(f"    PyTorch: {inf[3]}")
-    print("(c) memory: 'own' = pycolorize's device allocations (blobs, buffers, cuDNN workspace); 'allocator' = "
+    train_rows(rows[2], "\n(c) from-scratch training (models.scratch_net: BatchNorm after every trunk convolution, "
+                        "lightness-weighted chroma loss), the same sizes, beside (a)")
+    print(f"    from scratch / ImageNet-initialised (pycolorize): {rows[2][1]['images_per_s'] / rows[0][1]['images_per_s']:.2f}x")
+    print("(d) memory: 'own' = pycolorize's device allocations (blobs, buffers, cuDNN workspace); 'allocator' = "
           "torch.cuda.max_memory_allocated(); 'device' = used memory of the whole process (context included)")
+
+
+def train_rows(row, title):
+    """Print one training comparison of gpu_main: ours, PyTorch's and the ratio, and our profile."""
+    _, ours, theirs, err = row
+    print(title)
+    print(f"    pycolorize {ours['images_per_s']:8.1f} images/s   peak {ours['gpu_peak_mb']:7.0f} MB (own)  "
+          f"device {ours['gpu_used_mb']:7.0f} MB")
+    if theirs:
+        print(f"    PyTorch    {theirs['images_per_s']:8.1f} images/s   peak {theirs['gpu_peak_mb']:7.0f} MB (allocator)  "
+              f"device {theirs['gpu_used_mb']:7.0f} MB   ->  throughput ratio ours/PyTorch "
+              f"{ours['images_per_s'] / theirs['images_per_s']:.2f}x (above 1 = pycolorize faster)")
+    else:
+        print(f"    PyTorch: {err}")
+    if "profile" in ours:
+        prof = ours["profile"]
+        total = sum(prof.values())
+        print(f"    where a pycolorize step goes ({1000 * total:.1f} ms), layers timed one at a time:")
+        for k, v in sorted(prof.items(), key=lambda kv: -kv[1])[:14]:
+            print(f"      {k:44s} {1000 * v:7.2f} ms  {100 * v / total:5.1f} %")
 
 
 def worker(args):
@@ -527,7 +555,8 @@ def spawn(kind, size, args, weights, tmp):
 def worker_main(argv=None):
     """A worker process (spawned by run(), never by hand): one framework, one measurement, a JSON file."""
     ap = argparse.ArgumentParser(prog="pycolorize benchmark worker")
-    ap.add_argument("--worker", required=True, choices=["ours", "torch", "train-ours", "train-torch", "infer-ours", "infer-torch"])
+    ap.add_argument("--worker", required=True, choices=["ours", "torch", "train-ours", "train-torch", "train-scratch-ours", "train-scratch-torch",
+                                                    "infer-ours", "infer-torch"])
     ap.add_argument("--size", type=int)
     ap.add_argument("--runs", type=int)
     ap.add_argument("--threads", type=int)

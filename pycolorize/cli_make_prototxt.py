@@ -15,7 +15,10 @@ Write the generated prototxts of prototxt/ from pycolorize.models:
     colorize_train_lab_k32.prototxt    Lab, K = 32 marginal histograms per axis
     colorize_train_lab_16x16.prototxt  Lab, 16x16 joint histogram
     colorize_train_lab_l2.prototxt     Lab, L2 regression of (a, b) / 100
-    solver.prototxt                    the authors' released solver values
+    colorize_train_scratch.prototxt    from-scratch training (paper Sec. 5): BatchNorm in the trunk,
+                                       Xavier initialisation, lightness-weighted chroma loss, 352 crops
+    solver.prototxt                    the authors' released solver values (for the ImageNet-initialised net)
+    solver_scratch.prototxt            the same values for the from-scratch net (they were released with it)
     tiny_train.prototxt, tiny_deploy.prototxt   the demo's model: narrow fc6/fc7 and h_fc1, frozen
                                        pretrained convolutions; trains on two CPU cores in minutes
 
@@ -47,7 +50,10 @@ def files():
     out = {"colorize_train.prototxt": models.train_net("hue_chroma")}
     for v in ("lab_k32", "lab_16x16", "lab_l2"):
         out[f"colorize_train_{v}.prototxt"] = models.train_net(v)
+    out["colorize_train_scratch.prototxt"] = models.scratch_net()
     out["solver.prototxt"] = models.solver_text("prototxt/colorize_train.prototxt")
+    out["solver_scratch.prototxt"] = models.solver_text("prototxt/colorize_train_scratch.prototxt",
+                                                        prefix="snapshots/scratch")
     out["tiny_train.prototxt"] = models.train_net("hue_chroma", models.TINY, batch=4, crop=128, samples=128,
                                                   head_dropout=False, trunk_filler='type: "msra"', freeze_conv=True)
     out["tiny_deploy.prototxt"] = models.deploy_net(models.TINY, size=256, name="autocolorize_tiny")

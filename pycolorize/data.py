@@ -224,9 +224,17 @@ class TooSmall(ValueError):
     pass
 
 
+def lightness_weight(gray):
+    """The from-scratch trainer's per-sample chroma-loss weight (fact sheet 2.2, item 9): min(3L, 1,
+    3(1 - L)) of the gray L in [0, 1], the largest chroma possible at that lightness (so very dark and
+    very light samples, which can hardly be colourful, count less). Not in the paper's Eq. 3."""
+    return np.minimum(np.minimum(3.0 * gray, 1.0), 3.0 * (1.0 - gray)).astype(np.float32)
+
+
 def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, margin=16, mean_shift=0.0,
-                 variant="hue_chroma"):
-    """One image's input, sample locations and targets."""
+                 variant="hue_chroma", chroma_weight=False):
+    """One image's input, sample locations and targets (and with chroma_weight, the
+    lightness_weight of each sample, for scratch_net's chroma loss)."""
     h, w = rgb.shape[:2]
     scale = min(1.0, short_side / min(h, w))
     if scale < 1.0:
@@ -239,9 +247,11 @@ def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, m
     if mirror and rng.random() < 0.5:
         window = window[:, ::-1]
     pts = rng.integers(margin, crop - margin, size=(samples, 2))
-    ex = {"data": (color.gray(window) - mean_shift).astype(np.float32)[None],
-          "centroids": pts.astype(np.float32)}
+    gray = color.gray(window)
+    ex = {"data": (gray - mean_shift).astype(np.float32)[None], "centroids": pts.astype(np.float32)}
     ex.update(targets(window[pts[:, 0], pts[:, 1]], variant))
+    if chroma_weight:
+        ex["chroma_weight"] = lightness_weight(gray[pts[:, 0], pts[:, 1]])
     return ex
 
 

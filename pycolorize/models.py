@@ -43,28 +43,34 @@ def channels(widths=VGG16):
     return c + [widths["fc"], widths["fc"]]
 
 
-def _conv(name, bottom, n, k, pad, filler="", lr_mult=1):
+def _conv(name, bottom, n, k, pad, filler="", lr_mult=1, batchnorm=False):
     fill = f' weight_filler {{ {filler} }}' if filler else ""
     wb = _WB if lr_mult == 1 else f'param {{ lr_mult: {lr_mult:g} decay_mult: 1 }} param {{ lr_mult: {2 * lr_mult:g} decay_mult: 0 }}'
+    # BatchNorm between the convolution and its ReLU, in place, without a Scale layer, its three
+    # statistics blobs never learned (lr_mult 0), as the authors' from-scratch trainer has it
+    bn = (f'layer {{ name: "{name}_bn" type: "BatchNorm" bottom: "{name}" top: "{name}"\n'
+          f'  param {{ lr_mult: 0 decay_mult: 0 }} param {{ lr_mult: 0 decay_mult: 0 }} param {{ lr_mult: 0 decay_mult: 0 }} }}\n'
+          if batchnorm else "")
     return (f'layer {{ name: "{name}" type: "Convolution" bottom: "{bottom}" top: "{name}" {wb}\n'
-            f'  convolution_param {{ num_output: {n} kernel_size: {k} pad: {pad}{fill} }} }}\n'
+            f'  convolution_param {{ num_output: {n} kernel_size: {k} pad: {pad}{fill} }} }}\n{bn}'
             f'layer {{ name: "relu_{name}" type: "ReLU" bottom: "{name}" top: "{name}" }}\n')
 
 
-def _trunk(widths, filler, dropout=True, conv_lr_mult=1):
+def _trunk(widths, filler, dropout=True, conv_lr_mult=1, batchnorm=False):
     """VGG-16 on one gray channel: fc6 a 7x7 pad-3 convolution, fc7 1x1, ReLU after each, Dropout
-    (identity at test time) after fc6 and fc7. conv_lr_mult 0 freezes conv1_1 .. conv5_3."""
+    (identity at test time) after fc6 and fc7. conv_lr_mult 0 freezes conv1_1 .. conv5_3;
+    batchnorm puts a BatchNorm layer after every convolution, fc6 and fc7 included."""
     out, bottom = "", "data"
     for block, n in enumerate(BLOCKS):
         for i in range(n):
             name = f"conv{block + 1}_{i + 1}"
-            out += _conv(name, bottom, widths["conv"][block], 3, 1, filler, conv_lr_mult)
+            out += _conv(name, bottom, widths["conv"][block], 3, 1, filler, conv_lr_mult, batchnorm)
             bottom = name
         out += (f'layer {{ name: "pool{block + 1}" type: "Pooling" bottom: "{bottom}" top: "pool{block + 1}"\n'
                 f'  pooling_param {{ pool: MAX kernel_size: 2 stride: 2 }} }}\n')
         bottom = f"pool{block + 1}"
     for name, bottom, k, pad in (("fc6", "pool5", 7, 3), ("fc7", "fc6", 1, 0)):
-        out += _conv(name, bottom, widths["fc"], k, pad, filler)
+        out += _conv(name, bottom, widths["fc"], k, pad, filler, batchnorm=batchnorm)
         if dropout:
             out += (f'layer {{ name: "dropout_{name}" type: "Dropout" bottom: "{name}" top: "{name}"\n'
                     f'  dropout_param {{ dropout_ratio: 0.5 }} }}\n')
@@ -87,33 +93,42 @@ def _kld(name, pred, target, weight, mask=None):
 
 
 def train_net(variant="hue_chroma", widths=VGG16, batch=8, crop=256, samples=128, head_dropout=True,
-              trunk_filler="", freeze_conv=False):
+              trunk_filler="", freeze_conv=False, batchnorm=False, lightness_weight=False, h_fc1_filler='type: "xavier"',
+              name=None):
     """The training net of one output space. `trunk_filler` initialises the VGG convolutions (empty:
     zeros, to be loaded from VGG-16-Gray weights, as the paper fine-tunes ImageNet weights);
     `head_dropout` adds Dropout 0.5 after h_fc1, as the authors' released trainer does;
-    `freeze_conv` keeps conv1_1 .. conv5_3 fixed (lr_mult 0: their backward pass is skipped)."""
+    `freeze_conv` keeps conv1_1 .. conv5_3 fixed (lr_mult 0: their backward pass is skipped);
+    `batchnorm` puts BatchNorm after every trunk convolution (see scratch_net); `lightness_weight`
+    (hue/chroma only) adds the input ``chroma_weight`` (N*P,) that weights the chroma loss."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    if lightness_weight and variant != "hue_chroma":
+        raise ValueError("lightness_weight weights the chroma loss: it needs the hue_chroma variant")
     n = batch * samples
-    out = f'name: "colorize_train_{variant}"\n' + _input("data", batch, 1, crop, crop) + _input("centroids", batch, samples, 2)
+    out = (f'name: "{name or "colorize_train_" + variant}"\n' + _input("data", batch, 1, crop, crop)
+           + _input("centroids", batch, samples, 2))
     targets = {"hue_chroma": [("hist_h", 32), ("hist_c", 32)], "lab_k32": [("hist_a", 32), ("hist_b", 32)],
                "lab_16x16": [("hist_ab", 256)], "lab_l2": [("ab", 2)]}[variant]
     for name, k in targets:
         out += _input(name, n, k)
     if variant == "hue_chroma":
         out += _input("chroma", n)
-    out += _trunk(widths, trunk_filler, conv_lr_mult=0 if freeze_conv else 1)
+    if lightness_weight:
+        out += _input("chroma_weight", n)
+    out += _trunk(widths, trunk_filler, conv_lr_mult=0 if freeze_conv else 1, batchnorm=batchnorm)
     scales = " ".join(f"scale: {s} offset_height: {(s - 1) / 2:g} offset_width: {(s - 1) / 2:g}" for s in STRIDES)
     bottoms = " ".join(f'bottom: "{b}"' for b in HYPERCOLUMN)
     out += (f'layer {{ name: "hypercolumn" type: "SparseHypercolumnExtractor" bottom: "centroids" {bottoms}\n'
             f'  top: "hypercolumn" sparse_hypercolumn_extractor_param {{ {scales} }} }}\n')
-    out += _ip("h_fc1", "hypercolumn", widths["h_fc1"])
+    out += _ip("h_fc1", "hypercolumn", widths["h_fc1"], h_fc1_filler)
     out += 'layer { name: "relu_h_fc1" type: "ReLU" bottom: "h_fc1" top: "h_fc1" }\n'
     if head_dropout:
         out += 'layer { name: "dropout_h_fc1" type: "Dropout" bottom: "h_fc1" top: "h_fc1" dropout_param { dropout_ratio: 0.5 } }\n'
     if variant == "hue_chroma":
         out += _ip("prediction_h", "h_fc1", 32) + _ip("prediction_c", "h_fc1", 32)
-        out += _kld("loss_h", "prediction_h", "hist_h", 5, mask="chroma") + _kld("loss_c", "prediction_c", "hist_c", 1)
+        out += (_kld("loss_h", "prediction_h", "hist_h", 5, mask="chroma")
+                + _kld("loss_c", "prediction_c", "hist_c", 1, mask="chroma_weight" if lightness_weight else None))
     elif variant == "lab_k32":
         out += _ip("prediction_a", "h_fc1", 32) + _ip("prediction_b", "h_fc1", 32)
         out += _kld("loss_a", "prediction_a", "hist_a", 1) + _kld("loss_b", "prediction_b", "hist_b", 1)
@@ -123,6 +138,24 @@ def train_net(variant="hue_chroma", widths=VGG16, batch=8, crop=256, samples=128
         out += _ip("prediction_ab", "h_fc1", 2)
         out += 'layer { name: "loss_ab" type: "EuclideanLoss" bottom: "prediction_ab" bottom: "ab" top: "loss_ab" }\n'
     return out
+
+
+def scratch_net(widths=VGG16, batch=8, crop=352, samples=128):
+    """The from-scratch colorization trainer of the paper's Sec. 5 (Table 5), as the authors released
+    it (fact sheet 2.2), where the paper's text is silent: BatchNorm (batch statistics in training,
+    the running averages in the snapshots) after every convolution of the trunk, fc6 and fc7; Xavier
+    initialisation with zero biases; Dropout 0.5 after fc6, fc7 and h_fc1; h_fc1 drawn from a Gaussian
+    of std 1e-4; the chroma loss weighted per sample by chroma_weight = min(3L, 1, 3(1 - L)) of the
+    gray L there (pycolorize.data makes it), which the paper's Eq. 3 does not have; 352 crops.
+
+    Where we differ from the released file, on purpose: its missing hypercolumn offsets and its
+    7*128-row constants for a batch of 8 (fact sheet 8.1, 8.2) are bugs, fixed here; its input is
+    shifted by -0.4488 and ours is not, so that the exported trunk reads the same [0, 1] gray as the
+    ECCV model and the colorizer (the BatchNorm after conv1_1 removes the shift anyway, except in the
+    zero padding of conv1_1 and in the hypercolumn's gray channel, which h_fc1's bias absorbs)."""
+    return train_net("hue_chroma", widths, batch, crop, samples, head_dropout=True, trunk_filler='type: "xavier"',
+                     batchnorm=True, lightness_weight=True, h_fc1_filler='type: "gaussian" std: 0.0001',
+                     name="colorize_train_scratch")
 
 
 def _upsample(name, bottom, c, factor):

@@ -201,7 +201,7 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
     batch, crop, samples, variant = net_geometry(solver.net)
     source = data.open_source(cfg["source"])
     loader = data.Loader(source, batch=batch, crop=crop, samples=samples, variant=variant,
-                         **{k: cfg[k] for k in CONFIG_KEYS})
+                         chroma_weight="chroma_weight" in solver.net.inputs, **{k: cfg[k] for k in CONFIG_KEYS})
     if resume == "auto":
         resume = latest_snapshot(prefix)
     if resume:

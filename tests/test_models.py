@@ -31,19 +31,22 @@ def test_generator_rebuilds_the_released_deploy_net():
     assert sum(models.channels()) == 12417
 
 
-@pytest.mark.parametrize("variant", models.VARIANTS)
+@pytest.mark.parametrize("variant", models.VARIANTS + ("scratch",))
 def test_whole_training_net_gradients(device, variant):
     # The fillers draw from the global generator: seed it, so that the point checked does not depend
     # on which tests ran before. (At some points an early convolution's bias, which moves thousands
     # of ReLU inputs at once, crosses so many kinks within the step that its central difference is
     # off by more than the threshold; seeds 0-4 are clear of that, seed 5 is not.)
+    # "scratch" is models.scratch_net: BatchNorm with batch statistics after every trunk
+    # convolution, and the chroma loss weighted by chroma_weight.
     pycolorize.set_random_seed(0)
-    net = pycolorize.Net.from_string("force_backward: true\n" + models.train_net(
-        variant, MINI, batch=2, crop=64, samples=6, head_dropout=True, trunk_filler='type: "msra"'),
-        phase="train")
+    text = (models.scratch_net(MINI, batch=2, crop=64, samples=6) if variant == "scratch" else
+            models.train_net(variant, MINI, batch=2, crop=64, samples=6, head_dropout=True, trunk_filler='type: "msra"'))
+    net = pycolorize.Net.from_string("force_backward: true\n" + text, phase="train")
     rng = np.random.default_rng(0)
     for i in range(2):
-        ex = data.make_example(rng.random((70, 70, 3)), rng, crop=64, short_side=70, samples=6, margin=2, variant=variant)
+        ex = data.make_example(rng.random((70, 70, 3)), rng, crop=64, short_side=70, samples=6, margin=2,
+                               variant="hue_chroma" if variant == "scratch" else variant, chroma_weight=variant == "scratch")
         for k, v in ex.items():
             if k in ("data", "centroids"):
                 net.blobs[k].data[i] = v
@@ -69,3 +72,27 @@ def test_training_weights_load_into_the_dense_net(tmp_path):
     assert dense.params["h_fc1"][0].shape == train.params["h_fc1"][0].shape + (1, 1)
     np.testing.assert_array_equal(dense.params["h_fc1"][0].data[..., 0, 0], train.params["h_fc1"][0].data)
     np.testing.assert_array_equal(dense.params["conv3_2"][0].data, train.params["conv3_2"][0].data)
+
+
+def test_scratch_net_is_the_released_trainer_structure():
+    net = pycolorize.Net.from_string(models.scratch_net(MINI, batch=1, crop=64, samples=4), phase="train")
+    types = {l.name: l.type for l in net.layers}
+    trunk = [n for n in models.HYPERCOLUMN if n != "data"]
+    # one BatchNorm per trunk convolution, fc6 and fc7 included, and none in the head
+    assert sorted(n for n, t in types.items() if t == "BatchNorm") == sorted(f"{n}_bn" for n in trunk)
+    order = [l.name for l in net.layers]
+    for n in trunk:
+        assert order.index(n) < order.index(f"{n}_bn") < order.index(f"relu_{n}")
+    assert {f"dropout_{n}" for n in ("fc6", "fc7", "h_fc1")} <= set(types)
+    # the chroma loss is masked by the lightness weight, the hue loss by the chroma
+    names = net._net.blob_names
+    kld = {l.name: [names[b] for b in net._net.bottom_ids(i)] for i, l in enumerate(net.layers) if l.type == "SoftmaxKLDLoss"}
+    assert kld == {"loss_h": ["prediction_h", "hist_h", "chroma"], "loss_c": ["prediction_c", "hist_c", "chroma_weight"]}
+    # Xavier trunk (zero biases), h_fc1 drawn with std 1e-4; BatchNorm statistics start at zero
+    w = net.params["fc6"][0].data
+    assert np.abs(w).max() <= np.sqrt(3.0 / (w.size // w.shape[0])) + 1e-6 and np.abs(w).max() > 0
+    assert not net.params["conv1_1"][1].data.any()
+    assert 0 < net.params["h_fc1"][0].data.std() < 3e-4
+    assert all(not p.data.any() for p in net.params["conv3_2_bn"])
+    with pytest.raises(ValueError, match="hue_chroma"):
+        models.train_net("lab_k32", MINI, lightness_weight=True)

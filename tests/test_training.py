@@ -63,6 +63,32 @@ def test_train_snapshots_logs_and_resumes_exactly(setup):
         np.testing.assert_array_equal(value, final[key], err_msg=str(key))
 
 
+def test_from_scratch_net_trains_with_its_lightness_weights_and_snapshots_batchnorm(setup, monkeypatch):
+    t = setup
+    (t / "net.prototxt").write_text(models.scratch_net(MINI, batch=2, crop=64, samples=8))
+    fed = []
+    real = pycolorize.data.make_example
+
+    def spy(*a, **k):
+        ex = real(*a, **k)
+        fed.append(ex)
+        return ex
+
+    monkeypatch.setattr(pycolorize.data, "make_example", spy)
+    solver = train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False)
+    # every example carried the chroma-loss weight min(3L, 1, 3(1 - L)) of its samples' gray
+    assert fed and all(ex["chroma_weight"].shape == (8,) for ex in fed)
+    ex = fed[0]
+    gray = ex["data"][0][ex["centroids"][:, 0].astype(int), ex["centroids"][:, 1].astype(int)]
+    np.testing.assert_allclose(ex["chroma_weight"], np.minimum(np.minimum(3 * gray, 1), 3 * (1 - gray)), rtol=1e-6)
+    # the BatchNorm running statistics are in the snapshot: 6 iterations of moving averages
+    with h5py.File(t / "snaps" / "mini_iter_6.caffemodel.h5", "r") as f:
+        stats = [f["data"]["conv2_1_bn"][k][()] for k in ("0", "1", "2")]
+    assert stats[2][0] == pytest.approx(sum(0.999 ** i for i in range(6)), rel=1e-6)
+    assert np.abs(stats[0]).sum() > 0 and (stats[1] > 0).all()
+    np.testing.assert_array_equal(stats[0], solver.net.params["conv2_1_bn"][0].data)
+
+
 def test_resume_auto_under_a_folder_prefix_and_one_snapshot_per_iteration(setup, monkeypatch):
     # Caffe's `snapshot_prefix: "snaps/"` writes snaps/_iter_N.*: --resume auto must find them (it
     # used to look for snaps_iter_N beside the folder and start over, erasing the log).
