@@ -567,7 +567,7 @@ def worker_main(argv=None):
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--tf32", action="store_true")
     args = ap.parse_args(argv)
-    if args.worker in ("train-ours", "train-torch", "infer-ours", "infer-torch"):
+    if args.worker.startswith(("train-", "infer-")):
         return gpu_worker(args)
     return worker(args)
 
