@@ -423,7 +423,8 @@ def gpu_worker(args):
             pycolorize.set_allow_tf32(tf32)
         x = np.random.RandomState(1).rand(1, 1, args.size, args.size).astype(np.float32)
         fn = run_ours if args.worker == "infer-ours" else run_torch
-        res = fn(args.size, args.runs, args.weights, x, False, device="cuda", prototxt=args.prototxt)
+        res = fn(args.size, args.runs, args.weights, x, False, device="cuda",
+                 **({"prototxt": args.prototxt} if args.worker == "infer-ours" else {}))
         np.save(args.out + ".npy", res.pop("out"))
     with open(args.out, "w") as f:
         json.dump(res, f)

@@ -333,17 +333,21 @@ def test_inner_product(device, transpose, axis):
     check_gradients(net)
 
 
+# Shapes: small planes; planes longer than the GPU reduction's blocks, with many blocks per channel
+# and a remainder; (N, C) with one position per plane (BatchNorm after an InnerProduct).
 @pytest.mark.parametrize("phase", ["test", "train"])
-def test_batchnorm(device, phase):
-    x = np.random.RandomState(15).randn(3, 4, 2, 3).astype(np.float32) * 2 + 1
+@pytest.mark.parametrize("shape", [(3, 4, 2, 3), (2, 4, 67, 75), (6, 4)])
+def test_batchnorm(device, phase, shape):
+    x = np.random.RandomState(15).randn(*shape).astype(np.float32) * 2 + 1
     net = build('type: "BatchNorm" bottom: "x" top: "y"', {"x": x}, phase=phase)
     bn = net.params["L"]
     bn[0].data[...] = [0.4, -0.2, 1.0, 0.0]
     bn[1].data[...] = [1.6, 0.8, 2.4, 1.2]
     bn[2].data[...] = 0.8
+    x = x.reshape(shape + (1,) * (4 - len(shape)))
     saved = [b.data.copy() for b in bn]
     out, dy = fwd_bwd(net, ["y"])
-    xd, g = x.astype(np.float64), dy["y"].astype(np.float64)
+    xd, g = x.astype(np.float64), dy["y"].astype(np.float64).reshape(x.shape)
     if phase == "test":
         mean, var = saved[0] / 0.8, saved[1] / 0.8
         y = (xd - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5)
@@ -353,12 +357,12 @@ def test_batchnorm(device, phase):
         inv = 1 / np.sqrt(var + 1e-5)[None, :, None, None]
         y = (xd - mean[None, :, None, None]) * inv
         dx = (g - g.mean(axis=(0, 2, 3), keepdims=True) - y * (g * y).mean(axis=(0, 2, 3), keepdims=True)) * inv
-        m = 3 * 2 * 3  # running statistics as Caffe accumulates them
+        m = x.size // 4  # running statistics as Caffe accumulates them
         assert_close(bn[2].data, [0.8 * 0.999 + 1], TOL, "factor")
         assert_close(bn[0].data, mean + 0.999 * saved[0], TOL, "mean sum")
         assert_close(bn[1].data, var * m / (m - 1) + 0.999 * saved[1], TOL, "var sum")
-    assert_close(out["y"], y, TOL, "bn forward")
-    assert_close(net.blobs["x"].diff, dx, TOL, "bn backward")
+    assert_close(out["y"], y.reshape(shape), TOL, "bn forward")
+    assert_close(net.blobs["x"].diff, dx.reshape(shape), TOL, "bn backward")
     assert net._net.params_lr[:3] == [0, 0, 0]  # statistics are not learned
 
 

@@ -26,7 +26,8 @@ class BatchNormLayer : public Layer {
   int C_ = 0;
   std::vector<float> mean_, inv_std_;  // per channel, from the last forward
   Blob x_norm_;                        // normalised output, kept for the TRAIN backward pass
-  gpu::Buffer gpu_mean_, gpu_inv_std_, gpu_var_;  // per channel, device side
+  gpu::Buffer gpu_mean_, gpu_inv_std_;  // per channel, device side
+  gpu::Buffer gpu_moments_, gpu_partial_;  // the reductions' per-channel means and per-block partial sums (double)
 };
 
 }  // namespace pycolorize
