@@ -1,5 +1,7 @@
 // layers/base_conv_layer.cpp
 #include "layers/base_conv_layer.h"
+#include "layers/conv_passes.h"
+#include "layers/window.h"
 
 #include <algorithm>
 
@@ -9,27 +11,25 @@
 namespace pycolorize {
 
 namespace {
-// Reads a (h, w) pair from a repeated field (one value = both) or from its _h/_w twins.
-void read_pair(const proto::Message& p, const std::string& field, int deflt, const std::string& where, int& h, int& w) {
-  const std::vector<int> v = p.ints(field);
-  const bool has_hw = p.has(field + "_h") || p.has(field + "_w");
-  PYC_CHECK(!(has_hw && !v.empty()), where, ": give ", field, " or ", field, "_h/", field, "_w, not both");
-  if (has_hw) {
-    PYC_CHECK(p.has(field + "_h") && p.has(field + "_w"), where, ": give both ", field, "_h and ", field, "_w");
-    h = p.get_int(field + "_h");
-    w = p.get_int(field + "_w");
-  } else if (v.empty()) {
-    h = w = deflt;
-  } else {
-    PYC_CHECK(v.size() <= 2, where, ": ", field, " takes 1 or 2 values for 2-D convolution, got ", v.size());
-    h = v[0];
-    w = v.back();
+constexpr int64_t kMinBandColumns = 2048;  // see band_rows
+
+// gemm_pass's CPU primitives (layers/conv_passes.h): OpenBLAS and util/im2col.
+struct CpuBackend {
+  static constexpr int64_t kBandFloats = 1 << 22;  // 16 MB of columns: cache-sized
+  std::vector<float>& col;
+  const float* weights(const Blob& w) { return w.cpu_data(); }
+  float* buffer(int64_t n) {
+    if (static_cast<int64_t>(col.size()) < n) col.resize(static_cast<size_t>(n));
+    return col.data();
   }
-}
-// A band holds at least kMinBandColumns output positions (GEMMs need a wide N to run at full
-// speed) and otherwise as many rows as fit in kBandFloats (16 MB) of column buffer.
-constexpr int64_t kBandFloats = 1 << 22;
-constexpr int64_t kMinBandColumns = 2048;
+  void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+            int ldc) {
+    blas::gemm_ld(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+  }
+  void set(int64_t n, float v, float* y) { blas::set(n, v, y); }
+  void im2col(const float* im, const ConvGeometry& g, int oh0, int oh1, float* c) { im2col_band(im, g, oh0, oh1, c); }
+  void col2im(const float* c, const ConvGeometry& g, int oh0, int oh1, float* im) { col2im_band(c, g, oh0, oh1, im); }
+};
 }  // namespace
 
 void BaseConvolutionLayer::layer_setup(const Blobs& bottom, const Blobs& top) {
@@ -40,17 +40,9 @@ void BaseConvolutionLayer::layer_setup(const Blobs& bottom, const Blobs& top) {
   bias_ = p.get_bool("bias_term");
   PYC_CHECK(p.get_int("axis") == 1, where(), ": only axis 1 (NCHW) is supported");
   PYC_CHECK(bottom[0]->num_axes() == 4, where(), ": needs a 4-d (N, C, H, W) bottom, got ", bottom[0]->shape_string());
-  const bool has_k = p.has("kernel_size") || p.has("kernel_h") || p.has("kernel_w");
-  PYC_CHECK(has_k, where(), ": convolution_param needs kernel_size (or kernel_h and kernel_w)");
-  read_pair(p, "kernel_size", 0, where(), kh_, kw_);
-  if (p.has("kernel_h") || p.has("kernel_w")) {
-    PYC_CHECK(!p.has("kernel_size"), where(), ": give kernel_size or kernel_h/kernel_w, not both");
-    PYC_CHECK(p.has("kernel_h") && p.has("kernel_w"), where(), ": give both kernel_h and kernel_w");
-    kh_ = p.get_int("kernel_h");
-    kw_ = p.get_int("kernel_w");
-  }
-  read_pair(p, "stride", 1, where(), sh_, sw_);
-  read_pair(p, "pad", 0, where(), ph_, pw_);
+  const WindowPair k = read_window_pair(p, "kernel_size", -1, where()), s = read_window_pair(p, "stride", 1, where()),
+                   pad = read_window_pair(p, "pad", 0, where());
+  kh_ = k.h, kw_ = k.w, sh_ = s.h, sw_ = s.w, ph_ = pad.h, pw_ = pad.w;
   const std::vector<int> dil = p.ints("dilation");
   PYC_CHECK(dil.size() <= 2, where(), ": dilation takes 1 or 2 values");
   dh_ = dil.empty() ? 1 : dil[0];
@@ -106,7 +98,7 @@ void BaseConvolutionLayer::reshape(const Blobs& bottom, const Blobs& top) {
   }
   if (!is_1x1_ && !(reverse() && depthwise())) {  // depthwise deconvolution needs no buffer
     const int64_t K = static_cast<int64_t>(geom_.channels) * kh_ * kw_;
-    col_buffer_.resize(static_cast<size_t>(K * band_rows(kBandFloats) * col_w));
+    col_buffer_.resize(static_cast<size_t>(K * band_rows(CpuBackend::kBandFloats) * col_w));
   }
 }
 
@@ -116,76 +108,9 @@ int BaseConvolutionLayer::band_rows(int64_t budget_floats) const {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(geom_.out_h, rows)));
 }
 
-void BaseConvolutionLayer::columns_from_image(const float* image, float* columns) {
-  const int Mg = col_channels_ / group_;
-  const int Kg = geom_.channels * kh_ * kw_;
-  const int P = geom_.out_h * geom_.out_w;
-  const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
-  const float* w = blobs_[0]->cpu_data();
-  for (int g = 0; g < group_; ++g) {
-    const float* wg = w + static_cast<int64_t>(g) * Mg * Kg;
-    const float* img = image + g * im_g;
-    float* col = columns + static_cast<int64_t>(g) * Mg * P;
-    if (is_1x1_) {
-      blas::gemm(false, false, Mg, P, Kg, 1.f, wg, img, 0.f, col);
-      continue;
-    }
-    const int rows = band_rows(kBandFloats);
-    for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
-      const int oh1 = std::min(geom_.out_h, oh0 + rows);
-      const int Pb = (oh1 - oh0) * geom_.out_w;
-      im2col_band(img, geom_, oh0, oh1, col_buffer_.data());
-      blas::gemm_ld(false, false, Mg, Pb, Kg, 1.f, wg, Kg, col_buffer_.data(), Pb, 0.f, col + oh0 * geom_.out_w, P);
-    }
-  }
-}
-
-void BaseConvolutionLayer::image_from_columns(const float* columns, float* image) {
-  const int Mg = col_channels_ / group_;
-  const int Kg = geom_.channels * kh_ * kw_;
-  const int P = geom_.out_h * geom_.out_w;
-  const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
-  const float* w = blobs_[0]->cpu_data();
-  for (int g = 0; g < group_; ++g) {
-    const float* wg = w + static_cast<int64_t>(g) * Mg * Kg;
-    float* img = image + g * im_g;
-    const float* col = columns + static_cast<int64_t>(g) * Mg * P;
-    if (is_1x1_) {
-      blas::gemm(true, false, Kg, P, Mg, 1.f, wg, col, 0.f, img);
-      continue;
-    }
-    blas::set(im_g, 0.f, img);
-    const int rows = band_rows(kBandFloats);
-    for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
-      const int oh1 = std::min(geom_.out_h, oh0 + rows);
-      const int Pb = (oh1 - oh0) * geom_.out_w;
-      blas::gemm_ld(true, false, Kg, Pb, Mg, 1.f, wg, Kg, col + oh0 * geom_.out_w, P, 0.f, col_buffer_.data(), Pb);
-      col2im_band(col_buffer_.data(), geom_, oh0, oh1, img);
-    }
-  }
-}
-
-void BaseConvolutionLayer::weight_gradient(const float* image, const float* columns, float* dw) {
-  const int Mg = col_channels_ / group_;
-  const int Kg = geom_.channels * kh_ * kw_;
-  const int P = geom_.out_h * geom_.out_w;
-  const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
-  for (int g = 0; g < group_; ++g) {
-    float* dwg = dw + static_cast<int64_t>(g) * Mg * Kg;
-    const float* img = image + g * im_g;
-    const float* col = columns + static_cast<int64_t>(g) * Mg * P;
-    if (is_1x1_) {
-      blas::gemm(false, true, Mg, Kg, P, 1.f, col, img, 1.f, dwg);
-      continue;
-    }
-    const int rows = band_rows(kBandFloats);
-    for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
-      const int oh1 = std::min(geom_.out_h, oh0 + rows);
-      const int Pb = (oh1 - oh0) * geom_.out_w;
-      im2col_band(img, geom_, oh0, oh1, col_buffer_.data());
-      blas::gemm_ld(false, true, Mg, Kg, Pb, 1.f, col + oh0 * geom_.out_w, P, col_buffer_.data(), Pb, 1.f, dwg, Kg);
-    }
-  }
+void BaseConvolutionLayer::gemm_pass_cpu(Pass pass, const float* image, const float* columns, float* out) {
+  CpuBackend be{col_buffer_};
+  gemm_pass(be, pass, image, columns, out);
 }
 
 void BaseConvolutionLayer::add_bias(float* data, int channels, int64_t spatial) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "layers/base_conv_layer.h"
+#include "layers/conv_passes.h"
 #include "util/cuda.cuh"
 
 namespace pycolorize {
@@ -148,84 +149,34 @@ CudnnConv& BaseConvolutionLayer::cudnn_for(const Blob& bottom) {
   return *cudnn_;
 }
 
-void BaseConvolutionLayer::columns_from_image_gpu(const float* image, float* columns) {
-  const int Mg = col_channels_ / group_;
-  const int Kg = geom_.channels * kh_ * kw_;
-  const int P = geom_.out_h * geom_.out_w;
-  const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
-  const float* w = blobs_[0]->gpu_data();
-  const int rows = band_rows(kGpuBandFloats);
-  for (int g = 0; g < group_; ++g) {
-    const float* wg = w + static_cast<int64_t>(g) * Mg * Kg;
-    const float* img = image + g * im_g;
-    float* col = columns + static_cast<int64_t>(g) * Mg * P;
-    if (is_1x1_) {
-      gpu::gemm(false, false, Mg, P, Kg, 1.f, wg, img, 0.f, col);
-      continue;
-    }
-    float* buf = gpu_col_.as<float>(static_cast<int64_t>(Kg) * rows * geom_.out_w);
-    for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
-      const int oh1 = std::min(geom_.out_h, oh0 + rows);
-      const int Pb = (oh1 - oh0) * geom_.out_w;
-      const int64_t n = static_cast<int64_t>(geom_.channels) * Pb;
-      im2col_band_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, img, geom_, oh0, oh1, buf);
-      CUDA_POST_LAUNCH();
-      gpu::gemm_ld(false, false, Mg, Pb, Kg, 1.f, wg, Kg, buf, Pb, 0.f, col + oh0 * geom_.out_w, P);
-    }
+namespace {
+// gemm_pass's GPU primitives (layers/conv_passes.h): cuBLAS and the band kernels above.
+struct GpuBackend {
+  static constexpr int64_t kBandFloats = kGpuBandFloats;
+  gpu::Buffer& col;
+  const float* weights(const Blob& w) { return w.gpu_data(); }
+  float* buffer(int64_t n) { return col.as<float>(n); }
+  void gemm(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+            int ldc) {
+    gpu::gemm_ld(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
   }
-}
+  void set(int64_t n, float v, float* y) { gpu::set(n, v, y); }
+  void im2col(const float* im, const ConvGeometry& g, int oh0, int oh1, float* c) {
+    const int64_t n = static_cast<int64_t>(g.channels) * (oh1 - oh0) * g.out_w;
+    im2col_band_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, im, g, oh0, oh1, c);
+    CUDA_POST_LAUNCH();
+  }
+  void col2im(const float* c, const ConvGeometry& g, int oh0, int oh1, float* im) {
+    const int64_t n = static_cast<int64_t>(g.channels) * g.height * g.width;
+    col2im_band_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, c, g, oh0, oh1, im);
+    CUDA_POST_LAUNCH();
+  }
+};
+}  // namespace
 
-void BaseConvolutionLayer::image_from_columns_gpu(const float* columns, float* image) {
-  const int Mg = col_channels_ / group_;
-  const int Kg = geom_.channels * kh_ * kw_;
-  const int P = geom_.out_h * geom_.out_w;
-  const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
-  const float* w = blobs_[0]->gpu_data();
-  const int rows = band_rows(kGpuBandFloats);
-  for (int g = 0; g < group_; ++g) {
-    const float* wg = w + static_cast<int64_t>(g) * Mg * Kg;
-    float* img = image + g * im_g;
-    const float* col = columns + static_cast<int64_t>(g) * Mg * P;
-    if (is_1x1_) {
-      gpu::gemm(true, false, Kg, P, Mg, 1.f, wg, col, 0.f, img);
-      continue;
-    }
-    gpu::set(im_g, 0.f, img);
-    float* buf = gpu_col_.as<float>(static_cast<int64_t>(Kg) * rows * geom_.out_w);
-    for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
-      const int oh1 = std::min(geom_.out_h, oh0 + rows);
-      const int Pb = (oh1 - oh0) * geom_.out_w;
-      gpu::gemm_ld(true, false, Kg, Pb, Mg, 1.f, wg, Kg, col + oh0 * geom_.out_w, P, 0.f, buf, Pb);
-      col2im_band_kernel<<<gpu::blocks(im_g), gpu::kThreads>>>(im_g, buf, geom_, oh0, oh1, img);
-      CUDA_POST_LAUNCH();
-    }
-  }
-}
-
-void BaseConvolutionLayer::weight_gradient_gpu(const float* image, const float* columns, float* dw) {
-  const int Mg = col_channels_ / group_;
-  const int Kg = geom_.channels * kh_ * kw_;
-  const int P = geom_.out_h * geom_.out_w;
-  const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
-  const int rows = band_rows(kGpuBandFloats);
-  for (int g = 0; g < group_; ++g) {
-    float* dwg = dw + static_cast<int64_t>(g) * Mg * Kg;
-    const float* img = image + g * im_g;
-    const float* col = columns + static_cast<int64_t>(g) * Mg * P;
-    if (is_1x1_) {
-      gpu::gemm(false, true, Mg, Kg, P, 1.f, col, img, 1.f, dwg);
-      continue;
-    }
-    float* buf = gpu_col_.as<float>(static_cast<int64_t>(Kg) * rows * geom_.out_w);
-    for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
-      const int oh1 = std::min(geom_.out_h, oh0 + rows);
-      const int Pb = (oh1 - oh0) * geom_.out_w;
-      const int64_t n = static_cast<int64_t>(geom_.channels) * Pb;
-      im2col_band_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, img, geom_, oh0, oh1, buf);
-      CUDA_POST_LAUNCH();
-      gpu::gemm_ld(false, true, Mg, Kg, Pb, 1.f, col + oh0 * geom_.out_w, P, buf, Pb, 1.f, dwg, Kg);
-    }
-  }
+void BaseConvolutionLayer::gemm_pass_gpu(Pass pass, const float* image, const float* columns, float* out) {
+  GpuBackend be{gpu_col_};
+  gemm_pass(be, pass, image, columns, out);
 }
 
 void BaseConvolutionLayer::add_bias_gpu(float* data, int num, int channels, int64_t spatial) {

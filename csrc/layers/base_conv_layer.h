@@ -31,10 +31,14 @@ class BaseConvolutionLayer : public Layer {
   virtual bool reverse() const = 0;  // true for Deconvolution
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
 
-  // One image (n) of one bottom/top pair; pointers are at that image's start.
-  void columns_from_image(const float* image, float* columns);              // columns = W * im2col(image)
-  void image_from_columns(const float* columns, float* image);              // image = col2im(W^T * columns)
-  void weight_gradient(const float* image, const float* columns, float* dw);  // dw += columns * im2col(image)^T
+  // The GEMM passes over one image (n) of one bottom/top pair, pointers at that image's start
+  // (layers/conv_passes.h): kColumns writes out = columns = W * im2col(image); kImage writes
+  // out = image = col2im(W^T * columns); kWeightGrad adds columns * im2col(image)^T to out = dW.
+  enum class Pass { kColumns, kImage, kWeightGrad };
+  template <class Backend>
+  void gemm_pass(Backend& be, Pass pass, const float* image, const float* columns, float* out);
+  void gemm_pass_cpu(Pass pass, const float* image, const float* columns, float* out);  // OpenBLAS
+  void gemm_pass_gpu(Pass pass, const float* image, const float* columns, float* out);  // cuBLAS (engine CAFFE)
   void add_bias(float* data, int channels, int64_t spatial);
   void bias_gradient(const float* diff, int channels, int64_t spatial, float* db);
 
@@ -47,16 +51,13 @@ class BaseConvolutionLayer : public Layer {
   int im_channels_ = 0, col_channels_ = 0;  // channels on the image side and the column side
   ConvGeometry geom_{};                     // per group: image side C/group, H, W; column side Ho, Wo
   bool is_1x1_ = false;
-  std::vector<float> col_buffer_;
+  std::vector<float> col_buffer_;  // the CPU's band of im2col columns (sized in reshape)
 
   // ---- GPU (base_conv_layer.cu) ----
   // engine: DEFAULT = cuDNN, except depthwise layers, which run the direct kernels below; CUDNN =
   // cuDNN always; CAFFE = im2col + cuBLAS (and the direct kernels when depthwise).
   bool use_cudnn() const;
   CudnnConv& cudnn_for(const Blob& bottom);  // descriptors for this bottom's shape
-  void columns_from_image_gpu(const float* image, float* columns);
-  void image_from_columns_gpu(const float* columns, float* image);
-  void weight_gradient_gpu(const float* image, const float* columns, float* dw);
   void add_bias_gpu(float* data, int num, int channels, int64_t spatial);          // all `num` images
   void bias_gradient_gpu(const float* diff, int num, int channels, int64_t spatial, float* db);
   // One image-side plane per column-side plane (group == channels): out[s*i + t - p] += in[i] * w[t].
@@ -66,6 +67,8 @@ class BaseConvolutionLayer : public Layer {
   std::shared_ptr<CudnnConv> cudnn_;
 
  private:
+  // Output rows per band: as many as fit in budget_floats of column buffer, at least
+  // kMinBandColumns positions (GEMMs need a wide N to run at full speed).
   int band_rows(int64_t budget_floats) const;
 };
 

@@ -9,7 +9,7 @@ void ConvolutionLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
     const float* x = bottom[i]->cpu_data();
     float* y = top[i]->mutable_cpu_data();
     for (int n = 0; n < bottom[i]->shape(0); ++n) {
-      columns_from_image(x + n * in_dim, y + n * out_dim);
+      gemm_pass_cpu(Pass::kColumns, x + n * in_dim, nullptr, y + n * out_dim);
       if (bias_) add_bias(y + n * out_dim, num_output_, top[i]->count(2));
     }
   }
@@ -22,8 +22,8 @@ void ConvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>& p
     const float* x = bottom[i]->cpu_data();
     for (int n = 0; n < bottom[i]->shape(0); ++n) {
       if (bias_ && param_propagate_down(1)) bias_gradient(dy + n * out_dim, num_output_, top[i]->count(2), blobs_[1]->mutable_cpu_diff());
-      if (param_propagate_down(0)) weight_gradient(x + n * in_dim, dy + n * out_dim, blobs_[0]->mutable_cpu_diff());
-      if (propagate_down[i]) image_from_columns(dy + n * out_dim, bottom[i]->mutable_cpu_diff() + n * in_dim);
+      if (param_propagate_down(0)) gemm_pass_cpu(Pass::kWeightGrad, x + n * in_dim, dy + n * out_dim, blobs_[0]->mutable_cpu_diff());
+      if (propagate_down[i]) gemm_pass_cpu(Pass::kImage, nullptr, dy + n * out_dim, bottom[i]->mutable_cpu_diff() + n * in_dim);
     }
   }
 }

@@ -17,7 +17,7 @@ void ConvolutionLayer::forward_gpu(const Blobs& bottom, const Blobs& top) {
       continue;
     }
     const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
-    for (int n = 0; n < N; ++n) columns_from_image_gpu(x + n * in_dim, y + n * out_dim);
+    for (int n = 0; n < N; ++n) gemm_pass_gpu(Pass::kColumns, x + n * in_dim, nullptr, y + n * out_dim);
     if (bias_) add_bias_gpu(y, N, num_output_, top[i]->count(2));
   }
 }
@@ -37,8 +37,8 @@ void ConvolutionLayer::backward_gpu(const Blobs& top, const std::vector<bool>& p
     const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
     if (bias_ && param_propagate_down(1)) bias_gradient_gpu(dy, N, num_output_, top[i]->count(2), blobs_[1]->mutable_gpu_diff());
     for (int n = 0; n < N; ++n) {
-      if (param_propagate_down(0)) weight_gradient_gpu(x + n * in_dim, dy + n * out_dim, blobs_[0]->mutable_gpu_diff());
-      if (propagate_down[i]) image_from_columns_gpu(dy + n * out_dim, bottom[i]->mutable_gpu_diff() + n * in_dim);
+      if (param_propagate_down(0)) gemm_pass_gpu(Pass::kWeightGrad, x + n * in_dim, dy + n * out_dim, blobs_[0]->mutable_gpu_diff());
+      if (propagate_down[i]) gemm_pass_gpu(Pass::kImage, nullptr, dy + n * out_dim, bottom[i]->mutable_gpu_diff() + n * in_dim);
     }
   }
 }

@@ -17,7 +17,7 @@ void DeconvolutionLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
     } else {
       const float* x = bottom[i]->cpu_data();
       float* y = top[i]->mutable_cpu_data();
-      for (int n = 0; n < bottom[i]->shape(0); ++n) image_from_columns(x + n * in_dim, y + n * out_dim);
+      for (int n = 0; n < bottom[i]->shape(0); ++n) gemm_pass_cpu(Pass::kImage, nullptr, x + n * in_dim, y + n * out_dim);
     }
     if (bias_) {
       float* y = top[i]->mutable_cpu_data();
@@ -39,8 +39,8 @@ void DeconvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>&
     }
     const float* x = bottom[i]->cpu_data();
     for (int n = 0; n < bottom[i]->shape(0); ++n) {
-      if (param_propagate_down(0)) weight_gradient(dy + n * out_dim, x + n * in_dim, blobs_[0]->mutable_cpu_diff());
-      if (propagate_down[i]) columns_from_image(dy + n * out_dim, bottom[i]->mutable_cpu_diff() + n * in_dim);
+      if (param_propagate_down(0)) gemm_pass_cpu(Pass::kWeightGrad, dy + n * out_dim, x + n * in_dim, blobs_[0]->mutable_cpu_diff());
+      if (propagate_down[i]) gemm_pass_cpu(Pass::kColumns, dy + n * out_dim, nullptr, bottom[i]->mutable_cpu_diff() + n * in_dim);
     }
   }
 }

@@ -21,7 +21,7 @@ void DeconvolutionLayer::forward_gpu(const Blobs& bottom, const Blobs& top) {
     } else {
       const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
       const float* x = bottom[i]->gpu_data();
-      for (int n = 0; n < N; ++n) image_from_columns_gpu(x + n * in_dim, y + n * out_dim);
+      for (int n = 0; n < N; ++n) gemm_pass_gpu(Pass::kImage, nullptr, x + n * in_dim, y + n * out_dim);
     }
     if (bias_) add_bias_gpu(y, N, num_output_, top[i]->count(2));
   }
@@ -46,8 +46,8 @@ void DeconvolutionLayer::backward_gpu(const Blobs& top, const std::vector<bool>&
     const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
     const float* x = bottom[i]->gpu_data();
     for (int n = 0; n < N; ++n) {
-      if (param_propagate_down(0)) weight_gradient_gpu(dy + n * out_dim, x + n * in_dim, blobs_[0]->mutable_gpu_diff());
-      if (propagate_down[i]) columns_from_image_gpu(dy + n * out_dim, bottom[i]->mutable_gpu_diff() + n * in_dim);
+      if (param_propagate_down(0)) gemm_pass_gpu(Pass::kWeightGrad, dy + n * out_dim, x + n * in_dim, blobs_[0]->mutable_gpu_diff());
+      if (propagate_down[i]) gemm_pass_gpu(Pass::kColumns, dy + n * out_dim, nullptr, bottom[i]->mutable_gpu_diff() + n * in_dim);
     }
   }
 }
