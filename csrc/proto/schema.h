@@ -45,5 +45,10 @@ std::string type_name(const FieldSpec& f);  // "float", "enum PoolMethod", "Fill
 // known ones), wrong value kinds, repeated non-repeated fields. Sets m.type and parses numbers.
 void validate(Message& m, const std::string& type);
 
+// Defaults, for Message's getters: a field's default value as a number (enums by index), and an
+// empty (all-defaults) message of a type, shared and immutable.
+double default_number(const FieldSpec& fs, const std::string& msg_type);
+const Message& empty_message(const std::string& type);
+
 }  // namespace proto
 }  // namespace pycolorize

@@ -11,8 +11,6 @@
 namespace pycolorize {
 namespace proto {
 
-std::string Location::str() const { return pycolorize::str(file, ":", line, ":", col); }
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   PYC_CHECK(in.good(), path, ": cannot open file");
