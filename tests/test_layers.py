@@ -471,3 +471,30 @@ def test_fillers(device, kind):
         assert np.abs(w).max() <= lim and np.abs(w).max() > 0.95 * lim
     else:  # N(0, sqrt(2/fan_out)), fan_out = 64*25
         assert abs(w.std() - np.sqrt(2 / 1600)) < 0.002
+
+
+# Convolution and Pooling read kernel, stride and pad by one rule (layers/window.h): a value for
+# both axes, (h, w) for Convolution's repeated fields, or both _h/_w twins; the errors name the layer.
+@pytest.mark.parametrize("kind", ["Convolution", "Pooling"])
+@pytest.mark.parametrize("fields, message", [
+    ("kernel_size: 3 pad_h: 1", "give both pad_h and pad_w \\(pad_w is missing\\)"),
+    ("kernel_size: 3 stride_w: 2", "give both stride_h and stride_w \\(stride_h is missing\\)"),
+    ("kernel_size: 3 kernel_h: 3 kernel_w: 3", "give kernel_size or kernel_h/kernel_w, not both"),
+    ("kernel_h: 3", "give both kernel_h and kernel_w"),
+    ("pad: 1", "needs kernel_size \\(or kernel_h and kernel_w\\)"),
+    ("kernel_size: 3 pad: 1 pad_h: 1 pad_w: 1", "give pad or pad_h/pad_w, not both"),
+])
+def test_window_fields_are_read_by_one_rule(kind, fields, message):
+    x = np.zeros((1, 2, 9, 9), np.float32)
+    param = "convolution_param { num_output: 2 " if kind == "Convolution" else "pooling_param { pool: MAX "
+    with pytest.raises(pycolorize.Error, match=f"layer 'L' \\({kind}.*{message}"):
+        build(f'type: "{kind}" bottom: "x" top: "y" {param}{fields} }}', {"x": x})
+
+
+@pytest.mark.parametrize("kind", ["Convolution", "Pooling"])
+def test_window_twins_give_each_axis(kind):
+    x = np.zeros((1, 2, 9, 11), np.float32)
+    param = "convolution_param { num_output: 2 " if kind == "Convolution" else "pooling_param { pool: MAX "
+    net = build(f'type: "{kind}" bottom: "x" top: "y" {param}kernel_h: 3 kernel_w: 2 stride_h: 2 stride_w: 1 '
+                'pad_h: 1 pad_w: 0 }', {"x": x})
+    assert net.blobs["y"].shape[2:] == ((9 + 2 - 3) // 2 + 1, (11 - 2) // 1 + 1)

@@ -5,6 +5,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "layers/window.h"
 #include "util/blas.h"
 
 namespace pycolorize {
@@ -13,22 +14,16 @@ void PoolingLayer::layer_setup(const Blobs& bottom, const Blobs& top) {
   const proto::Message& p = param_.msg("pooling_param");
   max_ = p.get_string("pool") == "MAX";
   global_ = p.get_bool("global_pooling");
-  const bool has_k = p.has("kernel_size"), has_khw = p.has("kernel_h") || p.has("kernel_w");
   if (!global_) {
-    PYC_CHECK(has_k != has_khw, where(), ": give kernel_size or kernel_h and kernel_w (exactly one of the two)");
-    PYC_CHECK(!has_khw || (p.has("kernel_h") && p.has("kernel_w")), where(), ": give both kernel_h and kernel_w");
-    kh_ = has_k ? p.get_int("kernel_size") : p.get_int("kernel_h");
-    kw_ = has_k ? p.get_int("kernel_size") : p.get_int("kernel_w");
+    const WindowPair k = read_window_pair(p, "kernel_size", -1, where());
+    kh_ = k.h;
+    kw_ = k.w;
     PYC_CHECK(kh_ > 0 && kw_ > 0, where(), ": kernel size must be positive");
   } else {
-    PYC_CHECK(!has_k && !has_khw, where(), ": global_pooling takes no kernel size");
+    PYC_CHECK(!p.has("kernel_size") && !p.has("kernel_h") && !p.has("kernel_w"), where(), ": global_pooling takes no kernel size");
   }
-  const bool has_phw = p.has("pad_h") || p.has("pad_w");
-  ph_ = has_phw ? p.get_int("pad_h") : p.get_int("pad");
-  pw_ = has_phw ? p.get_int("pad_w") : p.get_int("pad");
-  const bool has_shw = p.has("stride_h") || p.has("stride_w");
-  sh_ = has_shw ? p.get_int("stride_h") : p.get_int("stride");
-  sw_ = has_shw ? p.get_int("stride_w") : p.get_int("stride");
+  const WindowPair s = read_window_pair(p, "stride", 1, where()), pad = read_window_pair(p, "pad", 0, where());
+  sh_ = s.h, sw_ = s.w, ph_ = pad.h, pw_ = pad.w;
   PYC_CHECK(sh_ > 0 && sw_ > 0, where(), ": stride must be positive");
   PYC_CHECK(!global_ || (ph_ == 0 && pw_ == 0 && sh_ == 1 && sw_ == 1), where(), ": global pooling needs pad 0 and stride 1");
   if (!global_) PYC_CHECK(ph_ < kh_ && pw_ < kw_, where(), ": pad (", ph_, ", ", pw_, ") must be smaller than the kernel (", kh_, ", ", kw_, ")");
