@@ -46,3 +46,24 @@ def test_importing_leaves_the_environment_as_it_was(tmp_path):
             "print(sorted(set(before.items()) ^ set(after.items())))")
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="needs cmake")
+def test_portable_unless_native_is_asked_for(tmp_path):
+    # A wheel built on one machine must run on another of the same architecture: -march=native only
+    # with -DPYCOLORIZE_NATIVE=ON. Configure-only CPU trees (seconds), then read their compile lines.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def flags(*options):
+        build = tmp_path / f"b{len(options)}"
+        r = subprocess.run(["cmake", "-S", root, "-B", str(build), "-DWITH_CUDA=OFF", f"-DPython_EXECUTABLE={sys.executable}",
+                            f"-DPYCOLORIZE_OUTPUT_DIR={tmp_path}", *options], capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        text = "".join(p.read_text(errors="replace") for p in build.rglob("*") if p.name in ("build.ninja", "flags.make"))
+        assert "_core" in text  # the files read are the extension's
+        return r.stdout, text
+
+    out, text = flags()
+    assert "-march=native OFF" in out and "-march=native" not in text
+    out, text = flags("-DPYCOLORIZE_NATIVE=ON")
+    assert "-march=native ON" in out and "-march=native" in text
