@@ -19,6 +19,9 @@ Write the generated prototxts of prototxt/ from pycolorize.models:
                                        Xavier initialisation, lightness-weighted chroma loss, 352 crops
     solver.prototxt                    the authors' released solver values (for the ImageNet-initialised net)
     solver_scratch.prototxt            the same values for the from-scratch net (they were released with it)
+    segmentation_train.prototxt        FCN-32s on the colorization trunk for VOC 2012 (gray input, 320 crops)
+    segmentation_deploy.prototxt       its dense inference net (pycolorize evaluate-segmentation)
+    solver_segmentation.prototxt       FCN-32s's optimiser (momentum 0.99, fixed rate; see models.py)
     tiny_train.prototxt, tiny_deploy.prototxt   the demo's model: narrow fc6/fc7 and h_fc1, frozen
                                        pretrained convolutions; trains on two CPU cores in minutes
 
@@ -54,6 +57,10 @@ def files():
     out["solver.prototxt"] = models.solver_text("prototxt/colorize_train.prototxt")
     out["solver_scratch.prototxt"] = models.solver_text("prototxt/colorize_train_scratch.prototxt",
                                                         prefix="snapshots/scratch")
+    out["segmentation_train.prototxt"] = models.segmentation_net()
+    out["segmentation_deploy.prototxt"] = models.segmentation_net(crop=512, deploy=True)
+    out["solver_segmentation.prototxt"] = models.solver_text(
+        "prototxt/segmentation_train.prototxt", steps=(), **models.SEGMENTATION_SOLVER)
     out["tiny_train.prototxt"] = models.train_net("hue_chroma", models.TINY, batch=4, crop=128, samples=128,
                                                   head_dropout=False, trunk_filler='type: "msra"', freeze_conv=True)
     out["tiny_deploy.prototxt"] = models.deploy_net(models.TINY, size=256, name="autocolorize_tiny")

@@ -213,12 +213,64 @@ def deploy_net(widths=VGG16, size=512, name="autocolorize", variant="hue_chroma"
     return out
 
 
+VOC_CLASSES = 21
+
+
+def segmentation_net(widths=VGG16, batch=8, crop=320, classes=VOC_CLASSES, color=False, deploy=False,
+                     trunk_filler="", batchnorm=False, name=None):
+    """FCN-32s (Long et al. 2015) on the colorization trunk, for the paper's Table 6: conv1_1 .. fc7
+    as trained for colorization (fc6 a 7x7 pad-3 convolution, so the exported trunk loads as is and
+    the score map is the input's size / 32), `score_fr` a 1x1 convolution to the classes (zero
+    initialised, as FCN does), `upscore` a fixed bilinear x32 upsampling (Deconvolution kernel 64,
+    stride 32, pad 16, one group per class) back to the input size, and per-pixel SoftmaxWithLoss
+    that ignores label 255 (VOC's object borders) and averages over the pixels not ignored.
+
+    We use FCN-32s rather than a hypercolumn head because Table 6 measures the representation the
+    trunk learned: FCN-32s reads only fc7, the baseline numbers it compares with (random init,
+    ImageNet-label VGG-16) are FCN-32s's, and its memory suits full VOC images. FCN itself pads
+    conv1_1 by 100 and crops the score map, to reuse a classifier's 7x7 valid fc6; our trunk's fc6
+    is already convolutional with pad 3, so inputs whose sides are multiples of 32 need no crop
+    (pycolorize evaluate-segmentation pads each image up to one and crops the scores back).
+
+    Inputs: ``data`` (N, 1, S, S) gray in [0, 1] (``color``: (N, 3, S, S) RGB in [0, 1], for a
+    trunk exported with --color) and, for training, ``label`` (N, 1, S, S) class indices or 255.
+    The deploy net (``deploy``: one image, no dropout, no loss) outputs ``score`` (1, classes, S, S).
+    `trunk_filler` empty: the trunk is loaded (pycolorize export-trunk); e.g. 'type: "xavier"' with
+    `batchnorm` for the random-initialisation row."""
+    if crop % 32:
+        raise ValueError(f"the crop ({crop}) must be a multiple of 32 (the trunk's stride)")
+    n = 1 if deploy else batch
+    out = (f'name: "{name or ("segmentation_deploy" if deploy else "segmentation_train")}"\n'
+           + _input("data", n, 3 if color else 1, crop, crop))
+    if not deploy:
+        out += _input("label", n, 1, crop, crop)
+    out += _trunk(widths, trunk_filler, dropout=not deploy, batchnorm=batchnorm)
+    out += (f'layer {{ name: "score_fr" type: "Convolution" bottom: "fc7" top: "score_fr" {_WB}\n'
+            f'  convolution_param {{ num_output: {classes} kernel_size: 1 pad: 0 weight_filler {{ type: "constant" value: 0 }} }} }}\n'
+            f'layer {{ name: "upscore" type: "Deconvolution" bottom: "score_fr" top: "score" param {{ lr_mult: 0 decay_mult: 0 }}\n'
+            f'  convolution_param {{ num_output: {classes} group: {classes} kernel_size: 64 stride: 32 pad: 16 bias_term: false '
+            f'weight_filler {{ type: "bilinear" }} }} }}\n')
+    if not deploy:
+        out += ('layer { name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "label" top: "loss"\n'
+                '  loss_param { ignore_label: 255 normalization: VALID } }\n')
+    return out
+
+
+# FCN-32s's optimiser (Long et al.: SGD, momentum 0.99, weight decay 5e-4, a fixed rate of 1e-10 on a
+# loss summed over the ~2e5 pixels of one VOC image). Our loss is the mean over the valid pixels
+# (VALID), so the same step is base_lr ~2e-5. The number of iterations is chosen by cross-validated
+# early stopping (the paper's one adjustment), not fixed here: max_iter is an upper bound.
+SEGMENTATION_SOLVER = dict(base_lr=2e-5, momentum=0.99, weight_decay=0.0005, max_iter=100000, snapshot=2000,
+                           prefix="snapshots/segmentation", average_loss=20)
+
+
 def solver_text(net_path, base_lr=0.001, max_iter=2000000, steps=(1000000, 1500000, 1750000), prefix="snapshots/snapshot",
                 snapshot=10000, momentum=0.9, weight_decay=0.0005, display=5, average_loss=250, random_seed=None):
-    """A solver prototxt; the defaults are the authors' released solver (fact sheet section 3)."""
+    """A solver prototxt; the defaults are the authors' released solver (fact sheet section 3).
+    No steps: a fixed learning rate."""
     lines = [f'net: "{net_path}"', 'type: "SGD"', f"base_lr: {base_lr:g}", f"momentum: {momentum:g}",
-             f"weight_decay: {weight_decay:g}", 'lr_policy: "multistep"', "gamma: 0.1"]
-    lines += [f"stepvalue: {s}" for s in steps]
+             f"weight_decay: {weight_decay:g}"]
+    lines += ['lr_policy: "multistep"', "gamma: 0.1"] + [f"stepvalue: {s}" for s in steps] if steps else ['lr_policy: "fixed"']
     lines += [f"max_iter: {max_iter}", f"display: {display}", f"average_loss: {average_loss}", f"snapshot: {snapshot}",
               f'snapshot_prefix: "{prefix}"', "snapshot_format: HDF5"]
     if random_seed is not None:

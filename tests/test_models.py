@@ -96,3 +96,46 @@ def test_scratch_net_is_the_released_trainer_structure():
     assert all(not p.data.any() for p in net.params["conv3_2_bn"])
     with pytest.raises(ValueError, match="hue_chroma"):
         models.train_net("lab_k32", MINI, lightness_weight=True)
+
+
+@pytest.mark.parametrize("crop", [64, 96])
+def test_segmentation_net_scores_every_input_pixel_and_ignores_255(device, crop):
+    pycolorize.set_random_seed(0)
+    net = pycolorize.Net.from_string("force_backward: true\n" + models.segmentation_net(
+        MINI, batch=2, crop=crop, trunk_filler='type: "msra"'), phase="train")
+    assert net.blobs["score"].shape == (2, 21, crop, crop)
+    rng = np.random.default_rng(1)
+    net.blobs["data"].data[...] = rng.random((2, 1, crop, crop))
+    label = rng.integers(0, 21, (2, 1, crop, crop)).astype(np.float32)
+    label[:, :, :5] = 255  # a border VOC would ignore
+    net.blobs["label"].data[...] = label
+    net.params["score_fr"][0].data[...] = rng.normal(0, 0.5, net.params["score_fr"][0].shape)
+    net.forward()
+    loss = float(net.blobs["loss"].data)
+    # the loss is the mean cross-entropy over the pixels not ignored
+    s = net.blobs["score"].data.astype(np.float64)
+    logp = s - s.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    lab = label[:, 0].astype(int)
+    keep = lab != 255
+    picked = np.take_along_axis(logp, np.where(keep, lab, 0)[:, None], 1)[:, 0]
+    assert loss == pytest.approx(-picked[keep].mean(), rel=1e-5)
+    assert check_gradients(net, step=3e-4, threshold=1e-2, max_checks=6, skip_kinks=True) > 50
+
+
+def test_segmentation_upsampling_centres_each_cell_on_its_pixels():
+    # one score cell (row 1, column 2 of the stride-32 map) lights up; the x32 bilinear upsampling
+    # peaks on that cell's own 32x32 block, symmetric about its centre (32*i + 15.5)
+    net = pycolorize.Net.from_string(models.segmentation_net(MINI, crop=128, deploy=True))
+    up = pycolorize.Net.from_string(
+        'layer { name: "s" type: "Input" top: "s" input_param { shape { dim: 1 dim: 21 dim: 4 dim: 4 } } }\n'
+        + models.segmentation_net(MINI, crop=128, deploy=True).split('layer { name: "upscore"')[1].join(
+            ['layer { name: "upscore"', '']).replace('bottom: "score_fr"', 'bottom: "s"'))
+    up.params["upscore"][0].data[...] = net.params["upscore"][0].data
+    s = np.zeros((1, 21, 4, 4), np.float32)
+    s[0, 3, 1, 2] = 1
+    out = up.forward(s=s)["score"][0, 3]
+    row, col = out[:, 80], out[48, :]
+    assert np.argmax(row) in (47, 48) and row[47] == pytest.approx(row[48])
+    assert np.argmax(col) in (79, 80) and col[79] == pytest.approx(col[80])
+    np.testing.assert_allclose(out[32:64, 64:96], out[32:64, 64:96][::-1, ::-1], rtol=1e-6)
