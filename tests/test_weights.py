@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 import pycolorize
+from pycolorize import vgg
+from pycolorize.weights import open_h5, read_caffe_h5, write_caffe_h5
 
 from conftest import net_from
 
@@ -60,7 +62,7 @@ def test_wrong_files(tmp_path):
         net_from(TEXT, weights=tmp_path / "none.h5")
     junk = tmp_path / "junk.h5"
     junk.write_bytes(b"not hdf5 at all")
-    with pytest.raises(pycolorize.Error, match="not an HDF5 weights file"):
+    with pytest.raises(pycolorize.Error, match=r"junk.h5: not a readable HDF5 weights file \(OSError: "):
         net_from(TEXT, weights=junk)
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
@@ -198,3 +200,76 @@ def test_damaged_file_is_an_error_naming_it(tmp_path):
     path.write_bytes(data[:len(data) // 2] + bytes(len(data) - len(data) // 2))  # its second half lost
     with pytest.raises(pycolorize.Error, match=rf"^{path}: "):
         net.copy_from(path)
+
+
+SHARED = ('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
+          'layer { name: "a" type: "InnerProduct" bottom: "x" top: "a" param { name: "w" } '
+          'inner_product_param { num_output: 3 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } } }\n'
+          'layer { name: "b" type: "InnerProduct" bottom: "a" top: "b" param { name: "w" } param { } '
+          'inner_product_param { num_output: 3 bias_filler { type: "gaussian" } } }\n')
+
+
+def test_shared_parameters_are_stored_once_and_read_back_as_gaps(tmp_path):
+    """save_weights goes through write_caffe_h5 (None: a shared blob, stored by its owner only) and
+    load_weights through read_caffe_h5 (None: an index the file lacks)."""
+    pycolorize.set_random_seed(4)
+    a = net_from(SHARED)
+    path = tmp_path / "shared.h5"
+    a.save(path)
+    with open_h5(path) as f:
+        stored = read_caffe_h5(f, str(path))
+    assert list(stored) == ["a", "b", "x"] and stored["x"] == []
+    assert stored["b"][0] is None and stored["b"][1].shape == (3,)
+    np.testing.assert_array_equal(stored["a"][0], a.params["a"][0].data)
+    pycolorize.set_random_seed(5)
+    b = net_from(SHARED, weights=path)
+    for layer in ("a", "b"):
+        for pa, pb in zip(a.params[layer], b.params[layer]):
+            np.testing.assert_array_equal(pa.data, pb.data)
+    with open_h5(path) as f:  # `layers` reads (and checks) only the layers named
+        assert list(read_caffe_h5(f, str(path), layers={"b"})) == ["b"]
+
+
+def test_write_caffe_h5_writes_float32_groups_atomically(tmp_path):
+    path = tmp_path / "w.h5"
+    write_caffe_h5({"conv": [np.ones((2, 1, 3, 3)), [1, 2]], "relu": [], "ip": [None, np.zeros(4, np.int64)]}, path)
+    with h5py.File(path) as f:
+        assert sorted(f["data"]) == ["conv", "ip", "relu"] and len(f["data/relu"]) == 0
+        assert list(f["data/ip"]) == ["1"]
+        assert all(f[f"data/{k}"].dtype == np.float32 for k in ("conv/0", "conv/1", "ip/1"))
+    before = path.read_bytes()
+
+    def disk_full():  # runs once the temporary is complete, just before the rename
+        raise OSError(28, "No space left on device")
+    with pytest.raises(pycolorize.Error, match=r"cannot write .*w.h5: \[Errno 28\] No space left on device; any earlier"):
+        write_caffe_h5({"conv": [np.ones(2)]}, path, before_publish=disk_full)
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["w.h5"]
+
+
+@pytest.mark.parametrize("member,message", [
+    ("kernel", r"/data/conv/kernel is not a blob: the blobs of /data/conv are named 0, 1, 2, \.\.\."),
+    ("01", r"/data/conv/01 is not a blob"),
+    ("bool", r"/data/conv/0 is not a numeric dataset \(its type is bool\)"),
+    ("group", r"/data/conv/0 is not a numeric dataset \(it is a Group\)"),
+    ("strings", r"not a readable (VGG-16 )?HDF5 weights file \(OSError: .*\) at /data/conv/0$"),
+])
+def test_both_readers_give_one_error_naming_file_and_dataset(tmp_path, member, message):
+    """load_weights and the VGG converter's reader share read_caffe_h5: the same odd file is the
+    same one-line Error from both, naming the file and the dataset at fault."""
+    path = tmp_path / "odd.h5"
+    with h5py.File(path, "w") as f:
+        f["data/conv1_1/0"] = np.ones((1, 1, 3, 3), np.float32)
+        if member == "kernel" or member == "01":
+            f[f"data/conv/{member}"] = np.ones(3, np.float32)
+        elif member == "bool":
+            f["data/conv/0"] = np.ones(3, bool)
+        elif member == "group":
+            f.create_group("data/conv/0")
+        else:
+            f["data/conv/0"] = np.array([b"abc", b"def"])
+    with pytest.raises(pycolorize.Error, match=rf"^{path}: {message}") as from_net:
+        net_from(TEXT, weights=path)
+    with pytest.raises(pycolorize.Error, match=rf"^{path}: {message}") as from_vgg:
+        vgg.read_vgg_weights(str(path))
+    assert "\n" not in str(from_net.value)
+    assert str(from_net.value).replace("VGG-16 ", "") == str(from_vgg.value).replace("VGG-16 ", "")
