@@ -4,10 +4,11 @@ The file has a group ``/data`` with one subgroup per layer (parameter-less layer
 groups) holding float32 datasets ``"0"``, ``"1"``, ... in blob order, shaped like the blobs
 (Caffe's ``Net::ToHDF5``). read_caffe_h5 (on a file from open_h5) and write_caffe_h5 are the one
 reader and writer of that layout as {layer: [arrays]}: save_weights and load_weights below and the
-VGG-16 converter (vgg.py) go through them. Loading follows ``Net::CopyTrainedLayersFromHDF5``: layers in the file
-that the net lacks are ignored, net layers the file lacks keep their filler values, and a shape
-mismatch is an error naming the layer and both shapes, with two exceptions that hold the same
-numbers in the same order:
+VGG-16 converter (vgg.py) go through them.
+
+Loading follows ``Net::CopyTrainedLayersFromHDF5``: layers in the file that the net lacks are
+ignored, net layers the file lacks keep their filler values, and a shape mismatch is an error
+naming the layer and both shapes, with two exceptions that hold the same numbers in the same order:
 
 * shapes that differ only by trailing 1s, as an InnerProduct's (out, in) and a 1x1 Convolution's
   (out, in, 1, 1);
