@@ -159,28 +159,30 @@ def run_torch(size, runs, weights, x, profile, device="cpu"):
         u = F.conv_transpose2d(t.reshape(n * c, 1, h, w), k, stride=f, padding=(f + 1) // 2 if f > 1 else 0)
         return u.reshape(n, c, u.shape[-2], u.shape[-1])
 
+    from pycolorize import models
+
+    stride = dict(zip(models.HYPERCOLUMN, models.STRIDES))
+
+    def column(name, h):  # the deploy net's resampling of each hypercolumn layer to 1/4 resolution
+        s = stride[name]
+        return F.avg_pool2d(h, 4 // s) if s < 4 else h if s == 4 else up(h, name + "_full_reshaped")
+
     def forward(data):
-        cols = {"data": F.avg_pool2d(data, 4)}
-        h = data
-        blocks = [["conv1_1", "conv1_2"], ["conv2_1", "conv2_2"], ["conv3_1", "conv3_2", "conv3_3"],
-                  ["conv4_1", "conv4_2", "conv4_3"], ["conv5_1", "conv5_2", "conv5_3"]]
-        for b, names in enumerate(blocks):
-            for name in names:
+        # the structure of models.deploy_net: VGG blocks of models.BLOCKS convolutions, fc6 7x7 / fc7
+        # 1x1, the models.HYPERCOLUMN layers resampled to 1/4, h_fc1 and the two heads
+        cols, h, k = {"data": column("data", data)}, data, 0
+        convs = [n for n in models.HYPERCOLUMN if n.startswith("conv")]
+        for n in models.BLOCKS:
+            for name in convs[k:k + n]:
                 h = conv(h, name, 1)
-                if b == 0:
-                    cols[name] = F.avg_pool2d(h, 4)
-                elif b == 1:
-                    cols[name] = F.avg_pool2d(h, 2)
-                elif b == 2:
-                    cols[name] = h
-                else:
-                    cols[name] = up(h, name + "_full_reshaped")
+                cols[name] = column(name, h)
+            k += n
             h = F.max_pool2d(h, 2, 2, ceil_mode=True)
         h = conv(h, "fc6", 3)
-        cols["fc6"] = up(h, "fc6_full_reshaped")
+        cols["fc6"] = column("fc6", h)
         h = conv(h, "fc7", 0)
-        cols["fc7"] = up(h, "fc7_full_reshaped")
-        hyper = torch.cat(list(cols.values()), dim=1)
+        cols["fc7"] = column("fc7", h)
+        hyper = torch.cat([cols[n] for n in models.HYPERCOLUMN], dim=1)
         h = conv(hyper, "h_fc1", 0)
         ph = torch.softmax(F.conv2d(h, W["prediction_h"][0], W["prediction_h"][1]), dim=1)
         pc = torch.softmax(F.conv2d(h, W["prediction_c"][0], W["prediction_c"][1]), dim=1)
@@ -224,15 +226,37 @@ def train_batches(n, scratch=False, seed=0):
     return out
 
 
-def train_prototxt(scratch):
+def train_prototxt(scratch, batch=TRAIN_BATCH, crop=TRAIN_CROP, samples=TRAIN_SAMPLES):
     """The ImageNet-initialised training net (trunk drawn at random here: only speed is measured) or
     the from-scratch one (models.scratch_net: BatchNorm, lightness-weighted chroma loss)."""
     from pycolorize import models
 
     if scratch:
-        return models.scratch_net(batch=TRAIN_BATCH, crop=TRAIN_CROP, samples=TRAIN_SAMPLES)
-    return models.train_net("hue_chroma", batch=TRAIN_BATCH, crop=TRAIN_CROP, samples=TRAIN_SAMPLES,
-                            trunk_filler='type: "msra"')
+        return models.scratch_net(batch=batch, crop=crop, samples=samples)
+    return models.train_net("hue_chroma", batch=batch, crop=crop, samples=samples, trunk_filler='type: "msra"')
+
+
+def same_outputs(ours, theirs, tol=5e-3):
+    """The largest difference of the two frameworks' outputs (histograms in [0, 1]); past `tol` the
+    PyTorch net is not the prototxt's, and the timing would compare different work."""
+    diff = float(np.abs(ours["out"] - theirs["out"]).max())
+    if not diff <= tol:
+        raise CommandError(f"PyTorch's output differs from pycolorize's by {diff:.3g} (more than {tol:g}): "
+                           "the benchmark's PyTorch net is not the network of the prototxt")
+    return diff
+
+
+def check_twin(torch_shapes, prototxt):
+    """The PyTorch twin must time the same network: its learned tensors, in order, have the shapes of
+    the prototxt's weights and biases (BatchNorm's statistics aside)."""
+    import pycolorize
+
+    net = pycolorize.Net.from_string(prototxt, phase="train")
+    kinds = {layer.name: layer.type for layer in net.layers}
+    ours = [tuple(b.shape) for name, blobs in net.params.items() if kinds[name] != "BatchNorm" for b in blobs]
+    if [tuple(s) for s in torch_shapes] != ours:
+        raise CommandError(f"the PyTorch benchmark net differs from the prototxt's: {len(torch_shapes)} tensors "
+                           f"{[tuple(s) for s in torch_shapes][:4]}... vs {len(ours)} {ours[:4]}...")
 
 
 def gpu_train_ours(iters, tf32, profile=False, scratch=False):
@@ -298,17 +322,14 @@ def gpu_train_profile(core, step_s, reps=3):
     return per
 
 
-def gpu_train_torch(iters, tf32, scratch=False):
+def torch_train_net(scratch=False):
+    """The PyTorch twin of the training net (train_prototxt), for the GPU benchmark; built from
+    pycolorize.models' description, and checked against the prototxt (check_twin)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
     from pycolorize import models
-
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    torch.backends.cudnn.benchmark = True  # the counterpart of our cached cuDNN algorithm search
-    dev = "cuda"
 
     class ColorizeNet(nn.Module):
         """The same training net: VGG-16 gray, fc6 7x7 / fc7 1x1 convolutions with dropout, the
@@ -324,11 +345,12 @@ def gpu_train_torch(iters, tf32, scratch=False):
                     chans.append((cin, models.VGG16["conv"][block]))
                     cin = models.VGG16["conv"][block]
             self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in chans)
-            self.fc6, self.fc7 = nn.Conv2d(512, 4096, 7, padding=3), nn.Conv2d(4096, 4096, 1)
+            fc, h_fc1, (_, kh), (_, kc) = models.VGG16["fc"], models.VGG16["h_fc1"], *models.HEADS["hue_chroma"]
+            self.fc6, self.fc7 = nn.Conv2d(cin, fc, 7, padding=3), nn.Conv2d(fc, fc, 1)
             norm = (lambda c: nn.BatchNorm2d(c, affine=False, momentum=0.001)) if scratch else (lambda c: nn.Identity())
-            self.bns = nn.ModuleList(norm(b) for _, b in chans + [(512, 4096), (4096, 4096)])
-            self.h_fc1 = nn.Linear(12417, 1024)
-            self.pred_h, self.pred_c = nn.Linear(1024, 32), nn.Linear(1024, 32)
+            self.bns = nn.ModuleList(norm(b) for _, b in chans + [(cin, fc), (fc, fc)])
+            self.h_fc1 = nn.Linear(sum(models.channels()), h_fc1)
+            self.pred_h, self.pred_c = nn.Linear(h_fc1, kh), nn.Linear(h_fc1, kc)
 
         @staticmethod
         def sample(f, cent, s):
@@ -360,12 +382,26 @@ def gpu_train_torch(iters, tf32, scratch=False):
             h = F.dropout(F.relu(self.h_fc1(hc)), 0.5, self.training)
             return self.pred_h(h), self.pred_c(h)
 
+    net = ColorizeNet()
+    check_twin([p.shape for p in net.parameters()], train_prototxt(scratch, batch=1, crop=64, samples=1))
+    return net
+
+
+def gpu_train_torch(iters, tf32, scratch=False):
+    import torch
+    import torch.nn.functional as F
+
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = True  # the counterpart of our cached cuDNN algorithm search
+    dev = "cuda"
+
     def kld(x, q, m=None):
         t = F.log_softmax(x, dim=1) - torch.log(q.clamp_min(torch.finfo(torch.float32).tiny))
         per = -(q * t).sum(1)
         return (per * m).mean() if m is not None else per.mean()
 
-    net = ColorizeNet().to(dev).train()
+    net = torch_train_net(scratch).to(dev).train()
     weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
     biases = [p for n, p in net.named_parameters() if n.endswith("bias")]
     opt = torch.optim.SGD([{"params": weights, "weight_decay": 5e-4}, {"params": biases, "lr": 2e-4, "weight_decay": 0}],
@@ -486,7 +522,7 @@ def gpu_main(args, have_torch, say):
     print(f"    pycolorize {1000 * t_ours:8.1f} ms   peak {inf[1]['gpu_peak_mb']:7.0f} MB (own)  device {inf[1]['gpu_used_mb']:7.0f} MB")
     if inf[2]:
         t_th = float(np.median(inf[2]["times"]))
-        diff = float(np.abs(inf[1]["out"] - inf[2]["out"]).max())
+        diff = same_outputs(inf[1], inf[2])
         print(f"    PyTorch    {1000 * t_th:8.1f} ms   peak {inf[2]['gpu_peak_mb']:7.0f} MB (allocator)  device "
               f"{inf[2]['gpu_used_mb']:7.0f} MB   ->  latency ratio ours/PyTorch {t_ours / t_th:.2f}x (below 1 = "
               f"pycolorize faster); outputs agree to {diff:.1e}")
@@ -609,7 +645,7 @@ def run(args):
             t_ours = float(np.median(ours["times"]))
             if theirs:
                 t_th = float(np.median(theirs["times"]))
-                diff = float(np.abs(ours["out"] - theirs["out"]).max())
+                diff = same_outputs(ours, theirs)
                 print(f"{size:>4}x{size:<4} | {t_ours:>9.3f} s | {t_th:>7.3f} s | {t_ours / t_th:>5.2f}x | "
                       f"{ours['peak_rss_mb']:>10.0f} MB | {theirs['peak_rss_mb']:>11.0f} MB | {diff:.2e}")
             else:
