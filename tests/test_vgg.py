@@ -116,3 +116,43 @@ def test_balancing_keeps_the_network_function():
                                        atol=1e-5 * factors[name] * np.abs(b[name]).max())
         np.testing.assert_allclose(a["fc8"], b["fc8"], rtol=2e-4, atol=1e-5)  # ... and the output is unchanged
     assert len(set(np.round(list(factors.values()), 6))) > 5  # the layers really were rescaled
+
+
+def write_vgg_h5(layers, path):
+    with h5py.File(path, "w") as f:
+        for name, blobs in layers.items():
+            for i, b in enumerate(blobs):
+                f[f"data/{name}/{i}"] = b
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_convert_vgg16_shows_progress_unless_quiet(tmp_path, capsys, quiet):
+    """The tool announces reading and writing, and shows the balancing's two passes over the
+    images with pycolorize.progress (plain lines: stderr is not a terminal here); --quiet prints
+    nothing at all. The converted file is the balanced VGG-16-Gray."""
+    from PIL import Image
+
+    from pycolorize import cli, cli_convert_vgg16
+
+    src, out, photos = tmp_path / "vgg.h5", tmp_path / "gray.h5", tmp_path / "photos"
+    layers = random_vgg()
+    write_vgg_h5(layers, src)
+    photos.mkdir()
+    rng = np.random.RandomState(5)
+    for k in range(3):
+        Image.fromarray((rng.rand(40, 48, 3) * 255).astype(np.uint8)).save(photos / f"p{k}.png")
+    argv = ["convert-vgg16", str(src), "-o", str(out), "--balance", str(photos), "--balance-count", "3",
+            "--balance-size", "32"] + (["--quiet"] if quiet else [])
+    assert cli.main(argv) == 0
+    said = capsys.readouterr()
+    if quiet:
+        assert said.out == "" and said.err == ""
+    else:
+        assert said.out.startswith(f"reading {src}\n") and f"writing {out}\nwrote {out}\n" in said.out
+        lines = said.err.splitlines()
+        assert lines[-2].startswith("read images: 3/3 img, 100 %") and lines[-1].startswith("balance: 3/3 img, 100 %")
+    with h5py.File(out) as f:
+        assert f["data/conv1_1/0"].shape == (4, 1, 3, 3) and f["data/fc6/0"].shape == (7, 512, 7, 7)
+    images = cli_convert_vgg16.balance_images(str(photos), 3, 32)
+    for name, m in vgg.second_moments(vgg.read_vgg_weights(str(out)), images, size=32).items():
+        assert m == pytest.approx(1.0, rel=1e-3), name  # balanced on those images
