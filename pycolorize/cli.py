@@ -29,6 +29,7 @@ COMMANDS = {
     "benchmark": "benchmark",
     "make-prototxt": "make_prototxt",
     "rmse-readings": "rmse_readings",
+    "export-trunk": "export_trunk",
 }
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

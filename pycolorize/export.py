@@ -1,0 +1,70 @@
+"""What a colorization snapshot becomes downstream (the paper's Sec. 5): BatchNorm folded into the
+convolutions, and the VGG-16 trunk for another network.
+
+    layers = fold_batchnorm(layers)                  # {layer: [arrays]}: no *_bn groups left
+    export_trunk("snap_iter_N.caffemodel.h5", "trunk.caffemodel.h5", color=False)
+
+A BatchNorm layer ``X_bn`` (models.scratch_net's naming: Caffe's three blobs mean-sum, variance-sum
+and the scale factor, no Scale layer) follows the Convolution ``X`` in the TEST phase as
+y = (conv(x) + b - mean) / sqrt(var + eps), mean = blob0 / factor, var = blob1 / factor. Folding
+writes it into the convolution: W' = W * s, b' = (b - mean) * s per output channel, s = 1 / sqrt(var
++ eps), exactly (to float32 rounding: computed in float64), so the folded network is a plain VGG-16.
+"""
+import numpy as np
+
+from . import models
+from .weights import open_h5, read_caffe_h5, write_caffe_h5
+
+TRUNK = [name for name in models.HYPERCOLUMN if name != "data"]  # conv1_1 ... conv5_3, fc6, fc7
+BN_EPS = 1e-5  # BatchNorm's default eps (the generated nets do not change it)
+
+
+def is_batchnorm(blobs):
+    """Caffe BatchNorm's blobs: two per-channel sums of one shape and a one-element factor."""
+    return (len(blobs) == 3 and all(b is not None for b in blobs) and blobs[0].ndim == 1
+            and blobs[1].shape == blobs[0].shape and blobs[2].size == 1)
+
+
+def fold_batchnorm(layers, eps=BN_EPS, where="weights"):
+    """{layer: [arrays]} with every BatchNorm group ``X_bn`` folded into its convolution ``X`` and
+    dropped; other layers are returned as they are. A BatchNorm group without its convolution, or
+    whose channel count differs from it, is an error naming both (`where`: the file)."""
+    out = {name: blobs for name, blobs in layers.items() if not (name.endswith("_bn") and is_batchnorm(blobs))}
+    for name in layers.keys() - out.keys():
+        conv = name[:-len("_bn")]
+        mean_sum, var_sum, factor = (np.asarray(b, np.float64) for b in layers[name])
+        if conv not in layers or not layers[conv] or layers[conv][0] is None:
+            raise ValueError(f"{where}: BatchNorm statistics {name} follow no convolution named {conv!r}")
+        w = np.asarray(layers[conv][0], np.float64)
+        if w.shape[0] != mean_sum.size:
+            raise ValueError(f"{where}: BatchNorm {name} has {mean_sum.size} channels, convolution {conv} "
+                             f"{w.shape[0]} outputs")
+        f = float(factor.reshape(-1)[0])
+        scale = 0.0 if f == 0 else 1.0 / f  # Caffe's rule for a factor of 0
+        s = 1.0 / np.sqrt(var_sum * scale + eps)
+        b = np.asarray(layers[conv][1], np.float64) if len(layers[conv]) > 1 and layers[conv][1] is not None else 0.0
+        w = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
+        out[conv] = [w.astype(np.float32), ((b - mean_sum * scale) * s).astype(np.float32)]
+    return out
+
+
+def export_trunk(snapshot, output, color=False, eps=BN_EPS):
+    """Write conv1_1 .. fc7 of a colorization snapshot (ImageNet-initialised or from scratch;
+    BatchNorm folded) as Caffe HDF5 for a downstream net (models.segmentation_net). With `color`,
+    conv1_1 takes RGB: its gray filter divided by 3 on each of the three channels, so that the colour
+    network computes on an RGB image exactly what the gray one computes on its mean, gray = (R + G +
+    B) / 3 (the paper's "C" column). Returns the layers written."""
+    with open_h5(snapshot, "colorization snapshot") as f:
+        layers = read_caffe_h5(f, snapshot)
+    layers = fold_batchnorm(layers, eps, where=snapshot)
+    missing = [name for name in TRUNK if not layers.get(name) or layers[name][0] is None]
+    if missing:
+        raise ValueError(f"{snapshot}: not a colorization snapshot: no weights for {', '.join(missing)}")
+    trunk = {name: layers[name] for name in TRUNK}
+    w = trunk["conv1_1"][0]
+    if w.ndim != 4 or w.shape[1] != 1:
+        raise ValueError(f"{snapshot}: conv1_1 has weights {w.shape}; a colorization trunk reads one gray channel")
+    if color:
+        trunk["conv1_1"] = [np.repeat(w / 3.0, 3, axis=1).astype(np.float32)] + trunk["conv1_1"][1:]
+    write_caffe_h5(trunk, output)
+    return trunk
