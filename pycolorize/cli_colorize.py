@@ -12,15 +12,16 @@ SUMMARY = "colorize photos with a dense hue/chroma (or Lab) model"
 DESCRIPTION = """\
 Colorize photographs with a dense hue/chroma model, as the authors' released tool does.
 
-INPUT: image files or folders (searched recursively). One input file: OUTPUT is the output file;
-otherwise OUTPUT is a folder, created if needed, that mirrors the inputs: one input folder's tree
-as it is (in/a/x.jpg -> OUTPUT/a/x.png), several inputs each under its own name (OUTPUT/in/a/x.png
-for a folder, OUTPUT/x.png for a file). Inputs that would share an output name (x.jpg beside
-x.png, two folders of one name) are refused, and no existing file is replaced without --overwrite;
-both are checked before anything is written. Output pixels are truncated to 8 bits as the
-released tool saves them. --reference IMAGE transfers that image's colour distribution (energy
-minimisation of the paper's Eq. 5, or --transfer quantile); --samples N and --uncertainty write
-sampled colorizations and the uncertainty map beside each output."""
+INPUT: image files or folders (searched recursively for image files, hidden ones skipped, as
+training reads a folder). One input file: OUTPUT is the output file; otherwise OUTPUT is a folder,
+created if needed, that mirrors the inputs: one input folder's tree as it is (in/a/x.jpg ->
+OUTPUT/a/x.png), several inputs each under its own name (OUTPUT/in/a/x.png for a folder,
+OUTPUT/x.png for a file). Inputs that would share an output name (x.jpg beside x.png, two folders
+of one name) are refused, and no existing file is replaced without --overwrite; both are checked
+before anything is written. Output pixels are truncated to 8 bits as the released tool saves them.
+--reference IMAGE transfers that image's colour distribution (energy minimisation of the paper's
+Eq. 5, or --transfer quantile); --samples N and --uncertainty write sampled
+colorizations and the uncertainty map beside each output."""
 
 DECODING = """\
 decoding (--param CHROMA:HUE):
@@ -75,16 +76,17 @@ def plan(inputs, output, samples=0, uncertainty=False):
     """[(input file, output file)] for the command line's inputs; a CommandError for a missing
     input, an empty folder, two input folders of one name, or two inputs that would write the same
     file (their outputs, or the sample and uncertainty files beside them)."""
-    from .data import EXTENSIONS
+    from .images import find_images
 
     single = len(inputs) == 1 and os.path.isfile(inputs[0]) and not os.path.isdir(output)
     pairs = [(inputs[0], output)] if single else []
     folders = {}
     for path in [] if single else inputs:
         if os.path.isdir(path):
-            found = sorted(os.path.join(d, f) for d, _, fs in os.walk(path) for f in fs if f.lower().endswith(EXTENSIONS))
-            if not found:
-                raise CommandError(f"{path}: no images in this folder")
+            try:
+                found = find_images(path)  # the images training would read from this folder
+            except ValueError as e:
+                raise CommandError(str(e)) from None
             # one folder: its tree as it is; several inputs: each folder under its own name
             name = os.path.basename(os.path.abspath(path))
             if len(inputs) > 1 and name in folders:
@@ -127,7 +129,7 @@ def run(args):
     import numpy as np
 
     import pycolorize
-    from .data import load_image
+    from .images import load_image
 
     pairs = plan(args.inputs, args.output, args.samples, args.uncertainty)
     if not args.overwrite:

@@ -16,45 +16,22 @@
    finally shift each pixel so its channel mean is L again.
 
 The released code resized with 2016 scikit-image (order-1 interpolation, constant zero outside
-the image, no anti-aliasing); `rescale_bilinear` reproduces that. Steps 4-5 run on bands of rows so
+the image, no anti-aliasing); pycolorize.images.resize_for_network (step 2) and
+upsample_predictions (step 4) reproduce that. Steps 4-5 run on bands of rows so
 that a large photograph never holds its full-resolution 64-channel histograms in memory.
 """
 import numpy as np
 
 from . import color, decode, transfer
-from .data import to_rgb
+from .images import resize_for_network, to_rgb, upsample_predictions
 from .net import Net
 
 CHROMA_MODES = ("median", "mode", "expectation", "sample")
 HUE_MODES = ("expectation-cf", "expectation", "mode", "median", "sample")
 
-
-def _axis(n_in, n_out, start=0, count=None):
-    """Order-1 interpolation along one axis from n_in to n_out samples (pixel centres aligned,
-    zeros outside): for output indices start..start+count, the two source indices and weights."""
-    count = n_out - start if count is None else count
-    pos = (np.arange(start, start + count) + 0.5) * (n_in / n_out) - 0.5
-    i0 = np.floor(pos).astype(np.int64)
-    w1 = pos - i0
-    w0 = 1.0 - w1
-    i1 = i0 + 1
-    w0 = np.where((i0 >= 0) & (i0 < n_in), w0, 0.0)
-    w1 = np.where((i1 >= 0) & (i1 < n_in), w1, 0.0)
-    return np.clip(i0, 0, n_in - 1), w0, np.clip(i1, 0, n_in - 1), w1
-
-
-def _resample(a, axis, idx):
-    i0, w0, i1, w1 = idx
-    shape = [1] * a.ndim
-    shape[axis] = -1
-    return np.take(a, i0, axis=axis) * w0.reshape(shape) + np.take(a, i1, axis=axis) * w1.reshape(shape)
-
-
-def rescale_bilinear(a, out_h, out_w):
-    """Bilinear resize of the first two axes of `a` (any trailing channels), as 2016 skimage's
-    rescale(order=1, mode='constant', cval=0) without anti-aliasing."""
-    a = np.asarray(a, dtype=np.float64)
-    return _resample(_resample(a, 0, _axis(a.shape[0], out_h)), 1, _axis(a.shape[1], out_w))
+# The released resize (2016 skimage, order 1, no anti-aliasing), under the name it had here first
+# (cli_demo and cli_convert_vgg16 import it for the balancing images).
+rescale_bilinear = resize_for_network
 
 
 def released_scale(h, w, size):
@@ -103,7 +80,7 @@ class Colorizer:
     def _canvas_histograms(self, gray):
         h, w = gray.shape
         s = released_scale(h, w, self.size)
-        small = gray if s == 1.0 else rescale_bilinear(gray, int(round(h * s)), int(round(w * s)))
+        small = gray if s == 1.0 else resize_for_network(gray, int(round(h * s)), int(round(w * s)))
         canvas = np.zeros((self.size, self.size), np.float32)
         oy, ox = (self.size - small.shape[0]) // 2, (self.size - small.shape[1]) // 2
         canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
@@ -121,11 +98,10 @@ class Colorizer:
         else:
             big_h, big_w = int(round(self.size / s)), int(round(self.size / s))
         oy, ox = (big_h - h) // 2, (big_w - w) // 2  # the centre crop of the resized canvas
-        cols = _axis(self.size, big_w, ox, w)
         splits = np.cumsum([self.net.blobs[name].shape[1] for name, _ in self.outputs])[:-1]
         for y0 in range(0, h, self.band_rows):
             n = min(self.band_rows, h - y0)
-            band = _resample(_resample(hist, 0, _axis(self.size, big_h, oy + y0, n)), 1, cols)
+            band = upsample_predictions(hist, big_h, big_w, oy + y0, ox, n, w)
             yield slice(y0, y0 + n), np.split(band, splits, axis=-1)
 
     def predict(self, image):

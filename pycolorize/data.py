@@ -1,4 +1,5 @@
-"""Training data: image sources, the paper's sampling, per-sample targets, background prefetch.
+"""Training data: the paper's sampling, per-sample targets, background prefetch, over the image
+sources of pycolorize.images (list, folder, HDF5; also importable from here).
 
     source = pycolorize.data.open_source({"type": "folder", "path": "photos/"})
     loader = pycolorize.data.Loader(source, batch=8, crop=256, variant="hue_chroma", seed=0)
@@ -7,11 +8,12 @@
     loader.close()
 
 Per image (fact sheet 2.1): resize so the short side is at most `short_side` (256, never
-upscaling), take a random crop x crop window and mirror it with probability 1/2, draw `samples`
-integer pixel locations uniformly inside a `margin`, and compute at those pixels the targets of the
-chosen output space (pycolorize.models): one-hot hue and chroma bins and the chroma (the hue
-loss weight), one-hot Lab bins, or (a, b) / 100. The input is gray = mean(R, G, B) in [0, 1],
-minus `mean_shift` (0 for the released model).
+upscaling; with images.resize_for_network, the colorizer's resampler), take a random crop x crop
+window and mirror it with probability 1/2, draw `samples` integer pixel locations uniformly inside
+a `margin`, and compute at those pixels the targets of the chosen output space (pycolorize.models):
+one-hot hue and chroma bins and the chroma (the hue loss weight), one-hot Lab bins, or
+(a, b) / 100. The input is gray = mean(R, G, B) in [0, 1], minus `mean_shift` (0 for the
+released model).
 
 Every random choice comes from a generator seeded by (seed, epoch, position), so the stream is
 the same whatever the number of worker threads, and `state()` / `restore()` resume it exactly.
@@ -20,185 +22,18 @@ stderr and skipped.
 """
 import collections
 import concurrent.futures
-import os
 import queue
-import struct
 import sys
 import threading
 
 import numpy as np
-from PIL import Image
 
 from . import color
-from ._core import Error
-
-EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
-
-# ---- reading images ------------------------------------------------------------------------
-
-def to_rgb(array):
-    """Any image array to float64 RGB in [0, 1]: gray is repeated, alpha dropped, integer types
-    (8- or 16-bit) scaled by their maximum."""
-    a = np.asarray(array)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(f"not an image: array of shape {a.shape}")
-    # One float64 copy of the colour channels, then scaled and clipped in place: a photo of N
-    # pixels peaks at about 27 N bytes here, not three float64 copies of it.
-    top = np.iinfo(a.dtype).max if np.issubdtype(a.dtype, np.integer) else 1
-    if a.shape[-1] in (1, 2):  # gray, gray + alpha
-        out = np.repeat(a[..., :1].astype(np.float64), 3, axis=-1)
-    else:
-        out = a[..., :3].astype(np.float64)
-    if top != 1:
-        out /= top
-    return np.clip(out, 0.0, 1.0, out=out)
-
-
-# What Pillow raises for a file it cannot decode: OSError (unidentified or truncated), SyntaxError and
-# ValueError (broken headers), and from deeper in its format plugins EOFError, struct.error,
-# IndexError, KeyError, TypeError, ZeroDivisionError; DecompressionBombError for absurd sizes.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
-                  ZeroDivisionError, Image.DecompressionBombError)
-
-
-def load_image(path):
-    """Read an image file as float64 RGB in [0, 1] (Pillow; 16-bit files keep their precision).
-    A file that cannot be opened raises OSError (FileNotFoundError, ...); one that is not a decodable
-    image, or has more than PIL.Image.MAX_IMAGE_PIXELS pixels, raises pycolorize.Error naming it."""
-    with open(path, "rb") as f:
-        try:
-            with Image.open(f) as im:
-                # Refused before decoding: the float64 RGB of a bigger image takes gigabytes.
-                if im.width * im.height > (Image.MAX_IMAGE_PIXELS or float("inf")):
-                    raise Error(f"{path}: {im.width} x {im.height} pixels, more than PIL.Image.MAX_IMAGE_PIXELS "
-                                f"({Image.MAX_IMAGE_PIXELS})")
-                im.load()
-                if im.mode.startswith("I"):  # 16-bit gray (Pillow opens 16-bit PNGs as I or I;16)
-                    return to_rgb(np.clip(np.asarray(im).astype(np.float64) / 65535.0, 0, 1))
-                if im.mode not in ("RGB", "RGBA", "L", "LA"):
-                    im = im.convert("RGBA" if "A" in im.mode else "RGB")
-                return to_rgb(np.asarray(im))
-        except Error:
-            raise
-        except _DECODE_ERRORS as e:
-            raise Error(f"{path}: not a readable image ({type(e).__name__}: {e})") from None
-
-
-def resize(rgb, height, width):
-    """Bilinear resize of a float RGB image (per channel, Pillow 'F' mode)."""
-    if rgb.shape[:2] == (height, width):
-        return rgb
-    chans = [np.asarray(Image.fromarray(rgb[..., c].astype(np.float32), mode="F").resize((width, height), Image.BILINEAR))
-             for c in range(rgb.shape[-1])]
-    return np.stack(chans, axis=-1).astype(np.float64)
-
-
-# ---- sources -------------------------------------------------------------------------------
-
-class Source:
-    """A list of images: `len(source)`, `source.name(i)` (a path, for messages) and `source.read(i)`."""
-
-    def __init__(self, names, reader):
-        self.names, self._reader = list(names), reader
-
-    def __len__(self):
-        return len(self.names)
-
-    def name(self, i):
-        return self.names[i]
-
-    def read(self, i):
-        return self._reader(i)
-
-
-def list_source(list_file, root=None):
-    """Caffe's image-list format: one `path [label]` per line (labels ignored; blank lines and
-    '#' comments skipped). With `root`, each path is appended to it (as Caffe's root_folder, so
-    '/n01440764/x.JPEG' lists work); without, relative paths are taken from the list's folder."""
-    base = os.path.dirname(os.path.abspath(list_file))
-    paths = []
-    # surrogateescape turns each byte that is not UTF-8 into U+DC80..U+DCFF, reported with its line below
-    with open(list_file, encoding="utf-8", errors="surrogateescape") as f:
-        for n, line in enumerate(f, 1):
-            bad = next((ch for ch in line if "\udc80" <= ch <= "\udcff" or ch == "\0"), None)
-            if bad is not None:
-                byte = 0 if bad == "\0" else ord(bad) - 0xDC00
-                raise ValueError(f"{list_file}:{n}: byte 0x{byte:02X} in a path (the list must be UTF-8 text)")
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = line.split()
-            if len(parts) > 2 or (len(parts) == 2 and not parts[1].lstrip("-").isdigit()):
-                raise ValueError(f"{list_file}:{n}: expected 'path [label]', got {line!r}")
-            paths.append(os.path.join(root, parts[0].lstrip("/")) if root else os.path.join(base, parts[0]))
-    if not paths:
-        raise ValueError(f"{list_file}: no images listed")
-    return Source(paths, lambda i: load_image(paths[i]))
-
-
-def folder_source(folder, extensions=EXTENSIONS):
-    """Every image file under `folder` (recursively), in sorted order."""
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{folder}: no such folder")
-    paths = sorted(os.path.join(d, f) for d, _, files in os.walk(folder) for f in files
-                   if f.lower().endswith(tuple(extensions)))
-    if not paths:
-        raise ValueError(f"{folder}: no image files ({', '.join(extensions)})")
-    return Source(paths, lambda i: load_image(paths[i]))
-
-
-def hdf5_source(path, dataset="images"):
-    """Images in an HDF5 file: one dataset (N, H, W[, C]) of equal-sized images, or a group whose
-    datasets are one image each. Read with h5py (one reader at a time)."""
-    import h5py
-
-    f = h5py.File(path, "r")
-    if dataset not in f:
-        raise ValueError(f"{path}: no '{dataset}' in the file (has: {', '.join(list(f)[:10])})")
-    node = f[dataset]
-    lock = threading.Lock()
-    if isinstance(node, h5py.Dataset):
-        if node.ndim not in (3, 4):
-            raise ValueError(f"{path}:/{dataset}: expected (N, H, W[, C]) images, got shape {node.shape}")
-        names = [f"{path}:/{dataset}[{i}]" for i in range(node.shape[0])]
-
-        def read(i):
-            with lock:
-                return to_rgb(node[i])
-    else:
-        keys = sorted(node)
-        names = [f"{path}:/{dataset}/{k}" for k in keys]
-
-        def read(i):
-            with lock:
-                return to_rgb(node[keys[i]][()])
-    src = Source(names, read)
-    src.file = f
-    return src
-
-
-def open_source(spec):
-    """A source from a config dict: {"type": "list", "path": list_file, "root": folder},
-    {"type": "folder", "path": folder} or {"type": "hdf5", "path": file, "dataset": "images"}."""
-    # The dict comes from a YAML file: wrong kinds of value are errors saying which, not AttributeError.
-    if not isinstance(spec, dict):
-        raise ValueError(f"data config: 'source' must be a mapping such as {{type: folder, path: ...}}, got {spec!r:.80}")
-    for key in ("type", "path", "root", "dataset"):
-        if key in spec and not isinstance(spec[key], str):
-            raise ValueError(f"data config: source '{key}' must be a string, got {spec[key]!r:.80}")
-    kind = spec.get("type", "folder")
-    if kind in ("list", "folder", "hdf5") and "path" not in spec:
-        raise ValueError(f"data config: the {kind} source needs a 'path'")
-    if kind == "list":
-        return list_source(spec["path"], spec.get("root"))
-    if kind == "folder":
-        return folder_source(spec["path"])
-    if kind == "hdf5":
-        return hdf5_source(spec["path"], spec.get("dataset", "images"))
-    raise ValueError(f"unknown source type {kind!r}; use list, folder or hdf5")
+# The image sources and reading live in pycolorize.images (one rule for folders and lists, shared
+# with evaluation and the colorize command); these names are kept here for the code that imports
+# them from pycolorize.data.
+from .images import (EXTENSIONS, Source, folder_source, hdf5_source, list_source, load_image,  # noqa: F401
+                     open_source, resize_for_network, to_rgb)
 
 
 # ---- one training example ------------------------------------------------------------------
@@ -239,7 +74,7 @@ def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, m
     scale = min(1.0, short_side / min(h, w))
     if scale < 1.0:
         h, w = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
-        rgb = resize(rgb, h, w)
+        rgb = resize_for_network(rgb, h, w)  # what the colorizer does to a photo (pycolorize.images)
     if min(h, w) < crop:
         raise TooSmall(f"{rgb.shape[1]}x{rgb.shape[0]} after resizing, smaller than the {crop}x{crop} crop")
     y0, x0 = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)

@@ -3,7 +3,8 @@ elsewhere), score every image against its ground truth and against the no-colori
 (the gray image itself), and summarise as the paper's tables and figures.
 
 Test sets: an image list in the format of the authors' cval1k / ctest10k lists (one
-`/<synset>/<file> [...]` path per line under an ImageNet root), or a folder (SUN-6 / SUN-A style).
+`/<synset>/<file> [label]` path per line under an ImageNet root), or a folder (SUN-6 / SUN-A
+style); both read by pycolorize.images' rules, the ones training uses.
 Images whose three channels are equal (encoded as grayscale; the paper's lists exclude them) are
 skipped and counted, as are unreadable files and predictions whose size differs from the ground
 truth. Per-image scores go to a CSV file that is also the resume point: a rerun skips the images
@@ -25,7 +26,7 @@ import os
 import numpy as np
 
 from . import color, metrics
-from .data import EXTENSIONS, load_image
+from .images import EXTENSIONS, find_images, load_image, read_list
 
 FIELDS = (["image", "rmse_ab", "rmse_ab_mean", "psnr", "rmse_ab_baseline", "rmse_ab_mean_baseline", "psnr_baseline"]
           + [f"rmse_ab_rms_{r}{s}" for r in metrics.READINGS for s in ("", "_baseline")])
@@ -34,26 +35,14 @@ PAPER_BASELINE_RMSE = {"ctest10k": 0.333, "SUN-6": 0.285}
 
 
 def list_images(list_file=None, root=None, folder=None):
-    """(name, path) pairs from a list (paths appended to root) or a folder (recursive, sorted)."""
+    """(name, path) pairs of a test set: a list file (pycolorize.images.read_list's rule; the name is
+    the path as listed, without a leading '/') or a folder (images.find_images' rule, the same images
+    training would read; the name is the path inside the folder). A prediction is looked up by the
+    name (Evaluation), and the name is the CSV's resume key."""
     if list_file:
-        out = []
-        with open(list_file, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    rel = line.split()[0]
-                    out.append((rel.lstrip("/"), os.path.join(root or os.path.dirname(os.path.abspath(list_file)),
-                                                              rel.lstrip("/"))))
-        if not out:
-            raise ValueError(f"{list_file}: the list is empty")
-        return out
+        return [(e.listed.lstrip("/"), e.path) for e in read_list(list_file, root)]
     if folder:
-        if not os.path.isdir(folder):
-            raise FileNotFoundError(f"{folder}: no such folder")
-        paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs if f.lower().endswith(EXTENSIONS))
-        if not paths:
-            raise ValueError(f"{folder}: no images")
-        return [(os.path.relpath(p, folder), p) for p in paths]
+        return [(os.path.relpath(p, folder), p) for p in find_images(folder)]
     raise ValueError("give an image list or a folder")
 
 

@@ -1,6 +1,6 @@
-"""The released inference pipeline: scale rule, 2016-skimage resizing, banding, decoding to a known
-colour, any input format, the CLI, and the full-size deploy net on a file laid out like the
-released weights."""
+"""The released inference pipeline: scale rule (its resizing: test_images), banding, decoding to
+a known colour, any input format, the CLI, and the full-size deploy net on a file laid out like
+the released weights."""
 import os
 import re
 import subprocess
@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 import pycolorize
-from pycolorize import color, models
-from pycolorize.colorizer import Colorizer, released_scale, rescale_bilinear
+from pycolorize import color, images, models
+from pycolorize.colorizer import Colorizer, released_scale
 
 from conftest import tool_main
 
@@ -25,23 +25,6 @@ def test_released_scale_rule():
     assert released_scale(750, 1000, 512) == pytest.approx(256 / 750)   # short side to 256
     assert released_scale(100, 2000, 512) == pytest.approx(500 / 2000)  # long side capped at S - 12
     assert released_scale(200, 300, 512) == 1.0                        # never upscales
-
-
-def test_rescale_bilinear_known_values():
-    a = np.array([[0.0, 1.0], [2.0, 3.0]])
-    up = rescale_bilinear(a, 4, 4)
-    # centres aligned: output pixel 1 samples input 0.25; outside the image counts as 0
-    assert up[1, 1] == pytest.approx(0.75 * 0.75 * 0 + 0.75 * 0.25 * 1 + 0.25 * 0.75 * 2 + 0.25 * 0.25 * 3)
-    assert up[0, 0] == pytest.approx(0.75 * 0.75 * 0.0)
-    np.testing.assert_allclose(rescale_bilinear(np.arange(16.0).reshape(4, 4), 2, 2), [[2.5, 4.5], [10.5, 12.5]])
-
-
-def test_rescale_bilinear_matches_skimage_without_antialiasing():
-    transform = pytest.importorskip("skimage.transform")
-    a = np.random.RandomState(0).rand(37, 53, 3)
-    for h, w in ((20, 29), (80, 111)):
-        ref = transform.resize(a, (h, w), order=1, mode="constant", cval=0, anti_aliasing=False)
-        np.testing.assert_allclose(rescale_bilinear(a, h, w), ref, atol=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +50,7 @@ def test_colorize_any_input_keeps_size_and_lightness(mini_model):
                 (rng.rand(40, 41, 4) * 65535).astype(np.uint16)):
         out = c.colorize(img)
         assert out.shape == img.shape[:2] + (3,) and out.min() >= 0 and out.max() <= 1
-        gray_in = color.gray(pycolorize.data.to_rgb(img))
+        gray_in = color.gray(images.to_rgb(img))
         inside = (out.max(-1) < 1) & (out.min(-1) > 0)  # where the lightness match did not clip
         np.testing.assert_allclose(color.gray(out)[inside], gray_in[inside], atol=1e-9)
     # bands are an implementation detail: one band gives the same image

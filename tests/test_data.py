@@ -1,5 +1,6 @@
-"""The data pipeline: sources (list, folder, HDF5), any image format, the paper's sampling and
-targets, reproducibility whatever the worker count, exact resume, and bad images skipped once."""
+"""The data pipeline: sources (list, folder, HDF5; the folder and list rules are in test_images),
+any image format, the paper's sampling and targets, reproducibility whatever the worker count,
+exact resume, and bad images skipped once."""
 import io
 import os
 
@@ -45,17 +46,11 @@ def test_any_image_becomes_rgb01(tmp_path):
 
 
 def test_sources(photos, tmp_path):
-    folder = data.folder_source(str(photos))
-    assert len(folder) == 10 and folder.name(0).endswith("im0.png")
-    lst = tmp_path / "list.txt"
-    lst.write_text("# a Caffe image list\nim1.png 3\n/sub/gray.png 0\n\n")
-    src = data.list_source(str(lst), root=str(photos))
-    assert len(src) == 2 and src.read(1).shape == (90, 90, 3)
-    (photos / "rel.txt").write_text("im2.png\n")
-    assert data.list_source(str(photos / "rel.txt")).read(0).shape == (100, 96, 3)
-    (tmp_path / "bad.txt").write_text("a.png 1 extra\n")
-    with pytest.raises(ValueError, match=r"bad.txt:1: expected 'path \[label\]'"):
-        data.list_source(str(tmp_path / "bad.txt"))
+    # open_source's three kinds (the folder and list rules themselves: tests/test_images.py)
+    assert len(data.open_source({"type": "folder", "path": str(photos)})) == 10
+    (tmp_path / "list.txt").write_text("im1.png 3\n")
+    src = data.open_source({"type": "list", "path": str(tmp_path / "list.txt"), "root": str(photos)})
+    assert len(src) == 1 and src.read(0).shape == (90, 96, 3)
     h5 = tmp_path / "im.h5"
     with h5py.File(h5, "w") as f:
         f["images"] = (np.random.RandomState(1).rand(3, 70, 70, 3) * 255).astype(np.uint8)
