@@ -3,23 +3,29 @@
 
     c = Colorizer("prototxt/colorize_deploy.prototxt", "autocolorize.caffemodel.h5", size=512)
     rgb = c.colorize(image)       # RGB float in [0, 1], the input's size
-    hist = c.predict(gray)        # {"hue": (H, W, 32), "chroma": (H, W, 32)} per-pixel histograms
+    hist = c.predict(gray)        # {"hue": (H, W, K_h), "chroma": (H, W, K_c)} per-pixel histograms
+
+K_h and K_c are the channel counts of the net's prediction_h_full and prediction_c_full (32 each
+for the released model; `c.bins`).
 
 1. gray L = mean(R, G, B) of the input (any size; gray, RGB, RGBA, 8 or 16 bit).
 2. Scale: s = min(S/2 / short side, 1), and if long side * s >= S - 12 then s = (S - 12) / long
    side (never upscaling, at least 6 px from the canvas border); bilinear resize of the gray.
 3. Centre it on an S x S canvas of zeros (S a multiple of 32) and run the net.
-4. Resize the two (S, S, 32) histogram maps by 1/s (bilinear) and take the centre crop of the
+4. Resize the two (S, S, K) histogram maps by 1/s (bilinear) and take the centre crop of the
    input's size.
 5. Decode: chroma = median bin centre, hue = angle of the complex expectation, chroma times the
-   chromatic-fading factor min(|z| / (32 * 0.03), 1); V = L + C/2, S = 2C / (2L + C); HSV to RGB;
+   chromatic-fading factor min(|z| / (K_h * 0.03), 1); V = L + C/2, S = 2C / (2L + C); HSV to RGB;
    finally shift each pixel so its channel mean is L again.
 
 The released code resized with 2016 scikit-image (order-1 interpolation, constant zero outside
 the image, no anti-aliasing); pycolorize.images.resize_for_network (step 2) and
-upsample_predictions (step 4) reproduce that. Steps 4-5 run on bands of rows so
-that a large photograph never holds its full-resolution 64-channel histograms in memory.
+upsample_predictions (step 4) reproduce that (the reasons are beside them). Steps 4-5 run on bands
+of rows so that a large photograph never holds its full-resolution K_h + K_c channel histograms in
+memory.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from . import color, decode, transfer
@@ -32,6 +38,14 @@ HUE_MODES = ("expectation-cf", "expectation", "mode", "median", "sample")
 # The released resize (2016 skimage, order 1, no anti-aliasing), under the name it had here first
 # (cli_demo and cli_convert_vgg16 import it for the balancing images).
 rescale_bilinear = resize_for_network
+
+
+class Canvas(NamedTuple):
+    """The net's outputs for one photo: `hist` (S, S, channels of all outputs), the `scale` s the gray
+    was resized by, and `placed`, the (rows, columns) slices of the canvas the photo occupies."""
+    hist: np.ndarray
+    scale: float
+    placed: tuple
 
 
 def released_scale(h, w, size):
@@ -71,13 +85,32 @@ class Colorizer:
             raise ValueError(f"{prototxt}: no prediction_h_full/prediction_c_full (hue/chroma) nor prediction_a_full/"
                              "prediction_b_full or prediction_ab_full (Lab) blobs; a dense net is needed "
                              "(e.g. prototxt/colorize_deploy.prototxt)")
+        # The bin counts are the nets' (the released one has 32 hue and 32 chroma bins; others may differ).
+        self.bins = {key: self._bin_count(prototxt, name) for name, key in self.outputs}
         if self.variant in ("lab_k32", "lab_16x16"):
             self.lab_mode = "expectation" if param == "median:expectation-cf" else param
             if self.lab_mode not in ("expectation", "mode", "median") or (self.variant == "lab_16x16" and self.lab_mode == "median"):
                 raise ValueError(f"--param for a Lab histogram net is expectation or mode (or median for marginals); got {param!r}")
 
+    def _bin_count(self, prototxt, name):
+        """The channel count of output blob `name` (N, K, S, S), checked to be a histogram the decoders
+        can read: at least 2 bins, and K = k * k for a joint Lab histogram."""
+        shape = tuple(self.net.blobs[name].shape)
+        if len(shape) != 4:
+            raise ValueError(f"{prototxt}: {name} has shape {shape}; a dense net's outputs are (N, K, S, S)")
+        k = shape[1]
+        if self.variant == "lab_l2":
+            return k
+        if k < 2:
+            raise ValueError(f"{prototxt}: {name} has {k} channel(s); a histogram output needs at least 2 bins")
+        if self.variant == "lab_16x16" and int(round(np.sqrt(k))) ** 2 != k:
+            raise ValueError(f"{prototxt}: {name} has {k} channels, neither 2 (a, b) values nor a joint histogram "
+                             "of k * k bins")
+        return k
+
     # ---- the net on the canvas -------------------------------------------------------------
-    def _canvas_histograms(self, gray):
+    def _canvas(self, gray):
+        """Run the net on the gray, resized by the released rule and centred on the S x S canvas."""
         h, w = gray.shape
         s = released_scale(h, w, self.size)
         small = gray if s == 1.0 else resize_for_network(gray, int(round(h * s)), int(round(w * s)))
@@ -86,30 +119,32 @@ class Colorizer:
         canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
         out = self.net.forward(data=canvas[None, None])
         hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0)
-        self._placed = (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1]))
-        return hist.astype(np.float64), s
+        return Canvas(hist.astype(np.float64), s, (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1])))
 
-    def _bands(self, gray, canvas=None):
-        """(row slice, [one array per output]) bands at the input's resolution."""
+    def _split(self, maps):
+        """Maps with every output's channels on the last axis, as [one array per output]."""
+        return np.split(maps, np.cumsum([self.bins[key] for _, key in self.outputs])[:-1], axis=-1)
+
+    def _bands(self, gray, canvas):
+        """(row slice, [one array per output]) bands at the input's resolution: the canvas's maps
+        resized by 1/s and centre-cropped to the input's size (the released rule)."""
         h, w = gray.shape
-        hist, s = canvas if canvas is not None else self._canvas_histograms(gray)
-        if s == 1.0:
+        if canvas.scale == 1.0:
             big_h = big_w = self.size
         else:
-            big_h, big_w = int(round(self.size / s)), int(round(self.size / s))
+            big_h, big_w = int(round(self.size / canvas.scale)), int(round(self.size / canvas.scale))
         oy, ox = (big_h - h) // 2, (big_w - w) // 2  # the centre crop of the resized canvas
-        splits = np.cumsum([self.net.blobs[name].shape[1] for name, _ in self.outputs])[:-1]
         for y0 in range(0, h, self.band_rows):
             n = min(self.band_rows, h - y0)
-            band = upsample_predictions(hist, big_h, big_w, oy + y0, ox, n, w)
-            yield slice(y0, y0 + n), np.split(band, splits, axis=-1)
+            yield slice(y0, y0 + n), self._split(upsample_predictions(canvas.hist, big_h, big_w, oy + y0, ox, n, w))
 
     def predict(self, image):
-        """The per-pixel outputs at the image's size: {"hue", "chroma"} histograms (H, W, 32) of a
-        hue/chroma net; {"a", "b"} or {"ab"} histograms (or (a, b) / 100 values) of a Lab net."""
+        """The per-pixel outputs at the image's size: {"hue", "chroma"} histograms (H, W, K) of a
+        hue/chroma net; {"a", "b"} or {"ab"} histograms (or (a, b) / 100 values) of a Lab net. K is
+        the net's (self.bins; 32 for the released model)."""
         gray = self._gray(image)
-        out = {key: np.empty(gray.shape + (self.net.blobs[name].shape[1],), np.float32) for name, key in self.outputs}
-        for rows, parts in self._bands(gray):
+        out = {key: np.empty(gray.shape + (self.bins[key],), np.float32) for _, key in self.outputs}
+        for rows, parts in self._bands(gray, self._canvas(gray)):
             for (_, key), part in zip(self.outputs, parts):
                 out[key][rows] = part
         return out
@@ -170,25 +205,30 @@ class Colorizer:
         chroma histograms (Eq. 5, solved on the canvas's pixels, applied everywhere), "quantile"
         matches the lightness-normalised RGB quantiles of the result."""
         gray = self._gray(image)
-        canvas, bias = None, None
-        if reference is not None and transfer_mode == "energy":
-            self._need_hue_chroma("energy histogram transfer")
-            canvas = self._canvas_histograms(gray)
-            sample = canvas[0][self._placed].reshape(-1, 64)
-            if len(sample) > 20000:
-                sample = sample[np.random.default_rng(0).choice(len(sample), 20000, replace=False)]
-            t_h, t_c = transfer.reference_histograms(to_rgb(np.asarray(reference)))
-            bias = (transfer.solve_bias(sample[:, :32], t_h, lam), transfer.solve_bias(sample[:, 32:], t_c, lam))
-        elif reference is not None and transfer_mode != "quantile":
+        if reference is not None and transfer_mode not in ("energy", "quantile"):
             raise ValueError(f"transfer must be 'energy' or 'quantile', got {transfer_mode!r}")
+        energy = reference is not None and transfer_mode == "energy"
+        if energy:
+            self._need_hue_chroma("energy histogram transfer")
+        canvas = self._canvas(gray)
+        bias = self._transfer_bias(canvas, reference, lam) if energy else None
         out = np.empty(gray.shape + (3,), np.float64)
         for rows, parts in self._bands(gray, canvas):
             if bias is not None:
-                parts = [transfer.apply_bias(parts[0], bias[0]), transfer.apply_bias(parts[1], bias[1])]
+                parts = [transfer.apply_bias(part, b) for part, b in zip(parts, bias)]
             out[rows] = self._decode(parts, gray[rows])
         if reference is not None and transfer_mode == "quantile":
             out = color.match_lightness(transfer.quantile_transfer(out, to_rgb(np.asarray(reference))), gray)
         return out
+
+    def _transfer_bias(self, canvas, reference, lam):
+        """The global (hue, chroma) biases of Eq. 5 towards the reference's histograms, solved on (up
+        to 20000 of) the canvas pixels the photo covers."""
+        sample = canvas.hist[canvas.placed].reshape(-1, canvas.hist.shape[-1])
+        if len(sample) > 20000:
+            sample = sample[np.random.default_rng(0).choice(len(sample), 20000, replace=False)]
+        targets = transfer.reference_histograms(to_rgb(np.asarray(reference)), self.bins["hue"], self.bins["chroma"])
+        return [transfer.solve_bias(part, t, lam) for part, t in zip(self._split(sample), targets)]
 
     @staticmethod
     def _gray(image):

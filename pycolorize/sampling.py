@@ -16,12 +16,13 @@ from .color import uniform_centres
 from .transfer import apply_bias
 
 
-def hue_rotation_bias(phi, strength, bins=32):
+def hue_rotation_bias(phi, strength, bins):
+    """The hue bias favouring hues near phi, over `bins` hue bins (the histograms' K)."""
     return strength * np.cos(2 * np.pi * (uniform_centres(bins) - phi))
 
 
 def sample_histograms(hue, chroma, n, strength=2.0, seed=0):
-    """n pairs of biased (hue, chroma) histogram maps."""
+    """n pairs of biased (hue, chroma) histogram maps; the bin counts are the arrays' last axes."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(n):

@@ -83,14 +83,17 @@ def apply_bias(y, b):
     return _posteriors(np.log(np.maximum(flat, _TINY)), b).reshape(shape)
 
 
-def reference_histograms(reference_rgb, bins=32):
-    """The reference's hue and chroma histograms (the hue histogram weighted by chroma, so that gray
-    pixels, whose hue is arbitrary, do not vote)."""
+def reference_histograms(reference_rgb, hue_bins, chroma_bins=None):
+    """The reference's hue and chroma histograms over the bins of the predictions they are compared
+    with (hue_bins and chroma_bins: the net's K_h and K_c, 32 each for the released model; chroma_bins
+    defaults to hue_bins). The hue histogram is weighted by chroma, so that gray pixels, whose hue is
+    arbitrary, do not vote."""
+    chroma_bins = hue_bins if chroma_bins is None else chroma_bins
     h, c, _ = color.rgb_to_hcv(reference_rgb)
-    hue = np.bincount(color.uniform_bin(h, bins).ravel(), weights=c.ravel(), minlength=bins)
+    hue = np.bincount(color.uniform_bin(h, hue_bins).ravel(), weights=c.ravel(), minlength=hue_bins)
     if hue.sum() <= 0:
-        hue = np.ones(bins)
-    chroma = np.bincount(color.uniform_bin(c, bins).ravel(), minlength=bins).astype(np.float64)
+        hue = np.ones(hue_bins)
+    chroma = np.bincount(color.uniform_bin(c, chroma_bins).ravel(), minlength=chroma_bins).astype(np.float64)
     return hue / hue.sum(), chroma / chroma.sum()
 
 

@@ -1,6 +1,6 @@
 """The released inference pipeline: scale rule (its resizing: test_images), banding, decoding to
-a known colour, any input format, the CLI, and the full-size deploy net on a file laid out like
-the released weights."""
+a known colour, nets of other bin counts, any input format, the CLI, and the full-size deploy net
+on a file laid out like the released weights."""
 import os
 import re
 import subprocess
@@ -27,17 +27,31 @@ def test_released_scale_rule():
     assert released_scale(200, 300, 512) == 1.0                        # never upscales
 
 
-@pytest.fixture(scope="module")
-def mini_model(tmp_path_factory):
-    d = tmp_path_factory.mktemp("mini")
-    deploy = d / "deploy.prototxt"
-    deploy.write_text(models.deploy_net(MINI, size=64))
+def random_net(deploy, text, scale=0.3):
+    """`text` written to `deploy`, and its net with random weights (the fixed upsampling kept)."""
+    deploy.write_text(text)
     net = pycolorize.Net(str(deploy))
     rng = np.random.RandomState(0)
     for name, blobs in net.params.items():
         if not name.endswith("_reshaped"):
             for b in blobs:
-                b.data[...] = rng.randn(*b.shape) * 0.3
+                b.data[...] = rng.randn(*b.shape) * scale
+    return net
+
+
+def fix_heads(net, bins):
+    """Heads that ignore the image: head `name` predicts bin bins[name] with probability ~1."""
+    for head, k in bins.items():
+        net.params[head][0].data[...] = 0
+        net.params[head][1].data[...] = -30
+        net.params[head][1].data[k] = 30
+
+
+@pytest.fixture(scope="module")
+def mini_model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mini")
+    deploy = d / "deploy.prototxt"
+    net = random_net(deploy, models.deploy_net(MINI, size=64))
     weights = str(d / "w.caffemodel.h5")
     net.save(weights)
     return str(deploy), weights
@@ -65,16 +79,50 @@ def test_decoding_gives_the_predicted_colour(mini_model, tmp_path):
     # heads that ignore the image: hue bin 10, chroma bin 12, each with probability ~1
     deploy, weights = mini_model
     net = pycolorize.Net(deploy, weights=weights)
-    for head, k in (("prediction_h", 10), ("prediction_c", 12)):
-        net.params[head][0].data[...] = 0
-        net.params[head][1].data[...] = -30
-        net.params[head][1].data[k] = 30
+    fix_heads(net, {"prediction_h": 10, "prediction_c": 12})
     net.save(str(tmp_path / "fixed.caffemodel.h5"))
     out = Colorizer(deploy, str(tmp_path / "fixed.caffemodel.h5"), size=64).colorize(np.full((40, 40), 0.4))
     h, c, _ = color.rgb_to_hcv(out[10:30, 10:30])
     np.testing.assert_allclose(h, 10.5 / 32, atol=1e-6)
     np.testing.assert_allclose(c, 12.5 / 32, atol=1e-6)
     np.testing.assert_allclose(color.gray(out), 0.4, atol=1e-9)
+
+
+def other_bins_model(tmp_path, k_h, k_c):
+    """The mini deploy net with k_h hue and k_c chroma bins, predicting hue bin 10 and chroma bin 6."""
+    text = models.deploy_net(MINI, size=64)
+    for head, k in (("h", k_h), ("c", k_c)):
+        layer = f'layer {{ name: "prediction_{head}" type: "Convolution"'
+        i = text.index("num_output: 32", text.index(layer))
+        text = text[:i] + f"num_output: {k}" + text[i + len("num_output: 32"):]
+        full = f'top: "prediction_{head}_full"'
+        i = text.index("dim: 32", text.index(full))
+        text = text[:i] + f"dim: {k}" + text[i + len("dim: 32"):]
+    deploy = tmp_path / f"deploy_{k_h}_{k_c}.prototxt"
+    net = random_net(deploy, text)
+    fix_heads(net, {"prediction_h": min(10, k_h - 1), "prediction_c": min(6, k_c - 1)})
+    weights = str(tmp_path / f"w_{k_h}_{k_c}.caffemodel.h5")
+    net.save(weights)
+    return str(deploy), weights
+
+
+def test_bin_counts_come_from_the_net(tmp_path):
+    c = Colorizer(*other_bins_model(tmp_path, 24, 16), size=64, band_rows=9)
+    assert c.bins == {"hue": 24, "chroma": 16}
+    img = np.full((40, 38), 0.4)
+    hist = c.predict(img)
+    assert hist["hue"].shape == (40, 38, 24) and hist["chroma"].shape == (40, 38, 16)
+    out = c.colorize(img)
+    h, chroma, _ = color.rgb_to_hcv(out[10:30, 10:30])
+    np.testing.assert_allclose(h, 10.5 / 24, atol=1e-6)  # the centres of 24 and 16 bins, not 32
+    np.testing.assert_allclose(chroma, 6.5 / 16, atol=1e-6)
+    blue = np.zeros((10, 10, 3))
+    blue[..., 2] = 0.9
+    for mode in ("energy", "quantile"):
+        assert c.colorize(img, reference=blue, transfer_mode=mode).shape == (40, 38, 3)
+    assert len(c.samples(img, n=2, hist=hist)) == 2 and c.uncertainty(img, hist=hist).shape == (40, 38)
+    with pytest.raises(ValueError, match="prediction_c_full has 1 channel\\(s\\); a histogram output needs at least 2 bins"):
+        Colorizer(*other_bins_model(tmp_path, 24, 1), size=64)
 
 
 def test_colorize_cli(mini_model, tmp_path):
@@ -213,16 +261,9 @@ def test_every_decoding_runs(mini_model, param):
 @pytest.mark.parametrize("variant", ["lab_k32", "lab_16x16", "lab_l2"])
 def test_lab_nets_colorize(tmp_path, variant):
     deploy = tmp_path / "deploy.prototxt"
-    deploy.write_text(models.deploy_net(MINI, size=64, variant=variant))
-    net = pycolorize.Net(str(deploy))
-    rng = np.random.RandomState(0)
-    for name, blobs in net.params.items():
-        if not name.endswith("_reshaped"):
-            for b in blobs:
-                b.data[...] = rng.randn(*b.shape) * 0.1
-    net.save(str(tmp_path / "w.h5"))
+    random_net(deploy, models.deploy_net(MINI, size=64, variant=variant), scale=0.1).save(str(tmp_path / "w.h5"))
     c = Colorizer(str(deploy), str(tmp_path / "w.h5"), size=64)
-    img = rng.rand(40, 36, 3)
+    img = np.random.RandomState(1).rand(40, 36, 3)
     out = c.colorize(img)
     assert out.shape == (40, 36, 3) and np.isfinite(out).all()
     inside = (out.max(-1) < 1) & (out.min(-1) > 0)

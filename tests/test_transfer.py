@@ -57,6 +57,10 @@ def test_reference_histograms_ignore_gray_pixels():
     ref = np.zeros((10, 10, 3))
     ref[:5] = [0.0, 0.0, 1.0]  # blue: hue 2/3, chroma 1
     ref[5:] = 0.5  # gray
-    hue, chroma = transfer.reference_histograms(ref)
+    hue, chroma = transfer.reference_histograms(ref, 32)
     assert hue.argmax() == color.uniform_bin(2 / 3) and hue.max() == pytest.approx(1.0)
     assert chroma[0] == pytest.approx(0.5) and chroma[31] == pytest.approx(0.5)
+    # over the bins of the net's predictions, which need not be 32 (nor the same for hue and chroma)
+    hue, chroma = transfer.reference_histograms(ref, 24, 10)
+    assert hue.shape == (24,) and hue.argmax() == 16 and chroma.shape == (10,)
+    assert chroma[0] == pytest.approx(0.5) and chroma[9] == pytest.approx(0.5)
