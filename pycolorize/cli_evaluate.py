@@ -12,12 +12,15 @@ SUMMARY = "score colorizations as the paper does (RMSE in alpha-beta, PSNR)"
 DESCRIPTION = """\
 Score colorizations as the paper does (RMSE in alpha-beta, PSNR), beside no colorization.
 
-Test set: --list (the authors' list format, paths appended to --root) or --folder. Outputs: a
-model (--weights [--prototxt] [--size] [--param]) or --predictions, a folder of colorized images
-named like the inputs. Writes per_image.csv (also the resume point: a rerun skips what it holds),
-summary.json, and the figures error_cumulative.png (Fig. 6), psnr_histogram.png (Fig. 7) and
-grid.png into OUTPUT; prints the table. Grayscale, unreadable or mismatched images are skipped
-and counted. Needs matplotlib (pip install "pycolorize[eval]").
+Test set: --list (the authors' list format: one path per line, optionally followed by an integer
+label, paths may contain spaces, '#' comments; paths appended to --root, else relative to the
+list's folder) or --folder (searched recursively, hidden files skipped); the images training would
+read from the same list or folder (pycolorize.images). Outputs: a model (--weights [--prototxt]
+[--size] [--param]) or --predictions, a folder of colorized images named like the inputs. Writes
+per_image.csv (also the resume point: a rerun skips what it holds), summary.json, and the figures
+error_cumulative.png (Fig. 6), psnr_histogram.png (Fig. 7) and grid.png into OUTPUT; prints the
+table. Grayscale, unreadable or mismatched images are skipped and counted. Needs matplotlib (pip
+install "pycolorize[eval]").
 
 --rmse-reading picks the lightness division of Deshpande's alpha-beta for the RMSE columns and
 Fig. 6: sum (over R+G+B: the reading on the paper's scale), mean (Deshpande's code literally,
