@@ -19,8 +19,8 @@ read from the same list or folder (pycolorize.images). Outputs: a model (--weigh
 [--size] [--param]) or --predictions, a folder of colorized images named like the inputs. Writes
 per_image.csv (also the resume point: a rerun skips what it holds), summary.json, and the figures
 error_cumulative.png (Fig. 6), psnr_histogram.png (Fig. 7) and grid.png into OUTPUT; prints the
-table. Grayscale, unreadable or mismatched images are skipped and counted. Needs matplotlib (pip
-install "pycolorize[eval]").
+table. Grayscale, unreadable or mismatched images are skipped and counted. Needs matplotlib
+(pip install "pycolorize[eval]").
 
 --rmse-reading picks the lightness division of Deshpande's alpha-beta for the RMSE columns and
 Fig. 6: sum (over R+G+B: the reading on the paper's scale), mean (Deshpande's code literally,
