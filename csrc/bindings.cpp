@@ -133,9 +133,16 @@ PYBIND11_MODULE(_core, m) {
     for (const char* f : {"max_iter", "snapshot", "display", "average_loss", "iter_size", "random_seed"})
       d[f] = p.has(f) || f != std::string("max_iter") ? py::cast(p.get_int(f)) : py::none();
     d["snapshot_after_train"] = p.get_bool("snapshot_after_train");
+    d["debug_info"] = p.get_bool("debug_info");
     d["solver_mode"] = p.get_string("solver_mode");
+    d["device_id"] = p.get_int("device_id");
+    py::list given;  // the fields the file writes, once each, in file order
+    for (const auto& f : p.fields)
+      if (!given.contains(f.name)) given.append(f.name);
+    d["given"] = given;
     return d;
-  }, "parse and validate a solver prototxt; returns the fields the Python Solver uses");
+  }, "parse and validate a solver prototxt; returns the fields the Python Solver uses, and under "
+     "'given' the names of those the file writes");
   m.def("rng_state", [] {
     std::ostringstream os;
     os << Runtime::rng();
@@ -157,6 +164,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_mode_gpu", [] { Runtime::set_mode(Mode::GPU); });
   m.def("mode", [] { return Runtime::mode() == Mode::GPU ? "gpu" : "cpu"; });
   m.def("set_device", &Runtime::set_device);
+  m.def("device", &Runtime::device, "the CUDA device that GPU mode runs on");
   m.def("cuda_compiled", &cuda_compiled);
   m.def("build_info", [] {
     // What CMake recorded (CMakeLists.txt: PYC_BUILD_*) and what the libraries report at run time.

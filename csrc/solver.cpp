@@ -11,33 +11,68 @@
 
 namespace pycolorize {
 
+namespace {
+
+// Where an error about `field` points: "<file>:<line>:<col>" of the field when the solver file
+// writes it, else "<file>".
+std::string loc(const proto::Message& p, const std::string& field) {
+  const proto::Field* f = p.find(field);
+  return f ? f->loc.str() : p.loc.file;
+}
+
+}  // namespace
+
 proto::Message Solver::parse(const std::string& text, const std::string& filename) {
   proto::Message m = proto::parse_text(text, filename);
   proto::validate(m, "SolverParameter");
+  check(m);
   return m;
 }
 
-Solver::Solver(const proto::Message& param, std::shared_ptr<Net> net) : param_(param), net_(std::move(net)) {
-  const std::string where = param_.loc.file;
-  std::string type = param_.get_string("type");
-  if (param_.has("solver_type")) type = param_.get_string("solver_type");
-  PYC_CHECK(type == "SGD", where, ": solver type '", type, "' is not implemented (pycolorize runs SGD with momentum)");
-  PYC_CHECK(param_.has("base_lr"), where, ": the solver needs base_lr");
-  policy_ = param_.get_string("lr_policy");
+void Solver::check(const proto::Message& p) {
+  // What the schema cannot say: values pycolorize does not implement, and Caffe's own CHECKs.
+  PYC_CHECK(!(p.has("net") && p.has("train_net")), loc(p, "train_net"),
+            ": net and train_net are both given; give one (Caffe too wants exactly one)");
+  PYC_CHECK(!(p.has("type") && p.has("solver_type")), loc(p, "solver_type"),
+            ": type and solver_type are both given; give type only (Caffe refuses both too)");
+  const char* type_field = p.has("solver_type") ? "solver_type" : "type";
+  const std::string type = p.get_string(type_field);
+  PYC_CHECK(type == "SGD", loc(p, type_field), ": ", type_field, " '", type,
+            "' is not implemented; pycolorize's solver is SGD with momentum (Caffe's \"SGD\")");
+  PYC_CHECK(p.has("base_lr"), p.loc.file, ": the solver needs base_lr");
+  const std::string policy = p.get_string("lr_policy");
   const std::vector<std::string> policies{"fixed", "step", "exp", "inv", "multistep", "poly", "sigmoid"};
-  PYC_CHECK(std::find(policies.begin(), policies.end(), policy_) != policies.end(), where, ": unknown lr_policy '",
-            policy_, "'; known: fixed, step, exp, inv, multistep, poly, sigmoid");
+  PYC_CHECK(std::find(policies.begin(), policies.end(), policy) != policies.end(), loc(p, "lr_policy"),
+            ": unknown lr_policy '", policy, "'; known: fixed, step, exp, inv, multistep, poly, sigmoid");
   auto need = [&](const char* field) {
-    PYC_CHECK(param_.has(field), where, ": lr_policy ", policy_, " needs ", field);
+    PYC_CHECK(p.has(field), loc(p, "lr_policy"), ": lr_policy ", policy, " needs ", field);
   };
-  if (policy_ == "step" || policy_ == "sigmoid") need("stepsize");
-  if (policy_ != "fixed" && policy_ != "poly") need("gamma");
-  if (policy_ == "inv" || policy_ == "poly") need("power");
-  if (policy_ == "poly") need("max_iter");
-  if (policy_ == "multistep") PYC_CHECK(!param_.ints("stepvalue").empty(), where, ": lr_policy multistep needs stepvalue");
-  const std::string reg = param_.get_string("regularization_type");
-  PYC_CHECK(reg == "L2" || reg == "L1", where, ": regularization_type must be L1 or L2, got '", reg, "'");
-  PYC_CHECK(param_.get_int("iter_size") >= 1, where, ": iter_size must be at least 1");
+  if (policy == "step" || policy == "sigmoid") need("stepsize");
+  if (policy != "fixed" && policy != "poly") need("gamma");
+  if (policy == "inv" || policy == "poly") need("power");
+  if (policy == "poly") need("max_iter");
+  if (policy == "multistep") PYC_CHECK(p.has("stepvalue"), loc(p, "lr_policy"), ": lr_policy multistep needs stepvalue");
+  if (policy == "step")  // Caffe's CHECK_GT(stepsize, 0): the rate decays every stepsize iterations
+    PYC_CHECK(p.get_int("stepsize") > 0, loc(p, "stepsize"), ": stepsize must be positive for lr_policy step, got ",
+              p.get_int("stepsize"));
+  if (policy == "poly")  // the rate is base_lr (1 - iter / max_iter)^power
+    PYC_CHECK(p.get_int("max_iter") > 0, loc(p, "max_iter"), ": max_iter must be positive for lr_policy poly, got ",
+              p.get_int("max_iter"));
+  const std::string reg = p.get_string("regularization_type");
+  PYC_CHECK(reg == "L2" || reg == "L1", loc(p, "regularization_type"), ": regularization_type must be L1 or L2, got '",
+            reg, "'");
+  for (const char* field : {"iter_size", "average_loss"})  // average_loss: Caffe's CHECK_GE(average_loss, 1)
+    PYC_CHECK(p.get_int(field) >= 1, loc(p, field), ": ", field, " must be at least 1, got ", p.get_int(field));
+  for (const char* field : {"display", "snapshot", "max_iter"})
+    if (p.has(field))
+      PYC_CHECK(p.get_int(field) >= 0, loc(p, field), ": ", field, " must not be negative, got ", p.get_int(field));
+  PYC_CHECK(p.get_string("snapshot_format") == "HDF5", loc(p, "snapshot_format"), ": snapshot_format ",
+            p.get_string("snapshot_format"), " is not implemented; pycolorize writes HDF5 snapshots (snapshot_format: HDF5)");
+}
+
+Solver::Solver(const proto::Message& param, std::shared_ptr<Net> net) : param_(param), net_(std::move(net)) {
+  check(param_);
+  policy_ = param_.get_string("lr_policy");
   const auto& params = net_->params();
   for (size_t i = 0; i < params.size(); ++i) {
     if (net_->param_owners()[i] >= 0) continue;  // shared: the owner carries the update

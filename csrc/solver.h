@@ -23,7 +23,12 @@ class Solver {
  public:
   // `param` is a validated SolverParameter; `net` its training net.
   Solver(const proto::Message& param, std::shared_ptr<Net> net);
+  // Parses and validates a solver prototxt: the schema, then check().
   static proto::Message parse(const std::string& text, const std::string& filename);
+  // Throws an Error naming the file and the field for a value pycolorize does not implement (a
+  // solver type other than SGD, an unknown lr_policy, snapshot_format BINARYPROTO) or that Caffe
+  // refuses (net and train_net both, a policy's missing parameter, average_loss < 1, ...).
+  static void check(const proto::Message& param);
 
   // Runs `iters` iterations; `before_forward` (may be empty) runs before every forward pass, so a
   // caller can feed a fresh batch to each of the iter_size passes. Returns the last iteration's

@@ -12,6 +12,25 @@ directory) and writes and reads snapshots in Caffe's HDF5 formats: weights ``/da
 solver state ``iter``, ``learned_net``, ``current_step`` and ``history/<i>``, plus
 ``pycolorize_rng`` (the Dropout generator, so that a resumed run is bit-identical on the CPU).
 
+Solver fields (every one the schema accepts, csrc/proto/schema.cpp; prototxt/README.md lists them):
+
+* followed as Caffe does: net (or its legacy name train_net; not both), type "SGD" (or the legacy
+  solver_type SGD; not both), base_lr, lr_policy with gamma, power, stepsize, stepvalue and
+  max_iter (fixed, step, exp, inv, multistep, poly and sigmoid: Caffe's SGDSolver::GetLearningRate),
+  momentum, weight_decay, regularization_type, iter_size, clip_gradients, random_seed, and, in
+  pycolorize.training, max_iter, snapshot, snapshot_prefix, snapshot_after_train, average_loss (the
+  loss shown and logged is the mean of that many iterations) and display (a line
+  ``Iteration <i>, loss = <mean>, lr = <rate>`` every `display` iterations in the progress output);
+* refused, with an Error naming the file, line and field: any other type or solver_type (Nesterov,
+  AdaGrad, RMSProp, AdaDelta, Adam), another lr_policy, snapshot_format BINARYPROTO (snapshots are
+  HDF5), and what Caffe refuses too (a policy without its parameters, stepsize <= 0 for step,
+  max_iter <= 0 for poly, average_loss or iter_size < 1, a negative display, snapshot or max_iter);
+* accepted but not followed, with a warning when the file sets them: solver_mode and device_id
+  (the caller picks the device: the tools' --gpu ID, pycolorize.use_gpu(); the warning comes when
+  the file asks for another one, e.g. a Caffe solver's `solver_mode: GPU` on a CPU run),
+  debug_info true (Caffe's per-layer norms) and test_net, test_iter, test_interval,
+  test_initialization (no test nets run while training; `pycolorize evaluate` scores snapshots).
+
 Crash safety: each file is written to a temporary beside it and renamed into place (atomic_h5), the
 weights first and the state last, and an older state of the same iteration is deleted just before
 its weights are replaced. A snapshot therefore counts as complete exactly when its state file exists
@@ -22,6 +41,7 @@ earlier snapshot as it was.
 """
 import os
 import re
+import warnings
 
 import h5py
 import numpy as np
@@ -51,6 +71,28 @@ def latest_snapshot(prefix):
     return best[1] if best else None
 
 
+def _warn_ignored_fields(path, param):
+    """One warning per solver field that the file sets but pycolorize does not follow (see the
+    Solver's docstring): the device fields when they differ from the device in effect, debug_info
+    true, and the test-net fields."""
+    given = set(param["given"])
+    mode = _core.mode()
+    if "solver_mode" in given and param["solver_mode"].lower() != mode:
+        warnings.warn(f"{path}: solver_mode {param['solver_mode']} is not followed: this run is on the {mode.upper()}, "
+                      f"as the caller chose (the tools' --gpu ID, pycolorize.use_gpu(), pycolorize.set_mode_cpu())",
+                      stacklevel=3)
+    if "device_id" in given and mode == "gpu" and param["device_id"] != _core.device():
+        warnings.warn(f"{path}: device_id {param['device_id']} is not followed: this run is on GPU {_core.device()}, "
+                      f"as the caller chose (the tools' --gpu ID, pycolorize.use_gpu())", stacklevel=3)
+    if param["debug_info"]:
+        warnings.warn(f"{path}: debug_info true is not implemented (Caffe's per-layer data and gradient norms); "
+                      f"ignored", stacklevel=3)
+    tests = [f for f in ("test_net", "test_iter", "test_interval", "test_initialization") if f in given]
+    if tests:
+        warnings.warn(f"{path}: {', '.join(tests)} ignored: pycolorize runs no test nets while training (evaluate "
+                      f"snapshots with `pycolorize evaluate`)", stacklevel=3)
+
+
 class Solver:
     def __init__(self, solver_prototxt, weights=None):
         path = os.fspath(solver_prototxt)
@@ -67,6 +109,7 @@ class Solver:
             raise FileNotFoundError(
                 f"{path}: net '{net_path}' not found; as in Caffe, it is resolved against the current directory "
                 f"({os.getcwd()})")
+        _warn_ignored_fields(path, self.param)
         if self.param["random_seed"] >= 0:  # as Caffe: seeded before the net's fillers run
             _core.set_random_seed(self.param["random_seed"])
         self.net = Net(net_path, phase="train")

@@ -17,7 +17,10 @@ The data config (YAML, or a dict) names the images and the sampling; sizes come 
 Batch size, crop size, samples per image and the output space (hue/chroma or a Lab variant)
 are read off the training net's Input blobs. Progress goes to a bar on a terminal, else to a
 plain line every 30 s (loss averaged over the solver's average_loss, images/s, ETA), and to a
-CSV log. Snapshots follow the solver's
+CSV log. The solver's `display: N` (N > 0) adds, as Caffe, a line ``Iteration <i>, loss = <that
+average>, lr = <the rate of that update>`` every N iterations (i = 0, N, 2N, ...; Caffe numbers an
+iteration before it runs), which replaces the 30-s lines where there is no terminal; with
+``progress=False`` (the tool's --quiet) neither is printed. Snapshots follow the solver's
 `snapshot`; the data position is saved with them, so `resume` continues the same stream
 (``resume="auto"``: from the newest complete snapshot under the prefix, if there is one).
 
@@ -241,11 +244,15 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
     new_log = not (resume and os.path.exists(log))
     if not new_log:
         _truncate_log(log, solver.iter)
+    display = int(solver.param["display"] or 0)
     bar = None
     if progress:
         from .progress import progress as progress_display
 
-        bar = progress_display(total=stop_at, initial=solver.iter, unit="it", desc="train")
+        # display > 0: Caffe's line every `display` iterations takes the place of the plain form's
+        # line every 30 s (a bar on a terminal stays, with those lines above it)
+        bar = progress_display(total=stop_at, initial=solver.iter, unit="it", desc="train",
+                               **({"every": math.inf} if display else {}))
     images = batch * int(solver.param["iter_size"] or 1)  # images per iteration
     try:
         with open(log, "w" if new_log else "a", newline="") as logf, _Interrupt() as interrupt:
@@ -271,6 +278,8 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                     raise _diverged(solver, loss, newest[2])
                 if bar is not None:
                     bar.update(1, loss=f"{smoothed:.4f}", img_s=f"{rate:.1f}", lr=f"{lr:.3g}")
+                    if display and (solver.iter - 1) % display == 0:  # Caffe counts the iteration before it
+                        bar.write(f"Iteration {solver.iter - 1}, loss = {smoothed:.6g}, lr = {lr:.6g}")
                 if every and solver.iter % every == 0:
                     snapshot()
                 out_of_time = time_limit is not None and time.perf_counter() - start >= time_limit

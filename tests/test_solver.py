@@ -1,15 +1,19 @@
 """The SGD solver: real Caffe's trajectory (tests/data/solver, the golden A3 set: five steps, plain
 and with iter_size 2), every lr policy, gradient clipping, snapshots that are complete or absent,
 and a bit-identical resume on the CPU."""
+import csv
 import os
+import re
 
 import h5py
 import numpy as np
 import pytest
 
 import pycolorize
+from pycolorize.training import train
 
 from conftest import DATA, assert_close
+from test_training import setup  # noqa: F401 (a fixture: a tiny colorization net, photos and a data config)
 
 TOL = 1e-5
 # Parameters (~0.1) and their updates (~1e-3, down to 1e-5) are checked element by element:
@@ -208,3 +212,74 @@ def test_solver_errors(tmp_path, monkeypatch):
         pycolorize.Solver(write_solver(tmp_path, 'lr_policy: "step" gamma: 0.1'))
     with pytest.raises(pycolorize.Error, match="'ADAM' is not implemented"):
         pycolorize.Solver(write_solver(tmp_path, 'type: "ADAM"'))
+
+
+@pytest.mark.parametrize("extra,message", [
+    ('type: "Adam"', "type 'Adam' is not implemented; pycolorize's solver is SGD with momentum"),
+    ("solver_type: NESTEROV", "solver_type 'NESTEROV' is not implemented"),
+    ('solver_type: SGD type: "SGD"', "type and solver_type are both given"),
+    ('train_net: "other.prototxt"', "net and train_net are both given"),
+    ("snapshot_format: BINARYPROTO", "snapshot_format BINARYPROTO is not implemented; pycolorize writes HDF5"),
+    ('lr_policy: "step" gamma: 0.5 stepsize: 0', "stepsize must be positive for lr_policy step, got 0"),
+    ('lr_policy: "poly" power: 1 max_iter: 0', "max_iter must be positive for lr_policy poly, got 0"),
+    ("average_loss: 0", "average_loss must be at least 1, got 0"),
+    ("display: -5", "display must not be negative, got -5"),
+    ("snapshot: -1", "snapshot must not be negative, got -1"),
+])
+def test_fields_we_do_not_implement_are_one_line_errors_naming_file_and_field(tmp_path, extra, message):
+    """Refused while the solver file is read, before the net is built (the net file is missing
+    here), with the file, line and column of the field at fault."""
+    path = write_solver(tmp_path, extra)
+    os.remove(tmp_path / "net.prototxt")
+    with pytest.raises(pycolorize.Error, match=rf"^{re.escape(path)}:6:\d+: {message}") as e:
+        pycolorize.Solver(path)
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("extra,warning", [
+    ("solver_mode: GPU", "solver_mode GPU is not followed: this run is on the CPU, as the caller chose"),
+    ("solver_mode: CPU", None),
+    ("debug_info: true", r"debug_info true is not implemented \(Caffe's per-layer data and gradient norms\)"),
+    ("debug_info: false", None),
+    ("test_iter: 10 test_interval: 100", "test_iter, test_interval ignored: pycolorize runs no test nets"),
+    ("display: 20 device_id: 0", None),  # device_id is looked at in GPU mode only
+])
+def test_device_debug_and_test_fields_warn_when_not_followed(tmp_path, recwarn, extra, warning):
+    pycolorize.Solver(write_solver(tmp_path, extra))
+    said = [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)]
+    if warning is None:
+        assert said == []
+    else:
+        assert len(said) == 1 and re.match(rf"{re.escape(str(tmp_path / 'solver.prototxt'))}: {warning}", said[0]), said
+
+
+def test_device_id_other_than_the_one_in_use_warns(device, tmp_path, recwarn):
+    if device != "gpu":
+        pytest.skip("device_id matters in GPU mode only")
+    other = (pycolorize._core.device() + 1) % max(2, pycolorize.gpu_count())
+    pycolorize.Solver(write_solver(tmp_path, f"device_id: {other}"))
+    assert [str(w.message) for w in recwarn if "device_id" in str(w.message)] == [
+        f"{tmp_path / 'solver.prototxt'}: device_id {other} is not followed: this run is on GPU "
+        f"{pycolorize._core.device()}, as the caller chose (the tools' --gpu ID, pycolorize.use_gpu())"]
+
+
+def test_display_prints_caffes_line_every_display_iterations(setup, capsys):
+    """display: 2 over six iterations: Caffe's "Iteration i, loss = ..., lr = ..." at i = 0, 2, 4
+    (numbered before the update, as Caffe does), with the loss averaged over average_loss as in the
+    CSV log's smoothed_loss; display: 0 prints none."""
+    t = setup
+    solver = t / "solver.prototxt"
+    solver.write_text(solver.read_text().replace("display: 5", "display: 2").replace("average_loss: 250",
+                                                                                    "average_loss: 2"))
+    train(str(solver), str(t / "data.yaml"), log=str(t / "a.csv"))
+    lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("Iteration ")]
+    rows = list(csv.DictReader(open(t / "a.csv")))
+    assert lines == [f"Iteration {int(r['iter']) - 1}, loss = {r['smoothed_loss']}, lr = {r['lr']}"
+                     for r in rows if int(r["iter"]) in (1, 3, 5)]
+    assert rows[1]["smoothed_loss"] == f"{(float(rows[0]['loss']) + float(rows[1]['loss'])) / 2:.6g}"
+    solver.write_text(solver.read_text().replace("display: 2", "display: 0"))
+    for f in (t / "snaps").iterdir():
+        f.unlink()
+    train(str(solver), str(t / "data.yaml"), log=str(t / "b.csv"))
+    err = capsys.readouterr().err
+    assert "Iteration" not in err and "train: 6/6 it, 100 %" in err
