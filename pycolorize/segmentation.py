@@ -1,0 +1,444 @@
+"""Semantic segmentation on PASCAL VOC 2012, the paper's test of colorization as pretraining
+(Sec. 5, Table 6): the dataset layout, training examples, scoring, and prediction files.
+
+    pairs = voc_pairs("VOCdevkit/VOC2012", "ImageSets/Segmentation/val.txt")
+    check_labels(pairs, "val.txt")             # every label readable, in range, the image's size
+    cm = ConfusionMatrix()
+    for image_id, image_path, label_path in pairs:
+        rgb, label = read_pair(image_path, label_path)
+        cm.add(predict(net, rgb), label)
+    cm.metrics()["mean_iu"]
+
+VOC 2012: 21 classes (CLASSES, background first), labels are palette PNGs whose pixel values are
+the class indices, and 255 (IGNORE) marks the void border drawn around every object and the
+regions too hard to label; those pixels are neither trained on nor scored.
+
+Input conventions (the colorization net's): gray = mean(R, G, B) in [0, 1] for a one-channel
+input, RGB in [0, 1] for three channels, no mean subtraction. Where an image must be padded (a
+training crop larger than the image, a test image padded up to a multiple of the trunk's stride
+32) the padding is the ImageNet mean colour MEAN_RGB (MEAN_GRAY for gray input) and the label
+there is IGNORE; the image keeps its top-left corner, the padding goes right and below.
+
+Scores follow FCN's evaluation (Long et al., score.py): one confusion matrix summed over every
+pixel of every image, then pixel accuracy, mean accuracy, per-class IU, mean IU and frequency-
+weighted IU from it (ConfusionMatrix.metrics).
+"""
+import os
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+from . import color
+
+CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+           "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+N_CLASSES = len(CLASSES)
+IGNORE = 255
+MEAN_RGB = (0.485, 0.456, 0.406)  # the ImageNet mean colour, in [0, 1]
+MEAN_GRAY = sum(MEAN_RGB) / 3     # its gray (mean of R, G, B), the padding of a one-channel input
+STRIDE = 32                       # test images are padded up to a multiple of this (the trunk's stride)
+
+
+def voc_palette(n=256):
+    """The VOC devkit's colour map (VOClabelcolormap.m): the bits of each index, three at a time,
+    interleaved from the most significant bit down into R, G and B. (n, 3) uint8."""
+    out = np.zeros((n, 3), np.uint8)
+    for i in range(n):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        out[i] = (r, g, b)
+    return out
+
+
+PALETTE = voc_palette()
+
+
+# ---- the VOC layout --------------------------------------------------------------------------
+
+def resolve_list(root, list_file):
+    """The path of a list: absolute as given; relative, under `root` (ImageSets/Segmentation/val.txt),
+    else as given from the current folder; a bare name (val) is ImageSets/Segmentation/<name>.txt."""
+    list_file = os.fspath(list_file)
+    if os.path.isabs(list_file):
+        tried = [list_file]
+    else:
+        tried = [os.path.join(root, list_file), list_file]
+        if os.sep not in list_file and "/" not in list_file and not list_file.endswith(".txt"):
+            tried.append(os.path.join(root, "ImageSets", "Segmentation", list_file + ".txt"))
+    for path in tried:
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError(f"{list_file}: no such list (looked for {', '.join(tried)})")
+
+
+def _examples(items, k=3):
+    return ", ".join(items[:k]) + (", ..." if len(items) > k else "")
+
+
+def voc_pairs(root, list_file):
+    """[(id, image path, label path)] for the images of a list, in its order. `root` holds
+    JPEGImages/<id>.jpg and SegmentationClass/<id>.png; the list (resolve_list) has one image a
+    line: either `<id>` (VOC's ImageSets/Segmentation/*.txt) or `<image> <label>`, two paths
+    relative to `root` (the SBD-augmented train_aug lists: '/JPEGImages/x.jpg
+    /SegmentationClassAug/x.png'; the id is the image's name without extension). Blank lines and
+    '#' comments are skipped. Every listed file is looked for up front; missing files, malformed
+    lines and repeated ids are one ValueError/FileNotFoundError naming the list, counting each kind
+    of problem and giving the first few with their line numbers."""
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: no such VOC folder (it should hold JPEGImages/ and SegmentationClass/)")
+    path = resolve_list(root, list_file)
+    pairs, lines, malformed, seen, repeated = [], [], [], {}, []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for n, line in enumerate(f, 1):
+            words = line.split()
+            if not words or words[0].startswith("#"):
+                continue
+            if len(words) == 1:
+                image_id = words[0]
+                image = os.path.join(root, "JPEGImages", image_id + ".jpg")
+                label = os.path.join(root, "SegmentationClass", image_id + ".png")
+            elif len(words) == 2:
+                image, label = (os.path.join(root, w.lstrip("/")) for w in words)
+                image_id = os.path.splitext(os.path.basename(words[0]))[0]
+            else:
+                malformed.append(f"line {n}")
+                continue
+            if image_id in seen:
+                repeated.append(f"{image_id} (lines {seen[image_id]} and {n})")
+                continue
+            seen[image_id] = n
+            pairs.append((image_id, image, label))
+            lines.append(n)
+    problems = []
+    if malformed:
+        problems.append(f"{len(malformed)} line(s) are neither '<id>' nor '<image> <label>': {_examples(malformed)}")
+    if repeated:
+        problems.append(f"{len(repeated)} id(s) listed twice: {_examples(repeated)}")
+    if not pairs and not problems:
+        raise ValueError(f"{path}: the list names no image")
+    no_image = [f"{p[1]} (line {n})" for p, n in zip(pairs, lines) if not os.path.isfile(p[1])]
+    no_label = [f"{p[2]} (line {n})" for p, n in zip(pairs, lines) if not os.path.isfile(p[2])]
+    if no_image:
+        problems.append(f"{len(no_image)} of {len(pairs)} images have no JPEG, e.g. {_examples(no_image)}")
+    if no_label:
+        problems.append(f"{len(no_label)} of {len(pairs)} images have no label PNG, e.g. {_examples(no_label)}")
+    if problems:
+        kind = FileNotFoundError if (no_image or no_label) and not (malformed or repeated) else ValueError
+        raise kind(f"{path}: " + "; ".join(problems))
+    return pairs
+
+
+def image_size(path):
+    """(height, width) of an image file, from its header."""
+    with Image.open(path) as im:
+        return im.height, im.width
+
+
+def _size(hw):
+    return f"{hw[1]}x{hw[0]}"
+
+
+def _value_counts(a, bad):
+    values, counts = np.unique(a[bad], return_counts=True)
+    return ", ".join(f"{v} ({c} px)" for v, c in zip(values.tolist(), counts.tolist()))
+
+
+def _indices(path, what, allowed):
+    """The pixel values of a palette (P) or 8-bit gray (L) PNG, checked against `allowed` (a
+    boolean table over 0..255). Palette PNGs are read as their indices, never through RGB."""
+    with Image.open(path) as im:
+        if im.mode not in ("P", "L"):
+            raise ValueError(f"{path}: a {im.mode} image; {what}s are palette (P) or 8-bit gray (L) PNGs of class "
+                             "indices (an RGB rendering of the colours cannot be read back as classes)")
+        a = np.array(im, dtype=np.uint8)
+    bad = ~allowed[a]
+    if bad.any():
+        return a, bad
+    return a, None
+
+
+def _allowed(n_classes, ignore):
+    table = np.zeros(256, bool)
+    table[:n_classes] = True
+    if ignore is not None:
+        table[ignore] = True
+    return table
+
+
+def read_label(path, n_classes=N_CLASSES, ignore=IGNORE):
+    """A VOC label PNG as an (H, W) uint8 array of class indices and `ignore`. Palette ("P") PNGs
+    give their indices directly, "L" PNGs their values; any other mode, and values other than
+    0..n_classes-1 and `ignore`, are a ValueError naming the file (and the values, with counts)."""
+    a, bad = _indices(path, "label", _allowed(n_classes, ignore))
+    if bad is not None:
+        raise ValueError(f"{path}: label values outside 0..{n_classes - 1} and {ignore}: {_value_counts(a, bad)}")
+    return a
+
+
+def read_image(path):
+    """An image as float64 RGB in [0, 1] (gray images repeated to three channels)."""
+    from .data import load_image
+
+    return load_image(path)
+
+
+def read_pair(image_path, label_path, n_classes=N_CLASSES, ignore=IGNORE):
+    """(rgb, label) of one image; a label whose size differs from the image's is a ValueError
+    naming both files and both sizes."""
+    label = read_label(label_path, n_classes, ignore)
+    rgb = read_image(image_path)
+    if rgb.shape[:2] != label.shape:
+        raise ValueError(f"{label_path}: the label is {_size(label.shape)} (width x height) but the image "
+                         f"{image_path} is {_size(rgb.shape[:2])}")
+    return rgb, label
+
+
+def check_labels(pairs, list_file="the list", n_classes=N_CLASSES, ignore=IGNORE):
+    """Read every label of `pairs` and every image's size (from its header) up front: labels that
+    cannot be read, hold values other than the classes and `ignore`, or differ in size from their
+    image are one ValueError naming the list, counting each kind and giving the first few."""
+    allowed = _allowed(n_classes, ignore)
+    unreadable, bad_values, mismatched = [], [], []
+    for _, image, label in pairs:
+        try:
+            a, bad = _indices(label, "label", allowed)
+        except (OSError, ValueError, SyntaxError) as e:
+            unreadable.append(f"{label} ({' '.join(str(e).split()).replace(label + ': ', '')})")
+            continue
+        if bad is not None:
+            bad_values.append(f"{label}: {_value_counts(a, bad)}")
+        try:
+            hw = image_size(image)
+        except (OSError, SyntaxError, ValueError) as e:
+            unreadable.append(f"{image} ({' '.join(str(e).split())})")
+            continue
+        if hw != a.shape:
+            mismatched.append(f"{label} is {_size(a.shape)} but {image} is {_size(hw)}")
+    n = len(pairs)
+    problems = []
+    if unreadable:
+        problems.append(f"{len(unreadable)} file(s) cannot be read as a label or an image: {_examples(unreadable)}")
+    if bad_values:
+        problems.append(f"{len(bad_values)} of {n} labels hold values outside 0..{n_classes - 1} and {ignore}, "
+                        f"e.g. {_examples(bad_values)}")
+    if mismatched:
+        problems.append(f"{len(mismatched)} of {n} labels differ in size (width x height) from their image, "
+                        f"e.g. {_examples(mismatched)}")
+    if problems:
+        raise ValueError(f"{list_file}: " + "; ".join(problems))
+
+
+# ---- training examples -----------------------------------------------------------------------
+
+def _resize_rgb(rgb, height, width):
+    """Bilinear resize of float RGB (Pillow, per channel in 'F' mode)."""
+    chans = [np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c], np.float32), mode="F")
+                        .resize((width, height), Image.BILINEAR)) for c in range(rgb.shape[-1])]
+    return np.stack(chans, axis=-1).astype(np.float64)
+
+
+def _resize_label(label, height, width):
+    """Nearest-neighbour resize: every output value is one of the input's (labels are never interpolated)."""
+    return np.asarray(Image.fromarray(np.ascontiguousarray(label, np.uint8)).resize((width, height), Image.NEAREST))
+
+
+def _pad(rgb, label, height, width):
+    """rgb and label padded right and below to at least height x width (MEAN_RGB and IGNORE)."""
+    h, w = rgb.shape[:2]
+    H, W = max(h, height), max(w, width)
+    if (H, W) == (h, w):
+        return rgb, label
+    out = np.empty((H, W, 3), np.float64)
+    out[...] = MEAN_RGB
+    out[:h, :w] = rgb
+    lab = None
+    if label is not None:
+        lab = np.full((H, W), IGNORE, np.uint8)
+        lab[:h, :w] = label
+    return out, lab
+
+
+def segmentation_example(rgb, label, rng, crop=320, mirror=True, scale=(1.0, 1.0), gray=True):
+    """One training example of an image (H, W, 3) RGB in [0, 1] and its label (H, W) of class
+    indices and IGNORE: {"data": (C, crop, crop) float32, "label": (1, crop, crop) float32}.
+
+    In order, with `rng` (numpy.random.Generator) making every random choice (so one seed gives one
+    example): a scale factor drawn uniformly from `scale` (image bilinear, label nearest, so the
+    label holds only values of the source label); padding right and below to at least crop x crop
+    (the image with MEAN_RGB, the label with IGNORE); a uniformly random crop x crop window; a
+    horizontal mirror of both with probability 1/2 (`mirror`). Data: gray = mean(R, G, B) in
+    [0, 1] (C = 1, `gray`) or RGB in [0, 1] (C = 3)."""
+    rgb = np.asarray(rgb, dtype=np.float64)
+    label = np.asarray(label)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {rgb.shape}")
+    if label.shape != rgb.shape[:2]:
+        raise ValueError(f"the label is {_size(label.shape)} (width x height) but the image is {_size(rgb.shape[:2])}")
+    lo, hi = float(scale[0]), float(scale[1])
+    if not 0 < lo <= hi:
+        raise ValueError(f"scale must be (low, high) with 0 < low <= high, got {scale}")
+    s = lo if lo == hi else float(rng.uniform(lo, hi))
+    if s != 1.0:
+        h, w = (max(1, int(round(n * s))) for n in rgb.shape[:2])
+        rgb, label = _resize_rgb(rgb, h, w), _resize_label(label, h, w)
+    rgb, label = _pad(rgb, label.astype(np.uint8, copy=False), crop, crop)
+    H, W = label.shape
+    y0, x0 = int(rng.integers(0, H - crop + 1)), int(rng.integers(0, W - crop + 1))
+    window, lab = rgb[y0:y0 + crop, x0:x0 + crop], label[y0:y0 + crop, x0:x0 + crop]
+    if mirror and rng.random() < 0.5:
+        window, lab = window[:, ::-1], lab[:, ::-1]
+    data = color.gray(window)[None] if gray else window.transpose(2, 0, 1)
+    return {"data": np.ascontiguousarray(data, np.float32), "label": np.ascontiguousarray(lab, np.float32)[None]}
+
+
+# ---- the net at test time --------------------------------------------------------------------
+
+def net_input(rgb, channels=1, multiple=STRIDE):
+    """A test image as the deploy net's input (1, C, H', W'): gray (C = 1) or RGB (C = 3) in
+    [0, 1], padded right and below with the mean up to sides that are multiples of `multiple`."""
+    if channels not in (1, 3):
+        raise ValueError(f"the net's input has {channels} channels; 1 (gray) or 3 (RGB) are supported")
+    h, w = rgb.shape[:2]
+    H, W = -(-h // multiple) * multiple, -(-w // multiple) * multiple
+    padded, _ = _pad(np.asarray(rgb, np.float64), None, H, W)
+    data = color.gray(padded)[None] if channels == 1 else padded.transpose(2, 0, 1)
+    return np.ascontiguousarray(data[None], np.float32)
+
+
+def predict(net, rgb, output_blob="score", input_blob="data", n_classes=N_CLASSES):
+    """The class of every pixel of `rgb` (H, W) uint8: the net reshaped to the padded image
+    (net_input), forwarded, its `output_blob` (1, n_classes, H', W') cropped to the image and
+    argmaxed over the classes. An output of another shape, or one that is not finite, is an error."""
+    blobs = net.blobs
+    if input_blob not in blobs:
+        raise ValueError(f"the net has no input blob {input_blob!r} (inputs: {', '.join(net.inputs) or 'none'})")
+    if output_blob not in blobs:
+        raise ValueError(f"the net has no blob {output_blob!r} (outputs: {', '.join(net.outputs) or 'none'})")
+    shape = tuple(blobs[input_blob].shape)
+    if len(shape) != 4:
+        raise ValueError(f"the net's input blob {input_blob!r} has shape {shape}; expected (1, C, H, W)")
+    x = net_input(rgb, shape[1])
+    score = net.forward(blobs=[output_blob], **{input_blob: x})[output_blob]
+    want = (1, n_classes) + x.shape[2:]
+    if tuple(score.shape) != want:
+        raise ValueError(f"the net's {output_blob!r} is {tuple(score.shape)} for a {x.shape} input; expected {want}: "
+                         f"{n_classes} class scores at the input's resolution")
+    h, w = rgb.shape[:2]
+    score = score[0, :, :h, :w]
+    if not np.isfinite(score).all():
+        raise ValueError(f"the net's {output_blob!r} holds NaN or infinite scores")
+    return score.argmax(axis=0).astype(np.uint8)
+
+
+# ---- scoring ---------------------------------------------------------------------------------
+
+class ConfusionMatrix:
+    """Pixel counts hist[ground truth, prediction] over n_classes, summed over images; pixels whose
+    label is `ignore` are not counted.
+
+    metrics() computes FCN's scores (Long et al., score.py) from the summed matrix:
+      pixel accuracy        diag.sum() / hist.sum()
+      mean accuracy         nanmean(diag / hist.sum(1))
+      per-class IU          diag / (hist.sum(1) + hist.sum(0) - diag)
+      mean IU               nanmean(IU)
+      frequency-weighted IU sum over classes with ground truth of (hist.sum(1) / hist.sum()) * IU
+    The means are NaN-skipping: a class absent from both the ground truth and the predictions has
+    IU 0/0 and is left out of the mean IU (a class predicted but absent from the ground truth has
+    IU 0 and counts), and a class absent from the ground truth is left out of the mean accuracy.
+    On the full VOC 2012 val set every class is present, so this is the VOC devkit's mean over all
+    21 classes; on a subset it averages over fewer classes (metrics() says how many)."""
+
+    def __init__(self, n_classes=N_CLASSES, ignore=IGNORE):
+        self.n, self.ignore = int(n_classes), ignore
+        self.hist = np.zeros((self.n, self.n), np.int64)
+
+    def counts(self, pred, label):
+        """The confusion counts of one image (not added)."""
+        pred, label = np.asarray(pred), np.asarray(label)
+        if pred.shape != label.shape:
+            raise ValueError(f"the prediction is {_size(pred.shape)} (width x height) but the label is "
+                             f"{_size(label.shape)}")
+        keep = label != self.ignore if self.ignore is not None else np.ones(label.shape, bool)
+        lab, prd = label[keep].astype(np.int64), pred[keep].astype(np.int64)
+        bad = (lab < 0) | (lab >= self.n)
+        if bad.any():
+            raise ValueError(f"label values outside 0..{self.n - 1} and {self.ignore}: "
+                             f"{sorted(set(lab[bad].tolist()))[:10]}")
+        bad = (prd < 0) | (prd >= self.n)
+        if bad.any():
+            raise ValueError(f"predicted values outside 0..{self.n - 1}: {sorted(set(prd[bad].tolist()))[:10]}")
+        return np.bincount(self.n * lab + prd, minlength=self.n ** 2).reshape(self.n, self.n)
+
+    def add(self, pred, label):
+        """Add one image's prediction and label (same shape); returns that image's counts."""
+        c = self.counts(pred, label)
+        self.hist += c
+        return c
+
+    def metrics(self):
+        """{"pixel_accuracy", "mean_accuracy", "mean_iu", "frequency_weighted_iu", "iu" (per class,
+        NaN where 0/0), "accuracy" (per class), "gt_pixels", "predicted_pixels", "classes_in_mean_iu"}."""
+        hist = self.hist.astype(np.float64)
+        total = hist.sum()
+        if total == 0:
+            raise ValueError("no pixel was scored (every label pixel is ignored, or nothing was added)")
+        diag, gt, pred = np.diag(hist), hist.sum(1), hist.sum(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            acc = diag / gt
+            iu = diag / (gt + pred - diag)
+        freq = gt / total
+        return {"pixel_accuracy": float(diag.sum() / total), "mean_accuracy": float(np.nanmean(acc)),
+                "mean_iu": float(np.nanmean(iu)), "frequency_weighted_iu": float((freq[freq > 0] * iu[freq > 0]).sum()),
+                "iu": iu, "accuracy": acc, "gt_pixels": self.hist.sum(1), "predicted_pixels": self.hist.sum(0),
+                "classes_in_mean_iu": int(np.isfinite(iu).sum())}
+
+
+# ---- prediction files ------------------------------------------------------------------------
+
+def save_prediction(path, pred):
+    """Write an (H, W) class map as a palette PNG in the VOC colours, atomically (a temporary file
+    beside it renamed into place)."""
+    pred = np.asarray(pred)
+    if pred.ndim != 2 or pred.size and (pred.min() < 0 or pred.max() > 255):
+        raise ValueError(f"{path}: a prediction must be an (H, W) array of class indices; got shape {pred.shape}")
+    im = Image.fromarray(pred.astype(np.uint8), mode="P")
+    im.putpalette(PALETTE.tobytes())
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            im.save(f, format="PNG")
+        os.replace(tmp, path)
+        tmp = None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_prediction(path, n_classes=N_CLASSES):
+    """A prediction PNG (palette or 8-bit gray) as an (H, W) uint8 class map; values other than
+    0..n_classes-1 (255 too: a prediction has no void) are a ValueError naming the file and values."""
+    a, bad = _indices(path, "prediction", _allowed(n_classes, None))
+    if bad is not None:
+        raise ValueError(f"{path}: predicted values outside 0..{n_classes - 1}: {_value_counts(a, bad)}")
+    return a
+
+
+def format_table(metrics, method="pycolorize (this run)", input_kind="gray", classes=CLASSES):
+    """A markdown table in the layout of the paper's Table 6 (one row a method, its mean IU in %),
+    with the per-class IU (%) after it; a class absent from both ground truth and predictions: -."""
+    def pct(v):
+        return "-" if not np.isfinite(v) else f"{100 * v:.1f}"
+
+    head = ["Method", "Input", "mIU (%)"] + list(classes)
+    row = [method, input_kind, pct(metrics["mean_iu"])] + [pct(v) for v in metrics["iu"]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|",
+             "| " + " | ".join(row) + " |"]
+    return "\n".join(lines)

@@ -1,0 +1,320 @@
+"""Semantic segmentation on VOC 2012 (pycolorize.segmentation): the palette, the VOC layout and its
+errors, the synthetic VOC of the tests (tests/synthetic_voc.py), training examples, FCN's scores on
+a hand-computed case, and prediction files."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pycolorize import color
+from pycolorize import segmentation as seg
+
+from synthetic_voc import make_synthetic_voc
+
+
+def write_png(path, a, mode="P"):
+    im = Image.fromarray(np.asarray(a, np.uint8), mode=mode)
+    if mode == "P":
+        im.putpalette(seg.PALETTE.tobytes())
+    im.save(path)
+
+
+# ---- constants ---------------------------------------------------------------------------------
+
+def test_palette_and_classes():
+    assert seg.PALETTE.shape == (256, 3) and seg.PALETTE.dtype == np.uint8
+    assert tuple(seg.PALETTE[0]) == (0, 0, 0)
+    assert tuple(seg.PALETTE[1]) == (128, 0, 0)
+    assert tuple(seg.PALETTE[2]) == (0, 128, 0)
+    assert tuple(seg.PALETTE[15]) == (192, 128, 128)
+    assert tuple(seg.PALETTE[20]) == (0, 64, 128)
+    assert tuple(seg.PALETTE[255]) == (224, 224, 192)
+    assert len({tuple(c) for c in seg.PALETTE}) == 256
+    assert len(seg.CLASSES) == 21 and seg.CLASSES[0] == "background" and seg.CLASSES[1] == "aeroplane"
+    assert seg.CLASSES[15] == "person" and seg.CLASSES[20] == "tvmonitor" and seg.IGNORE == 255
+    assert seg.MEAN_GRAY == pytest.approx((0.485 + 0.456 + 0.406) / 3)
+
+
+# ---- the synthetic VOC -------------------------------------------------------------------------
+
+def test_synthetic_voc_is_voc_shaped_and_learnable_from_gray(tmp_path):
+    sizes = [(64, 80), (96, 72), (64, 64)]
+    voc = make_synthetic_voc(tmp_path / "a", n_train=9, n_val=6, size=sizes, seed=5, classes=(1, 8, 15, 12))
+    root = voc["root"]
+    for name in ("train", "val", "trainval"):
+        assert os.path.isfile(os.path.join(root, "ImageSets", "Segmentation", name + ".txt"))
+    assert seg.voc_pairs(root, "trainval") == seg.voc_pairs(root, "train") + seg.voc_pairs(root, "val")
+    seg.check_labels(seg.voc_pairs(root, "trainval"))
+    levels = {}  # class -> gray values of its pixels away from every boundary
+    correct = total = 0
+    for split in ("train", "val"):
+        seen = set()
+        for n, (i, image, label) in enumerate(seg.voc_pairs(root, split)):
+            im = Image.open(label)
+            assert im.mode == "P" and im.getpalette()[:3 * 21] == seg.PALETTE[:21].ravel().tolist()
+            rgb, lab = seg.read_pair(image, label)
+            assert lab.shape == sizes[(n + (9 if split == "val" else 0)) % 3]
+            assert set(np.unique(lab).tolist()) <= {0, 1, 8, 12, 15, 255}
+            seen |= set(np.unique(lab).tolist())
+            # VOC's void band: no two different classes touch (4-neighbours) without 255 between
+            for a, b in ((lab[1:], lab[:-1]), (lab[:, 1:], lab[:, :-1])):
+                assert not ((a != b) & (a != 255) & (b != 255)).any(), i
+            assert (lab == 255).any() and (lab == 0).any()
+            g = color.gray(rgb)
+            for c in np.unique(lab[lab != 255]).tolist():
+                levels.setdefault(c, []).append(g[lab == c])
+        assert {1, 8, 12, 15} <= seen, split  # every class in every split
+    # each class has its own gray level: the nearest level classifies most pixels of a 5x5 mean
+    means = {c: np.concatenate(v).mean() for c, v in levels.items()}
+    assert min(abs(a - b) for a in means.values() for b in means.values() if a is not b) > 0.1, means
+    for i, image, label in seg.voc_pairs(root, "val"):
+        rgb, lab = seg.read_pair(image, label)
+        g = color.gray(rgb)
+        h, w = g.shape
+        p = np.pad(g, 2, mode="edge")
+        smooth = sum(p[dy:dy + h, dx:dx + w] for dy in range(5) for dx in range(5)) / 25
+        keys = np.array(list(means))
+        guess = keys[np.argmin(np.abs(smooth[..., None] - np.array(list(means.values()))), axis=-1)]
+        correct += int((guess == lab)[lab != 255].sum())
+        total += int((lab != 255).sum())
+    assert correct / total > 0.9
+    # one seed, one dataset
+    again = make_synthetic_voc(tmp_path / "b", n_train=9, n_val=6, size=sizes, seed=5, classes=(1, 8, 15, 12))
+    assert again["val"] == voc["val"]
+    for rel in ("JPEGImages/val_000002.jpg", "SegmentationClass/val_000002.png"):
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+
+
+# ---- reading labels and lists ------------------------------------------------------------------
+
+def test_read_label_palette_gives_indices_not_colours(tmp_path):
+    a = np.array([[0, 1, 15], [20, 255, 7]], np.uint8)
+    write_png(tmp_path / "p.png", a)
+    assert Image.open(tmp_path / "p.png").mode == "P"
+    np.testing.assert_array_equal(seg.read_label(tmp_path / "p.png"), a)
+    # the same indices under a scrambled palette: still the indices
+    im = Image.fromarray(a, mode="P")
+    im.putpalette(seg.PALETTE[::-1].tobytes())
+    im.save(tmp_path / "q.png")
+    np.testing.assert_array_equal(seg.read_label(tmp_path / "q.png"), a)
+    write_png(tmp_path / "l.png", a, mode="L")
+    np.testing.assert_array_equal(seg.read_label(tmp_path / "l.png"), a)
+
+
+def test_read_label_names_bad_values_with_counts_and_bad_modes(tmp_path):
+    a = np.zeros((4, 5), np.uint8)
+    a[0, :3] = 21
+    a[1, 0] = 254
+    write_png(tmp_path / "bad.png", a)
+    with pytest.raises(ValueError) as e:
+        seg.read_label(tmp_path / "bad.png")
+    msg = str(e.value)
+    assert "bad.png" in msg and "21 (3 px)" in msg and "254 (1 px)" in msg and "0..20 and 255" in msg
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(tmp_path / "rgb.png")
+    with pytest.raises(ValueError, match=r"rgb\.png: a RGB image"):
+        seg.read_label(tmp_path / "rgb.png")
+
+
+def test_read_pair_names_both_sizes(tmp_path):
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "x.jpg")
+    write_png(tmp_path / "x.png", np.zeros((40, 30), np.uint8))
+    with pytest.raises(ValueError) as e:
+        seg.read_pair(tmp_path / "x.jpg", tmp_path / "x.png")
+    assert "30x40" in str(e.value) and "40x30" in str(e.value) and "x.png" in str(e.value)
+    write_png(tmp_path / "x.png", np.full((30, 40), 3, np.uint8))
+    rgb, label = seg.read_pair(tmp_path / "x.jpg", tmp_path / "x.png")
+    assert rgb.shape == (30, 40, 3) and label.shape == (30, 40) and (label == 3).all()
+
+
+def test_voc_pairs_formats_and_counted_errors(tmp_path):
+    voc = make_synthetic_voc(tmp_path / "voc", n_train=4, n_val=2, size=(40, 48))
+    root = voc["root"]
+    pairs = seg.voc_pairs(root, "ImageSets/Segmentation/train.txt")
+    assert [p[0] for p in pairs] == voc["train"]
+    assert pairs[0] == (voc["train"][0], os.path.join(root, "JPEGImages", voc["train"][0] + ".jpg"),
+                        os.path.join(root, "SegmentationClass", voc["train"][0] + ".png"))
+    assert seg.voc_pairs(root, "val") == seg.voc_pairs(root, os.path.join(root, "ImageSets/Segmentation/val.txt"))
+    # the SBD train_aug form: '<image> <label>' relative to the root, comments and blank lines
+    aug = tmp_path / "aug.txt"
+    aug.write_text(f"# comment\n\n/JPEGImages/{voc['val'][1]}.jpg /SegmentationClass/{voc['val'][1]}.png\n")
+    assert seg.voc_pairs(root, str(aug)) == [seg.voc_pairs(root, "val")[1]]
+    # missing files: every one counted, the first named with its line
+    os.remove(os.path.join(root, "SegmentationClass", voc["train"][1] + ".png"))
+    os.remove(os.path.join(root, "SegmentationClass", voc["train"][3] + ".png"))
+    os.remove(os.path.join(root, "JPEGImages", voc["train"][2] + ".jpg"))
+    with pytest.raises(FileNotFoundError) as e:
+        seg.voc_pairs(root, "train")
+    msg = str(e.value)
+    assert "train.txt" in msg and "2 of 4 images have no label PNG" in msg and "1 of 4 images have no JPEG" in msg
+    assert f"{voc['train'][1]}.png (line 2)" in msg and f"{voc['train'][2]}.jpg (line 3)" in msg
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{voc['val'][0]}\na b c\n{voc['val'][0]}\n")
+    with pytest.raises(ValueError, match=r"line 2.*listed twice.*lines 1 and 3"):
+        seg.voc_pairs(root, str(bad))
+    with pytest.raises(FileNotFoundError, match="nope"):
+        seg.voc_pairs(root, "nope")
+
+
+def test_check_labels_counts_values_and_sizes(tmp_path):
+    voc = make_synthetic_voc(tmp_path / "voc", n_train=5, n_val=1, size=(40, 48))
+    root = voc["root"]
+    lab = lambda i: os.path.join(root, "SegmentationClass", voc["train"][i] + ".png")  # noqa: E731
+    write_png(lab(0), np.full((40, 48), 22, np.uint8))
+    write_png(lab(2), np.full((40, 48), 250, np.uint8))
+    write_png(lab(4), np.zeros((48, 40), np.uint8))
+    with pytest.raises(ValueError) as e:
+        seg.check_labels(seg.voc_pairs(root, "train"), "train.txt")
+    msg = str(e.value)
+    assert msg.startswith("train.txt: ") and "2 of 5 labels hold values outside 0..20 and 255" in msg
+    assert "22 (1920 px)" in msg and "250 (1920 px)" in msg
+    assert "1 of 5 labels differ in size" in msg and "is 40x48 but" in msg and "is 48x40" in msg
+    seg.check_labels(seg.voc_pairs(root, "val"))  # the untouched split passes
+
+
+# ---- training examples -------------------------------------------------------------------------
+
+def coded(h, w, values, block=6, seed=0):
+    """A blocky label of `values` (255 among them) and an image whose gray encodes it."""
+    rng = np.random.default_rng(seed)
+    small = rng.choice(values, size=(-(-h // block), -(-w // block)))
+    label = np.kron(small, np.ones((block, block), np.int64))[:h, :w].astype(np.uint8)
+    g = np.where(label == 255, 0.9, label / 40.0)
+    return np.repeat(g[..., None], 3, axis=-1), label
+
+
+def test_example_shapes_values_and_determinism():
+    rgb, label = coded(50, 70, [0, 3, 7, 255])
+    rgb[..., 0] += 0.05  # not gray, so RGB and gray inputs differ
+    ex = seg.segmentation_example(rgb, label, np.random.default_rng(3), crop=32)
+    assert ex["data"].shape == (1, 32, 32) and ex["label"].shape == (1, 32, 32)
+    assert ex["data"].dtype == np.float32 and ex["label"].dtype == np.float32
+    again = seg.segmentation_example(rgb, label, np.random.default_rng(3), crop=32)
+    for k in ex:
+        np.testing.assert_array_equal(ex[k], again[k])
+    ex3 = seg.segmentation_example(rgb, label, np.random.default_rng(3), crop=32, gray=False)
+    assert ex3["data"].shape == (3, 32, 32)
+    np.testing.assert_allclose(ex3["data"].mean(0), ex["data"][0], atol=1e-6)  # the same window
+    assert (ex3["data"][0] > ex3["data"][1]).all()  # channel 0 is R
+    with pytest.raises(ValueError, match="48x40"):
+        seg.segmentation_example(rgb, label[:40, :48], np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("scale", [(1.0, 1.0), (0.5, 1.7)])
+def test_example_labels_hold_only_source_values_and_match_the_image(scale):
+    rgb, label = coded(60, 80, [0, 3, 7, 255], block=8)
+    agree, mirrored = [], set()
+    for s in range(24):
+        ex = seg.segmentation_example(rgb, label, np.random.default_rng(s), crop=48, scale=scale)
+        lab, g = ex["label"][0], ex["data"][0]
+        assert set(np.unique(lab).tolist()) <= {0, 3, 7, 255}  # never an interpolated label value
+        # image and label stay aligned (mirrored together): the gray decodes to the label
+        expect = np.where(lab == 255, 0.9, lab / 40.0)
+        inside = np.ones_like(lab, bool)
+        if scale != (1.0, 1.0):
+            # resampling blurs the image across block edges: judged where the label's 3x3
+            # neighbourhood is uniform, off the padding (mean gray, label 255)
+            p = np.pad(lab, 1, mode="edge")
+            for dy in range(3):
+                for dx in range(3):
+                    inside &= p[dy:dy + 48, dx:dx + 48] == lab
+            inside &= np.abs(g - seg.MEAN_GRAY) > 1e-6
+        agree.append((np.abs(g - expect) < 1e-3)[inside].mean())
+        if scale == (1.0, 1.0):
+            # the crop is one of the windows of the label, mirrored or not
+            for y in range(60 - 48 + 1):
+                for x in range(80 - 48 + 1):
+                    win = label[y:y + 48, x:x + 48]
+                    if (win == lab).all():
+                        mirrored.add(False)
+                    if (win[:, ::-1] == lab).all():
+                        mirrored.add(True)
+    if scale == (1.0, 1.0):
+        assert min(agree) == 1.0 and mirrored == {False, True}
+    else:
+        assert min(agree) > 0.95  # a misaligned or one-sided mirror: about 0.3
+
+
+def test_example_pads_small_images_with_the_mean_and_255():
+    rgb, label = coded(10, 12, [1, 2])
+    for s in range(6):
+        ex = seg.segmentation_example(rgb, label, np.random.default_rng(s), crop=16, mirror=False)
+        d, lab = ex["data"][0], ex["label"][0]
+        np.testing.assert_allclose(d[:10, :12], color.gray(rgb), atol=1e-6)
+        np.testing.assert_array_equal(lab[:10, :12], label)
+        assert np.allclose(d[10:], seg.MEAN_GRAY) and np.allclose(d[:, 12:], seg.MEAN_GRAY)
+        assert (lab[10:] == 255).all() and (lab[:, 12:] == 255).all()
+    ex = seg.segmentation_example(rgb, label, np.random.default_rng(0), crop=16, mirror=False, gray=False)
+    np.testing.assert_allclose(ex["data"][:, 12, 14], seg.MEAN_RGB, atol=1e-7)
+    # mirrored: the image and the padding flip together
+    flips = [seg.segmentation_example(rgb, label, np.random.default_rng(s), crop=16) for s in range(12)]
+    flipped = [e for e in flips if (e["label"][0, :, :4] == 255).all()]
+    assert flipped and len(flipped) < 12
+    for e in flipped:
+        np.testing.assert_array_equal(e["label"][0, :10, 4:], label[:, ::-1])
+        np.testing.assert_allclose(e["data"][0, :10, 4:], color.gray(rgb)[:, ::-1], atol=1e-6)
+
+
+# ---- scoring -----------------------------------------------------------------------------------
+
+def test_confusion_matrix_against_a_hand_computed_case():
+    # 4 classes: 0 and 1 in the ground truth, 2 only predicted, 3 absent from both
+    label = np.array([[0, 0, 1, 1],
+                      [0, 0, 1, 1],
+                      [0, 0, 255, 255],
+                      [0, 0, 0, 0]])
+    pred = np.array([[0, 0, 1, 0],
+                     [0, 1, 1, 1],
+                     [2, 0, 3, 3],    # the last two are ignored (label 255)
+                     [0, 0, 0, 2]])
+    cm = seg.ConfusionMatrix(n_classes=4)
+    cm.add(pred, label)
+    # rows ground truth, columns prediction; 14 pixels scored
+    np.testing.assert_array_equal(cm.hist, [[7, 1, 2, 0], [1, 3, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    m = cm.metrics()
+    assert m["pixel_accuracy"] == pytest.approx(10 / 14)
+    assert m["mean_accuracy"] == pytest.approx((7 / 10 + 3 / 4) / 2)            # classes with ground truth
+    iu = [7 / (10 + 8 - 7), 3 / (4 + 4 - 3), 0 / (0 + 2 - 0)]
+    np.testing.assert_allclose(m["iu"][:3], iu)
+    assert np.isnan(m["iu"][3])
+    assert m["mean_iu"] == pytest.approx(sum(iu) / 3) and m["classes_in_mean_iu"] == 3  # class 3 left out
+    assert m["mean_iu"] == pytest.approx(0.4121212121)
+    assert m["frequency_weighted_iu"] == pytest.approx(10 / 14 * 7 / 11 + 4 / 14 * 3 / 5)
+    np.testing.assert_array_equal(m["gt_pixels"], [10, 4, 0, 0])
+    np.testing.assert_array_equal(m["predicted_pixels"], [8, 4, 2, 0])
+    # a second image adds its counts
+    cm.add(np.ones((2, 2), int), np.ones((2, 2), int))
+    assert cm.hist[1, 1] == 7 and cm.hist.sum() == 18
+    with pytest.raises(ValueError, match="outside 0..3"):
+        cm.add(np.zeros((2, 2), int), np.full((2, 2), 4))
+    with pytest.raises(ValueError, match="predicted values outside"):
+        cm.add(np.full((2, 2), 9), np.zeros((2, 2), int))
+    with pytest.raises(ValueError, match="2x3"):
+        cm.add(np.zeros((3, 2), int), np.zeros((2, 2), int))
+    with pytest.raises(ValueError, match="no pixel"):
+        seg.ConfusionMatrix().metrics()
+
+
+def test_predictions_round_trip_as_palette_pngs(tmp_path):
+    pred = np.random.default_rng(0).integers(0, 21, (17, 23)).astype(np.uint8)
+    seg.save_prediction(tmp_path / "sub" / "a.png", pred)
+    im = Image.open(tmp_path / "sub" / "a.png")
+    assert im.mode == "P" and im.getpalette()[:3 * 21] == seg.PALETTE[:21].ravel().tolist()
+    np.testing.assert_array_equal(seg.read_prediction(tmp_path / "sub" / "a.png"), pred)
+    assert os.listdir(tmp_path / "sub") == ["a.png"]  # no temporary left behind
+    write_png(tmp_path / "b.png", np.full((3, 3), 255, np.uint8))
+    with pytest.raises(ValueError, match=r"b\.png.*255 \(9 px\)"):
+        seg.read_prediction(tmp_path / "b.png")
+
+
+def test_net_input_pads_with_the_mean_to_a_multiple_of_32():
+    rgb = np.random.default_rng(0).random((20, 45, 3))
+    x = seg.net_input(rgb, 1)
+    assert x.shape == (1, 1, 32, 64) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, 0, :20, :45], rgb.mean(-1), atol=1e-6)
+    assert np.allclose(x[0, 0, 20:], seg.MEAN_GRAY) and np.allclose(x[0, 0, :, 45:], seg.MEAN_GRAY)
+    x3 = seg.net_input(rgb, 3)
+    assert x3.shape == (1, 3, 32, 64)
+    np.testing.assert_allclose(x3[0, :, :20, :45], rgb.transpose(2, 0, 1), atol=1e-6)
+    np.testing.assert_allclose(x3[0, :, 25, 50], seg.MEAN_RGB, atol=1e-7)
+    assert seg.net_input(np.zeros((64, 32, 3)), 1).shape == (1, 1, 64, 32)
