@@ -24,6 +24,7 @@ COMMANDS = {
     "colorize": "colorize",
     "train": "train",
     "evaluate": "evaluate",
+    "evaluate-segmentation": "evaluate_segmentation",
     "convert-vgg16": "convert_vgg16",
     "demo": "demo",
     "benchmark": "benchmark",

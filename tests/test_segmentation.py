@@ -1,16 +1,23 @@
-"""Semantic segmentation on VOC 2012 (pycolorize.segmentation): the palette, the VOC layout and its
-errors, the synthetic VOC of the tests (tests/synthetic_voc.py), training examples, FCN's scores on
-a hand-computed case, and prediction files."""
+"""Semantic segmentation on VOC 2012 (pycolorize.segmentation, `pycolorize evaluate-segmentation`):
+the palette, the VOC layout and its errors, training examples, FCN's scores on a hand-computed
+case, prediction files, and the command end to end on a synthetic VOC (tests/synthetic_voc.py)
+with predictions made elsewhere and with a tiny net whose output is known, interrupted and resumed."""
+import csv
+import json
 import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from pycolorize import color
+import pycolorize
+from pycolorize import cli, color
 from pycolorize import segmentation as seg
 
+from conftest import tool_main
 from synthetic_voc import make_synthetic_voc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def write_png(path, a, mode="P"):
@@ -18,6 +25,11 @@ def write_png(path, a, mode="P"):
     if mode == "P":
         im.putpalette(seg.PALETTE.tobytes())
     im.save(path)
+
+
+def one_line(err, prefix):
+    assert len(err.strip().splitlines()) == 1 and err.startswith(prefix) and "Traceback" not in err, err
+    return err
 
 
 # ---- constants ---------------------------------------------------------------------------------
@@ -318,3 +330,250 @@ def test_net_input_pads_with_the_mean_to_a_multiple_of_32():
     np.testing.assert_allclose(x3[0, :, :20, :45], rgb.transpose(2, 0, 1), atol=1e-6)
     np.testing.assert_allclose(x3[0, :, 25, 50], seg.MEAN_RGB, atol=1e-7)
     assert seg.net_input(np.zeros((64, 32, 3)), 1).shape == (1, 1, 64, 32)
+
+
+# ---- the command -------------------------------------------------------------------------------
+
+SIZES = [(40, 56), (70, 45), (64, 64), (33, 90)]
+
+
+@pytest.fixture(scope="module")
+def voc(tmp_path_factory):
+    return make_synthetic_voc(tmp_path_factory.mktemp("voc") / "VOC2012", n_train=3, n_val=6, size=SIZES, seed=1)
+
+
+def labels_of(voc, split="val"):
+    return {i: seg.read_label(os.path.join(voc["root"], "SegmentationClass", i + ".png")) for i in voc[split]}
+
+
+def evaluate(argv):
+    return cli.main(["evaluate-segmentation"] + [str(a) for a in argv])
+
+
+def test_help_says_options_defaults_example_and_exit_codes(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    with pytest.raises(SystemExit) as done:
+        cli.main(["evaluate-segmentation", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: pycolorize evaluate-segmentation")
+    for needle in ("--prototxt", "--weights", "--predictions DIR", "--voc VOC_ROOT", "--list", "-o OUTPUT, --output OUTPUT",
+                   "--gpu ID", "--quiet", "--resume", "(default: score)", "examples:\n  pycolorize evaluate-segmentation",
+                   "exit status:", "  130 ", "mean IU", "255"):
+        assert needle in text, needle
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_script_and_command_reach_the_same_run(monkeypatch):
+    module = cli.command_module("evaluate-segmentation")
+    calls = []
+    monkeypatch.setattr(module, "run", lambda args: calls.append(args) or 7)
+    argv = ["--predictions", "p", "--voc", "v", "--list", "val", "-o", "o"]
+    assert tool_main("evaluate_segmentation.py")(argv) == 7
+    assert cli.main(["evaluate-segmentation"] + argv) == 7
+    assert [a.prog for a in calls] == ["evaluate_segmentation.py", "pycolorize evaluate-segmentation"]
+    assert calls[0]._root == ROOT and calls[0].output_blob == "score"
+
+
+def test_usage_errors(voc, tmp_path, capsys):
+    base = ["--voc", voc["root"], "--list", "val", "-o", tmp_path / "o"]
+    for extra in ([], ["--prototxt", "p", "--predictions", "d"], ["--prototxt", "p"]):
+        with pytest.raises(SystemExit) as done:
+            evaluate(base + extra)
+        assert done.value.code == 2
+    capsys.readouterr()
+
+
+def test_perfect_and_all_background_predictions(voc, tmp_path, capsys):
+    labels = labels_of(voc)
+    perfect, background = tmp_path / "perfect", tmp_path / "bg"
+    for d in (perfect, background):
+        d.mkdir()
+    for i, lab in labels.items():
+        seg.save_prediction(perfect / (i + ".png"), np.where(lab == 255, 0, lab))
+        write_png(background / (i + ".png"), np.zeros_like(lab), mode="L")
+    out = tmp_path / "out_perfect"
+    assert evaluate(["--predictions", perfect, "--voc", voc["root"], "--list", "ImageSets/Segmentation/val.txt",
+                     "-o", out, "--quiet"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    present = sorted({int(v) for lab in labels.values() for v in np.unique(lab)} - {255})
+    assert len(present) == 4  # background and the three classes
+    assert s["mean_iu"] == 1.0 and s["pixel_accuracy"] == 1.0 and s["mean_accuracy"] == 1.0
+    assert s["frequency_weighted_iu"] == pytest.approx(1.0) and s["images"] == 6
+    assert s["per_class_iu"] == {c: (1.0 if k in present else None) for k, c in enumerate(seg.CLASSES)}
+    assert s["scored"]["predictions"] == str(perfect)
+    assert not (out / "predictions").exists()
+    stdout = capsys.readouterr().out
+    assert "mean IU 100.00 %" in stdout and "| pycolorize (this run) | - | 100.0 |" in stdout
+
+    out = tmp_path / "out_bg"
+    assert evaluate(["--predictions", background, "--voc", voc["root"], "--list", "val", "-o", out]) == 0
+    # by hand: every scored pixel predicted background
+    n = {k: sum(int((lab == k).sum()) for lab in labels.values()) for k in present}
+    total = sum(n.values())
+    s = json.loads((out / "summary.json").read_text())
+    assert s["pixel_accuracy"] == pytest.approx(n[0] / total)
+    assert s["mean_accuracy"] == pytest.approx(1 / 4)                    # 1 for background, 0 for 3 classes
+    assert s["mean_iu"] == pytest.approx((n[0] / total) / 4)             # IU_bg = n0 / total, the others 0
+    assert s["frequency_weighted_iu"] == pytest.approx((n[0] / total) ** 2)
+    assert s["per_class_iu"]["background"] == pytest.approx(n[0] / total)
+    assert s["per_class_iu"]["aeroplane"] == 0.0 and s["per_class_iu"]["bicycle"] is None
+    with open(out / "per_class.csv", newline="") as f:
+        rows = {r["class"]: r for r in csv.DictReader(f)}
+    assert list(rows) == list(seg.CLASSES)
+    assert int(rows["background"]["gt_pixels"]) == n[0] and int(rows["background"]["predicted_pixels"]) == total
+    assert int(rows["person"]["gt_pixels"]) == n[15] and rows["person"]["iu"] == "0.0"
+    assert rows["bicycle"]["iu"] == "" and rows["bicycle"]["accuracy"] == ""
+    table = (out / "table.md").read_text()
+    assert "| Method | Input | mIU (%) | background | aeroplane |" in table
+    assert f"| pycolorize (this run) | - | {100 * s['mean_iu']:.1f} | {100 * n[0] / total:.1f} | 0.0 | - |" in table
+    capsys.readouterr()
+
+
+def test_missing_predictions_and_malformed_voc_are_one_counted_line(voc, tmp_path, capsys):
+    preds = tmp_path / "preds"
+    preds.mkdir()
+    labels = labels_of(voc)
+    for i in voc["val"][:4]:
+        write_png(preds / (i + ".png"), np.zeros_like(labels[i]))
+    assert evaluate(["--predictions", preds, "--voc", voc["root"], "--list", "val", "-o", tmp_path / "o"]) == 1
+    err = one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
+    assert "2 of 6 predictions are missing" in err and voc["val"][4] + ".png" in err
+    # a prediction of the wrong size
+    for i in voc["val"][4:]:
+        write_png(preds / (i + ".png"), np.zeros((5, 5), np.uint8))
+    assert evaluate(["--predictions", preds, "--voc", voc["root"], "--list", "val", "-o", tmp_path / "o2"]) == 1
+    err = one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
+    assert "5x5" in err and voc["val"][4] in err
+    # a malformed copy of the VOC folder: a missing label, out-of-range values, a size mismatch
+    bad = make_synthetic_voc(tmp_path / "bad", n_train=0, n_val=6, size=SIZES, seed=1)
+    sc = os.path.join(bad["root"], "SegmentationClass")
+    os.remove(os.path.join(sc, bad["val"][0] + ".png"))
+    assert evaluate(["--predictions", preds, "--voc", bad["root"], "--list", "val", "-o", tmp_path / "o3"]) == 1
+    err = one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
+    assert "1 of 6 images have no label PNG" in err and f"{bad['val'][0]}.png (line 1)" in err
+    write_png(os.path.join(sc, bad["val"][0] + ".png"), np.full(SIZES[3], 30, np.uint8))  # wrong size too
+    lab = seg.read_label(os.path.join(sc, bad["val"][1] + ".png")).copy()
+    lab[:2, :3] = 21
+    write_png(os.path.join(sc, bad["val"][1] + ".png"), lab)
+    assert evaluate(["--predictions", preds, "--voc", bad["root"], "--list", "val", "-o", tmp_path / "o4"]) == 1
+    err = one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
+    assert "2 of 6 labels hold values outside 0..20 and 255" in err and "21 (6 px)" in err and "30 (" in err
+    assert "1 of 6 labels differ in size" in err and "90x33" in err and "56x40" in err
+    assert not os.path.exists(tmp_path / "o4" / "summary.json")
+
+
+TINY = """name: "tiny_seg"
+layer {{ name: "data" type: "Input" top: "data" input_param {{ shape {{ dim: 1 dim: {c} dim: 32 dim: 32 }} }} }}
+layer {{ name: "score" type: "Convolution" bottom: "data" top: "score"
+  convolution_param {{ num_output: 21 kernel_size: 1 }} }}
+"""
+
+
+T15 = 307 / 1530
+
+
+def tiny_net(tmp_path, channels):
+    """A 1x1 convolution whose argmax is known: class 1 where the input (gray, or R for an RGB
+    net) is above 0.5, class 15 where it is below T15 (about 0.2), background between; other classes
+    never. Both thresholds lie halfway between two values a gray (k / 765) or a channel (k / 255) of
+    an 8-bit image can take, so no pixel is a tie."""
+    proto = tmp_path / f"tiny{channels}.prototxt"
+    proto.write_text(TINY.format(c=channels))
+    net = pycolorize.Net(str(proto))
+    w, b = net.params["score"][0].data, net.params["score"][1].data
+    w[...] = 0
+    b[...] = -100
+    b[0] = 0
+    w[1, 0], b[1] = 10, -5        # 10 x - 5 > 0 where x > 0.5
+    w[15, 0], b[15] = -10, 10 * T15   # 10 (T15 - x) > 0 where x < T15
+    weights = tmp_path / f"tiny{channels}.caffemodel.h5"
+    net.save(str(weights))
+    return proto, weights
+
+
+def expected_prediction(rgb, channels):
+    x = rgb.mean(-1) if channels == 1 else rgb[..., 0]
+    return np.where(x > 0.5, 1, np.where(x < T15, 15, 0)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_net_path_end_to_end(voc, tmp_path, channels, capsys):
+    proto, weights = tiny_net(tmp_path, channels)
+    out = tmp_path / "out"
+    assert evaluate(["--prototxt", proto, "--weights", weights, "--voc", voc["root"], "--list", "val", "-o", out]) == 0
+    cm = seg.ConfusionMatrix()
+    for i, image, label in seg.voc_pairs(voc["root"], "val"):
+        rgb, lab = seg.read_pair(image, label)
+        want = expected_prediction(rgb, channels)
+        got = seg.read_prediction(out / "predictions" / (i + ".png"))
+        assert Image.open(out / "predictions" / (i + ".png")).mode == "P"
+        np.testing.assert_array_equal(got, want, err_msg=i)   # the crop of the padded scores, not shifted
+        cm.add(want, lab)
+    m = cm.metrics()
+    s = json.loads((out / "summary.json").read_text())
+    predicted = cm.hist.sum(0)
+    assert predicted[0] > 0 and predicted[1] > 0 and predicted[15] > 0 and s["images"] == 6  # all three rules hit
+    assert s["mean_iu"] == pytest.approx(m["mean_iu"]) and s["pixel_accuracy"] == pytest.approx(m["pixel_accuracy"])
+    assert s["scored"]["weights"] == str(weights) and s["scored"]["output_blob"] == "score"
+    assert s["scored"]["input"].startswith("gray" if channels == 1 else "RGB")
+    assert f"| pycolorize (this run) | {'gray' if channels == 1 else 'RGB'} |" in (out / "table.md").read_text()
+    capsys.readouterr()
+
+
+def test_net_without_the_output_blob_is_one_line(voc, tmp_path, capsys):
+    proto, weights = tiny_net(tmp_path, 1)
+    assert evaluate(["--prototxt", proto, "--weights", weights, "--voc", voc["root"], "--list", "val",
+                     "-o", tmp_path / "o", "--output-blob", "prob"]) == 1
+    err = one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
+    assert "'prob'" in err and "score" in err
+
+
+def test_interrupted_run_resumes_to_the_same_summary(voc, tmp_path, monkeypatch, capsys):
+    proto, weights = tiny_net(tmp_path, 1)
+    args = ["--prototxt", proto, "--weights", weights, "--voc", voc["root"], "--list", "val", "--quiet"]
+    assert evaluate(args + ["-o", tmp_path / "whole"]) == 0
+    whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
+
+    real, calls = seg.read_pair, []
+
+    def interrupting(*a, **kw):
+        calls.append(a)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    out = tmp_path / "cut"
+    monkeypatch.setattr(seg, "read_pair", interrupting)
+    assert evaluate(args + ["-o", out]) == 130
+    assert "3 of 6 image(s) scored" in capsys.readouterr().err
+    monkeypatch.setattr(seg, "read_pair", real)
+    with np.load(out / "partial.npz") as z:
+        assert list(z["done"]) == voc["val"][:3] and z["hist"].sum() > 0
+    assert not (out / "summary.json").exists() and len(os.listdir(out / "predictions")) == 3
+    # not without --resume; not over another list or other weights
+    assert evaluate(args + ["-o", out]) == 1
+    assert "--resume" in one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
+    other = tmp_path / "other.txt"
+    other.write_text("".join(i + "\n" for i in voc["val"][:5]))
+    assert evaluate(["--prototxt", proto, "--weights", weights, "--voc", voc["root"], "--list", other, "--quiet",
+                     "-o", out, "--resume"]) == 1
+    err = one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
+    assert "refusing to resume" in err and "other list" in err and "other.txt" in err
+    net = pycolorize.Net(str(proto), weights=str(weights))
+    net.params["score"][1].data[0] = 1
+    kept = weights.read_bytes()
+    net.save(str(weights))  # the same file name, other weights
+    assert evaluate(args + ["-o", out, "--resume"]) == 1
+    err = one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
+    assert "refusing to resume" in err and "weights of other contents" in err
+    weights.write_bytes(kept)
+    # resumed: only the rest is run, and the result is the uninterrupted one
+    calls.clear()
+    monkeypatch.setattr(seg, "read_pair", interrupting)
+    assert evaluate(args + ["-o", out, "--resume"]) == 0
+    assert len(calls) == 3
+    assert "resuming: 3 of 6" in capsys.readouterr().err
+    resumed = json.loads((out / "summary.json").read_text())
+    assert resumed == whole and resumed["images"] == 6
+    assert sorted(os.listdir(out / "predictions")) == sorted(os.listdir(tmp_path / "whole" / "predictions"))
