@@ -2,14 +2,13 @@
 any image format, the paper's sampling and targets, reproducibility whatever the worker count,
 exact resume, and bad images skipped once."""
 import io
-import os
 
 import h5py
 import numpy as np
 import pytest
 from PIL import Image
 
-from pycolorize import color, data
+from pycolorize import data
 
 
 def save(path, array, **kw):
