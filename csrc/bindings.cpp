@@ -101,8 +101,8 @@ PYBIND11_MODULE(_core, m) {
       .def("bottom_need_backward", &Net::bottom_need_backward)
       .def("blob_loss_weight", &Net::blob_loss_weight)
       .def("param_owner", &Net::param_owner)
-      .def_property_readonly("params_lr", &Net::params_lr)
-      .def_property_readonly("params_decay", &Net::params_decay);
+      .def("param_lr_mult", &Net::param_lr_mult)
+      .def("param_decay_mult", &Net::param_decay_mult);
 
   py::class_<Solver>(m, "Solver")
       .def(py::init([](const std::string& text, const std::string& filename, std::shared_ptr<Net> net) {
@@ -203,11 +203,15 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_random_seed", &Runtime::set_random_seed);
   m.def("set_num_threads", &Runtime::set_num_threads);
   m.def("num_threads", &Runtime::num_threads);
-  m.def("philox4x32_10", [](std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
+
+  // ---- hooks for the tests only (tests/test_layers.py checks Dropout's mask against a Python
+  // Philox); nothing in pycolorize uses them.
+  py::module_ testing = m.def_submodule("_testing", "hooks for pycolorize's tests only; not an API");
+  testing.def("philox4x32_10", [](std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
     const Philox4 r = philox4x32_10(c[0], c[1], c[2], c[3], k[0], k[1]);
     return std::array<uint32_t, 4>{r.w[0], r.w[1], r.w[2], r.w[3]};
   }, "Philox4x32-10 of (counter[4], key[2]), the generator behind Dropout's mask");
-  m.def("dropout_seed", [](const Layer& layer) {
+  testing.def("dropout_seed", [](const Layer& layer) {
     const auto* d = dynamic_cast<const DropoutLayer*>(&layer);
     PYC_CHECK(d, "layer '", layer.name(), "' (", layer.type(), ") is not a Dropout layer");
     return d->seed();

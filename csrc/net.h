@@ -56,6 +56,9 @@ class Net {
   const std::vector<float>& params_lr() const { return params_lr_; }
   const std::vector<float>& params_decay() const { return params_decay_; }
   int param_owner(int layer, int i) const { return param_owners_[param_ids_[layer][i]]; }
+  // Parameter i of `layer`: its lr_mult and decay_mult (ParamSpec; 1 when not given).
+  float param_lr_mult(int layer, int i) const { return params_lr_[param_ids_[layer][i]]; }
+  float param_decay_mult(int layer, int i) const { return params_decay_[param_ids_[layer][i]]; }
 
  private:
   void init(const proto::Message& param);

@@ -9,12 +9,12 @@ The net must be built with ``force_backward: true`` so that input gradients are 
 """
 import numpy as np
 
-from . import _core
+from . import set_random_seed
 
 
 def _objective(net, weights, seed):
-    _core.set_random_seed(seed)
-    net._net.forward_from_to(0, net._net.num_layers - 1)
+    set_random_seed(seed)
+    net.forward_layers()
     blobs = net.blobs
     lw = net.blob_loss_weights
     f = 0.0
@@ -50,16 +50,11 @@ def check_gradients(net, step=1e-2, threshold=1e-2, max_checks=60, seed=1234, wr
     for o, w in weights.items():
         blobs[o].diff[...] = w
     net.clear_param_diffs()
-    net._net.backward_from_to(net._net.num_layers - 1, 0)
+    net.backward_layers()
 
-    core = net._net
-    needs = {core.bottom_ids(l)[j] for l in range(core.num_layers)
-             for j, need in enumerate(core.bottom_need_backward(l)) if need}
-    names = core.blob_names
-    targets = {}
-    for name in net.inputs:
-        if names.index(name) in needs:
-            targets[name] = blobs[name]
+    needs = {bottom for layer, bottoms in net.bottom_names.items()
+             for bottom, need in zip(bottoms, net.bottom_needs_backward(layer)) if need}
+    targets = {name: blobs[name] for name in net.inputs if name in needs}
     for layer, params in net.params.items():
         for i, p in enumerate(params):
             targets[f"{layer}[{i}]"] = p

@@ -26,7 +26,13 @@ class Net:
     Net.from_string(text, ...) builds one from prototxt text instead.
 
     Attributes (as in pycaffe): ``blobs`` and ``params`` (ordered by net order), ``layers``,
-    ``inputs``, ``outputs``, ``blob_loss_weights``.
+    ``layer_dict``, ``bottom_names``, ``top_names``, ``inputs``, ``outputs``, ``blob_loss_weights``.
+    Methods: ``forward``/``backward`` (set inputs or diffs, run, return arrays), the lower-level
+    ``forward_layers``/``backward_layers`` (run a range of layers on the blobs as they are, as
+    pycaffe's ``_forward``/``_backward``), ``needs_backward``/``bottom_needs_backward`` (Caffe's
+    backward pruning), ``param_owner``, ``lr_mult``, ``decay_mult``, ``reshape``,
+    ``clear_param_diffs``, ``copy_from`` and ``save``. A layer is named by its name or its index
+    in ``layers``.
     """
 
     def __init__(self, prototxt, phase="test", weights=None, level=0, stages=()):
@@ -65,8 +71,23 @@ class Net:
         return [self._net.layer(i) for i in range(self._net.num_layers)]
 
     @property
-    def _layer_names(self):
-        return self._net.layer_names
+    def layer_dict(self):
+        """OrderedDict layer name -> layer (``.name``, ``.type``, ``.blobs``), in net order."""
+        return OrderedDict(zip(self._net.layer_names, self.layers))
+
+    @property
+    def bottom_names(self):
+        """OrderedDict layer name -> the names of its input (bottom) blobs, in net order."""
+        names = self._net.blob_names
+        return OrderedDict((layer, [names[b] for b in self._net.bottom_ids(i)])
+                           for i, layer in enumerate(self._net.layer_names))
+
+    @property
+    def top_names(self):
+        """OrderedDict layer name -> the names of its output (top) blobs, in net order."""
+        names = self._net.blob_names
+        return OrderedDict((layer, [names[t] for t in self._net.top_ids(i)])
+                           for i, layer in enumerate(self._net.layer_names))
 
     @property
     def blobs(self):
@@ -99,16 +120,46 @@ class Net:
 
     def param_owner(self, layer, i):
         """-1 if parameter i of `layer` owns its memory, else the net index of the owner it shares."""
-        return self._net.param_owner(self._layer_index(layer), i)
+        return self._net.param_owner(*self._param_index(layer, i))
 
-    def _layer_index(self, name):
+    def lr_mult(self, layer, i):
+        """The lr_mult of parameter i of `layer` (its ``param { lr_mult }``; 1 when not given; 0
+        for what is not learned, such as BatchNorm's statistics)."""
+        return self._net.param_lr_mult(*self._param_index(layer, i))
+
+    def decay_mult(self, layer, i):
+        """The decay_mult of parameter i of `layer` (its ``param { decay_mult }``; 1 when not given)."""
+        return self._net.param_decay_mult(*self._param_index(layer, i))
+
+    def needs_backward(self, layer):
+        """Whether backward runs `layer`, as Caffe decides: it has a learned parameter (lr_mult > 0)
+        or an input whose gradient is needed (a learned layer before it, force_backward), and its
+        outputs reach a loss (force_backward: always)."""
+        return bool(self._net.layer_need_backward(self._layer_index(layer)))
+
+    def bottom_needs_backward(self, layer):
+        """For each input (bottom) blob of `layer`, in ``bottom_names`` order, whether backward
+        computes its gradient (never into labels, nor past layers that need none)."""
+        return [bool(b) for b in self._net.bottom_need_backward(self._layer_index(layer))]
+
+    def _layer_index(self, layer):
+        """The index in ``layers`` of a layer given by name or index; KeyError / IndexError else."""
         names = self._net.layer_names
-        if isinstance(name, int):
-            return name
+        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool):
+            if not 0 <= layer < len(names):
+                raise IndexError(f"layer index {layer} out of range: net '{self.name}' has {len(names)} layers")
+            return int(layer)
         try:
-            return names.index(name)
+            return names.index(layer)
         except ValueError:
-            raise KeyError(f"no layer named {name!r}; layers: {', '.join(names)}") from None
+            raise KeyError(f"no layer named {layer!r}; layers: {', '.join(names)}") from None
+
+    def _param_index(self, layer, i):
+        index = self._layer_index(layer)
+        count = len(self._net.layer(index).blobs)
+        if not 0 <= i < count:
+            raise IndexError(f"layer '{self._net.layer_names[index]}' has {count} parameter blob(s), not {i + 1}")
+        return index, int(i)
 
     # ---- running -----------------------------------------------------------------------------
     def forward(self, blobs=None, start=None, end=None, **inputs):
@@ -126,12 +177,21 @@ class Net:
             if tuple(arr.shape) != tuple(blob.shape):
                 blob.reshape(list(arr.shape))
             blob.data[...] = arr
-        first = 0 if start is None else self._layer_index(start)
-        last = self._net.num_layers - 1 if end is None else self._layer_index(end)
-        self._net.forward_from_to(first, last)
-        names = list(self.outputs) if end is None else list(self._net.blob_names[i] for i in self._net.top_ids(last))
+        self.forward_layers(start, end)
+        names = list(self.outputs) if end is None else self.top_names[self._net.layer_names[self._layer_index(end)]]
         names += [b for b in (blobs or []) if b not in names]
         return {n: all_blobs[n].data for n in names}
+
+    def forward_layers(self, start=None, end=None):
+        """Run the forward pass of layers `start` to `end` (inclusive; default: all) on the blobs as
+        they are, setting nothing and returning no arrays (pycaffe's ``_forward``; what a profile
+        of one layer times). Returns the loss those layers produce: the sum of each loss output
+        times its loss_weight."""
+        first = 0 if start is None else self._layer_index(start)
+        last = self._net.num_layers - 1 if end is None else self._layer_index(end)
+        if first > last:
+            raise ValueError(f"forward_layers({start!r}, {end!r}): layer {first} comes after layer {last}")
+        return self._net.forward_from_to(first, last)
 
     def backward(self, start=None, end=None, **diffs):
         """Run backward (from the last layer, or `start`, down to `end`), optionally setting top
@@ -140,10 +200,19 @@ class Net:
         all_blobs = self.blobs
         for name, value in diffs.items():
             all_blobs[name].diff[...] = np.asarray(value, dtype=np.float32)
+        self.backward_layers(start, end)
+        return {n: all_blobs[n].diff for n in self.inputs}
+
+    def backward_layers(self, start=None, end=None):
+        """Run the backward pass from layer `start` down to layer `end` (inclusive; default: all)
+        on the diffs as they are (pycaffe's ``_backward``); layers that need no backward
+        (needs_backward) are skipped, as in Caffe. Parameter gradients accumulate: see
+        clear_param_diffs."""
         first = self._net.num_layers - 1 if start is None else self._layer_index(start)
         last = 0 if end is None else self._layer_index(end)
+        if first < last:
+            raise ValueError(f"backward_layers({start!r}, {end!r}): layer {first} comes before layer {last}")
         self._net.backward_from_to(first, last)
-        return {n: all_blobs[n].diff for n in self.inputs}
 
     def reshape(self):
         """Propagate input-blob shape changes through the net without running it."""
@@ -157,11 +226,11 @@ class Net:
         infinity, or None. It reads every output, so callers use it only once something is known
         to be wrong (the training loop, after a non-finite loss). An in-place layer shares its
         input's blob, so the blob shows what the last layer writing it left there."""
-        names = self._net.blob_names
-        for i, layer in enumerate(self._net.layer_names):
-            for top in self._net.top_ids(i):
-                if not np.isfinite(self._net.blob(top).data).all():
-                    return layer, names[top]
+        blobs = self.blobs
+        for layer, tops in self.top_names.items():
+            for top in tops:
+                if not np.isfinite(blobs[top].data).all():
+                    return layer, top
         return None
 
     def first_non_finite_param(self):

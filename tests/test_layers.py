@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import pycolorize
+from pycolorize._core import _testing  # Philox and Dropout's seed: hooks for the tests only
 from pycolorize.gradcheck import check_gradients
 
 import reference as ref
@@ -221,7 +222,7 @@ def test_philox_matches_the_random123_known_answers():
              ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
               (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1))]
     for counter, key, words in cases:
-        assert tuple(pycolorize._core.philox4x32_10(list(counter), list(key))) == words
+        assert tuple(_testing.philox4x32_10(list(counter), list(key))) == words
         assert ref.philox4x32_10(counter, key) == words
 
 
@@ -232,7 +233,7 @@ def test_dropout_mask_is_philox_of_the_drawn_seed(device):
     pycolorize.set_random_seed(3)
     net = build('type: "Dropout" bottom: "x" top: "y" dropout_param { dropout_ratio: 0.25 }', {"x": x}, phase="train")
     kept = net.forward()["y"].reshape(-1) != 0
-    seed = pycolorize._core.dropout_seed(net._net.layer(1))
+    seed = _testing.dropout_seed(net.layers[1])
     words = np.array([w for b in range(1000) for w in ref.philox4x32_10((b, 0, 0, 0), (seed & 0xFFFFFFFF, seed >> 32))])
     np.testing.assert_array_equal(kept, words >= 2**30)
 
@@ -363,7 +364,7 @@ def test_batchnorm(device, phase, shape):
         assert_close(bn[1].data, var * m / (m - 1) + 0.999 * saved[1], TOL, "var sum")
     assert_close(out["y"], y.reshape(shape), TOL, "bn forward")
     assert_close(net.blobs["x"].diff, dx.reshape(shape), TOL, "bn backward")
-    assert net._net.params_lr[:3] == [0, 0, 0]  # statistics are not learned
+    assert [net.lr_mult("L", i) for i in range(3)] == [0, 0, 0]  # statistics are not learned
 
 
 def test_batchnorm_rejects_learned_statistics(device):
@@ -412,7 +413,7 @@ def test_softmax_with_loss(device, norm, ignore):
     onehot = np.eye(5)[lab].transpose(0, 3, 1, 2)
     grad = 2 * (prob - onehot) * valid[:, None] / n
     assert_close(net.blobs["p"].diff, grad, TOL)
-    assert not net._net.bottom_need_backward(2)[1]  # never into the labels
+    assert net.bottom_needs_backward("L") == [True, False]  # never into the labels
     check_gradients(net)
 
 

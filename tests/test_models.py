@@ -85,8 +85,7 @@ def test_scratch_net_is_the_released_trainer_structure():
         assert order.index(n) < order.index(f"{n}_bn") < order.index(f"relu_{n}")
     assert {f"dropout_{n}" for n in ("fc6", "fc7", "h_fc1")} <= set(types)
     # the chroma loss is masked by the lightness weight, the hue loss by the chroma
-    names = net._net.blob_names
-    kld = {l.name: [names[b] for b in net._net.bottom_ids(i)] for i, l in enumerate(net.layers) if l.type == "SoftmaxKLDLoss"}
+    kld = {name: net.bottom_names[name] for name, l in net.layer_dict.items() if l.type == "SoftmaxKLDLoss"}
     assert kld == {"loss_h": ["prediction_h", "hist_h", "chroma"], "loss_c": ["prediction_c", "hist_c", "chroma_weight"]}
     # Xavier trunk (zero biases), h_fc1 drawn with std 1e-4; BatchNorm statistics start at zero
     w = net.params["fc6"][0].data

@@ -56,10 +56,10 @@ def test_loss_weights_and_backward_pruning():
             'layer { name: "frozen" type: "InnerProduct" bottom: "x" top: "z" param { lr_mult: 0 } param { lr_mult: 0 } inner_product_param { num_output: 3 } }\n'
             'layer { name: "loss" type: "EuclideanLoss" bottom: "y" bottom: "t" top: "loss" loss_weight: 3 }\n')
     net = net_from(text)
-    core = net._net
-    names = net._layer_names
-    assert not core.layer_need_backward(names.index("frozen"))
-    assert core.layer_need_backward(names.index("ip"))
+    assert not net.needs_backward("frozen") and net.needs_backward("ip") and net.needs_backward("loss")
+    assert net.bottom_needs_backward("loss") == [True, False]  # into y, never into the target
+    assert net.bottom_needs_backward("ip") == [False]  # no force_backward: not into the input
+    assert net.lr_mult("frozen", 0) == 0 and net.lr_mult("ip", 0) == 1 and net.decay_mult("frozen", 1) == 1
     assert net.blob_loss_weights["loss"] == 3
     rng = np.random.RandomState(0)
     x, t = rng.randn(4, 3).astype(np.float32), rng.randn(4, 3).astype(np.float32)
@@ -67,7 +67,8 @@ def test_loss_weights_and_backward_pruning():
     loss = net.blobs["loss"].data.copy()
     y = net.blobs["y"].data.astype(np.float64)
     assert abs(float(loss) - ((y - t) ** 2).sum() / 8) < 1e-5
-    assert abs(net._net.forward_from_to(0, len(names) - 1) - 3 * float(loss)) < 1e-4  # weighted
+    assert abs(net.forward_layers() - 3 * float(loss)) < 1e-4  # weighted
+    assert net.forward_layers("x", "ip") == 0  # no loss layer in that range
     net.backward()
     np.testing.assert_allclose(net.params["ip"][0].diff, 3 * ((y - t) / 4).T @ x, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(net.blobs["x"].diff, 0)  # no force_backward: inputs get no gradient
@@ -97,6 +98,72 @@ def test_shared_params():
     bad = text.replace("num_output: 2 bias_term: false }", "num_output: 3 bias_term: false }")
     with pytest.raises(pycolorize.Error, match="shared param 'w' has shape"):
         net_from(bad)
+
+
+def test_structure_names_and_multipliers():
+    """layer_dict, bottom_names and top_names as pycaffe has them (the auto-inserted Split layer and
+    the in-place ReLU included); lr_mult and decay_mult per parameter, shared ones too."""
+    text = inp("x", 2, 3) + (
+        'layer { name: "a" type: "InnerProduct" bottom: "x" top: "a" param { name: "w" lr_mult: 2 decay_mult: 0.5 } '
+        'param { lr_mult: 0 } inner_product_param { num_output: 2 } }\n'
+        'layer { name: "r" type: "ReLU" bottom: "a" top: "a" }\n'
+        'layer { name: "b" type: "InnerProduct" bottom: "x" top: "b" param { name: "w" lr_mult: 2 decay_mult: 0.5 } '
+        'inner_product_param { num_output: 2 bias_term: false } }\n'
+        'layer { name: "c" type: "Concat" bottom: "a" bottom: "b" top: "c" }\n')
+    net = net_from(text)
+    assert list(net.layer_dict) == ["x", "x_x_0_split", "a", "r", "b", "c"]
+    assert [l.type for l in net.layer_dict.values()] == ["Input", "Split", "InnerProduct", "ReLU", "InnerProduct", "Concat"]
+    assert net.bottom_names == {"x": [], "x_x_0_split": ["x"], "a": ["x_x_0_split_0"], "r": ["a"],
+                                "b": ["x_x_0_split_1"], "c": ["a", "b"]}
+    assert net.top_names == {"x": ["x"], "x_x_0_split": ["x_x_0_split_0", "x_x_0_split_1"], "a": ["a"], "r": ["a"],
+                             "b": ["b"], "c": ["c"]}
+    assert [net.lr_mult("a", 0), net.decay_mult("a", 0), net.lr_mult("a", 1), net.decay_mult("a", 1)] == [2, 0.5, 0, 1]
+    assert (net.lr_mult("b", 0), net.decay_mult(4, 0)) == (2, 0.5)  # by name or by index in layers
+    with pytest.raises(IndexError, match="layer 'b' has 1 parameter blob"):
+        net.lr_mult("b", 1)
+    with pytest.raises(IndexError, match="layer index 6 out of range: net .* has 6 layers"):
+        net.needs_backward(6)
+    with pytest.raises(KeyError, match="no layer named 'z'"):
+        net.bottom_needs_backward("z")
+
+
+def test_forward_and_backward_over_a_range_of_layers():
+    """forward_layers/backward_layers run exactly the layers asked for, on the blobs as they are,
+    and return the loss of those layers (pycaffe's _forward/_backward)."""
+    text = "force_backward: true\n" + inp("x", 2, 2) + inp("t", 2, 2) + (
+        'layer { name: "a" type: "Power" bottom: "x" top: "a" power_param { scale: 2 } }\n'
+        'layer { name: "b" type: "Power" bottom: "a" top: "b" power_param { shift: 1 } }\n'
+        'layer { name: "loss" type: "EuclideanLoss" bottom: "b" bottom: "t" top: "loss" loss_weight: 2 }\n')
+    net = net_from(text)
+    net.blobs["x"].data[...] = 1
+    net.blobs["t"].data[...] = 0
+    assert net.forward_layers("a", "a") == 0
+    np.testing.assert_array_equal(net.blobs["a"].data, 2)
+    np.testing.assert_array_equal(net.blobs["b"].data, 0)  # not run
+    assert net.forward_layers("b") == pytest.approx(2 * 9 * 4 / 4)  # b = 3: loss 9*4/(2*2), weighted 2
+    net.blobs["a"].data[...] = 10  # the next range reads the blobs as they are
+    net.forward_layers(3, "b")
+    np.testing.assert_array_equal(net.blobs["b"].data, 11)
+    net.blobs["b"].diff[...] = 1
+    net.blobs["a"].diff[...] = 0
+    net.blobs["x"].diff[...] = 0
+    net.backward_layers("b", "b")
+    np.testing.assert_array_equal(net.blobs["a"].diff, 1)
+    np.testing.assert_array_equal(net.blobs["x"].diff, 0)  # layer a not run
+    net.backward_layers("a", "a")
+    np.testing.assert_array_equal(net.blobs["x"].diff, 2)
+    with pytest.raises(ValueError, match="layer 4 comes after layer 3"):
+        net.forward_layers("loss", "b")
+    with pytest.raises(ValueError, match="layer 2 comes before layer 3"):
+        net.backward_layers("a", "b")
+
+
+def test_test_hooks_are_apart_from_the_bindings():
+    """Bindings only the tests use live in pycolorize._core._testing, not beside the real API."""
+    from pycolorize import _core
+
+    assert {"philox4x32_10", "dropout_seed"} <= set(dir(_core._testing))
+    assert not {"philox4x32_10", "dropout_seed"} & set(dir(_core))
 
 
 def test_input_reshape_propagates():

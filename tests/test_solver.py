@@ -256,11 +256,12 @@ def test_device_debug_and_test_fields_warn_when_not_followed(tmp_path, recwarn, 
 def test_device_id_other_than_the_one_in_use_warns(device, tmp_path, recwarn):
     if device != "gpu":
         pytest.skip("device_id matters in GPU mode only")
-    other = (pycolorize._core.device() + 1) % max(2, pycolorize.gpu_count())
-    pycolorize.Solver(write_solver(tmp_path, f"device_id: {other}"))
+    pycolorize.set_device(0)
+    pycolorize.Solver(write_solver(tmp_path, "device_id: 0"))
+    pycolorize.Solver(write_solver(tmp_path, "device_id: 1"))
     assert [str(w.message) for w in recwarn if "device_id" in str(w.message)] == [
-        f"{tmp_path / 'solver.prototxt'}: device_id {other} is not followed: this run is on GPU "
-        f"{pycolorize._core.device()}, as the caller chose (the tools' --gpu ID, pycolorize.use_gpu())"]
+        f"{tmp_path / 'solver.prototxt'}: device_id 1 is not followed: this run is on GPU 0, as the caller chose "
+        f"(the tools' --gpu ID, pycolorize.use_gpu())"]
 
 
 def test_display_prints_caffes_line_every_display_iterations(setup, capsys):
