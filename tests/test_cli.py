@@ -17,7 +17,8 @@ from conftest import tool_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
-SUBCOMMANDS = ["colorize", "train", "evaluate", "convert-vgg16", "demo", "benchmark", "make-prototxt", "rmse-readings"]
+SUBCOMMANDS = ["colorize", "train", "evaluate", "evaluate-segmentation", "convert-vgg16", "demo", "benchmark", "make-prototxt",
+               "rmse-readings", "export-trunk"]
 # subcommand -> its script under tools/
 SCRIPTS = {sub: sub.replace("-", "_") + ".py" for sub in SUBCOMMANDS}
 
@@ -66,6 +67,8 @@ MUST_SAY = {
     "benchmark": ["--gpu [ID]", "--tf32", "(default: 5)"],
     "make-prototxt": ["--check", "tiny_train.prototxt"],
     "rmse-readings": ["-o FILE.json, --output FILE.json, --json FILE.json", "--folder", "0.285"],
+    "evaluate-segmentation": ["--predictions DIR", "--resume", "(default: score)", "255"],
+    "export-trunk": ["-o OUTPUT, --output OUTPUT", "--color", "(default: 1e-05)", "BatchNorm"],
 }
 
 
@@ -160,7 +163,8 @@ def test_scripts_and_console_reach_the_same_function(sub, monkeypatch):
     monkeypatch.setattr(module, "run", lambda args: calls.append(args) or 7)
     argv = {"colorize": ["a.png", "-o", "b.png", "--weights", "w"], "train": ["--solver", "s", "--data", "d"],
             "evaluate": ["--folder", "f", "--predictions", "p", "--out", "o"],
-            "convert-vgg16": ["src.h5", "-o", "x.h5"]}.get(sub, [])
+            "convert-vgg16": ["src.h5", "-o", "x.h5"], "export-trunk": ["snap.h5", "-o", "t.h5"],
+            "evaluate-segmentation": ["--predictions", "p", "--voc", "v", "--list", "val", "-o", "o"]}.get(sub, [])
     assert tool_main(SCRIPTS[sub])(argv) == 7
     assert cli.main([sub] + argv) == 7
     assert [a.prog for a in calls] == [SCRIPTS[sub], f"pycolorize {sub}"]
