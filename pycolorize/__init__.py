@@ -92,7 +92,7 @@ def config():
     on (absent without CUDA). NCCL is not used (no multi-GPU training yet)."""
     info = {"version": __version__}
     info.update(_core.build_info())
-    info["gpus"] = ", ".join(_core.gpu_name(i) for i in range(gpu_count())) if cuda_compiled() else ""
+    info["gpus"] = ", ".join(gpu_name(i) for i in range(gpu_count())) if cuda_compiled() else ""
     info["gpus"] = info["gpus"] or "none"
     return info
 
@@ -128,6 +128,22 @@ def gpu_count():
     return _core.gpu_count()
 
 
+def gpu_name(device_id=0):
+    """The CUDA device's name ("NVIDIA H200")."""
+    return _core.gpu_name(int(device_id))
+
+
+def synchronize():
+    """Wait for the GPU's queued work (for timing); nothing on the CPU."""
+    _core.synchronize()
+
+
+def gpu_memory():
+    """pycolorize's device memory, in bytes: {"allocated", "peak_allocated", "device_free",
+    "device_total"} (the last two for the whole device)."""
+    return _core.gpu_memory()
+
+
 def set_allow_tf32(allow):
     """Let cuBLAS and cuDNN use TF32 tensor cores (faster, ~1e-3 relative error). Off by default:
     the GPU computes in full FP32, as the CPU does."""
@@ -150,5 +166,5 @@ def set_num_threads(n):
 
 __all__ = [
     "Error", "Net", "Solver", "Colorizer", "layer_types", "load_weights", "save_weights", "set_mode_cpu", "set_mode_gpu",
-    "set_device", "use_gpu", "mode", "config", "show_config", "set_allow_tf32", "allow_tf32", "cuda_compiled", "gpu_count", "set_random_seed", "set_num_threads", "__version__",
+    "set_device", "use_gpu", "mode", "config", "show_config", "set_allow_tf32", "allow_tf32", "cuda_compiled", "gpu_count", "gpu_name", "synchronize", "gpu_memory", "set_random_seed", "set_num_threads", "__version__",
 ]

@@ -124,30 +124,29 @@ def run_ours(size, runs, weights, x, profile, device="cpu", prototxt=None):
         times.append(time.perf_counter() - t)
     result = {"times": times, "out": out[HEAD]}
     if device == "cuda":
-        mem = pycolorize._core.gpu_memory()
+        mem = pycolorize.gpu_memory()
         result["gpu_peak_mb"] = mem["peak_allocated"] / 2**20
         result["gpu_used_mb"] = (mem["device_total"] - mem["device_free"]) / 2**20
     if profile:
         per_type = {}
-        core = net._net
-        for i in range(core.num_layers):
+        for i, layer in enumerate(net.layers):
             t = time.perf_counter()
-            core.forward_from_to(i, i)
+            net.forward_layers(i, i)
             dt = time.perf_counter() - t
-            key = layer_kind(core.layer(i))
+            key = layer_kind(layer)
             per_type[key] = per_type.get(key, 0.0) + dt
         result["profile"] = per_type
     return result
 
 
 def run_torch(size, runs, weights, x, profile, device="cpu"):
-    import h5py
     import torch
     import torch.nn.functional as F
 
-    with h5py.File(weights) as f:
-        W = {name: [torch.from_numpy(np.asarray(f["data"][name][k])).to(device) for k in sorted(f["data"][name], key=int)]
-             for name in f["data"] if len(f["data"][name])}
+    from pycolorize.weights import open_h5, read_caffe_h5
+
+    with open_h5(weights) as f:
+        W = {name: [torch.from_numpy(b).to(device) for b in blobs] for name, blobs in read_caffe_h5(f, weights).items() if blobs}
 
     def conv(h, name, pad):
         return F.relu(F.conv2d(h, W[name][0], W[name][1], padding=pad))
@@ -284,25 +283,25 @@ def gpu_train_ours(iters, tf32, profile=False, scratch=False):
 
     for i in range(3):  # warm-up: allocation and cuDNN's algorithm search
         step(i)
-    pycolorize._core.synchronize()
+    pycolorize.synchronize()
     t = time.perf_counter()
     for i in range(iters):
         loss = step(i)
-    pycolorize._core.synchronize()
+    pycolorize.synchronize()
     dt = time.perf_counter() - t
-    mem = pycolorize._core.gpu_memory()
+    mem = pycolorize.gpu_memory()
     res = {"images_per_s": TRAIN_BATCH * iters / dt, "loss": float(loss), "gpu_peak_mb": mem["peak_allocated"] / 2**20,
            "gpu_used_mb": (mem["device_total"] - mem["device_free"]) / 2**20}
     if profile:
-        res["profile"] = gpu_train_profile(solver.net._net, dt / iters)
+        res["profile"] = gpu_train_profile(solver.net, dt / iters)
     return res
 
 
-def gpu_train_profile(core, step_s, reps=3):
+def gpu_train_profile(net, step_s, reps=3):
     """Where a training step's time goes: each layer's forward and backward timed alone (the
     device synchronised around it), summed by layer type; the rest of the step (data upload, SGD
     update, launch gaps) is what remains of the measured step time."""
-    from pycolorize._core import synchronize as sync
+    from pycolorize import synchronize as sync
 
     per = {}
 
@@ -314,10 +313,10 @@ def gpu_train_profile(core, step_s, reps=3):
         per[key] = per.get(key, 0.0) + (time.perf_counter() - t) / reps
 
     for _ in range(reps):
-        for i in range(core.num_layers):
-            timed(layer_kind(core.layer(i)) + " fwd", lambda: core.forward_from_to(i, i))
-        for i in reversed(range(core.num_layers)):
-            timed(layer_kind(core.layer(i)) + " bwd", lambda: core.backward_from_to(i, i))
+        for i, layer in enumerate(net.layers):
+            timed(layer_kind(layer) + " fwd", lambda: net.forward_layers(i, i))
+        for i, layer in reversed(list(enumerate(net.layers))):
+            timed(layer_kind(layer) + " bwd", lambda: net.backward_layers(i, i))
     per["rest of the step (upload, SGD update, gaps)"] = step_s - sum(per.values())
     return per
 
@@ -498,7 +497,7 @@ def gpu_main(args, have_torch, say):
     import pycolorize
 
     check_gpu(args.gpu)
-    name = pycolorize._core.gpu_name(args.gpu)
+    name = pycolorize.gpu_name(args.gpu)
     prec = "TF32" if args.tf32 else "FP32 (TF32 off in both)"
     say(f"pycolorize {pycolorize.__version__} on {name} (device {args.gpu}), {prec}")
     rows = []
