@@ -1,9 +1,11 @@
 """`pycolorize evaluate-segmentation` (also `python tools/evaluate_segmentation.py`): score a
 segmentation net, or predictions made elsewhere, on PASCAL VOC 2012 as FCN does (mean IU), for the
 paper's Table 6 (colorization as pretraining)."""
+import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 
 from .cli import EXIT_CODES, CommandError, add_gpu, add_quiet, select_gpu
@@ -44,6 +46,11 @@ examples:
       --voc VOCdevkit/VOC2012 --list val -o results/seg --gpu 0
   pycolorize evaluate-segmentation --predictions my_pngs/ --voc VOCdevkit/VOC2012 \\
       --list ImageSets/Segmentation/val.txt -o results/theirs
+  # cross-validated early stopping: score a run's snapshots on its held-out training images
+  # (the data config's holdout; train writes their ids to <prefix>_holdout.txt), keep the best
+  pycolorize evaluate-segmentation --prototxt prototxt/segmentation_deploy.prototxt \
+      --weights snapshots/segmentation_iter_*.caffemodel.h5 --voc VOCdevkit/VOC2012 \
+      --list $PWD/snapshots/segmentation_holdout.txt -o results/selection
   (add --resume to continue an interrupted run; `python tools/evaluate_segmentation.py ...` takes
   the same arguments)
 
@@ -56,7 +63,10 @@ PARTIAL = "partial.npz"
 
 def add_arguments(ap):
     ap.add_argument("--prototxt", help="the deploy net (Input blob \"data\" of shape (1, C, H, W), C = 1 gray or 3 RGB)")
-    ap.add_argument("--weights", help="with --prototxt: its weights (Caffe HDF5)")
+    ap.add_argument("--weights", nargs="+", metavar="WEIGHTS",
+                    help="with --prototxt: its weights (Caffe HDF5); several (e.g. a training run's snapshots, scored "
+                         "on held-out images): each is scored into OUTPUT/<name>/ and the best by mean IU is kept as "
+                         "OUTPUT/best.caffemodel.h5, named in OUTPUT/selection.json (cross-validated early stopping)")
     ap.add_argument("--predictions", metavar="DIR", help="instead of a net: a folder of <id>.png class maps")
     ap.add_argument("--voc", required=True, metavar="VOC_ROOT", help="the VOC 2012 folder (JPEGImages/, SegmentationClass/)")
     ap.add_argument("--list", required=True, help="the image list: under VOC_ROOT (ImageSets/Segmentation/val.txt, "
@@ -171,17 +181,61 @@ def _write_results(out, m, images, scored, input_kind):
 
 
 def run(args):
-    from . import segmentation as seg
-
     if bool(args.predictions) == bool(args.prototxt):
         args._parser.error("give either --prototxt (with --weights) or --predictions")
     if args.prototxt and not args.weights:
         args._parser.error("--prototxt needs --weights")
     if args.predictions and args.weights:
         args._parser.error("--weights goes with --prototxt, not --predictions")
-    for path, what in ((args.prototxt, "prototxt"), (args.weights, "weights file")):
+    for path, what in [(args.prototxt, "prototxt")] + [(w, "weights file") for w in args.weights or []]:
         if path and not os.path.isfile(path):
             raise CommandError(f"{path}: no such {what}")
+    if args.weights and len(args.weights) > 1:
+        return select_snapshot(args)
+    args.weights = args.weights[0] if args.weights else None
+    return evaluate(args)
+
+
+def select_snapshot(args):
+    """Cross-validated early stopping (the paper's one adjustment for Table 6): score each of
+    args.weights on the list (held-out training images, not val) and keep the best by mean IU."""
+    import shutil
+
+    if len({_name(w) for w in args.weights}) < len(args.weights):
+        raise CommandError("two --weights files have one name; their results would share a folder")
+    # in iteration order (a shell's glob puts iter_10000 before iter_2000)
+    args.weights = sorted(args.weights, key=lambda w: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", w)])
+    out, results = args.output, {}
+    for weights in args.weights:
+        one = argparse.Namespace(**{**vars(args), "weights": weights, "output": os.path.join(out, _name(weights))})
+        evaluate(one)
+        with open(os.path.join(one.output, "summary.json")) as f:
+            results[weights] = json.load(f)["mean_iu"]
+    scored = {w: v for w, v in results.items() if v is not None}
+    if not scored:
+        raise CommandError("no snapshot has a mean IU (nothing to compare)")
+    best = max(scored, key=lambda w: (scored[w], -args.weights.index(w)))  # a tie: the earlier snapshot
+    shutil.copyfile(best, os.path.join(out, "best.caffemodel.h5.tmp"))
+    os.replace(os.path.join(out, "best.caffemodel.h5.tmp"), os.path.join(out, "best.caffemodel.h5"))
+    with open(os.path.join(out, "selection.json"), "w") as f:
+        json.dump({"best": best, "mean_iu": results, "list": args.list,
+                   "rule": "the highest mean IU on the list; a tie goes to the earlier snapshot"}, f, indent=2)
+    print(f"best: {best} (mean IU {100 * scored[best]:.2f} % on {args.list}), kept as "
+          f"{os.path.join(out, 'best.caffemodel.h5')}; all in {os.path.join(out, 'selection.json')}")
+    return 0
+
+
+def _name(path):
+    base = os.path.basename(path)
+    for ext in (".caffemodel.h5", ".h5", ".caffemodel"):
+        if base.endswith(ext):
+            return base[:-len(ext)]
+    return base
+
+
+def evaluate(args):
+    from . import segmentation as seg
+
     if args.predictions and not os.path.isdir(args.predictions):
         raise CommandError(f"{args.predictions}: no such folder of predictions")
 
