@@ -1,17 +1,19 @@
-"""`pycolorize train` (also `python tools/train.py`): train a colorization net with the C++ SGD
-solver fed by pycolorize.training's background loader."""
+"""`pycolorize train` (also `python tools/train.py`): train a colorization (or segmentation) net
+with the C++ SGD solver fed by pycolorize.training's background loader."""
 import sys
 
 from .cli import add_gpu, add_quiet, one_line, select_gpu
 
-SUMMARY = "train a colorization net (C++ SGD solver, snapshots, resume)"
+SUMMARY = "train a colorization or segmentation net (C++ SGD solver, snapshots, resume)"
 
 DESCRIPTION = """\
-Train a colorization net with the C++ SGD solver.
+Train a colorization net with the C++ SGD solver, or (the paper's Sec. 5) a segmentation net on
+a colorization trunk (prototxt/solver_segmentation.prototxt, a voc source, --weights from
+`pycolorize export-trunk`).
 
 The solver's `net:` path is resolved against the current directory, as in Caffe. Batch size,
-crop size, samples per image and the output space (hue/chroma or a Lab variant) are read off the
-training net's Input blobs; the YAML data config (below) says where the images are and how they
+crop size, samples per image and the output space (hue/chroma, a Lab variant, or segmentation
+when the net has a `label` input) are read off the training net's Input blobs; the YAML data config (below) says where the images are and how they
 are sampled. Progress goes to a bar (loss, images/s, ETA) and to a CSV log; snapshots follow the
 solver's `snapshot` and carry the data position, so a resume continues the same stream.
 `--resume auto` continues from the newest complete snapshot if there is one (what a job
@@ -28,7 +30,14 @@ data config (--data, YAML; pycolorize/training.py):
   mean_shift: 0.0    # subtracted from the gray input (0 for the released model)
   seed: 0            # every random choice derives from (seed, epoch, position)
   workers: 4         # decoding threads
-  prefetch: 4        # batches prepared ahead"""
+  prefetch: 4        # batches prepared ahead
+segmentation nets:
+  source: {type: voc, path: VOCdevkit/VOC2012, list: ImageSets/Segmentation/train.txt,
+           holdout: 0, holdout_seed: 0}   # holdout N: N images kept out, their ids written to
+                                          # <snapshot prefix>_holdout.txt (early stopping)
+  scale_min: 1.0     # scale jitter: a factor drawn from [scale_min, scale_max]; labels nearest
+  scale_max: 1.0
+  mirror, seed, workers, prefetch as above; crops are padded with the mean (labels with 255)"""
 
 EXIT_STATUS = """\
 exit status:
@@ -49,6 +58,7 @@ EPILOG = f"""\
 examples:
   pycolorize train --solver prototxt/solver.prototxt --data data.yaml --weights vgg16_gray.caffemodel.h5
   pycolorize train --solver prototxt/solver.prototxt --data data.yaml --resume auto --gpu 0
+  pycolorize train --solver prototxt/solver_segmentation.prototxt --data voc.yaml --weights trunk.caffemodel.h5
   (`python tools/train.py ...` takes the same arguments)
 
 {EXIT_STATUS}"""

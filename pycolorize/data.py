@@ -92,13 +92,21 @@ def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, m
 
 # ---- the loader ----------------------------------------------------------------------------
 
+# Batch entries with one row per image (stacked to (B, ...)); every other entry holds one row per
+# sample location and is stacked to (B*P, ...).
+PER_IMAGE = ("data", "centroids", "label")
+
+
 class Loader:
     """Batches of examples from a source, prepared ahead by worker threads (Pillow decoding and
     NumPy release the GIL). Iterate it; each batch is a dict named like the net's Input blobs
     (data (B, 1, crop, crop), centroids (B, P, 2), targets (B*P, ...))."""
 
-    def __init__(self, source, batch=8, seed=0, workers=4, prefetch=4, log=sys.stderr, **example_args):
-        if example_args.get("crop", 256) <= 2 * example_args.get("margin", 16):
+    def __init__(self, source, batch=8, seed=0, workers=4, prefetch=4, log=sys.stderr, example=None, **example_args):
+        # example(item, rng, **example_args) makes one example of source.read(i): make_example for
+        # colorization, segmentation.segmentation_example for (image, label) pairs
+        self.example = example or make_example
+        if self.example is make_example and example_args.get("crop", 256) <= 2 * example_args.get("margin", 16):
             raise ValueError("the crop must be larger than twice the margin")
         self.source, self.batch, self.seed = source, int(batch), int(seed)
         self.workers, self.prefetch, self.log = max(1, int(workers)), max(1, int(prefetch)), log
@@ -124,7 +132,8 @@ class Loader:
     def _example(self, epoch, pos, index):
         rng = np.random.default_rng([self.seed, epoch, pos])
         try:
-            return make_example(self.source.read(index), rng, **self.args)
+            item = self.source.read(index)
+            return self.example(*item, rng, **self.args) if isinstance(item, tuple) else self.example(item, rng, **self.args)
         except (OSError, ValueError, SyntaxError) as e:  # unreadable, corrupt, too small, not an image
             return e
 
@@ -161,7 +170,7 @@ class Loader:
                     if len(buf) == self.batch:
                         batch = {k: np.stack([b[k] for b in buf]) for k in buf[0]}
                         for k in batch:  # per-sample targets are (B*P, ...) rows, as the net wants
-                            if k not in ("data", "centroids"):
+                            if k not in PER_IMAGE:
                                 batch[k] = batch[k].reshape((-1,) + batch[k].shape[2:])
                         while not self._stop.is_set():
                             try:

@@ -223,15 +223,20 @@ def hdf5_source(path, dataset="images"):
 
 def open_source(spec):
     """A source from a config dict: {"type": "list", "path": list_file, "root": folder},
-    {"type": "folder", "path": folder} or {"type": "hdf5", "path": file, "dataset": "images"}."""
+    {"type": "folder", "path": folder}, {"type": "hdf5", "path": file, "dataset": "images"}, or for
+    segmentation {"type": "voc", "path": VOC_ROOT, "list": "ImageSets/Segmentation/train.txt",
+    "holdout": 0, "holdout_seed": 0} (pycolorize.segmentation.voc_source: (image, label) pairs)."""
     # The dict comes from a YAML file: wrong kinds of value are errors saying which, not AttributeError.
     if not isinstance(spec, dict):
         raise ValueError(f"data config: 'source' must be a mapping such as {{type: folder, path: ...}}, got {spec!r:.80}")
-    for key in ("type", "path", "root", "dataset"):
+    for key in ("type", "path", "root", "dataset", "list"):
         if key in spec and not isinstance(spec[key], str):
             raise ValueError(f"data config: source '{key}' must be a string, got {spec[key]!r:.80}")
+    for key in ("holdout", "holdout_seed"):
+        if key in spec and (not isinstance(spec[key], int) or isinstance(spec[key], bool) or spec[key] < 0):
+            raise ValueError(f"data config: source '{key}' must be a whole number >= 0, got {spec[key]!r:.80}")
     kind = spec.get("type", "folder")
-    if kind in ("list", "folder", "hdf5") and "path" not in spec:
+    if kind in ("list", "folder", "hdf5", "voc") and "path" not in spec:
         raise ValueError(f"data config: the {kind} source needs a 'path'")
     if kind == "list":
         return list_source(spec["path"], spec.get("root"))
@@ -239,7 +244,12 @@ def open_source(spec):
         return folder_source(spec["path"])
     if kind == "hdf5":
         return hdf5_source(spec["path"], spec.get("dataset", "images"))
-    raise ValueError(f"unknown source type {kind!r}; use list, folder or hdf5")
+    if kind == "voc":
+        from .segmentation import voc_source
+
+        return voc_source(spec["path"], spec.get("list", "ImageSets/Segmentation/train.txt"), spec.get("holdout", 0),
+                          spec.get("holdout_seed", 0))
+    raise ValueError(f"unknown source type {kind!r}; use list, folder, hdf5 or voc")
 
 
 # ---- resampling ----------------------------------------------------------------------------

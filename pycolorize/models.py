@@ -217,7 +217,7 @@ VOC_CLASSES = 21
 
 
 def segmentation_net(widths=VGG16, batch=8, crop=320, classes=VOC_CLASSES, color=False, deploy=False,
-                     trunk_filler="", batchnorm=False, name=None):
+                     trunk_filler="", batchnorm=False, dropout=True, name=None):
     """FCN-32s (Long et al. 2015) on the colorization trunk, for the paper's Table 6: conv1_1 .. fc7
     as trained for colorization (fc6 a 7x7 pad-3 convolution, so the exported trunk loads as is and
     the score map is the input's size / 32), `score_fr` a 1x1 convolution to the classes (zero
@@ -236,7 +236,8 @@ def segmentation_net(widths=VGG16, batch=8, crop=320, classes=VOC_CLASSES, color
     trunk exported with --color) and, for training, ``label`` (N, 1, S, S) class indices or 255.
     The deploy net (``deploy``: one image, no dropout, no loss) outputs ``score`` (1, classes, S, S).
     `trunk_filler` empty: the trunk is loaded (pycolorize export-trunk); e.g. 'type: "xavier"' with
-    `batchnorm` for the random-initialisation row."""
+    `batchnorm` for the random-initialisation row. `dropout` False drops FCN's Dropout after fc6 and
+    fc7 (for narrow test nets, where it is mostly noise)."""
     if crop % 32:
         raise ValueError(f"the crop ({crop}) must be a multiple of 32 (the trunk's stride)")
     n = 1 if deploy else batch
@@ -244,7 +245,7 @@ def segmentation_net(widths=VGG16, batch=8, crop=320, classes=VOC_CLASSES, color
            + _input("data", n, 3 if color else 1, crop, crop))
     if not deploy:
         out += _input("label", n, 1, crop, crop)
-    out += _trunk(widths, trunk_filler, dropout=not deploy, batchnorm=batchnorm)
+    out += _trunk(widths, trunk_filler, dropout=dropout and not deploy, batchnorm=batchnorm)
     out += (f'layer {{ name: "score_fr" type: "Convolution" bottom: "fc7" top: "score_fr" {_WB}\n'
             f'  convolution_param {{ num_output: {classes} kernel_size: 1 pad: 0 weight_filler {{ type: "constant" value: 0 }} }} }}\n'
             f'layer {{ name: "upscore" type: "Deconvolution" bottom: "score_fr" top: "score" param {{ lr_mult: 0 decay_mult: 0 }}\n'

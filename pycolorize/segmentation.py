@@ -183,7 +183,7 @@ def read_label(path, n_classes=N_CLASSES, ignore=IGNORE):
 
 def read_image(path):
     """An image as float64 RGB in [0, 1] (gray images repeated to three channels)."""
-    from .data import load_image
+    from .images import load_image
 
     return load_image(path)
 
@@ -234,10 +234,35 @@ def check_labels(pairs, list_file="the list", n_classes=N_CLASSES, ignore=IGNORE
         raise ValueError(f"{list_file}: " + "; ".join(problems))
 
 
+def voc_source(root, list_file="ImageSets/Segmentation/train.txt", holdout=0, seed=0):
+    """A training source (images.Source) of a VOC list: read(i) gives (rgb, label). Every file is
+    looked for and every label checked up front (voc_pairs, check_labels), so a malformed folder
+    fails before training starts, with each problem named and counted.
+
+    `holdout` > 0 keeps that many images (a fixed draw of `seed`) out of the source, for the paper's
+    cross-validated early stopping: their ids are `source.held_out`, to score the snapshots on."""
+    from .images import Source
+
+    pairs = voc_pairs(root, list_file)
+    check_labels(pairs, resolve_list(root, list_file))
+    if holdout:
+        if not 0 < holdout < len(pairs):
+            raise ValueError(f"holdout must be between 1 and {len(pairs) - 1} (the list has {len(pairs)} images), got {holdout}")
+        out = set(np.random.default_rng(seed).choice(len(pairs), holdout, replace=False).tolist())
+        held = [p[0] for i, p in enumerate(pairs) if i in out]
+        pairs = [p for i, p in enumerate(pairs) if i not in out]
+    source = Source([p[0] for p in pairs], lambda i: read_pair(pairs[i][1], pairs[i][2]))
+    source.held_out = held if holdout else []
+    return source
+
+
 # ---- training examples -----------------------------------------------------------------------
 
+# Scale jitter is its own purpose: images.resize_for_network reproduces the released package's
+# bilinear with zeros outside the image, which only ever shrinks there; jitter also enlarges, and
+# must not darken the borders, so it clamps at the edges (Pillow) and never interpolates labels.
 def _resize_rgb(rgb, height, width):
-    """Bilinear resize of float RGB (Pillow, per channel in 'F' mode)."""
+    """Bilinear resize of float RGB (Pillow, per channel in 'F' mode; edges clamped)."""
     chans = [np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., c], np.float32), mode="F")
                         .resize((width, height), Image.BILINEAR)) for c in range(rgb.shape[-1])]
     return np.stack(chans, axis=-1).astype(np.float64)

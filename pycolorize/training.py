@@ -14,8 +14,25 @@ The data config (YAML, or a dict) names the images and the sampling; sizes come 
     workers: 4           # decoding threads
     prefetch: 4          # batches prepared ahead
 
-Batch size, crop size, samples per image and the output space (hue/chroma or a Lab variant)
-are read off the training net's Input blobs. Progress goes to a bar on a terminal, else to a
+A segmentation net (models.segmentation_net: Input blobs data and label) trains on VOC:
+
+    source: {type: voc, path: VOCdevkit/VOC2012, list: ImageSets/Segmentation/train.txt,
+             holdout: 0, holdout_seed: 0}   # holdout: images kept out for early stopping
+    scale_min: 1.0       # scale jitter: each image resized by a factor drawn from
+    scale_max: 1.0       #   [scale_min, scale_max] (labels nearest, never interpolated)
+    mirror: true
+    seed: 0
+    workers: 4
+    prefetch: 4
+
+(short_side, margin and mean_shift are colorization's; scale_min and scale_max segmentation's.)
+Crops smaller than the crop are padded (the image with the mean, the label with 255). With a
+holdout, the held-out ids are written to <snapshot prefix>_holdout.txt, the list to score the
+snapshots on (pycolorize evaluate-segmentation --weights SNAPSHOTS... : cross-validated early
+stopping, the paper's one adjustment).
+
+Batch size, crop size, samples per image and the output space (hue/chroma, a Lab variant, or
+segmentation) are read off the training net's Input blobs. Progress goes to a bar on a terminal, else to a
 plain line every 30 s (loss averaged over the solver's average_loss, images/s, ETA), and to a
 CSV log. The solver's `display: N` (N > 0) adds, as Caffe, a line ``Iteration <i>, loss = <that
 average>, lr = <the rate of that update>`` every N iterations (i = 0, N, 2N, ...; Caffe numbers an
@@ -59,7 +76,10 @@ TARGETS = {"hist_h": "hue_chroma", "hist_a": "lab_k32", "hist_ab": "lab_16x16", 
 
 # The data config's keys besides `source`, with their types and defaults (the docstring above).
 CONFIG_KEYS = {"short_side": (int, 256), "mirror": (bool, True), "margin": (int, 16), "mean_shift": (float, 0.0),
-               "seed": (int, 0), "workers": (int, 4), "prefetch": (int, 4)}
+               "scale_min": (float, 1.0), "scale_max": (float, 1.0), "seed": (int, 0), "workers": (int, 4),
+               "prefetch": (int, 4)}
+LOADER_KEYS = ("seed", "workers", "prefetch")  # the rest go to the example maker of the net's task
+COLORIZATION_KEYS = ("short_side", "mirror", "margin", "mean_shift")
 
 
 _KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
@@ -107,11 +127,21 @@ def load_config(config):
             raise ValueError(f"{where}: {key} must not be negative, got {cfg[key]}")
     if not math.isfinite(cfg["mean_shift"]):
         raise ValueError(f"{where}: mean_shift must be a finite number, got {cfg['mean_shift']}")
+    if not 0 < cfg["scale_min"] <= cfg["scale_max"] < math.inf:
+        raise ValueError(f"{where}: scale_min and scale_max must satisfy 0 < scale_min <= scale_max, got "
+                         f"{cfg['scale_min']} and {cfg['scale_max']}")
     return cfg
 
 
 def net_geometry(net):
-    """(batch, crop, samples, variant) from the training net's Input blobs."""
+    """(batch, crop, samples, variant) from the training net's Input blobs; a segmentation net
+    (data and label, no centroids) gives (batch, crop, channels, "segmentation")."""
+    if "label" in net.inputs and "centroids" not in net.inputs and "data" in net.inputs:
+        shape = net.blobs["data"].shape
+        if len(shape) != 4 or shape[1] not in (1, 3) or shape[2] != shape[3] or net.blobs["label"].shape != (shape[0], 1) + shape[2:]:
+            raise ValueError(f"a segmentation net needs data (N, 1 or 3, S, S) and label (N, 1, S, S), got "
+                             f"{shape} and {net.blobs['label'].shape}")
+        return shape[0], shape[2], shape[1], "segmentation"
     for name in ("data", "centroids"):
         if name not in net.inputs:
             raise ValueError(f"training net '{net.name}' has no Input blob {name!r}")
@@ -203,8 +233,27 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
     prefix = snapshot_prefix or solver.param["snapshot_prefix"] or os.path.splitext(solver_path)[0]
     batch, crop, samples, variant = net_geometry(solver.net)
     source = data.open_source(cfg["source"])
-    loader = data.Loader(source, batch=batch, crop=crop, samples=samples, variant=variant,
-                         chroma_weight="chroma_weight" in solver.net.inputs, **{k: cfg[k] for k in CONFIG_KEYS})
+    loader_args = {k: cfg[k] for k in LOADER_KEYS}
+    pairs = hasattr(source, "held_out")  # (image, label) pairs: a VOC source
+    if variant == "segmentation":
+        if not pairs:
+            raise ValueError(f"{solver.net.name} is a segmentation net: its data config needs a source of images "
+                             "and labels, {type: voc, path: VOC_ROOT, list: ...}")
+        from .segmentation import segmentation_example
+
+        loader = data.Loader(source, batch=batch, example=segmentation_example, crop=crop, mirror=cfg["mirror"],
+                             scale=(cfg["scale_min"], cfg["scale_max"]), gray=samples == 1, **loader_args)
+    else:
+        if pairs:
+            raise ValueError(f"{solver.net.name} is a colorization net; a voc source is for segmentation nets")
+        loader = data.Loader(source, batch=batch, crop=crop, samples=samples, variant=variant,
+                             chroma_weight="chroma_weight" in solver.net.inputs,
+                             **{k: cfg[k] for k in COLORIZATION_KEYS}, **loader_args)
+    if pairs and source.held_out:
+        holdout = f"{prefix}_holdout.txt"
+        os.makedirs(os.path.dirname(os.path.abspath(holdout)), exist_ok=True)
+        with open(holdout, "w") as f:
+            f.write("".join(i + "\n" for i in source.held_out))
     if resume == "auto":
         resume = latest_snapshot(prefix)
     if resume:

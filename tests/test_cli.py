@@ -58,7 +58,7 @@ def test_help_lists_every_subcommand_and_version(tmp_path):
 MUST_SAY = {
     "colorize": ["CHROMA:HUE", "expectation-cf", "mode", "sample", "(default: 512)", "(default: median:expectation-cf)",
                  "--overwrite", "--quiet"],
-    "train": ["source:", "short_side", "mirror", "margin", "mean_shift", "seed", "workers", "prefetch", "type: list",
+    "train": ["source:", "short_side", "mirror", "margin", "mean_shift", "seed", "workers", "prefetch", "type: list", "type: voc", "holdout", "scale_min",
               "type: hdf5", "143", "SIGTERM", "--resume", "--quiet"],
     "evaluate": ["-o OUTPUT, --output OUTPUT, --out OUTPUT", "expectation-cf", "(default: sum)", "(default: 6)",
                  "--predictions", "--quiet"],

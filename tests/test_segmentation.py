@@ -577,3 +577,49 @@ def test_interrupted_run_resumes_to_the_same_summary(voc, tmp_path, monkeypatch,
     resumed = json.loads((out / "summary.json").read_text())
     assert resumed == whole and resumed["images"] == 6
     assert sorted(os.listdir(out / "predictions")) == sorted(os.listdir(tmp_path / "whole" / "predictions"))
+
+
+def test_voc_source_holds_out_a_fixed_part_and_feeds_the_loader(tmp_path):
+    from pycolorize import data
+    from pycolorize.images import open_source
+
+    voc = make_synthetic_voc(tmp_path / "voc", n_train=10, n_val=2, size=(40, 48), seed=3)
+    spec = {"type": "voc", "path": str(tmp_path / "voc"), "list": "train", "holdout": 3, "holdout_seed": 7}
+    a, b = open_source(spec), open_source(dict(spec))
+    assert a.held_out == b.held_out and len(a.held_out) == 3 and len(a) == 7
+    assert sorted(a.names + a.held_out) == sorted(voc["train"])
+    assert open_source({**spec, "holdout_seed": 8}).held_out != a.held_out
+    rgb, label = a.read(0)
+    assert rgb.shape == (40, 48, 3) and label.shape == (40, 48)
+    with data.Loader(a, batch=2, example=seg.segmentation_example, crop=64, workers=1, seed=1) as loader:
+        batch = next(iter(loader))
+    assert batch["data"].shape == (2, 1, 64, 64) and batch["label"].shape == (2, 1, 64, 64)
+    assert (batch["label"][:, :, 40:] == seg.IGNORE).all()  # padded below with the ignore label
+    with pytest.raises(ValueError, match="holdout must be between 1 and 9"):
+        open_source({**spec, "holdout": 10})
+    with pytest.raises(ValueError, match="holdout' must be a whole number"):
+        open_source({**spec, "holdout": -1})
+
+
+def test_training_pairs_nets_with_their_sources(tmp_path):
+    from pycolorize import models
+    from pycolorize.training import train
+
+    make_synthetic_voc(tmp_path / "voc", n_train=4, n_val=1, size=(64, 64))
+    mini = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
+    (tmp_path / "seg.prototxt").write_text(models.segmentation_net(mini, batch=2, crop=64))
+    (tmp_path / "col.prototxt").write_text(models.train_net("hue_chroma", mini, batch=2, crop=48, samples=4))
+    for net in ("seg", "col"):
+        (tmp_path / f"{net}_solver.prototxt").write_text(models.solver_text(str(tmp_path / f"{net}.prototxt"), max_iter=1,
+                                                                            steps=(), prefix=str(tmp_path / net)))
+    (tmp_path / "voc.yaml").write_text(f"source: {{type: voc, path: {tmp_path / 'voc'}}}\n")
+    (tmp_path / "photos.yaml").write_text(f"source: {{type: folder, path: {tmp_path / 'voc' / 'JPEGImages'}}}\n")
+    with pytest.raises(ValueError, match="segmentation net: its data config needs a source of images and labels"):
+        train(str(tmp_path / "seg_solver.prototxt"), str(tmp_path / "photos.yaml"), progress=False)
+    with pytest.raises(ValueError, match="is a colorization net; a voc source is for segmentation nets"):
+        train(str(tmp_path / "col_solver.prototxt"), str(tmp_path / "voc.yaml"), progress=False)
+    with pytest.raises(ValueError, match="scale_min and scale_max"):
+        train(str(tmp_path / "seg_solver.prototxt"), {"source": {"type": "voc", "path": str(tmp_path / "voc")},
+                                                       "scale_min": 2.0, "scale_max": 1.0}, progress=False)
+    solver = train(str(tmp_path / "seg_solver.prototxt"), str(tmp_path / "voc.yaml"), progress=False)
+    assert solver.iter == 1
