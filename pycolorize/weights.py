@@ -123,12 +123,27 @@ def load_weights(net, path):
     """Copy weights from the Caffe HDF5 file `path` into `net`; returns the names of the layers loaded.
     Everything is read and checked before the first weight is written, so a bad file (a damaged
     one, a group or dataset where the other belongs, a wrong shape) is an Error naming the file
-    and the layer, and leaves the net as it was."""
+    and the layer, and leaves the net as it was.
+
+    BatchNorm statistics ``X_bn`` in the file (a from-scratch snapshot) for a net that has the
+    convolution X but no layer X_bn (the deploy net, a downstream trunk) are folded into X, exactly
+    (pycolorize.export.fold_batchnorm), with a warning: the net then computes what the trained net
+    computes in its TEST phase."""
     path = os.fspath(path)
     params = net.params
     with open_h5(path) as f:
-        stored = read_caffe_h5(f, path, layers=params)
-        file_layers = list(f["data"])
+        file_layers = list(f["data"]) if isinstance(f.get("data"), h5py.Group) else []
+        folds = [n for n in file_layers if n.endswith("_bn") and n not in params and n[:-3] in params]
+        stored = read_caffe_h5(f, path, layers=set(params) | set(folds))
+    if folds:
+        from .export import fold_batchnorm, is_batchnorm
+
+        bn = {n: stored.pop(n) for n in folds}
+        bn = {n: b for n, b in bn.items() if is_batchnorm(b)}
+        if bn:
+            stored.update(fold_batchnorm({**{n[:-3]: stored.get(n[:-3], []) for n in bn}, **bn}, where=path))
+            warnings.warn(f"{path}: BatchNorm statistics folded into the convolutions of net '{net.name}', which has "
+                          f"no BatchNorm layers: {', '.join(bn)}", stacklevel=2)
     pending, loaded, reshaped = _match(net, path, params, stored)
     for blob, array in pending:
         blob.data[...] = array

@@ -100,3 +100,20 @@ def test_export_trunk_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not a colorization snapshot: no weights for conv1_2" in err
     assert not (tmp_path / "t.h5").exists()
+
+
+def test_a_from_scratch_snapshot_loads_folded_into_the_deploy_net(tmp_path):
+    snap = snapshot(tmp_path, np.random.default_rng(2))
+    folded = export.fold_batchnorm(read(snap))
+    net = pycolorize.Net.from_string(models.deploy_net(MINI, size=64))
+    with pytest.warns(UserWarning, match="BatchNorm statistics folded .* conv1_1_bn"):
+        loaded = net.copy_from(snap)
+    assert "conv1_1" in loaded and "h_fc1" in loaded
+    for name in export.TRUNK:
+        for got, want in zip(net.params[name], folded[name]):
+            np.testing.assert_array_equal(got.data, want)
+    # a net with the BatchNorm layers (training resumed) gets the statistics as they are
+    train = pycolorize.Net.from_string(models.scratch_net(MINI, batch=1, crop=64, samples=4), phase="train")
+    train.copy_from(snap)
+    np.testing.assert_array_equal(train.params["conv1_1"][0].data, read(snap)["conv1_1"][0])
+    np.testing.assert_array_equal(train.params["conv1_1_bn"][0].data, read(snap)["conv1_1_bn"][0])
