@@ -25,6 +25,8 @@ data config (--data, YAML; pycolorize/training.py):
           {type: list, path: train.txt, root: /data/imagenet}   # one relative path a line
           {type: hdf5, path: images.h5, dataset: images}
   short_side: 256    # resize so the short side is at most this
+  short_side_max: 0  # > 0: resize to a short side drawn from short_side .. short_side_max
+                     # (the released from-scratch trainer: 352 .. 599 with 352 crops, margin 96)
   mirror: true       # random horizontal flips
   margin: 16         # sample locations stay this far from the crop's border
   mean_shift: 0.0    # subtracted from the gray input (0 for the released model)

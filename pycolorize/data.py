@@ -67,12 +67,18 @@ def lightness_weight(gray):
 
 
 def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, margin=16, mean_shift=0.0,
-                 variant="hue_chroma", chroma_weight=False):
+                 variant="hue_chroma", chroma_weight=False, short_side_max=0):
     """One image's input, sample locations and targets (and with chroma_weight, the
-    lightness_weight of each sample, for scratch_net's chroma loss)."""
+    lightness_weight of each sample, for scratch_net's chroma loss). The image is shrunk so that its
+    short side is at most `short_side`; with `short_side_max`, it is instead resized (up or down) to
+    a short side drawn uniformly from short_side .. short_side_max, the released from-scratch
+    trainer's scale augmentation (352 .. 599 there)."""
     h, w = rgb.shape[:2]
-    scale = min(1.0, short_side / min(h, w))
-    if scale < 1.0:
+    if short_side_max:
+        scale = int(rng.integers(short_side, short_side_max + 1)) / min(h, w)
+    else:
+        scale = min(1.0, short_side / min(h, w))
+    if scale != 1.0:
         h, w = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
         rgb = resize_for_network(rgb, h, w)  # what the colorizer does to a photo (pycolorize.images)
     if min(h, w) < crop:

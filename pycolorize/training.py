@@ -7,6 +7,7 @@ The data config (YAML, or a dict) names the images and the sampling; sizes come 
     source: {type: folder, path: /data/imagenet/train}   # or {type: list, path: train.txt, root: ...}
                                                           # or {type: hdf5, path: images.h5}
     short_side: 256      # resize so the short side is at most this
+    short_side_max: 0    # > 0: resize to a short side drawn from short_side .. short_side_max
     mirror: true
     margin: 16           # sample locations stay this far from the crop's border
     mean_shift: 0.0      # subtracted from the gray input (0 for the released model)
@@ -75,11 +76,11 @@ TARGETS = {"hist_h": "hue_chroma", "hist_a": "lab_k32", "hist_ab": "lab_16x16", 
 
 
 # The data config's keys besides `source`, with their types and defaults (the docstring above).
-CONFIG_KEYS = {"short_side": (int, 256), "mirror": (bool, True), "margin": (int, 16), "mean_shift": (float, 0.0),
+CONFIG_KEYS = {"short_side": (int, 256), "short_side_max": (int, 0), "mirror": (bool, True), "margin": (int, 16), "mean_shift": (float, 0.0),
                "scale_min": (float, 1.0), "scale_max": (float, 1.0), "seed": (int, 0), "workers": (int, 4),
                "prefetch": (int, 4)}
 LOADER_KEYS = ("seed", "workers", "prefetch")  # the rest go to the example maker of the net's task
-COLORIZATION_KEYS = ("short_side", "mirror", "margin", "mean_shift")
+COLORIZATION_KEYS = ("short_side", "short_side_max", "mirror", "margin", "mean_shift")
 
 
 _KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
@@ -122,7 +123,10 @@ def load_config(config):
     for key in ("short_side", "workers", "prefetch"):
         if cfg[key] < 1:
             raise ValueError(f"{where}: {key} must be at least 1, got {cfg[key]}")
-    for key in ("margin", "seed"):
+    if cfg["short_side_max"] and cfg["short_side_max"] < cfg["short_side"]:
+        raise ValueError(f"{where}: short_side_max ({cfg['short_side_max']}) must be 0 (off) or at least short_side "
+                         f"({cfg['short_side']})")
+    for key in ("margin", "seed", "short_side_max"):
         if cfg[key] < 0:
             raise ValueError(f"{where}: {key} must not be negative, got {cfg[key]}")
     if not math.isfinite(cfg["mean_shift"]):

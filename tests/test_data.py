@@ -122,3 +122,30 @@ def test_loader_reports_a_source_with_no_usable_image(tmp_path):
     with data.Loader(data.folder_source(str(d)), batch=1, crop=32, margin=2, log=io.StringIO()) as loader:
         with pytest.raises(RuntimeError, match="no usable image"):
             next(loader)
+
+
+def test_short_side_jitter_resizes_up_and_down_within_the_range():
+    # the released from-scratch trainer's scale augmentation: the short side drawn from a range,
+    # the image resized to it whether larger or smaller; off (0), images are only ever shrunk
+    from pycolorize import data
+
+    rgb = np.random.default_rng(0).random((60, 90, 3))
+    seen = set()
+    orig = data.resize_for_network
+
+    def spy(image, h, w):
+        seen.add(min(h, w))
+        return orig(image, h, w)
+
+    data.resize_for_network = spy
+    try:
+        for seed in range(40):
+            ex = data.make_example(rgb, np.random.default_rng(seed), crop=48, short_side=50, short_side_max=80,
+                                   samples=4, margin=2)
+            assert ex["data"].shape == (1, 48, 48)
+        assert seen <= set(range(50, 81)) and min(seen) < 60 < max(seen) and len(seen) > 10
+        seen.clear()
+        data.make_example(rgb, np.random.default_rng(0), crop=48, short_side=256, samples=4, margin=2)
+        assert not seen  # no jitter: a 60-px image is not enlarged
+    finally:
+        data.resize_for_network = orig
