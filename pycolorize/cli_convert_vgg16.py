@@ -59,7 +59,7 @@ def balance_images(folder, count, size, show_progress=False):
     import numpy as np
 
     from . import color, data
-    from .colorizer import rescale_bilinear
+    from .images import resize_for_network
 
     src = data.folder_source(folder)
     rng = np.random.default_rng(0)
@@ -81,7 +81,7 @@ def balance_images(folder, count, size, show_progress=False):
                     bar.update(1)
             s = min(1.0, 256 / min(rgb.shape[:2]))
             if s < 1:
-                rgb = rescale_bilinear(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
+                rgb = resize_for_network(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
             out.append(color.gray(rgb))
     finally:
         if bar is not None:

@@ -77,13 +77,9 @@ def skimage_photos(names):
 
 
 def initial_weights(out_dir, cache, train_dir, say=print):
-    import numpy as np
-    from PIL import Image
-
-    from . import color, vgg
+    from . import vgg
     from .cli import CommandError
-    from .cli_convert_vgg16 import fetch_hed_weights
-    from .colorizer import rescale_bilinear
+    from .cli_convert_vgg16 import balance_images, fetch_hed_weights
 
     try:
         path = fetch_hed_weights(cache)
@@ -91,11 +87,7 @@ def initial_weights(out_dir, cache, train_dir, say=print):
         say(f"  {e}; starting from random convolutions")
         return None
     layers = vgg.to_gray(vgg.read_vgg_weights(path), mean=vgg.HED_MEAN)
-    grays = []
-    for f in sorted(os.listdir(train_dir)):
-        rgb = np.asarray(Image.open(os.path.join(train_dir, f)).convert("RGB"), dtype=np.float64) / 255
-        s = min(1.0, 256 / min(rgb.shape[:2]))
-        grays.append(color.gray(rescale_bilinear(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))))
+    grays = balance_images(train_dir, len(os.listdir(train_dir)), 224)  # every training photo, as convert-vgg16 reads them
     layers, factors = vgg.balance(layers, grays, size=224)
     say("  balanced: " + ", ".join(f"{k} x{v:.3g}" for k, v in factors.items()))
     init = os.path.join(out_dir, "init_vgg16_gray_hed.caffemodel.h5")

@@ -123,18 +123,14 @@ def markdown(per, means, show_images=True):
 
 
 def run(args):
-    from .data import EXTENSIONS, load_image
+    from .images import find_images, load_image
 
     def prep(load):
         return (lambda: resize_height(load(), args.height)) if args.height else load
 
     if args.folder:
-        if not os.path.isdir(args.folder):
-            raise CommandError(f"{args.folder}: no such folder")
-        paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(args.folder) for f in fs if f.lower().endswith(EXTENSIONS))
+        paths = find_images(args.folder)  # the folder rule of train, evaluate and colorize
         paths = paths[:args.limit] if args.limit else paths
-        if not paths:
-            raise CommandError(f"no images in {args.folder}")
         items = [(os.path.relpath(p, args.folder), prep(lambda p=p: load_image(p))) for p in paths]
     else:
         items = [(n, prep(lambda n=n: builtin(n))) for n in EVERYDAY + (OTHERS if args.others else [])]

@@ -35,10 +35,6 @@ from .net import Net
 CHROMA_MODES = ("median", "mode", "expectation", "sample")
 HUE_MODES = ("expectation-cf", "expectation", "mode", "median", "sample")
 
-# The released resize (2016 skimage, order 1, no anti-aliasing), under the name it had here first
-# (cli_demo and cli_convert_vgg16 import it for the balancing images).
-rescale_bilinear = resize_for_network
-
 
 class Canvas(NamedTuple):
     """The net's outputs for one photo: `hist` (S, S, channels of all outputs), the `scale` s the gray

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pycolorize import cli_colorize, color, colorizer, data, evaluation, images
+from pycolorize import cli_colorize, color, data, evaluation, images
 
 
 def save(path, shape=(12, 10, 3), seed=0):
@@ -134,7 +134,6 @@ def test_resize_for_network_known_values():
     assert up[0, 0] == pytest.approx(0.75 * 0.75 * 0.0)
     np.testing.assert_allclose(images.resize_for_network(np.arange(16.0).reshape(4, 4), 2, 2),
                                [[2.5, 4.5], [10.5, 12.5]])
-    assert colorizer.rescale_bilinear is images.resize_for_network  # the name cli_demo and convert-vgg16 import
 
 
 def test_resize_for_network_is_2016_skimage_without_antialiasing():
