@@ -131,3 +131,14 @@ def make_synthetic_voc(root, n_train=16, n_val=8, size=(96, 96), seed=0, classes
     with open(os.path.join(root, "ImageSets", "Segmentation", "trainval.txt"), "w") as f:
         f.write("".join(s + "\n" for s in out["train"] + out["val"]))
     return out
+
+
+if __name__ == "__main__":  # python tests/synthetic_voc.py OUT [N_TRAIN N_VAL SIZE SEED]
+    import sys
+
+    args = sys.argv[1:]
+    if not args:
+        sys.exit("usage: python tests/synthetic_voc.py OUT [N_TRAIN N_VAL SIZE SEED]")
+    n_train, n_val, side, seed = (int(a) for a in (args[1:] + ["48", "12", "128", "1"][len(args) - 1:]))
+    made = make_synthetic_voc(args[0], n_train=n_train, n_val=n_val, size=(side, side), seed=seed)
+    print(f"wrote {len(made['train'])} train and {len(made['val'])} val images (classes {made['classes']}) under {args[0]}")
