@@ -24,10 +24,12 @@ upsample_predictions (step 4) reproduce that (the reasons are beside them). Step
 of rows so that a large photograph never holds its full-resolution K_h + K_c channel histograms in
 memory.
 """
+import os
 from typing import NamedTuple
 
 import numpy as np
 
+from . import calibration as cal
 from . import color, decode, transfer
 from .images import resize_for_network, to_rgb, upsample_predictions
 from .net import Net
@@ -63,7 +65,11 @@ def parse_param(param):
 
 
 class Colorizer:
-    def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256, seed=0):
+    def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256, seed=0,
+                 calibration="auto"):
+        """`calibration`: temperatures for the hue and chroma histograms (pycolorize.calibration):
+        "auto" applies <weights stem>.calibration.json when it exists beside the weights (what
+        `pycolorize demo` writes), a path or a {"hue": T, "chroma": T} dict applies those, None none."""
         if size % 32:
             raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
         self.size, self.band_rows, self.seed = int(size), int(band_rows), int(seed)
@@ -83,10 +89,28 @@ class Colorizer:
                              "(e.g. prototxt/colorize_deploy.prototxt)")
         # The bin counts are the nets' (the released one has 32 hue and 32 chroma bins; others may differ).
         self.bins = {key: self._bin_count(prototxt, name) for name, key in self.outputs}
+        self.temperature = self._temperature(calibration, weights)
         if self.variant in ("lab_k32", "lab_16x16"):
             self.lab_mode = "expectation" if param == "median:expectation-cf" else param
             if self.lab_mode not in ("expectation", "mode", "median") or (self.variant == "lab_16x16" and self.lab_mode == "median"):
                 raise ValueError(f"--param for a Lab histogram net is expectation or mode (or median for marginals); got {param!r}")
+
+    def _temperature(self, calibration, weights):
+        if isinstance(calibration, str) and calibration == "auto":
+            found = cal.path_for(weights)
+            if not os.path.exists(found) or self.variant != "hue_chroma":
+                return None
+            calibration = found
+        if calibration is None:
+            return None
+        if self.variant != "hue_chroma":
+            raise ValueError(f"calibration applies to hue/chroma histograms; this net predicts {self.variant}")
+        if isinstance(calibration, dict):
+            t = {k: float(calibration[k]) for k in ("hue", "chroma")}
+            if not all(np.isfinite(v) and v > 0 for v in t.values()):
+                raise ValueError(f"temperatures must be positive numbers, got {t}")
+            return t
+        return cal.load(calibration)
 
     def _bin_count(self, prototxt, name):
         """The channel count of output blob `name` (N, K, S, S), checked to be a histogram the decoders
@@ -114,8 +138,11 @@ class Colorizer:
         oy, ox = (self.size - small.shape[0]) // 2, (self.size - small.shape[1]) // 2
         canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
         out = self.net.forward(data=canvas[None, None])
-        hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0)
-        return Canvas(hist.astype(np.float64), s, (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1])))
+        hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0).astype(np.float64)
+        if self.temperature:
+            hist = np.concatenate([cal.apply(part, self.temperature[key])
+                                   for (_, key), part in zip(self.outputs, self._split(hist))], axis=-1)
+        return Canvas(hist, s, (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1])))
 
     def _split(self, maps):
         """Maps with every output's channels on the last axis, as [one array per output]."""

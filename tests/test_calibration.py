@@ -1,0 +1,110 @@
+"""pycolorize.calibration: the temperature transform, its fit on held-out pixels, the reliability
+diagram, and the Colorizer applying a model's calibration file."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import pycolorize
+from pycolorize import calibration as cal
+from pycolorize import color, models
+from pycolorize.colorizer import Colorizer
+
+MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
+
+
+def softmax(z):
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_temperature_is_softmax_of_scaled_logits():
+    z = np.random.default_rng(0).normal(0, 3, (50, 32))
+    p = softmax(z)
+    np.testing.assert_allclose(cal.apply(p, 2.5), softmax(z / 2.5), rtol=1e-9)
+    assert cal.apply(p, 1.0) is p
+
+
+def overconfident(n=20000, k=32, sharpen=3.0, seed=0):
+    """Histograms three times too sharp: the truth is drawn from softmax(z), the net says softmax(3z)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 1.2, (n, k))
+    u = rng.random((n, 1))
+    truth = np.minimum((np.cumsum(softmax(z), axis=1) < u).sum(1), k - 1)  # one draw per row
+    return softmax(sharpen * z), truth
+
+
+def test_fit_recovers_the_temperature_and_calibrates():
+    p, truth = overconfident()
+    t = cal.fit_temperature(p, truth)
+    assert t == pytest.approx(3.0, rel=0.08)
+    assert cal.nll(p, truth, t=t) < cal.nll(p, truth) - 0.1
+    before, after = cal.reliability(p, truth), cal.reliability(cal.apply(p, t), truth)
+    assert after["ece"] < 0.5 * before["ece"] and before["ece"] > 0.1
+    assert sum(b["share"] for b in after["bins"]) == pytest.approx(1.0)
+    # weights count: zero-weight rows do not move the fit
+    q, truth2 = overconfident(sharpen=0.5, seed=1)  # too flat: alone they would want T < 1
+    both, idx = np.concatenate([p, q]), np.concatenate([truth, truth2])
+    w = np.concatenate([np.ones(len(p)), np.zeros(len(q))])
+    assert cal.fit_temperature(both, idx, w) == pytest.approx(t, rel=1e-3)
+
+
+def test_fit_on_pixels_weights_hue_by_chroma():
+    rng = np.random.default_rng(2)
+    rgb = rng.random((3000, 3))
+    h, c, _ = color.rgb_to_hcv(rgb)
+    hb, cb = color.uniform_bin(h, 32), color.uniform_bin(c, 32)
+    z = rng.normal(0, 1, (3000, 32))
+    z[np.arange(3000), hb] += 1.5
+    zc = rng.normal(0, 1, (3000, 32))
+    zc[np.arange(3000), cb] += 1.5
+    out = cal.fit({"hue": softmax(4 * z), "chroma": softmax(4 * zc)}, rgb)
+    assert out["pixels"] == 3000 and out["temperature"]["hue"] > 2 and out["temperature"]["chroma"] > 2
+    for head in ("hue", "chroma"):
+        assert out[head]["nll_after"] < out[head]["nll_before"]
+    with pytest.raises(ValueError, match="as many hue and chroma histograms as pixels"):
+        cal.fit({"hue": softmax(z), "chroma": softmax(zc)}, rgb[:10])
+
+
+@pytest.fixture
+def model(tmp_path):
+    deploy = tmp_path / "deploy.prototxt"
+    deploy.write_text(models.deploy_net(MINI, size=64))
+    net = pycolorize.Net(str(deploy))
+    rng = np.random.RandomState(0)
+    for name, blobs in net.params.items():
+        if not name.endswith("_reshaped"):
+            for b in blobs:
+                b.data[...] = rng.randn(*b.shape) * 0.3
+    # confident heads: a saturated colour everywhere
+    for head, k in (("prediction_h", 5), ("prediction_c", 20)):
+        net.params[head][1].data[k] = 8
+    weights = str(tmp_path / "model.caffemodel.h5")
+    net.save(weights)
+    return str(deploy), weights
+
+
+def test_colorizer_applies_the_calibration_beside_the_weights(model):
+    deploy, weights = model
+    image = np.random.default_rng(3).random((40, 50, 3))
+    plain = Colorizer(deploy, weights, size=64)
+    assert plain.temperature is None
+    sharp = plain.colorize(image)
+    cal.save({"temperature": {"hue": 4.0, "chroma": 4.0}}, cal.path_for(weights))
+    assert cal.path_for(weights).endswith("model.calibration.json")
+    auto = Colorizer(deploy, weights, size=64)
+    assert auto.temperature == {"hue": 4.0, "chroma": 4.0}
+    flat = auto.colorize(image)
+    chroma = lambda rgb: (rgb.max(-1) - rgb.min(-1)).mean()  # noqa: E731
+    assert chroma(flat) < 0.8 * chroma(sharp)  # an unsure net fades towards gray
+    np.testing.assert_allclose(auto.predict(image)["hue"].sum(-1), 1.0, rtol=1e-5)
+    assert Colorizer(deploy, weights, size=64, calibration=None).temperature is None
+    np.testing.assert_allclose(Colorizer(deploy, weights, size=64, calibration={"hue": 4, "chroma": 4}).colorize(image), flat)
+    with open(cal.path_for(weights), "w") as f:
+        json.dump({"temperature": {"hue": -1, "chroma": 1}}, f)
+    with pytest.raises(ValueError, match="model.calibration.json: temperatures must be positive"):
+        Colorizer(deploy, weights, size=64)
+    os.remove(cal.path_for(weights))
+    with pytest.raises(ValueError, match="not a calibration file"):
+        Colorizer(deploy, weights, size=64, calibration=cal.path_for(weights))
