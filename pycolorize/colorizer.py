@@ -69,7 +69,8 @@ class Colorizer:
                  calibration="auto"):
         """`calibration`: temperatures for the hue and chroma histograms (pycolorize.calibration):
         "auto" applies <weights stem>.calibration.json when it exists beside the weights (what
-        `pycolorize demo` writes), a path or a {"hue": T, "chroma": T} dict applies those, None none."""
+        `pycolorize demo` writes), a path or a dict in that file's form ({"temperature": {"hue": T,
+        "chroma": T}, "chroma_prior": [...] or absent}) applies those, None none."""
         if size % 32:
             raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
         self.size, self.band_rows, self.seed = int(size), int(band_rows), int(seed)
@@ -105,12 +106,11 @@ class Colorizer:
             return None
         if self.variant != "hue_chroma":
             raise ValueError(f"calibration applies to hue/chroma histograms; this net predicts {self.variant}")
-        if isinstance(calibration, dict):
-            t = {k: float(calibration[k]) for k in ("hue", "chroma")}
-            if not all(np.isfinite(v) and v > 0 for v in t.values()):
-                raise ValueError(f"temperatures must be positive numbers, got {t}")
-            return t
-        return cal.load(calibration)
+        t = cal.load(calibration)
+        if t["chroma_prior"] is not None and len(t["chroma_prior"]) != self.bins["chroma"]:
+            raise ValueError(f"the calibration's chroma prior has {len(t['chroma_prior'])} bins, the net "
+                             f"{self.bins['chroma']}")
+        return t
 
     def _bin_count(self, prototxt, name):
         """The channel count of output blob `name` (N, K, S, S), checked to be a histogram the decoders
@@ -140,7 +140,8 @@ class Colorizer:
         out = self.net.forward(data=canvas[None, None])
         hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0).astype(np.float64)
         if self.temperature:
-            hist = np.concatenate([cal.apply(part, self.temperature[key])
+            priors = {"hue": None, "chroma": self.temperature["chroma_prior"]}
+            hist = np.concatenate([cal.apply(part, self.temperature[key], priors[key])
                                    for (_, key), part in zip(self.outputs, self._split(hist))], axis=-1)
         return Canvas(hist, s, (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1])))
 

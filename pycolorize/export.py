@@ -12,10 +12,8 @@ writes it into the convolution: W' = W * s, b' = (b - mean) * s per output chann
 """
 import numpy as np
 
-from . import models
+from .vgg import TRUNK  # conv1_1 ... conv5_3, fc6, fc7
 from .weights import open_h5, read_caffe_h5, write_caffe_h5
-
-TRUNK = [name for name in models.HYPERCOLUMN if name != "data"]  # conv1_1 ... conv5_3, fc6, fc7
 BN_EPS = 1e-5  # BatchNorm's default eps (the generated nets do not change it)
 
 

@@ -35,12 +35,19 @@ VARIANTS = ("hue_chroma", "lab_k32", "lab_16x16", "lab_l2")
 _WB = 'param { lr_mult: 1 decay_mult: 1 } param { lr_mult: 2 decay_mult: 0 }'
 
 
+def columns(widths=VGG16):
+    """(layer names, strides) of the hypercolumn: the paper's 16 layers, or the 14 up to conv5_3
+    for widths without fc6/fc7 ("fc": 0)."""
+    n = len(HYPERCOLUMN) - (0 if widths["fc"] else 2)
+    return HYPERCOLUMN[:n], STRIDES[:n]
+
+
 def channels(widths=VGG16):
     """Channels of each hypercolumn layer, in order (sum 12417 for VGG-16)."""
     c = [1]
     for block, n in enumerate(BLOCKS):
         c += [widths["conv"][block]] * n
-    return c + [widths["fc"], widths["fc"]]
+    return c + ([widths["fc"], widths["fc"]] if widths["fc"] else [])
 
 
 def _conv(name, bottom, n, k, pad, filler="", lr_mult=1, batchnorm=False):
@@ -58,18 +65,21 @@ def _conv(name, bottom, n, k, pad, filler="", lr_mult=1, batchnorm=False):
 
 def _trunk(widths, filler, dropout=True, conv_lr_mult=1, batchnorm=False):
     """VGG-16 on one gray channel: fc6 a 7x7 pad-3 convolution, fc7 1x1, ReLU after each, Dropout
-    (identity at test time) after fc6 and fc7. conv_lr_mult 0 freezes conv1_1 .. conv5_3;
-    batchnorm puts a BatchNorm layer after every convolution, fc6 and fc7 included."""
+    (identity at test time) after fc6 and fc7 (none of the two when widths["fc"] is 0; pool5 is
+    then left out too). conv_lr_mult 0 freezes conv1_1 .. conv5_3; batchnorm puts a BatchNorm
+    layer after every convolution, fc6 and fc7 included."""
     out, bottom = "", "data"
     for block, n in enumerate(BLOCKS):
         for i in range(n):
             name = f"conv{block + 1}_{i + 1}"
             out += _conv(name, bottom, widths["conv"][block], 3, 1, filler, conv_lr_mult, batchnorm)
             bottom = name
+        if block == len(BLOCKS) - 1 and not widths["fc"]:
+            break
         out += (f'layer {{ name: "pool{block + 1}" type: "Pooling" bottom: "{bottom}" top: "pool{block + 1}"\n'
                 f'  pooling_param {{ pool: MAX kernel_size: 2 stride: 2 }} }}\n')
         bottom = f"pool{block + 1}"
-    for name, bottom, k, pad in (("fc6", "pool5", 7, 3), ("fc7", "fc6", 1, 0)):
+    for name, bottom, k, pad in (("fc6", "pool5", 7, 3), ("fc7", "fc6", 1, 0)) if widths["fc"] else ():
         out += _conv(name, bottom, widths["fc"], k, pad, filler, batchnorm=batchnorm)
         if dropout:
             out += (f'layer {{ name: "dropout_{name}" type: "Dropout" bottom: "{name}" top: "{name}"\n'
@@ -117,8 +127,9 @@ def train_net(variant="hue_chroma", widths=VGG16, batch=8, crop=256, samples=128
     if lightness_weight:
         out += _input("chroma_weight", n)
     out += _trunk(widths, trunk_filler, conv_lr_mult=0 if freeze_conv else 1, batchnorm=batchnorm)
-    scales = " ".join(f"scale: {s} offset_height: {(s - 1) / 2:g} offset_width: {(s - 1) / 2:g}" for s in STRIDES)
-    bottoms = " ".join(f'bottom: "{b}"' for b in HYPERCOLUMN)
+    names, strides = columns(widths)
+    scales = " ".join(f"scale: {s} offset_height: {(s - 1) / 2:g} offset_width: {(s - 1) / 2:g}" for s in strides)
+    bottoms = " ".join(f'bottom: "{b}"' for b in names)
     out += (f'layer {{ name: "hypercolumn" type: "SparseHypercolumnExtractor" bottom: "centroids" {bottoms}\n'
             f'  top: "hypercolumn" sparse_hypercolumn_extractor_param {{ {scales} }} }}\n')
     out += _ip("h_fc1", "hypercolumn", widths["h_fc1"], h_fc1_filler)
@@ -186,7 +197,8 @@ def deploy_net(widths=VGG16, size=512, name="autocolorize", variant="hue_chroma"
         raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(HEADS)}")
     out = f'name: "{name}"\n' + _input("data", 1, 1, size, size) + _trunk(widths, "")
     cols = []
-    for layer, c, s in zip(HYPERCOLUMN, channels(widths), STRIDES):
+    names, strides = columns(widths)
+    for layer, c, s in zip(names, channels(widths), strides):
         if s < 4:
             out += (f'layer {{ name: "{layer}_full" type: "Pooling" bottom: "{layer}" top: "{layer}_full"\n'
                     f'  pooling_param {{ kernel_size: {4 // s} stride: {4 // s} pool: AVE pad: 0 }} }}\n')

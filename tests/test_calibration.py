@@ -24,6 +24,17 @@ def test_temperature_is_softmax_of_scaled_logits():
     p = softmax(z)
     np.testing.assert_allclose(cal.apply(p, 2.5), softmax(z / 2.5), rtol=1e-9)
     assert cal.apply(p, 1.0) is p
+    # towards a prior: softmax(z / t + (1 - 1/t) log prior), the prior itself as t grows
+    prior = softmax(np.random.default_rng(1).normal(0, 1, 32))
+    np.testing.assert_allclose(cal.apply(p, 2.5, prior), softmax(z / 2.5 + 0.6 * np.log(prior)), rtol=1e-9)
+    np.testing.assert_allclose(cal.apply(p, 1e6, prior), np.broadcast_to(prior, p.shape), rtol=1e-4)
+
+
+def test_chroma_prior_is_the_photos_chroma_histogram():
+    rgb = np.array([[0.5, 0.5, 0.5]] * 6 + [[1.0, 0.0, 0.0]] * 2)  # chroma 0 (bin 0) and 1 (bin 31)
+    prior = cal.chroma_prior(rgb, 32)
+    assert prior.sum() == pytest.approx(1.0) and prior[0] == pytest.approx(0.75, rel=1e-2)
+    assert prior[31] == pytest.approx(0.25, rel=1e-2) and prior[5] > 0
 
 
 def overconfident(n=20000, k=32, sharpen=3.0, seed=0):
@@ -63,6 +74,11 @@ def test_fit_on_pixels_weights_hue_by_chroma():
     assert out["pixels"] == 3000 and out["temperature"]["hue"] > 2 and out["temperature"]["chroma"] > 2
     for head in ("hue", "chroma"):
         assert out[head]["nll_after"] < out[head]["nll_before"]
+    towards = cal.fit({"hue": softmax(4 * z), "chroma": softmax(4 * zc)}, rgb, chroma_prior=cal.chroma_prior(rgb))
+    assert towards["chroma"]["nll_after"] < towards["chroma"]["nll_before"] and len(towards["chroma_prior"]) == 32
+    assert towards["temperature"]["hue"] == out["temperature"]["hue"]  # the prior is the chroma's only
+    with pytest.raises(ValueError, match="the chroma prior has 16 bins, the chroma histograms 32"):
+        cal.fit({"hue": softmax(z), "chroma": softmax(zc)}, rgb, chroma_prior=np.full(16, 1 / 16))
     with pytest.raises(ValueError, match="as many hue and chroma histograms as pixels"):
         cal.fit({"hue": softmax(z), "chroma": softmax(zc)}, rgb[:10])
 
@@ -94,13 +110,20 @@ def test_colorizer_applies_the_calibration_beside_the_weights(model):
     cal.save({"temperature": {"hue": 4.0, "chroma": 4.0}}, cal.path_for(weights))
     assert cal.path_for(weights).endswith("model.calibration.json")
     auto = Colorizer(deploy, weights, size=64)
-    assert auto.temperature == {"hue": 4.0, "chroma": 4.0}
+    assert auto.temperature == {"hue": 4.0, "chroma": 4.0, "chroma_prior": None}
     flat = auto.colorize(image)
     chroma = lambda rgb: (rgb.max(-1) - rgb.min(-1)).mean()  # noqa: E731
     assert chroma(flat) < 0.8 * chroma(sharp)  # an unsure net fades towards gray
     np.testing.assert_allclose(auto.predict(image)["hue"].sum(-1), 1.0, rtol=1e-5)
     assert Colorizer(deploy, weights, size=64, calibration=None).temperature is None
-    np.testing.assert_allclose(Colorizer(deploy, weights, size=64, calibration={"hue": 4, "chroma": 4}).colorize(image), flat)
+    given = Colorizer(deploy, weights, size=64, calibration={"temperature": {"hue": 4, "chroma": 4}})
+    np.testing.assert_allclose(given.colorize(image), flat)
+    # the chroma tempered towards a prior of the photos' usual (low) chroma fades further still
+    prior = np.full(32, 1e-3)
+    prior[1] = 1.0
+    towards = Colorizer(deploy, weights, size=64, calibration={"temperature": {"hue": 4, "chroma": 4},
+                                                               "chroma_prior": (prior / prior.sum()).tolist()})
+    assert chroma(towards.colorize(image)) < 0.5 * chroma(flat)
     with open(cal.path_for(weights), "w") as f:
         json.dump({"temperature": {"hue": -1, "chroma": 1}}, f)
     with pytest.raises(ValueError, match="model.calibration.json: temperatures must be positive"):
