@@ -31,8 +31,9 @@ with no colorization.
    --head-dropout, --weight-decay and --short-side-max change the capacity and the regularisation.
 4. Calibration: one temperature for the hue and one for the chroma histograms, fitted by the
    validation pixels' likelihood (pycolorize.calibration) and written beside the model as
-   model.calibration.json, which the Colorizer applies: where the model is unsure its colours fade
-   towards gray instead of guessing.
+   model.calibration.json, which the Colorizer applies: where the model is unsure its hue fades
+   (a flatter hue histogram) and its chroma falls back to the training photos' usual chroma,
+   instead of guessing.
 5. Output in -o/--output: model.caffemodel.h5, model.calibration.json and deploy.prototxt (so that
    `pycolorize colorize PHOTO -o OUT --prototxt DIR/deploy.prototxt --weights DIR/model.caffemodel.h5`
    colorizes any photo), the training log, side-by-side PNGs (gray | ours | truth) of the held-out

@@ -139,15 +139,17 @@ class Colorizer:
         canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
         out = self.net.forward(data=canvas[None, None])
         hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0).astype(np.float64)
-        if self.temperature:
-            priors = {"hue": None, "chroma": self.temperature["chroma_prior"]}
-            hist = np.concatenate([cal.apply(part, self.temperature[key], priors[key])
-                                   for (_, key), part in zip(self.outputs, self._split(hist))], axis=-1)
         return Canvas(hist, s, (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1])))
 
     def _split(self, maps):
-        """Maps with every output's channels on the last axis, as [one array per output]."""
-        return np.split(maps, np.cumsum([self.bins[key] for _, key in self.outputs])[:-1], axis=-1)
+        """Maps with every output's channels on the last axis, as [one array per output], with the
+        calibration's temperatures applied (at the resolution they are decoded at, as they were
+        fitted: on predict()'s maps)."""
+        parts = np.split(maps, np.cumsum([self.bins[key] for _, key in self.outputs])[:-1], axis=-1)
+        if not self.temperature:
+            return parts
+        priors = {"hue": None, "chroma": self.temperature["chroma_prior"]}
+        return [cal.apply(part, self.temperature[key], priors[key]) for (_, key), part in zip(self.outputs, parts)]
 
     def _bands(self, gray, canvas):
         """(row slice, [one array per output]) bands at the input's resolution: the canvas's maps

@@ -234,13 +234,24 @@ def check_labels(pairs, list_file="the list", n_classes=N_CLASSES, ignore=IGNORE
         raise ValueError(f"{list_file}: " + "; ".join(problems))
 
 
+def _list_line(root, pair):
+    """A list line naming `pair` (id, image, label) the way voc_pairs reads it back."""
+    image_id, image, label = pair
+    if (image == os.path.join(root, "JPEGImages", image_id + ".jpg")
+            and label == os.path.join(root, "SegmentationClass", image_id + ".png")):
+        return image_id
+    return " ".join("/" + os.path.relpath(p, root).replace(os.sep, "/") for p in (image, label))
+
+
 def voc_source(root, list_file="ImageSets/Segmentation/train.txt", holdout=0, seed=0):
     """A training source (images.Source) of a VOC list: read(i) gives (rgb, label). Every file is
     looked for and every label checked up front (voc_pairs, check_labels), so a malformed folder
     fails before training starts, with each problem named and counted.
 
     `holdout` > 0 keeps that many images (a fixed draw of `seed`) out of the source, for the paper's
-    cross-validated early stopping: their ids are `source.held_out`, to score the snapshots on."""
+    cross-validated early stopping: `source.held_out` holds their list lines (voc_pairs' format: the
+    id where the image and label are VOC's JPEGImages/<id>.jpg and SegmentationClass/<id>.png,
+    else '/<image> /<label>' under `root`, as SBD's train_aug), to score the snapshots on."""
     from .images import Source
 
     pairs = voc_pairs(root, list_file)
@@ -249,7 +260,7 @@ def voc_source(root, list_file="ImageSets/Segmentation/train.txt", holdout=0, se
         if not 0 < holdout < len(pairs):
             raise ValueError(f"holdout must be between 1 and {len(pairs) - 1} (the list has {len(pairs)} images), got {holdout}")
         out = set(np.random.default_rng(seed).choice(len(pairs), holdout, replace=False).tolist())
-        held = [p[0] for i, p in enumerate(pairs) if i in out]
+        held = [_list_line(root, p) for i, p in enumerate(pairs) if i in out]
         pairs = [p for i, p in enumerate(pairs) if i not in out]
     source = Source([p[0] for p in pairs], lambda i: read_pair(pairs[i][1], pairs[i][2]))
     source.held_out = held if holdout else []

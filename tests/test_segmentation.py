@@ -587,7 +587,7 @@ def test_voc_source_holds_out_a_fixed_part_and_feeds_the_loader(tmp_path):
     spec = {"type": "voc", "path": str(tmp_path / "voc"), "list": "train", "holdout": 3, "holdout_seed": 7}
     a, b = open_source(spec), open_source(dict(spec))
     assert a.held_out == b.held_out and len(a.held_out) == 3 and len(a) == 7
-    assert sorted(a.names + a.held_out) == sorted(voc["train"])
+    assert sorted(a.names + a.held_out) == sorted(voc["train"])  # VOC's id list: the held-out lines are ids
     assert open_source({**spec, "holdout_seed": 8}).held_out != a.held_out
     rgb, label = a.read(0)
     assert rgb.shape == (40, 48, 3) and label.shape == (40, 48)
@@ -595,6 +595,18 @@ def test_voc_source_holds_out_a_fixed_part_and_feeds_the_loader(tmp_path):
         batch = next(iter(loader))
     assert batch["data"].shape == (2, 1, 64, 64) and batch["label"].shape == (2, 1, 64, 64)
     assert (batch["label"][:, :, 40:] == seg.IGNORE).all()  # padded below with the ignore label
+    # a held-out list reads back as the same images, for VOC's id lists and SBD's pair lists alike
+    import shutil
+
+    shutil.copytree(tmp_path / "voc" / "SegmentationClass", tmp_path / "voc" / "SegmentationClassAug")  # SBD's folder
+    lines = tmp_path / "voc" / "pairs.txt"
+    lines.write_text("".join(f"/JPEGImages/{i}.jpg /SegmentationClassAug/{i}.png\n" for i in voc["train"]))
+    for list_file in ("train", str(lines)):
+        src = open_source({**spec, "list": list_file})
+        (tmp_path / "held.txt").write_text("".join(line + "\n" for line in src.held_out))
+        assert [p[0] for p in seg.voc_pairs(tmp_path / "voc", str(tmp_path / "held.txt"))] == \
+            [line.split()[0].rsplit("/", 1)[-1].split(".")[0] for line in src.held_out]
+    assert src.held_out[0].startswith("/JPEGImages/") and " /SegmentationClassAug/" in src.held_out[0]
     with pytest.raises(ValueError, match="holdout must be between 1 and 9"):
         open_source({**spec, "holdout": 10})
     with pytest.raises(ValueError, match="holdout' must be a whole number"):
