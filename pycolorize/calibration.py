@@ -34,11 +34,17 @@ def apply(p, t, prior=None):
     renormalised. t = 1 returns p unchanged."""
     if t == 1.0:
         return p
-    logq = np.log(np.maximum(p, FLOOR)) / t
-    if prior is not None:
-        logq = logq + (1.0 - 1.0 / t) * np.log(np.maximum(np.asarray(prior, np.float64), FLOOR))
+    logq = _tempered_log(p, t, prior)
     q = np.exp(logq - logq.max(axis=-1, keepdims=True))
     return q / q.sum(axis=-1, keepdims=True)
+
+
+def _tempered_log(p, t, prior=None):
+    """log p / t (+ (1 - 1/t) log prior): apply's histograms before normalisation, nll's logits."""
+    logp = np.log(np.maximum(p, FLOOR)) / t
+    if prior is not None:
+        logp = logp + (1.0 - 1.0 / t) * np.log(np.maximum(np.asarray(prior, np.float64), FLOOR))
+    return logp
 
 
 def chroma_prior(rgb, bins=32):
@@ -59,9 +65,7 @@ def targets(rgb, hue_bins, chroma_bins):
 def nll(p, index, weight=None, t=1.0, prior=None):
     """Mean negative log likelihood of the true bins `index` under p (N, K) at temperature t
     (towards `prior`, see apply), weighted per row by `weight` (weighted mean; None: plain mean)."""
-    logp = np.log(np.maximum(p, FLOOR)) / t
-    if prior is not None:
-        logp = logp + (1.0 - 1.0 / t) * np.log(np.maximum(np.asarray(prior, np.float64), FLOOR))
+    logp = _tempered_log(p, t, prior)
     logz = np.log(np.exp(logp - logp.max(-1, keepdims=True)).sum(-1)) + logp.max(-1)
     per = logz - logp[np.arange(len(index)), index]
     if weight is None:
@@ -143,11 +147,9 @@ def fit(hist, rgb, chroma_prior=None, max_pixels=200000, seed=0):
 
 def path_for(weights):
     """Where a model's calibration lives: beside the weights, <stem>.calibration.json."""
-    weights = os.fspath(weights)
-    for ext in (".caffemodel.h5", ".caffemodel", ".h5"):
-        if weights.endswith(ext):
-            return weights[:-len(ext)] + ".calibration.json"
-    return weights + ".calibration.json"
+    from .weights import weights_stem
+
+    return weights_stem(weights) + ".calibration.json"
 
 
 def save(cal, path):

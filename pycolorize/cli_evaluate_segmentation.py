@@ -226,11 +226,9 @@ def select_snapshot(args):
 
 
 def _name(path):
-    base = os.path.basename(path)
-    for ext in (".caffemodel.h5", ".h5", ".caffemodel"):
-        if base.endswith(ext):
-            return base[:-len(ext)]
-    return base
+    from .weights import weights_stem
+
+    return os.path.basename(weights_stem(path))
 
 
 def evaluate(args):

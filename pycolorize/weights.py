@@ -119,6 +119,18 @@ def read_caffe_h5(f, path, layers=None, kind="HDF5 weights file"):
     return out
 
 
+WEIGHT_SUFFIXES = (".caffemodel.h5", ".caffemodel", ".h5")
+
+
+def weights_stem(path):
+    """A weights file's path without its suffix (snap_iter_10.caffemodel.h5 -> snap_iter_10)."""
+    path = os.fspath(path)
+    for ext in WEIGHT_SUFFIXES:
+        if path.endswith(ext):
+            return path[:-len(ext)]
+    return path
+
+
 def load_weights(net, path):
     """Copy weights from the Caffe HDF5 file `path` into `net`; returns the names of the layers loaded.
     Everything is read and checked before the first weight is written, so a bad file (a damaged
