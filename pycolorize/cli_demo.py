@@ -28,7 +28,7 @@ with no colorization.
    losses), 4 random 128x128 crops per iteration, 128 samples each, SGD with momentum, for --iters
    iterations (the rate drops tenfold after 70 % of them), or until --minutes runs out if that comes
    first. A fixed count makes the run the same every time on one machine. --hypercolumn,
-   --head-dropout, --weight-decay and --short-side-max change the capacity and the regularisation.
+   --head-dropout, --weight-decay, --short-side-max and --exposure change the capacity and the regularisation.
 4. Calibration: one temperature for the hue and one for the chroma histograms, fitted by the
    validation pixels' likelihood (pycolorize.calibration) and written beside the model as
    model.calibration.json, which the Colorizer applies: where the model is unsure its hue fades
@@ -47,7 +47,8 @@ examples:
   pycolorize demo -o /tmp/demo --iters 100 --minutes 2
   (`python tools/demo.py ...` takes the same arguments; --out is accepted for -o)
 
-{EXIT_CODES}"""
+{EXIT_CODES}
+  143  SIGTERM (a first Ctrl-C also stops the demo with 130 once training has written a snapshot)"""
 
 
 def add_arguments(ap):
@@ -69,6 +70,9 @@ def add_arguments(ap):
     ap.add_argument("--short-side-max", type=int, default=SHORT_SIDE_MAX_DEFAULT,
                     help="scale augmentation: training photos resized to a short side drawn from 256 .. this "
                          "(0: off)")
+    ap.add_argument("--exposure", type=float, default=EXPOSURE_DEFAULT,
+                    help="colour-free photometric augmentation: each crop's RGB times e^u, u uniform in "
+                         "[-this, this] (0: off)")
     add_gpu(ap, "train and colorize")
     add_quiet(ap, "no progress bar")
 
@@ -85,6 +89,7 @@ VALIDATION_SHARE = 0.25
 # what the validation split preferred (README "The demo"): the full hypercolumn, no head dropout, the
 # released weight decay, and scale augmentation to a short side of 256 .. 512
 HYPERCOLUMN_DEFAULT, HEAD_DROPOUT_DEFAULT, WEIGHT_DECAY_DEFAULT, SHORT_SIDE_MAX_DEFAULT = "full", False, 0.0005, 512
+EXPOSURE_DEFAULT = 0.0
 BATCH, CROP, SAMPLES, SIZE = 4, 128, 128, 512
 
 
@@ -148,6 +153,8 @@ def run(args):
     import csv
     import json
     import shutil
+    import signal
+    import sys
     import time
 
     import numpy as np
@@ -157,7 +164,7 @@ def run(args):
     from . import calibration as cal
     from . import color, metrics, models
     from .colorizer import Colorizer
-    from .training import train
+    from .training import StopNow, train
 
     say = (lambda *a: None) if args.quiet else print  # the stages; the table is always printed
     t0 = time.time()
@@ -198,11 +205,18 @@ def run(args):
                                    steps=(int(0.7 * max_iter),), prefix=os.path.join(out, "snapshots", "tiny"), snapshot=0,
                                    display=0, average_loss=50, random_seed=args.seed, weight_decay=args.weight_decay))
     data_cfg = {"source": {"type": "folder", "path": os.path.join(out, "photos", "train")}, "short_side": 256,
-                "short_side_max": args.short_side_max, "margin": 8, "seed": args.seed, "workers": 2, "prefetch": 4}
+                "short_side_max": args.short_side_max, "exposure": args.exposure, "margin": 8, "seed": args.seed, "workers": 2, "prefetch": 4}
     with open(os.path.join(out, "data.yaml"), "w") as f:
         json.dump(data_cfg, f)  # JSON is YAML
-    solver = train(os.path.join(out, "solver.prototxt"), data_cfg, weights=init, time_limit=args.minutes * 60,
-                   log=os.path.join(out, "train_log.csv"), progress=not args.quiet)
+    try:
+        solver = train(os.path.join(out, "solver.prototxt"), data_cfg, weights=init, time_limit=args.minutes * 60,
+                       log=os.path.join(out, "train_log.csv"), progress=not args.quiet)
+    except StopNow as e:  # a second signal: stopped at once (training said why)
+        return 128 + e.signum
+    if solver.stopped_by is not None:  # Ctrl-C or SIGTERM: training wrote its snapshot; stop the demo there
+        print(f"{args.prog}: stopped by {signal.Signals(solver.stopped_by).name} at iteration {solver.iter} "
+              f"(snapshot in {os.path.join(out, 'snapshots')}); no model, calibration or results written", file=sys.stderr)
+        return 128 + solver.stopped_by
     rows = list(csv.DictReader(open(os.path.join(out, "train_log.csv"))))
     losses = np.array([float(r["loss"]) for r in rows])
     k = max(1, min(50, len(losses) // 5))
@@ -248,7 +262,7 @@ def run(args):
     unseen = [r for r in results if r["split"] == "held out"]
     summary = {"iterations": solver.iter, "loss_first": first, "loss_last": last, "minutes": (time.time() - t0) / 60,
                "threads": args.threads, "pretrained": init is not None, "rmse_reading": metrics.DEFAULT_READING,
-               "options": {k: getattr(args, k) for k in ("hypercolumn", "head_dropout", "weight_decay", "short_side_max",
+               "options": {k: getattr(args, k) for k in ("hypercolumn", "head_dropout", "weight_decay", "short_side_max", "exposure",
                                                          "iters", "lr", "seed")},
                "calibration": fitted, "photos": results,
                "held_out_chroma_ratio": float(sum(r["chroma"] for r in unseen) / sum(r["chroma_truth"] for r in unseen))}

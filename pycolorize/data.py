@@ -67,12 +67,15 @@ def lightness_weight(gray):
 
 
 def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, margin=16, mean_shift=0.0,
-                 variant="hue_chroma", chroma_weight=False, short_side_max=0):
+                 variant="hue_chroma", chroma_weight=False, short_side_max=0, exposure=0.0):
     """One image's input, sample locations and targets (and with chroma_weight, the
     lightness_weight of each sample, for scratch_net's chroma loss). The image is shrunk so that its
     short side is at most `short_side`; with `short_side_max`, it is instead resized (up or down) to
     a short side drawn uniformly from short_side .. short_side_max, the released from-scratch
-    trainer's scale augmentation (352 .. 599 there)."""
+    trainer's scale augmentation (352 .. 599 there). With `exposure`, the window's RGB is multiplied
+    by e^u, u uniform in [-exposure, exposure], and clipped to [0, 1]: an exposure change, which
+    keeps every pixel's hue and saturation and scales its lightness and chroma together (colour-free
+    photometric jitter: a darker sky is still blue). Not in the released trainers."""
     h, w = rgb.shape[:2]
     if short_side_max:
         scale = int(rng.integers(short_side, short_side_max + 1)) / min(h, w)
@@ -88,6 +91,8 @@ def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, m
     if mirror and rng.random() < 0.5:
         window = window[:, ::-1]
     pts = rng.integers(margin, crop - margin, size=(samples, 2))
+    if exposure:  # drawn last: the crop, mirror and samples are those without it
+        window = np.clip(window * np.exp(rng.uniform(-exposure, exposure)), 0.0, 1.0)
     gray = color.gray(window)
     ex = {"data": (gray - mean_shift).astype(np.float32)[None], "centroids": pts.astype(np.float32)}
     ex.update(targets(window[pts[:, 0], pts[:, 1]], variant))

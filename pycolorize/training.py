@@ -9,6 +9,7 @@ The data config (YAML, or a dict) names the images and the sampling; sizes come 
     short_side: 256      # resize so the short side is at most this
     short_side_max: 0    # > 0: resize to a short side drawn from short_side .. short_side_max
     mirror: true
+    exposure: 0.0        # > 0: colour-free photometric jitter, RGB times e^u, u uniform in [-exposure, exposure]
     margin: 16           # sample locations stay this far from the crop's border
     mean_shift: 0.0      # subtracted from the gray input (0 for the released model)
     seed: 0
@@ -26,7 +27,7 @@ A segmentation net (models.segmentation_net: Input blobs data and label) trains 
     workers: 4
     prefetch: 4
 
-(short_side, margin and mean_shift are colorization's; scale_min and scale_max segmentation's.)
+(short_side, exposure, margin and mean_shift are colorization's; scale_min and scale_max segmentation's.)
 Crops smaller than the crop are padded (the image with the mean, the label with 255). With a
 holdout, the held-out ids are written to <snapshot prefix>_holdout.txt, the list to score the
 snapshots on (pycolorize evaluate-segmentation --weights SNAPSHOTS... : cross-validated early
@@ -76,11 +77,12 @@ TARGETS = {"hist_h": "hue_chroma", "hist_a": "lab_k32", "hist_ab": "lab_16x16", 
 
 
 # The data config's keys besides `source`, with their types and defaults (the docstring above).
-CONFIG_KEYS = {"short_side": (int, 256), "short_side_max": (int, 0), "mirror": (bool, True), "margin": (int, 16), "mean_shift": (float, 0.0),
+CONFIG_KEYS = {"short_side": (int, 256), "short_side_max": (int, 0), "mirror": (bool, True), "exposure": (float, 0.0),
+               "margin": (int, 16), "mean_shift": (float, 0.0),
                "scale_min": (float, 1.0), "scale_max": (float, 1.0), "seed": (int, 0), "workers": (int, 4),
                "prefetch": (int, 4)}
 LOADER_KEYS = ("seed", "workers", "prefetch")  # the rest go to the example maker of the net's task
-COLORIZATION_KEYS = ("short_side", "short_side_max", "mirror", "margin", "mean_shift")
+COLORIZATION_KEYS = ("short_side", "short_side_max", "mirror", "exposure", "margin", "mean_shift")
 
 
 _KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number"}
@@ -129,6 +131,8 @@ def load_config(config):
     for key in ("margin", "seed", "short_side_max"):
         if cfg[key] < 0:
             raise ValueError(f"{where}: {key} must not be negative, got {cfg[key]}")
+    if not 0 <= cfg["exposure"] <= 2:
+        raise ValueError(f"{where}: exposure must be between 0 (off) and 2 (factors e^-2 .. e^2), got {cfg['exposure']}")
     if not math.isfinite(cfg["mean_shift"]):
         raise ValueError(f"{where}: mean_shift must be a finite number, got {cfg['mean_shift']}")
     if not 0 < cfg["scale_min"] <= cfg["scale_max"] < math.inf:

@@ -149,3 +149,27 @@ def test_short_side_jitter_resizes_up_and_down_within_the_range():
         assert not seen  # no jitter: a 60-px image is not enlarged
     finally:
         data.resize_for_network = orig
+
+
+def test_exposure_jitter_scales_lightness_and_chroma_keeps_hue():
+    # colour-free photometric augmentation: the crop's RGB times e^u, u in [-x, x], clipped
+    rgb = np.random.default_rng(1).uniform(0.05, 0.6, (40, 50, 3))  # x e^0.4 stays below 1: no clipping
+    kw = dict(crop=32, short_side=64, samples=200, margin=0)
+    plain = data.make_example(rgb, np.random.default_rng(3), **kw)
+    same = data.make_example(rgb, np.random.default_rng(3), exposure=0.0, **kw)
+    for k in plain:  # off: the very same example (no random draw spent)
+        np.testing.assert_array_equal(plain[k], same[k])
+    factors = set()
+    for seed in range(20):
+        ex = data.make_example(rgb, np.random.default_rng(seed), **kw)
+        jit = data.make_example(rgb, np.random.default_rng(seed), exposure=0.4, **kw)
+        np.testing.assert_array_equal(ex["centroids"], jit["centroids"])  # the same crop, mirror and samples
+        f = jit["data"] / ex["data"]
+        assert np.allclose(f, f.flat[0], rtol=1e-5)  # one factor for the whole crop
+        factors.add(round(float(f.flat[0]), 4))
+        np.testing.assert_allclose(jit["chroma"], ex["chroma"] * f.flat[0], rtol=1e-5)
+        np.testing.assert_array_equal(jit["hist_h"], ex["hist_h"])  # hue kept
+    assert min(factors) >= np.exp(-0.4) - 1e-6 and max(factors) <= np.exp(0.4) + 1e-6
+    assert min(factors) < 0.9 and max(factors) > 1.1
+    bright = data.make_example(np.full((40, 50, 3), 0.9), np.random.default_rng(0), exposure=2.0, **kw)
+    assert bright["data"].max() <= 1.0  # clipped to [0, 1]

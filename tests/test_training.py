@@ -131,6 +131,8 @@ def test_bad_configs(setup):
     ("workers: 0\n", "workers must be at least 1"),
     ("seed: -1\n", "seed must not be negative"),
     ("mean_shift: .nan\n", "mean_shift must be a finite number"),
+    ("exposure: -0.1\n", "exposure must be between 0 \\(off\\) and 2"),
+    ("exposure: .inf\n", "exposure must be between 0 \\(off\\) and 2"),
     ("shortside: 256\n", "unknown key\\(s\\) shortside; known: source, short_side"),
 ])
 def test_config_keys_are_checked_and_named(tmp_path, text, message):
