@@ -128,7 +128,8 @@ def test_a_stroke_pulls_its_region_towards_the_picked_colour(client, colorizer):
 
     (ab_before, _), (ab_after, dh_after) = distance(before[inside]), distance(after[inside])
     assert ab_after.mean() < 0.5 * ab_before.mean() and np.median(dh_after) < 0.05
-    np.testing.assert_array_equal(after[outside], before[outside])
+    # unchanged, up to a float32 rounding that can flip the 8-bit truncation of a pixel
+    np.testing.assert_allclose(after[outside], before[outside], atol=1 / 255 + 1e-9)
     # a later stroke of another colour over the same place replaces the first one there
     green = dict(stroke, color="#20c020")
     both = render(client, sid, {"strokes": [stroke, green]}) / 255.0
