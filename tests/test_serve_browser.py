@@ -221,3 +221,34 @@ def test_recolour_a_photo_in_the_browser(server, browser, tmp_path):
     assert "not an image" in d.find_element(By.ID, "error").text
     shot(d, tmp_path, "5_bad_upload.png")
     np.testing.assert_array_equal(pixels(d), brushed)  # the photo on the page is still there
+
+
+@pytest.mark.skipif(not os.environ.get("PYCOLORIZE_SERVE_SCREENSHOTS"),
+                    reason="writes the README's screenshot only when PYCOLORIZE_SERVE_SCREENSHOTS names a folder")
+def test_readme_screenshot(server, browser, tmp_path):
+    """docs/serve/serve.png: scikit-image's coffee (held out from the demo's training) on the demo's
+    model, recoloured with a warm global pull and two strokes along the saucer (run with
+    PYCOLORIZE_SERVE_MODEL=demo_out PYCOLORIZE_SERVE_SCREENSHOTS=docs/serve)."""
+    from skimage import data
+
+    d = browser
+    d.get(server)
+    path = str(tmp_path / "coffee.png")
+    Image.fromarray(data.coffee()).save(path)
+    d.find_element(By.ID, "file").send_keys(path)
+    settle(d, 0, timeout=300)
+    left = [[0.27, 0.33], [0.18, 0.45], [0.13, 0.62], [0.15, 0.75], [0.28, 0.9], [0.5, 0.95]]
+    right = [[0.5, 0.95], [0.7, 0.85], [0.78, 0.62], [0.76, 0.5], [0.7, 0.38]]
+    strokes = [{"points": p, "radius": 0.045, "color": "#b02a10", "strength": 12} for p in (left, right)]
+    n = renders(d)
+    d.execute_script("state = Object.assign(clone(DEFAULT), arguments[0]); commit(state); syncControls(); render();",
+                     {"hue": 0.06, "hue_strength": 5, "chroma": 2, "strokes": strokes})
+    settle(d, n)
+    d.find_element(By.ID, "brushOn").click()
+    d.execute_script("document.getElementById('brushColor').value = '#b02a10';")
+    shot(d, tmp_path, "serve.png")
+    bottom = int(d.execute_script("return document.querySelector('footer').getBoundingClientRect().bottom")) + 8
+    path = os.path.join(os.environ["PYCOLORIZE_SERVE_SCREENSHOTS"], "serve.png")
+    with Image.open(path) as im:
+        im = im.crop((0, 0, im.width, min(bottom, im.height)))
+    im.save(path, optimize=True)
