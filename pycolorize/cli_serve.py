@@ -1,5 +1,4 @@
-"""`pycolorize serve` (also `python tools/serve.py` where tools/ has it): a local web page for
-recolouring photos by hand (pycolorize.serve)."""
+"""`pycolorize serve`: a local web page for recolouring photos by hand (pycolorize.serve)."""
 import os
 
 from .cli import EXIT_CODES, CommandError, add_gpu, select_gpu

@@ -6,6 +6,9 @@ per histogram: for hue a "rotated" bias, strength * cos(2 pi (c_k - phi)) with a
 (favouring hues near phi everywhere), and for chroma strength * (c_k - 1/2) * s with a random sign s
 (more or less saturated). The biased posteriors softmax(log y + b) are decoded as usual.
 
+The same biases serve hand edits (pycolorize.serve): hue_rotation_bias and chroma_bias from sliders,
+toward_bias for a region pulled towards a picked colour (weighted by a soft mask per pixel).
+
 Uncertainty: the entropy of each pixel's hue histogram (divided by log K, so in [0, 1]) times
 its decoded chroma: hue doubt only matters where there is colour.
 """
@@ -28,10 +31,10 @@ def chroma_bias(strength, bins):
 
 
 def toward_bias(hue, chroma, strength, hue_bins, chroma_bins, width=0.1):
-    """(b_h, b_c) pulling the posteriors towards one colour (hue, chroma in [0, 1]): strength times a
-    von Mises log-density around `hue`, cos(2 pi (c_k - hue)), and a Gaussian log-density of width
-    `width` around `chroma`, -(c_k - chroma)^2 / (2 width^2) / 4 (scaled so that both reach about
-    -2 strength at their farthest bins, for a chroma near the middle)."""
+    """(b_h, b_c) pulling the posteriors towards one colour (hue, chroma in [0, 1]): over the hue bins
+    strength * cos(2 pi (c_k - hue)) (a von Mises log-density), over the chroma bins
+    -strength * (c_k - chroma)^2 / (8 width^2) (a Gaussian log-density; with the default width, a bin
+    0.4 away gets -2 strength, as the opposite hue does)."""
     b_h = hue_rotation_bias(hue, strength, hue_bins)
     b_c = -strength * (uniform_centres(chroma_bins) - chroma) ** 2 / (8 * width ** 2)
     return b_h, b_c

@@ -265,3 +265,24 @@ def test_serve_cli_needs_a_model(tmp_path, capsys, monkeypatch, model):
     with pytest.raises(SystemExit) as e:
         main(["serve", "--prototxt", model[0], "--weights", model[1], "--port", "70000"])
     assert e.value.code == 2
+
+
+def test_concurrent_sessions_each_see_their_own_photo(colorizer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = create_app(colorizer, max_sessions=8)
+    photos = [photo(20 + i) for i in range(4)]
+
+    def one(img):
+        with TestClient(app) as client:  # one client per "tab", all at once
+            sid = upload(client, png(img))
+            return sid, render(client, sid, {"hue": 0.5, "hue_strength": 2}), read(client.get(f"/api/gray?session={sid}"))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, photos))
+    assert len({sid for sid, _, _ in results}) == 4
+    for img, (_, _, gray) in zip(photos, results):
+        assert np.abs(gray / 255 - color.gray(img / 255.0)).max() <= 1 / 255 + 1e-6
+    alone = TestClient(create_app(colorizer))
+    for img, (_, rgb, _) in zip(photos, results):
+        np.testing.assert_array_equal(rgb, render(alone, upload(alone, png(img)), {"hue": 0.5, "hue_strength": 2}))
