@@ -53,15 +53,17 @@ def run(args):
     try:
         import uvicorn
 
-        from .serve.app import create_app
+        from .serve.app import LOOPBACK_HOSTS, create_app
     except ImportError as e:
         raise CommandError(f"{e.name or e}: not installed; pip install \"pycolorize[serve]\"") from None
     select_gpu(args)
     import pycolorize
 
     colorizer = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size)
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")  # then only requests that name it are answered
     app = create_app(colorizer, max_upload_bytes=int(args.max_upload_mb * 2**20),
-                     max_pixels=int(args.max_megapixels * 1e6), max_sessions=args.max_sessions)
+                     max_pixels=int(args.max_megapixels * 1e6), max_sessions=args.max_sessions,
+                     allowed_hosts=LOOPBACK_HOSTS if loopback else None)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"pycolorize serve: open http://{host}:{args.port}/ (Ctrl-C stops)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -286,3 +286,14 @@ def test_concurrent_sessions_each_see_their_own_photo(colorizer):
     alone = TestClient(create_app(colorizer))
     for img, (_, rgb, _) in zip(photos, results):
         np.testing.assert_array_equal(rgb, render(alone, upload(alone, png(img)), {"hue": 0.5, "hue_strength": 2}))
+
+
+def test_a_loopback_server_answers_only_requests_that_name_it(colorizer):
+    from pycolorize.serve.app import LOOPBACK_HOSTS
+
+    app = create_app(colorizer, allowed_hosts=LOOPBACK_HOSTS)
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8000").get("/").status_code == 200
+    assert TestClient(app, base_url="http://evil.example:8000").get("/").status_code == 400  # DNS rebinding
+    page = TestClient(app, base_url="http://127.0.0.1:8000").get("/")
+    assert "default-src 'self'" in page.headers["content-security-policy"]

@@ -41,7 +41,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from pycolorize.serve import session as sess  # noqa: E402
-from pycolorize.serve.app import create_app  # noqa: E402
+from pycolorize.serve.app import LOOPBACK_HOSTS, create_app  # noqa: E402
 
 PICKED = "#2a6ad8"
 
@@ -60,7 +60,8 @@ def server(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(colorizer), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(colorizer, allowed_hosts=LOOPBACK_HOSTS)  # as `pycolorize serve` makes it
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.time() + 20

@@ -48,9 +48,18 @@ def _png(rgb):
     return buf.getvalue()
 
 
-def create_app(colorizer, max_upload_bytes=40 << 20, max_pixels=50_000_000, max_sessions=8):
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "::1", "[::1]"]
+# the page needs nothing but its own files and the images it fetches (blob: URLs)
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; object-src 'none'; "
+                                           "base-uri 'none'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff"}
+
+
+def create_app(colorizer, max_upload_bytes=40 << 20, max_pixels=50_000_000, max_sessions=8, allowed_hosts=None):
     """The application for one Colorizer (a hue/chroma net). Sessions beyond max_sessions drop the
-    least recently used."""
+    least recently used. `allowed_hosts`: the Host headers answered (the rest get 400), e.g.
+    LOOPBACK_HOSTS for a server on 127.0.0.1, so that a web site cannot reach it by DNS rebinding;
+    None answers any."""
     if colorizer.variant != "hue_chroma":
         raise ValueError(f"the page edits hue/chroma histograms; this net predicts {colorizer.variant}")
     files = {name: resources.files(__package__).joinpath("static", name).read_bytes() for name in STATIC}
@@ -89,13 +98,13 @@ def create_app(colorizer, max_upload_bytes=40 << 20, max_pixels=50_000_000, max_
             raise BadRequest("the edit state is not valid JSON") from None
 
     async def page(request):
-        return Response(files["index.html"], media_type=STATIC["index.html"])
+        return Response(files["index.html"], media_type=STATIC["index.html"], headers=PAGE_HEADERS)
 
     async def static(request):
         name = request.path_params["name"]
         if name not in STATIC:  # only these names, from memory: no request path reaches the file system
             raise BadRequest(f"no such file: {name[:100]!r}", 404)
-        return Response(files[name], media_type=STATIC[name])
+        return Response(files[name], media_type=STATIC[name], headers=PAGE_HEADERS)
 
     async def upload(request):
         data = await body(request, max_upload_bytes)
@@ -168,6 +177,12 @@ def create_app(colorizer, max_upload_bytes=40 << 20, max_pixels=50_000_000, max_
               Route("/api/uncertainty", guarded(uncertainty)), Route("/api/render", guarded(render), methods=["POST"]),
               Route("/api/download", guarded(download), methods=["POST"]),
               Route("/api/reference", guarded(reference), methods=["POST"])]
-    app = Starlette(routes=routes)
+    middleware = []
+    if allowed_hosts is not None:
+        from starlette.middleware import Middleware
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.sessions = sessions
     return app

@@ -57,6 +57,8 @@ async function upload(file) {
     document.body.classList.add("loaded");
     $("gray").src = URL.createObjectURL(await (await api("/api/gray")).blob());
     $("overlay").removeAttribute("src");
+    $("overlay").hidden = true;
+    $("uncOn").checked = false;
     $("useRef").disabled = true;
     $("useRef").checked = false;
     $("refFile").value = "";
