@@ -234,14 +234,16 @@ def test_a_bug_is_a_500_and_the_server_stays_up(client, monkeypatch):
 def test_stroke_mask_against_a_naive_reference():
     rng = np.random.RandomState(0)
     y, x = np.mgrid[:20, :30].astype(np.float32) + 0.5
+    # inside the grid, and partly or wholly outside it (a stroke off the photo's edge)
+    for pts in (rng.rand(5, 2) * [30, 20], np.array([[-8.0, 3], [12, -2], [40, 25]]), np.array([[-20.0, -20], [-9, 30]])):
+        got = sess.stroke_mask(y, x, pts, 4.0)
+        # naive: the distance to the polyline as the minimum over densely sampled points along it
+        t = np.linspace(0, 1, 2001)[:, None]
+        dense = np.concatenate([a + t * (b - a) for a, b in zip(pts, pts[1:])])
+        d = np.sqrt(((np.stack([x, y], -1)[..., None, :] - dense) ** 2).sum(-1)).min(-1)
+        want = np.clip((6.0 - d) / 2.0, 0, 1)
+        np.testing.assert_allclose(got, want, atol=0.01)
     pts = rng.rand(5, 2) * [30, 20]
-    got = sess.stroke_mask(y, x, pts, 4.0)
-    # naive: the distance to the polyline as the minimum over densely sampled points along it
-    t = np.linspace(0, 1, 2001)[:, None]
-    dense = np.concatenate([a + t * (b - a) for a, b in zip(pts, pts[1:])])
-    d = np.sqrt(((np.stack([x, y], -1)[..., None, :] - dense) ** 2).sum(-1)).min(-1)
-    want = np.clip((6.0 - d) / 2.0, 0, 1)
-    np.testing.assert_allclose(got, want, atol=0.01)
     assert sess.stroke_mask(y, x, pts[:1], 4.0).max() == 1  # a single click is a disc
 
 

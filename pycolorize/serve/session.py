@@ -125,16 +125,26 @@ def parse_state(state):
 
 
 def stroke_mask(y, x, points, radius):
-    """The soft mask (same shape as y, x: photo pixel coordinates) of a polyline of `points` (photo
-    pixels, (n, 2) as x, y): 1 within radius, 0 beyond 1.5 radius, linear between."""
-    d2 = np.full(y.shape, np.inf, np.float32)
+    """The soft mask over a grid of photo pixel coordinates (y, x: (h, w), y constant along rows and x
+    along columns, both increasing, as Prediction.grid gives) of a polyline of `points` (photo pixels,
+    (n, 2) as x, y): 1 within radius, 0 beyond 1.5 radius, linear between. Each segment only visits
+    the grid's block within 1.5 radius of it."""
+    ys, xs = np.asarray(y, np.float32)[:, 0], np.asarray(x, np.float32)[0]
+    reach = 1.5 * radius
+    d2 = np.full(np.shape(y), np.inf, np.float32)
     p = np.asarray(points, np.float32)
     segments = zip(p, p[1:]) if len(p) > 1 else [(p[0], p[0])]
     for (ax, ay), (bx, by) in segments:
+        r0, r1 = np.searchsorted(ys, min(ay, by) - reach), np.searchsorted(ys, max(ay, by) + reach, "right")
+        c0, c1 = np.searchsorted(xs, min(ax, bx) - reach), np.searchsorted(xs, max(ax, bx) + reach, "right")
+        if r0 >= r1 or c0 >= c1:
+            continue
+        yb, xb = ys[r0:r1, None], xs[None, c0:c1]
         dx, dy = bx - ax, by - ay
-        t = np.clip(((x - ax) * dx + (y - ay) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
-        np.minimum(d2, (x - ax - t * dx) ** 2 + (y - ay - t * dy) ** 2, out=d2)
-    return np.clip((1.5 * radius - np.sqrt(d2)) / (0.5 * radius), 0, 1)
+        t = np.clip(((xb - ax) * dx + (yb - ay) * dy) / max(dx * dx + dy * dy, 1e-12), 0, 1)
+        block = d2[r0:r1, c0:c1]
+        np.minimum(block, (xb - ax - t * dx) ** 2 + (yb - ay - t * dy) ** 2, out=block)
+    return np.clip((reach - np.sqrt(d2)) / (0.5 * radius), 0, 1)
 
 
 class Session:
