@@ -11,7 +11,6 @@ from PIL import Image
 from pycolorize import color
 from pycolorize.colorizer import Colorizer
 
-from conftest import tool_main
 from test_colorizer import MINI, random_net
 
 pytest.importorskip("starlette", reason="pycolorize serve needs Starlette (pip install \"pycolorize[serve]\")")

@@ -171,7 +171,7 @@ def test_recolour_a_photo_in_the_browser(server, browser, tmp_path):
                      "document.getElementById('brushStrength').value = 30;"
                      "document.getElementById('brushSize').value = 6;")
     canvas = d.find_element(By.ID, "brush")
-    cw, ch = canvas.size["width"], canvas.size["height"]
+    cw = canvas.size["width"]
     n = renders(d)
     ActionChains(d).move_to_element_with_offset(canvas, -cw // 4, 0).click_and_hold() \
         .move_by_offset(cw // 8, 0).move_by_offset(cw // 8, 0).move_by_offset(cw // 8, 0).move_by_offset(cw // 8, 0) \
