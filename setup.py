@@ -65,7 +65,7 @@ def version():
 
 setup(
     version=version(),
-    packages=["pycolorize"],
+    packages=["pycolorize", "pycolorize.serve"],  # serve: the page of `pycolorize serve` (its static/ is package data)
     ext_modules=[CMakeExtension("pycolorize._core")],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,

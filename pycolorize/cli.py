@@ -31,6 +31,7 @@ COMMANDS = {
     "make-prototxt": "make_prototxt",
     "rmse-readings": "rmse_readings",
     "export-trunk": "export_trunk",
+    "serve": "serve",
 }
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -20,9 +20,31 @@ for the released model; `c.bins`).
 
 The released code resized with 2016 scikit-image (order-1 interpolation, constant zero outside
 the image, no anti-aliasing); pycolorize.images.resize_for_network (step 2) and
-upsample_predictions (step 4) reproduce that (the reasons are beside them). Steps 4-5 run on bands
-of rows so that a large photograph never holds its full-resolution K_h + K_c channel histograms in
-memory.
+upsample_predictions (step 4) reproduce that (the reasons are beside them).
+
+Where this differs from the released code by default: steps 4 and 5 are swapped. The released code
+upsamples the K_h + K_c channel histograms to the photo's resolution and decodes every pixel; here
+the histograms are decoded at the network's resolution (the part of the canvas the photo covers,
+plus a one-pixel margin) and only the decoded chroma, as the Cartesian pair (a, b) = C (cos 2 pi h,
+sin 2 pi h), is upsampled bilinearly (pixel centres aligned) onto the full-resolution lightness, in
+float32 and in bands of rows. Interpolating (a, b) rather than (h, C) keeps hue's wrap-around right
+(halfway between hue 0.95 and 0.05 is 0.0, not 0.5) and lets a colour fade through gray rather than
+through the hues between. The cost outside the net is then a few float32 operations per pixel, and
+the memory one output image, where the released order cost about 2 (K_h + K_c) float64 values per
+pixel (a 4000 x 2667 photo: 28 s and 4.4 GB before). The two agree exactly where the photo is not
+resized (s = 1: every photo with short side <= S/2 and long side < S - 12, as in `pycolorize
+evaluate` at the paper's 256 px) and differ elsewhere only where the histograms change within a few
+network pixels (edges). `Colorizer(..., exact_upsample=True)` keeps the released order (float64).
+
+For interactive recolouring (`pycolorize serve`) the net runs once:
+
+    pred = c.prepare(image)              # the histograms at the network's resolution, and the lightness
+    rgb = c.render(pred, bias={"hue": b_h, "chroma": b_c}, param="mode:expectation")
+    u = c.uncertainty_map(pred)
+
+render() decodes with any bias of Eq. 5 (a global (K,) vector, or per-pixel (h, w, K) for a region
+with a soft mask: pycolorize.sampling builds both), any decoding, at any output size, without
+running the net again.
 """
 import os
 from typing import NamedTuple
@@ -66,19 +88,22 @@ def parse_param(param):
 
 class Colorizer:
     def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256, seed=0,
-                 calibration="auto"):
+                 calibration="auto", exact_upsample=False):
         """`calibration`: temperatures for the hue and chroma histograms (pycolorize.calibration):
         "auto" applies <weights stem>.calibration.json when it exists beside the weights (what
         `pycolorize demo` writes), a path or a dict in that file's form ({"temperature": {"hue": T,
-        "chroma": T}, "chroma_prior": [...] or absent}) applies those, None none."""
+        "chroma": T}, "chroma_prior": [...] or absent}) applies those, None none.
+        `exact_upsample`: the released order (upsample the histograms, then decode every pixel, in
+        float64) instead of the default (decode at the network's resolution, upsample the decoded
+        chroma, float32); see the module's docstring."""
         if size % 32:
             raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
         self.size, self.band_rows, self.seed = int(size), int(band_rows), int(seed)
+        self.exact_upsample = bool(exact_upsample)
         self.net = Net(prototxt, phase="test", weights=weights)
         blobs = self.net.blobs
         if "prediction_h_full" in blobs and "prediction_c_full" in blobs:
             self.variant, self.outputs = "hue_chroma", [("prediction_h_full", "hue"), ("prediction_c_full", "chroma")]
-            self.chroma_mode, self.hue_mode = parse_param(param)
         elif "prediction_a_full" in blobs and "prediction_b_full" in blobs:
             self.variant, self.outputs = "lab_k32", [("prediction_a_full", "a"), ("prediction_b_full", "b")]
         elif "prediction_ab_full" in blobs:
@@ -91,10 +116,19 @@ class Colorizer:
         # The bin counts are the nets' (the released one has 32 hue and 32 chroma bins; others may differ).
         self.bins = {key: self._bin_count(prototxt, name) for name, key in self.outputs}
         self.temperature = self._temperature(calibration, weights)
-        if self.variant in ("lab_k32", "lab_16x16"):
-            self.lab_mode = "expectation" if param == "median:expectation-cf" else param
-            if self.lab_mode not in ("expectation", "mode", "median") or (self.variant == "lab_16x16" and self.lab_mode == "median"):
-                raise ValueError(f"--param for a Lab histogram net is expectation or mode (or median for marginals); got {param!r}")
+        self.modes = self._modes(param)
+
+    def _modes(self, param):
+        """The decoding `param` names, for this net: (chroma, hue) modes of a hue/chroma net, one mode
+        of a Lab histogram net, None for the L2 net (which has nothing to choose)."""
+        if self.variant == "hue_chroma":
+            return parse_param(param)
+        if self.variant == "lab_l2":
+            return None
+        mode = "expectation" if param == "median:expectation-cf" else param
+        if mode not in ("expectation", "mode", "median") or (self.variant == "lab_16x16" and mode == "median"):
+            raise ValueError(f"--param for a Lab histogram net is expectation or mode (or median for marginals); got {param!r}")
+        return mode
 
     def _temperature(self, calibration, weights):
         if isinstance(calibration, str) and calibration == "auto":
@@ -175,42 +209,135 @@ class Colorizer:
                 out[key][rows] = part
         return out
 
-    def _decode_lab(self, parts, lightness):
-        if self.variant == "lab_k32":
-            a, b = decode.lab_marginal(parts[0], self.lab_mode), decode.lab_marginal(parts[1], self.lab_mode)
-        elif self.variant == "lab_16x16":
-            a, b = np.moveaxis(decode.lab_joint(parts[0], self.lab_mode), -1, 0)
-        else:
-            a, b = parts[0][..., 0] * 100.0, parts[0][..., 1] * 100.0
+    # ---- decoding ------------------------------------------------------------------------------
+    def _decode_lab(self, parts, lightness, mode):
+        a, b = np.moveaxis(self._lab_ab(parts, mode), -1, 0)
         big_l = color.rgb_to_lab(np.repeat(lightness[..., None], 3, axis=-1))[..., 0]  # L of the gray itself
         rgb = color.lab_to_rgb(np.stack([big_l, a, b], axis=-1))
         return color.match_lightness(rgb, lightness)
 
-    def _decode(self, parts, lightness):
-        if self.variant != "hue_chroma":
-            return self._decode_lab(parts, lightness)
+    def _lab_ab(self, parts, mode):
+        if self.variant == "lab_k32":
+            return np.stack([decode.lab_marginal(parts[0], mode), decode.lab_marginal(parts[1], mode)], axis=-1)
+        if self.variant == "lab_16x16":
+            return decode.lab_joint(parts[0], mode)
+        return parts[0][..., :2] * 100.0
+
+    def _hue_chroma(self, parts, modes):
+        """(hue, chroma) per pixel from a hue/chroma net's histograms, by the (chroma, hue) modes."""
         ph, pc = parts
+        chroma_mode, hue_mode = modes
         rng = np.random.default_rng(self.seed)  # "sample": an independent draw per pixel, reproducible
         pick = {"median": decode.median, "mode": decode.mode, "expectation": decode.expectation,
                 "sample": lambda p: decode.sample(p, rng)}
-        c = pick[self.chroma_mode](pc)
-        if self.hue_mode in ("expectation-cf", "expectation"):
-            hue, fade = decode.hue_expectation(ph, fading=self.hue_mode == "expectation-cf")
+        c = pick[chroma_mode](pc)
+        if hue_mode in ("expectation-cf", "expectation"):
+            hue, fade = decode.hue_expectation(ph, fading=hue_mode == "expectation-cf")
             c = c * fade
         else:
-            hue = pick[self.hue_mode](ph)
+            hue = pick[hue_mode](ph)
+        return hue, c
+
+    def _decode(self, parts, lightness, modes=None):
+        """RGB of histograms at the lightness's resolution (the released order: exact_upsample)."""
+        modes = self.modes if modes is None else modes
+        if self.variant != "hue_chroma":
+            return self._decode_lab(parts, lightness, modes)
+        hue, c = self._hue_chroma(parts, modes)
         return color.match_lightness(color.hue_chroma_to_rgb(hue, c, lightness), lightness)
 
+    def _decode_ab(self, parts, modes):
+        """The decoded chroma as a Cartesian pair (..., 2), the form that is upsampled: (a, b) of Lab for
+        a Lab net, C (cos 2 pi h, sin 2 pi h) for a hue/chroma net."""
+        if self.variant != "hue_chroma":
+            return self._lab_ab(parts, modes).astype(np.float32)
+        hue, c = self._hue_chroma(parts, modes)
+        angle = 2 * np.pi * hue
+        return np.stack([c * np.cos(angle), c * np.sin(angle)], axis=-1).astype(np.float32)
+
+    def _ab_to_rgb(self, ab, lightness):
+        """RGB (float32) from upsampled Cartesian chroma and the lightness, as _decode forms colour."""
+        if self.variant != "hue_chroma":
+            a, b = ab[..., 0].astype(np.float64), ab[..., 1].astype(np.float64)
+            big_l = color.rgb_to_lab(np.repeat(lightness[..., None], 3, axis=-1))[..., 0]
+            rgb = color.lab_to_rgb(np.stack([big_l, a, b], axis=-1))
+        else:
+            c = np.hypot(ab[..., 0], ab[..., 1])
+            hue = (np.arctan2(ab[..., 1], ab[..., 0]) / np.float32(2 * np.pi)) % 1.0
+            return _hue_chroma_rgb32(hue, c, lightness)
+        return color.match_lightness(rgb, lightness).astype(np.float32)
+
+    # ---- predict once, decode many times (decode at the network's resolution) -----------------
+    def prepare(self, image):
+        """Run the net once: a Prediction holding the (calibrated) histograms at the network's
+        resolution and the photo's lightness, for render() and uncertainty_map()."""
+        gray = self._gray32(image)
+        return Prediction(gray, self._canvas(gray), self)
+
+    def render(self, pred, bias=None, param=None, size=None):
+        """RGB float32 (H, W, 3) in [0, 1] of a Prediction, at the photo's size or `size` = (H, W) (a
+        preview: the lightness is area-averaged to it). `bias`: {"hue": b_h, "chroma": b_c} added to the
+        log histograms before decoding (Eq. 5's posteriors softmax(log y + b)); each is a (K,) vector (a
+        global bias) or (h, w, K) over pred.shape (a bias that varies over the photo, e.g. mask x
+        vector), or absent. `param`: the decoding ('chroma:hue'; default the Colorizer's)."""
+        modes = self.modes if param is None else self._modes(param)
+        parts = pred.parts
+        if bias:
+            self._need_hue_chroma("a bias")
+            unknown = set(bias) - {"hue", "chroma"}
+            if unknown:
+                raise ValueError(f"bias keys are 'hue' and 'chroma', got {sorted(unknown)}")
+            parts = [p if bias.get(key) is None else _biased(log, bias[key])
+                     for (_, key), p, log in zip(self.outputs, pred.parts, pred.logs)]
+        return self._upsample_to(pred, self._decode_ab(parts, modes), size, self._ab_to_rgb, 3)
+
+    def uncertainty_map(self, pred, size=None):
+        """Normalised hue entropy x chroma (pycolorize.sampling.uncertainty) at the network's
+        resolution, upsampled to the photo's size (or `size`); float32 in [0, 1]."""
+        from . import sampling
+
+        self._need_hue_chroma("the uncertainty map")
+        u = sampling.uncertainty(*pred.parts).astype(np.float32)
+        return self._upsample_to(pred, u[..., None], size, lambda v, _: v[..., 0], None)
+
+    def reference_bias(self, pred, reference, lam=10.0, max_pixels=20000):
+        """{"hue", "chroma"}: Eq. 5's global biases towards a reference photo's colour histograms,
+        solved on up to max_pixels of the photo's network-resolution pixels (the solve's cost grows
+        with them: seconds for the default)."""
+        self._need_hue_chroma("energy histogram transfer")
+        inner = [p[pred.inner].reshape(-1, p.shape[-1]) for p in pred.parts]
+        return dict(zip(("hue", "chroma"), self._solve_transfer(inner, reference, lam, max_pixels)))
+
+    def _upsample_to(self, pred, values, size, finish, channels):
+        """finish(values upsampled to the output, its lightness) in bands of rows; `values` (h, w, C)
+        over the window, bilinear with pixel centres aligned (the photo's edge pixels read the margin)."""
+        height, width = pred.gray.shape if size is None else size
+        gray = pred.gray if size is None else pred.lightness_at(height, width)
+        (h, w), (r, c) = pred.photo_shape_net, (pred.inner[0].start, pred.inner[1].start)
+        ry, rx = _axis_aligned(h, height, r, values.shape[0]), _axis_aligned(w, width, c, values.shape[1])
+        out = np.empty((height, width) + ((channels,) if channels else ()), np.float32)
+        for y0 in range(0, height, self.band_rows):
+            rows = slice(y0, min(y0 + self.band_rows, height))
+            band = _take(_take(values, ry, rows, 0), rx, slice(None), 1)
+            out[rows] = finish(band, gray[rows])
+        return out
+
+    # ---- the photo in, colour out -------------------------------------------------------------
     def samples(self, image, n=4, strength=2.0, seed=0, hist=None):
         """n spatially coherent colorizations (pycolorize.sampling), each RGB in [0, 1]. `hist`, the
-        image's predict() result if the caller has it, saves running the net again."""
+        image's prepare() (or, in the released order, predict()) result if the caller has it, saves
+        running the net again."""
         from . import sampling
 
         self._need_hue_chroma("samples")
+        biases = sampling.sample_biases(n, strength, seed, self.bins["hue"], self.bins["chroma"])
+        if isinstance(hist, Prediction) or (hist is None and not self.exact_upsample):
+            pred = hist if hist is not None else self.prepare(image)
+            return [self.render(pred, {"hue": b_h, "chroma": b_c}) for b_h, b_c in biases]
         gray = self._gray(image)
         hist = hist if hist is not None else self.predict(image)
-        return [self._decode((h, c), gray) for h, c in sampling.sample_histograms(hist["hue"], hist["chroma"], n, strength,
-                                                                                 seed)]
+        return [self._decode((transfer.apply_bias(hist["hue"], b_h), transfer.apply_bias(hist["chroma"], b_c)), gray)
+                for b_h, b_c in biases]
 
     def uncertainty(self, image, hist=None):
         """Per-pixel uncertainty in [0, 1]: normalised hue entropy times chroma (pycolorize.sampling);
@@ -218,6 +345,8 @@ class Colorizer:
         from . import sampling
 
         self._need_hue_chroma("the uncertainty map")
+        if isinstance(hist, Prediction) or (hist is None and not self.exact_upsample):
+            return self.uncertainty_map(hist if hist is not None else self.prepare(image))
         hist = hist if hist is not None else self.predict(image)
         return sampling.uncertainty(hist["hue"], hist["chroma"])
 
@@ -226,35 +355,58 @@ class Colorizer:
             raise ValueError(f"{what} needs a hue/chroma net; this one predicts {self.variant}")
 
     def colorize(self, image, reference=None, transfer_mode="energy", lam=10.0):
-        """An RGB float image in [0, 1] of the input's size. With a `reference` image, its colour
-        distribution is transferred (pycolorize.transfer): "energy" biases the predicted hue and
-        chroma histograms (Eq. 5, solved on the canvas's pixels, applied everywhere), "quantile"
-        matches the lightness-normalised RGB quantiles of the result."""
-        gray = self._gray(image)
+        """An RGB float image in [0, 1] of the input's size (float32; float64 with exact_upsample).
+        With a `reference` image, its colour distribution is transferred (pycolorize.transfer):
+        "energy" biases the predicted hue and chroma histograms (Eq. 5, solved on the canvas's pixels,
+        applied everywhere), "quantile" matches the lightness-normalised RGB quantiles of the result."""
         if reference is not None and transfer_mode not in ("energy", "quantile"):
             raise ValueError(f"transfer must be 'energy' or 'quantile', got {transfer_mode!r}")
         energy = reference is not None and transfer_mode == "energy"
         if energy:
             self._need_hue_chroma("energy histogram transfer")
+        if self.exact_upsample:
+            gray = self._gray(image)
+            out = self._colorize_exact(gray, reference if energy else None, lam)
+        else:
+            pred = self.prepare(image)
+            gray = pred.gray
+            out = self.render(pred, self.reference_bias(pred, reference, lam) if energy else None)
+        if reference is not None and transfer_mode == "quantile":
+            out = color.match_lightness(transfer.quantile_transfer(out, to_rgb(np.asarray(reference))), gray).astype(out.dtype)
+        return out
+
+    def _colorize_exact(self, gray, reference, lam):
+        """The released order: histograms upsampled to the photo (in bands of rows), then decoded."""
         canvas = self._canvas(gray)
-        bias = self._transfer_bias(canvas, reference, lam) if energy else None
+        bias = None
+        if reference is not None:
+            bias = self._solve_transfer(self._split(canvas.hist[canvas.placed].reshape(-1, canvas.hist.shape[-1])),
+                                        reference, lam)
         out = np.empty(gray.shape + (3,), np.float64)
         for rows, parts in self._bands(gray, canvas):
             if bias is not None:
                 parts = [transfer.apply_bias(part, b) for part, b in zip(parts, bias)]
             out[rows] = self._decode(parts, gray[rows])
-        if reference is not None and transfer_mode == "quantile":
-            out = color.match_lightness(transfer.quantile_transfer(out, to_rgb(np.asarray(reference))), gray)
         return out
 
-    def _transfer_bias(self, canvas, reference, lam):
+    def _solve_transfer(self, parts, reference, lam, max_pixels=20000):
         """The global (hue, chroma) biases of Eq. 5 towards the reference's histograms, solved on (up
-        to 20000 of) the canvas pixels the photo covers."""
-        sample = canvas.hist[canvas.placed].reshape(-1, canvas.hist.shape[-1])
-        if len(sample) > 20000:
-            sample = sample[np.random.default_rng(0).choice(len(sample), 20000, replace=False)]
+        to max_pixels of) the network-resolution pixels the photo covers (`parts`: (N, K) per output)."""
+        n = len(parts[0])
+        if n > max_pixels:
+            pick = np.random.default_rng(0).choice(n, max_pixels, replace=False)
+            parts = [p[pick] for p in parts]
         targets = transfer.reference_histograms(to_rgb(np.asarray(reference)), self.bins["hue"], self.bins["chroma"])
-        return [transfer.solve_bias(part, t, lam) for part, t in zip(self._split(sample), targets)]
+        return [transfer.solve_bias(part, t, lam) for part, t in zip(parts, targets)]
+
+    def _gray32(self, image):
+        """The lightness as float32, converted in bands of rows (no full-size float64 RGB copy)."""
+        a = np.asarray(image)
+        out = np.empty(a.shape[:2], np.float32)
+        step = max(1, (1 << 22) // max(1, a.shape[1]))
+        for y0 in range(0, a.shape[0], step):
+            out[y0:y0 + step] = self._gray(a[y0:y0 + step])
+        return out
 
     @staticmethod
     def _gray(image):
@@ -262,3 +414,109 @@ class Colorizer:
         if a.ndim == 2:
             return to_rgb(a)[..., 0]
         return color.gray(to_rgb(a))
+
+
+class Prediction:
+    """One photo's net output, kept for decoding many times (Colorizer.prepare): `parts`, the calibrated
+    histograms [hue (h, w, K_h), chroma (h, w, K_c)] (or a Lab net's) at the network's resolution over
+    `shape` = (h, w), the canvas window the photo covers plus a one-pixel margin; `logs`, their logs;
+    `inner`, the (rows, cols) slices of the photo within the window; `gray`, the photo's lightness
+    (H, W) float32. float32 throughout: about 2 (K_h + K_c) x 4 bytes per network pixel."""
+
+    def __init__(self, gray, canvas, colorizer):
+        rows, cols = canvas.placed
+        s = colorizer.size
+        r0, r1, c0, c1 = max(rows.start - 1, 0), min(rows.stop + 1, s), max(cols.start - 1, 0), min(cols.stop + 1, s)
+        maps = canvas.hist[r0:r1, c0:c1].astype(np.float32)
+        self.parts = [np.ascontiguousarray(p, dtype=np.float32) for p in colorizer._split(maps)]
+        self.logs = [np.log(np.maximum(p, np.float32(1e-12))) for p in self.parts]
+        self.inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
+        self.shape = (r1 - r0, c1 - c0)
+        self.photo_shape_net = (rows.stop - rows.start, cols.stop - cols.start)
+        self.scale = canvas.scale
+        self.gray = gray
+        self._previews = {}
+
+    def grid(self):
+        """(y, x): the photo's pixel coordinates (of its full resolution, pixel centres at +0.5) of
+        every window pixel's centre, each (h, w) float32; for masks drawn in photo coordinates."""
+        (h, w), (height, width) = self.photo_shape_net, self.gray.shape
+        y = (np.arange(self.shape[0]) - self.inner[0].start + 0.5) * (height / h)
+        x = (np.arange(self.shape[1]) - self.inner[1].start + 0.5) * (width / w)
+        return np.broadcast_arrays(y.astype(np.float32)[:, None], x.astype(np.float32)[None, :])
+
+    def lightness_at(self, height, width):
+        """The lightness area-averaged to height x width (cached; Pillow's box filter)."""
+        if (height, width) == self.gray.shape:
+            return self.gray
+        key = (height, width)
+        if key not in self._previews:
+            from PIL import Image
+
+            small = Image.fromarray(self.gray, mode="F").resize((width, height), Image.Resampling.BOX)
+            self._previews[key] = np.asarray(small, dtype=np.float32)
+        return self._previews[key]
+
+
+def _hue_chroma_rgb32(hue, chroma, lightness):
+    """color.match_lightness(color.hue_chroma_to_rgb(hue, chroma, L), L) (the released colour
+    formation, which is the reference and tested against this) fused in float32 for the per-pixel
+    path: HSV to RGB in its branchless form f(n) = V - V S clip(min(k, 4 - k), 0, 1), k = (n + 6 H)
+    mod 6, with n = 5, 3, 1 for R, G, B."""
+    hue, chroma, lightness = (np.asarray(x, np.float32) for x in (hue, chroma, lightness))
+    v = lightness + chroma / 2
+    denom = 2 * lightness + chroma
+    s = np.divide(2 * chroma, denom, out=np.zeros_like(denom), where=denom > 0)
+    np.clip(s, 0, 1, out=s)
+    np.clip(v, 0, 1, out=v)
+    vs = v * s
+    h6 = np.clip(hue, 0, 1) * 6
+    out = np.empty(hue.shape + (3,), np.float32)
+    for j, n in enumerate((5, 3, 1)):
+        k = h6 + n
+        np.subtract(k, 6, out=k, where=k >= 6)  # mod 6 (k < 12); np.mod is several times slower
+        np.minimum(k, 4 - k, out=k)
+        np.clip(k, 0, 1, out=k)
+        k *= vs
+        np.subtract(v, k, out=out[..., j])
+    shift = lightness - (out[..., 0] + out[..., 1] + out[..., 2]) / 3
+    out += shift[..., None]
+    return np.clip(out, 0, 1, out=out)
+
+
+def _biased(log_y, b):
+    """softmax(log y + b) along the last axis, float32. log y <= 0 and its largest bin >= -log K, so
+    shifting by the bias's overall maximum (not each pixel's, which costs a reduction) keeps every
+    exponent <= 0 and each pixel's sum >= exp(-log K - range of b); a pixel whose sum still underflows
+    (a bias range near 80) is redone with its own maximum."""
+    b = np.asarray(b, np.float32)
+    z = log_y + b
+    z -= b.max()
+    np.exp(z, out=z)
+    k = z.shape[-1]
+    total = (z.reshape(-1, k) @ np.ones(k, np.float32)).reshape(z.shape[:-1] + (1,))
+    bad = total[..., 0] < 1e-30
+    if bad.any():
+        zb = (log_y + b)[bad] if b.ndim == 1 else log_y[bad] + b[bad]
+        zb = np.exp(zb - zb.max(axis=-1, keepdims=True))
+        z[bad], total[bad] = zb, zb.sum(axis=-1, keepdims=True)
+    z /= total
+    return z
+
+
+def _axis_aligned(n_in, n_out, offset, n_window):
+    """Linear interpolation from n_in samples (starting at `offset` in a window of n_window) to n_out,
+    pixel centres aligned; past the window the edge sample repeats. (indices, weights) pairs; at
+    n_in == n_out every weight of the second index is 0 (the identity)."""
+    pos = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5 + offset
+    i0 = np.floor(pos)
+    w1 = (pos - i0).astype(np.float32)
+    i0 = i0.astype(np.int64)
+    return np.clip(i0, 0, n_window - 1), 1 - w1, np.clip(i0 + 1, 0, n_window - 1), w1
+
+
+def _take(a, idx, sel, axis):
+    """Rows (axis 0) or columns (axis 1) `sel` of a's linear interpolation by _axis_aligned's idx."""
+    i0, w0, i1, w1 = (v[sel] for v in idx)
+    shape = (-1,) + (1,) * (a.ndim - 1) if axis == 0 else (1, -1) + (1,) * (a.ndim - 2)
+    return np.take(a, i0, axis=axis) * w0.reshape(shape) + np.take(a, i1, axis=axis) * w1.reshape(shape)

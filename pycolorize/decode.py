@@ -3,6 +3,9 @@ sheet 4.3). Histograms have their K bins on the last axis and sum to 1.
 
 The released defaults are chroma "median" and hue "expectation-cf" (complex expectation with
 chromatic fading).
+
+float32 histograms are decoded in float32 (the network-resolution decoding of the Colorizer), all
+others in float64.
 """
 import numpy as np
 
@@ -12,27 +15,33 @@ FADING_ETA = 0.03  # the released eta
 
 
 def _k(p):
-    return np.asarray(p, dtype=np.float64).shape[-1]
+    return np.shape(p)[-1]
+
+
+def _float(p):
+    """p as float32 if it is float32, else as float64."""
+    p = np.asarray(p)
+    return p if p.dtype in (np.float32, np.float64) else p.astype(np.float64)
 
 
 def mode(p):
     """The centre (k + 0.5) / K of the most probable bin."""
-    p = np.asarray(p, dtype=np.float64)
-    return uniform_centres(_k(p))[p.argmax(axis=-1)]
+    p = _float(p)
+    return uniform_centres(_k(p)).astype(p.dtype)[p.argmax(axis=-1)]
 
 
 def expectation(p):
     """sum_k p_k (k + 0.5) / K."""
-    p = np.asarray(p, dtype=np.float64)
-    return p @ uniform_centres(_k(p))
+    p = _float(p)
+    return p @ uniform_centres(_k(p)).astype(p.dtype)
 
 
 def median(p):
     """The centre of the first bin whose cumulative probability reaches 0.5: (#{k: cdf_k < 0.5} + 0.5) / K,
     without interpolation (as released; the paper's text suggests interpolation)."""
-    p = np.asarray(p, dtype=np.float64)
+    p = _float(p)
     below = (np.cumsum(p, axis=-1) < 0.5).sum(axis=-1)
-    return (np.minimum(below, _k(p) - 1) + 0.5) / _k(p)
+    return ((np.minimum(below, _k(p) - 1) + 0.5) / _k(p)).astype(p.dtype)
 
 
 def hue_expectation(p, fading=True, eta=FADING_ETA):
@@ -40,17 +49,17 @@ def hue_expectation(p, fading=True, eta=FADING_ETA):
     factor min(|z| / (K eta), 1) by which the released code scales the chroma. (The paper prints
     max(|z| / eta, 1): a typo, the code takes the minimum and divides by K.)
     Returns (hue, factor)."""
-    p = np.asarray(p, dtype=np.float64)
+    p = _float(p)
     theta = 2 * np.pi * uniform_centres(_k(p))
-    z = p @ np.exp(1j * theta)
-    hue = (np.angle(z) / (2 * np.pi)) % 1.0
-    factor = np.minimum(np.abs(z) / (_k(p) * eta), 1.0) if fading else np.ones_like(hue)
+    re, im = p @ np.cos(theta).astype(p.dtype), p @ np.sin(theta).astype(p.dtype)  # z's parts (two real products)
+    hue = (np.arctan2(im, re) / (2 * np.pi)) % 1.0
+    factor = np.minimum(np.hypot(re, im) / (_k(p) * eta), 1.0) if fading else np.ones_like(hue)
     return hue, factor
 
 
 def sample(p, rng=None):
     """The centre of a bin drawn from each pixel's histogram."""
-    p = np.asarray(p, dtype=np.float64)
+    p = _float(p)
     rng = rng if rng is not None else np.random.default_rng()
     flat = p.reshape(-1, p.shape[-1])
     u = rng.random(len(flat))[:, None]

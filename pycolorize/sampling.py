@@ -6,6 +6,9 @@ per histogram: for hue a "rotated" bias, strength * cos(2 pi (c_k - phi)) with a
 (favouring hues near phi everywhere), and for chroma strength * (c_k - 1/2) * s with a random sign s
 (more or less saturated). The biased posteriors softmax(log y + b) are decoded as usual.
 
+The same biases serve hand edits (pycolorize.serve): hue_rotation_bias and chroma_bias from sliders,
+toward_bias for a region pulled towards a picked colour (weighted by a soft mask per pixel).
+
 Uncertainty: the entropy of each pixel's hue histogram (divided by log K, so in [0, 1]) times
 its decoded chroma: hue doubt only matters where there is colour.
 """
@@ -21,15 +24,34 @@ def hue_rotation_bias(phi, strength, bins):
     return strength * np.cos(2 * np.pi * (uniform_centres(bins) - phi))
 
 
+def chroma_bias(strength, bins):
+    """The chroma bias strength * (c_k - 1/2) over `bins` chroma bins: more saturated colours for a
+    positive strength, less for a negative one."""
+    return strength * (uniform_centres(bins) - 0.5)
+
+
+def toward_bias(hue, chroma, strength, hue_bins, chroma_bins, width=0.1):
+    """(b_h, b_c) pulling the posteriors towards one colour (hue, chroma in [0, 1]): over the hue bins
+    strength * cos(2 pi (c_k - hue)) (a von Mises log-density), over the chroma bins
+    -strength * (c_k - chroma)^2 / (8 width^2) (a Gaussian log-density; with the default width, a bin
+    0.4 away gets -2 strength, as the opposite hue does)."""
+    b_h = hue_rotation_bias(hue, strength, hue_bins)
+    b_c = -strength * (uniform_centres(chroma_bins) - chroma) ** 2 / (8 * width ** 2)
+    return b_h, b_c
+
+
+def sample_biases(n, strength, seed, hue_bins, chroma_bins):
+    """n coherent samples' global biases [(b_h, b_c)]: a hue rotation towards a random angle and a
+    chroma bias of random sign."""
+    rng = np.random.default_rng(seed)
+    return [(hue_rotation_bias(rng.random(), strength, hue_bins), chroma_bias(strength * rng.choice([-1.0, 1.0]), chroma_bins))
+            for _ in range(n)]
+
+
 def sample_histograms(hue, chroma, n, strength=2.0, seed=0):
     """n pairs of biased (hue, chroma) histogram maps; the bin counts are the arrays' last axes."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        b_h = hue_rotation_bias(rng.random(), strength, hue.shape[-1])
-        b_c = strength * (uniform_centres(chroma.shape[-1]) - 0.5) * rng.choice([-1.0, 1.0])
-        out.append((apply_bias(hue, b_h), apply_bias(chroma, b_c)))
-    return out
+    return [(apply_bias(hue, b_h), apply_bias(chroma, b_c))
+            for b_h, b_c in sample_biases(n, strength, seed, hue.shape[-1], chroma.shape[-1])]
 
 
 def uncertainty(hue, chroma):

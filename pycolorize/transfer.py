@@ -33,9 +33,10 @@ def _posteriors(log_y, b):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def energy(b, y, t, lam):
-    """E(b) and its gradient for predictions y (N, K) and target histogram t (K,)."""
-    log_y = np.log(np.maximum(y, _TINY))
+def energy(b, y, t, lam, log_y=None):
+    """E(b) and its gradient for predictions y (N, K) and target histogram t (K,); `log_y`, log y
+    clamped at 1e-12, if the caller has it (solve_bias computes it once, not at every step)."""
+    log_y = np.log(np.maximum(y, _TINY)) if log_y is None else log_y
     ys = _posteriors(log_y, b)
     log_ys = np.log(np.maximum(ys, _TINY))
     kl = (ys * (log_ys - log_y)).sum(axis=1).mean()
@@ -57,11 +58,12 @@ def solve_bias(y, t, lam=10.0, iters=300, step=4.0, tol=1e-9):
     if y.ndim != 2 or t.shape != (y.shape[1],):
         raise ValueError(f"predictions must be (N, K) and the target (K,); got {y.shape} and {t.shape}")
     b = np.zeros(y.shape[1])
-    e, grad = energy(b, y, t, lam)
+    log_y = np.log(np.maximum(y, _TINY))
+    e, grad = energy(b, y, t, lam, log_y)
     for _ in range(iters):
         while step > 1e-8:
             nb = b - step * grad
-            ne, ngrad = energy(nb, y, t, lam)
+            ne, ngrad = energy(nb, y, t, lam, log_y)
             if ne <= e - 1e-4 * step * float(grad @ grad):
                 break
             step /= 2

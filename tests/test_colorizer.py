@@ -57,19 +57,24 @@ def mini_model(tmp_path_factory):
     return str(deploy), weights
 
 
-def test_colorize_any_input_keeps_size_and_lightness(mini_model):
-    c = Colorizer(*mini_model, size=64, band_rows=7)
+@pytest.mark.parametrize("exact", [False, True])
+def test_colorize_any_input_keeps_size_and_lightness(mini_model, exact):
+    c = Colorizer(*mini_model, size=64, band_rows=7, exact_upsample=exact)
     rng = np.random.RandomState(1)
+    # the lightness is matched in float64 in the released order, in float32 by default (whose
+    # rounding, about 6e-8 relative, is what the looser tolerance allows)
+    tol = 1e-9 if exact else 1e-6
     for img in (rng.rand(45, 70, 3), (rng.rand(90, 33) * 255).astype(np.uint8),
                 (rng.rand(40, 41, 4) * 65535).astype(np.uint16)):
         out = c.colorize(img)
         assert out.shape == img.shape[:2] + (3,) and out.min() >= 0 and out.max() <= 1
         gray_in = color.gray(images.to_rgb(img))
         inside = (out.max(-1) < 1) & (out.min(-1) > 0)  # where the lightness match did not clip
-        np.testing.assert_allclose(color.gray(out)[inside], gray_in[inside], atol=1e-9)
+        np.testing.assert_allclose(color.gray(out)[inside], gray_in[inside], atol=tol, rtol=0)
     # bands are an implementation detail: one band gives the same image
     img = rng.rand(45, 70, 3)
-    np.testing.assert_allclose(Colorizer(*mini_model, size=64, band_rows=1000).colorize(img), c.colorize(img), atol=1e-12)
+    np.testing.assert_allclose(Colorizer(*mini_model, size=64, band_rows=1000, exact_upsample=exact).colorize(img),
+                               c.colorize(img), atol=1e-12)
     hist = c.predict(img)
     assert hist["hue"].shape == (45, 70, 32)
     np.testing.assert_allclose(hist["chroma"][5:-5, 5:-5].sum(-1), 1, atol=1e-4)  # softmax, away from the canvas edge
@@ -285,3 +290,84 @@ def test_lab_decoding_gives_the_predicted_colour(tmp_path):
     # a and b as predicted, up to the final lightness match (which moves them a little)
     np.testing.assert_allclose(lab[..., 1], 40, atol=4)
     np.testing.assert_allclose(lab[..., 2], -30, atol=4)
+
+
+# ---- decoding at the network's resolution (the default) against the released order --------------
+
+def test_network_resolution_decoding_equals_the_released_order_without_resizing(mini_model):
+    from pycolorize import sampling, transfer
+
+    img = np.random.RandomState(7).rand(30, 40, 3)  # 30 x 40 on a 64 canvas: s = 1, nothing is resized
+    fast, exact = Colorizer(*mini_model, size=64), Colorizer(*mini_model, size=64, exact_upsample=True)
+    ours, ref = fast.colorize(img), exact.colorize(img)
+    assert ours.dtype == np.float32 and ref.dtype == np.float64
+    np.testing.assert_allclose(ours, ref, atol=2e-5)  # float32 against float64
+    for a, b in zip(fast.samples(img, n=2), exact.samples(img, n=2)):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+    np.testing.assert_allclose(fast.uncertainty(img), exact.uncertainty(img), atol=2e-5)
+    # render(): Eq. 5's posteriors softmax(log y + b), then the decoding asked for
+    pred = fast.prepare(img)
+    b_h, b_c = sampling.hue_rotation_bias(0.3, 3.0, 32), sampling.chroma_bias(2.0, 32)
+    hist = exact.predict(img)
+    want = exact._decode((transfer.apply_bias(hist["hue"], b_h), transfer.apply_bias(hist["chroma"], b_c)),
+                         exact._gray(img), ("mode", "expectation"))
+    np.testing.assert_allclose(fast.render(pred, {"hue": b_h, "chroma": b_c}, param="mode:expectation"), want, atol=2e-5)
+    # a bias that varies over the photo: each pixel biased by its own vector
+    mask = np.zeros(pred.shape, np.float32)
+    mask[:, pred.shape[1] // 2:] = 1
+    half = fast.render(pred, {"hue": mask[..., None] * b_h})
+    whole = fast.render(pred, {"hue": b_h})
+    right = slice(ours.shape[1] // 2 + 2, None)
+    np.testing.assert_allclose(half[:, right], whole[:, right], atol=1e-6)
+    np.testing.assert_allclose(half[:, :ours.shape[1] // 2 - 2], ours[:, :ours.shape[1] // 2 - 2], atol=1e-6)
+
+
+def test_network_resolution_decoding_is_close_to_the_released_order_when_resizing(mini_model):
+    img = np.random.RandomState(8).rand(45, 70, 3)  # s = 0.71: the histograms or the chroma are upsampled
+    ours = Colorizer(*mini_model, size=64).colorize(img)
+    ref = Colorizer(*mini_model, size=64, exact_upsample=True).colorize(img)
+    diff = np.abs(ours - ref)
+    assert diff.mean() < 0.01 and np.quantile(diff, 0.99) < 0.05, (diff.mean(), np.quantile(diff, 0.99))
+
+
+def test_prepare_runs_the_net_once(mini_model):
+    c = Colorizer(*mini_model, size=64)
+    calls = []
+    forward = c.net.forward
+    c.net.forward = lambda **kw: calls.append(1) or forward(**kw)
+    pred = c.prepare(np.random.RandomState(9).rand(50, 60))
+    for param in ("median:expectation-cf", "mode:mode", "sample:sample"):
+        assert c.render(pred, param=param).shape == (50, 60, 3)
+    assert c.render(pred, size=(25, 30)).shape == (25, 30, 3) and c.uncertainty_map(pred, size=(10, 12)).shape == (10, 12)
+    c.reference_bias(pred, np.random.RandomState(1).rand(20, 20, 3))
+    assert len(calls) == 1
+    with pytest.raises(ValueError, match="bias keys are 'hue' and 'chroma'"):
+        c.render(pred, {"a": np.zeros(32)})
+
+
+def test_upsampled_chroma_wraps_round_hue(mini_model):
+    # left half of the photo pulled hard to hue 0.97, right half to 0.03: between them the upsampled
+    # chroma passes through red (hue 0), never through cyan (0.5, the mean of the two numbers)
+    from pycolorize import sampling
+
+    c = Colorizer(*mini_model, size=64)
+    pred = c.prepare(np.full((200, 200), 0.5))  # s = 0.16: 32 x 32 network pixels, upsampled about 6x
+    y, x = pred.grid()
+    left = (x < 100)[..., None]
+    b = np.where(left, sampling.hue_rotation_bias(0.97, 200.0, 32), sampling.hue_rotation_bias(0.03, 200.0, 32))
+    out = c.render(pred, {"hue": b, "chroma": sampling.chroma_bias(200.0, 32)})  # a bias range of 400: the slow path
+    h, chroma, _ = color.rgb_to_hcv(out)
+    assert chroma.min() > 0.05 and np.isfinite(out).all()
+    assert np.max(np.minimum(h, 1 - h)) < 0.04
+
+
+def test_fused_colour_formation_matches_the_reference():
+    from pycolorize.colorizer import _hue_chroma_rgb32
+
+    rng = np.random.RandomState(0)
+    hue, chroma, light = rng.rand(3, 20000)
+    chroma *= 0.6
+    light[:10], chroma[:5] = 0, 0
+    hue[5:11] = [0, 1 / 6, 0.5, 5 / 6, 1 - 1e-7, 1]
+    want = color.match_lightness(color.hue_chroma_to_rgb(hue, chroma, light), light)
+    np.testing.assert_allclose(_hue_chroma_rgb32(hue, chroma, light), want, atol=1e-6)

@@ -1,0 +1,300 @@
+"""`pycolorize serve`: the page's API through Starlette's TestClient (uploads, edits, bad requests,
+sessions), the edit state's checks and masks against naive references, and the command line.
+Edit latency is a benchmark (python -m pycolorize.serve.bench), not a timed test."""
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pycolorize import color
+from pycolorize.colorizer import Colorizer
+
+from test_colorizer import MINI, random_net
+
+pytest.importorskip("starlette", reason="pycolorize serve needs Starlette (pip install \"pycolorize[serve]\")")
+try:
+    from starlette.testclient import TestClient
+except (ImportError, RuntimeError) as e:  # it needs httpx2 (or the older httpx)
+    pytest.skip(f"Starlette's TestClient cannot be used ({e}); pip install httpx2", allow_module_level=True)
+
+from pycolorize.serve import session as sess  # noqa: E402
+from pycolorize.serve.app import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    from pycolorize import models
+
+    d = tmp_path_factory.mktemp("serve")
+    deploy = d / "deploy.prototxt"
+    random_net(deploy, models.deploy_net(MINI, size=64)).save(str(d / "w.caffemodel.h5"))
+    return str(deploy), str(d / "w.caffemodel.h5")
+
+
+@pytest.fixture(scope="module")
+def colorizer(model):
+    return Colorizer(*model, size=64)
+
+
+def png(array, fmt="PNG"):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def photo(seed, h=48, w=60):
+    """A smooth random photo (uint8 RGB)."""
+    rng = np.random.RandomState(seed)
+    small = rng.rand(4, 5, 3)
+    return (np.asarray(Image.fromarray((small * 255).astype(np.uint8)).resize((w, h), Image.BILINEAR))).copy()
+
+
+def read(response):
+    assert response.status_code == 200, response.text
+    return np.asarray(Image.open(io.BytesIO(response.content)))
+
+
+def upload(client, data):
+    r = client.post("/api/upload", content=data)
+    assert r.status_code == 200, r.text
+    return r.json()["session"]
+
+
+def render(client, sid, state=None, path="/api/render"):
+    return read(client.post(f"{path}?session={sid}", content=json.dumps(state or {})))
+
+
+@pytest.fixture
+def client(colorizer):
+    return TestClient(create_app(colorizer, max_upload_bytes=200_000, max_pixels=100_000, max_sessions=3))
+
+
+def test_page_and_static_files_come_from_memory_only(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"] and "/static/app.js" in r.text
+    assert client.get("/static/app.js").status_code == 200 and client.get("/static/style.css").status_code == 200
+    for path in ("/static/../app.py", "/static/%2e%2e/app.py", "/static/..%2fsession.py", "/static/static/app.js",
+                 "/static/__init__.py", "/static//etc/passwd", "/app.py", "/api/../serve/app.py"):
+        r = client.get(path)
+        assert r.status_code == 404, path
+        assert "import" not in r.text and "root:" not in r.text
+
+
+def test_upload_render_and_download(client, colorizer):
+    img = photo(0)
+    sid = upload(client, png(img))
+    gray = read(client.get(f"/api/gray?session={sid}"))
+    assert gray.shape == (48, 60)
+    np.testing.assert_allclose(gray / 255, color.gray(img / 255.0), atol=1 / 255 + 1e-6)
+    # the default state is the Colorizer's automatic colorization
+    want = (np.clip(colorizer.render(colorizer.prepare(img)), 0, 1) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(render(client, sid), want)
+    u = read(client.get(f"/api/uncertainty?session={sid}"))
+    assert u.shape == (48, 60, 4) and u[..., 3].max() > 0
+    # a hue pull towards blue turns the photo bluer
+    blue = render(client, sid, {"hue": 2 / 3, "hue_strength": 10, "chroma": 5})
+    h, c, _ = color.rgb_to_hcv(blue / 255.0)
+    assert np.mean(np.abs(h[c > 0.05] - 2 / 3) < 0.1) > 0.8
+    full = client.post(f"/api/download?session={sid}", content=json.dumps({"hue": 2 / 3, "hue_strength": 10, "chroma": 5}))
+    assert "attachment" in full.headers["content-disposition"]
+    np.testing.assert_array_equal(read(full), blue)  # the preview is the photo's size here
+
+
+def test_preview_is_smaller_and_download_full_size(client, monkeypatch):
+    monkeypatch.setattr(sess, "PREVIEW_SIDE", 30)
+    sid = upload(client, png(photo(1, 90, 120)))
+    assert render(client, sid).shape == (22, 30, 3)  # 90 x 30 / 120 = 22.5, rounded half to even
+    assert render(client, sid, path="/api/download").shape == (90, 120, 3)
+
+
+def test_a_stroke_pulls_its_region_towards_the_picked_colour(client, colorizer):
+    sid = upload(client, png(photo(2, 64, 64)))
+    before = render(client, sid) / 255.0
+    stroke = {"points": [[0.25, 0.5], [0.75, 0.5]], "radius": 0.08, "color": "#e02020", "strength": 20}
+    after = render(client, sid, {"strokes": [stroke]}) / 255.0
+    y, x = np.mgrid[:64, :64] + 0.5
+    d = np.hypot(np.maximum(np.maximum(16 - x, x - 48), 0), y - 32)  # distance to the segment, in pixels
+    inside, outside = d < 0.08 * 64, d > 1.5 * 0.08 * 64 + 64 / 32 * 2  # beyond the soft edge and the upsampling
+    pick_h, pick_c = sess.parse_color("#e02020")
+
+    def distance(rgb):
+        h, c, _ = color.rgb_to_hcv(rgb)
+        dh = np.minimum(np.abs(h - pick_h), 1 - np.abs(h - pick_h))
+        return np.hypot(c * np.cos(2 * np.pi * h) - pick_c * np.cos(2 * np.pi * pick_h),
+                        c * np.sin(2 * np.pi * h) - pick_c * np.sin(2 * np.pi * pick_h)), dh
+
+    (ab_before, _), (ab_after, dh_after) = distance(before[inside]), distance(after[inside])
+    assert ab_after.mean() < 0.5 * ab_before.mean() and np.median(dh_after) < 0.05
+    # unchanged, up to a float32 rounding that can flip the 8-bit truncation of a pixel
+    np.testing.assert_allclose(after[outside], before[outside], atol=1 / 255 + 1e-9)
+    # a later stroke of another colour over the same place replaces the first one there
+    green = dict(stroke, color="#20c020")
+    both = render(client, sid, {"strokes": [stroke, green]}) / 255.0
+    h, c, _ = color.rgb_to_hcv(both[inside])
+    assert np.median(np.abs(h - sess.parse_color("#20c020")[0])) < 0.05
+
+
+def test_sample_decoding_and_reference_change_the_image(client):
+    sid = upload(client, png(photo(3)))
+    base = render(client, sid)
+    one, two = render(client, sid, {"sample": 1}), render(client, sid, {"sample": 2})
+    assert np.abs(one.astype(int) - base).mean() > 0.5 and np.abs(one.astype(int) - two).mean() > 0.5
+    np.testing.assert_array_equal(render(client, sid, {"sample": 1}), one)  # a sample is reproducible
+    assert np.abs(render(client, sid, {"param": "mode:mode"}).astype(int) - base).mean() > 0.1
+    # without an uploaded reference, "reference" changes nothing; with a blue one, the photo turns blue
+    np.testing.assert_array_equal(render(client, sid, {"reference": True}), base)
+    blue = np.zeros((20, 20, 3), np.uint8)
+    blue[..., 2] = 220
+    r = client.post(f"/api/reference?session={sid}", content=png(blue))
+    assert r.status_code == 200 and r.json() == {"ok": True}
+    h, c, _ = color.rgb_to_hcv(render(client, sid, {"reference": True}) / 255.0)
+    assert np.mean(np.abs(h[c > 0.03] - 2 / 3) < 1 / 16) > 0.7
+    assert client.post(f"/api/reference?session={sid}", content=b"not an image").status_code == 415
+
+
+def test_bad_uploads_get_a_clear_4xx_and_the_server_stays_up(client):
+    jpeg = png(photo(4), "JPEG")
+    cases = [(b"", 400, "empty"), (b"hello, not an image", 415, "not an image"),
+             (jpeg[:len(jpeg) // 2], 415, "broken or truncated"), (png(photo(4))[:60], 415, ""),
+             (b"\x89PNG\r\n\x1a\n" + b"\0" * 100, 415, ""), (b"x" * 300_000, 413, "limit of 0 MB"),
+             (png(np.zeros((400, 300, 3), np.uint8)), 413, "120000 pixels|400 x 300|300 x 400"),
+             (png(np.zeros((1, 50, 3), np.uint8)), 415, "at least 2 x 2")]
+    for data, status, words in cases:
+        r = client.post("/api/upload", content=data)
+        assert r.status_code == status, (data[:20], r.text)
+        assert "error" in r.json()
+    assert "megapixels" in client.post("/api/upload", content=png(np.zeros((400, 300, 3), np.uint8))).json()["error"]
+    # any image format Pillow reads, gray, 16-bit, with alpha, palette
+    for img in (photo(5), photo(5)[..., 0], (photo(5)[..., 0].astype(np.uint16) * 257), np.dstack([photo(5), photo(5)[..., :1]])):
+        sid = upload(client, png(img))
+        assert render(client, sid).shape == (48, 60, 3)
+    assert upload(client, png(photo(5), "JPEG")) and upload(client, png(photo(5), "BMP"))
+    pal = Image.fromarray(photo(5)).convert("P")
+    buf = io.BytesIO()
+    pal.save(buf, format="GIF")
+    assert upload(client, buf.getvalue())
+
+
+def test_bad_edit_states_get_a_400_naming_the_field(client):
+    sid = upload(client, png(photo(6)))
+    for body, words in [("not json", "not valid JSON"), ("[1, 2]", "JSON object"), ('{"hue": "red"}', "'hue' must be a number"),
+                        ('{"hue": NaN}', "'hue' must be a number"), ('{"chroma": true}', "'chroma'"),
+                        ('{"param": "hue:chroma"}', "the decoding must be chroma:hue"), ('{"param": 3}', "decoding"),
+                        ('{"strokes": 5}', "'strokes' must be a list"), ('{"strokes": [1]}', "JSON object"),
+                        ('{"strokes": [{"points": [[0.1]]}]}', "points"), ('{"strokes": [{"points": []}]}', "points"),
+                        ('{"strokes": [{"points": [["a", "b"]]}]}', "points"),
+                        ('{"strokes": [{"points": [[0.1, 0.2]], "color": "red"}]}', "'#rrggbb'"),
+                        ('{"strokes": [{"points": [[0.1, 0.2]], "color": "#gggggg"}]}', "'#rrggbb'"),
+                        (json.dumps({"strokes": [{"points": [[0.1, 0.2]]}] * 201}), "at most 200"),
+                        ("\xff\xfe", "not valid JSON")]:
+        r = client.post(f"/api/render?session={sid}", content=body)
+        assert r.status_code == 400 and words in r.json()["error"], (body[:40], r.text)
+    assert client.post(f"/api/render?session={sid}", content="x" * (5 << 20)).status_code == 413
+    # out-of-range numbers are clamped, not refused
+    np.testing.assert_array_equal(render(client, sid, {"hue_strength": 1e9, "hue": 0.5}),
+                                  render(client, sid, {"hue_strength": sess.HUE_STRENGTH_MAX, "hue": 0.5}))
+    for path in ("/api/gray?session=nope", "/api/uncertainty", "/api/gray?session="):
+        r = client.get(path)
+        assert r.status_code == 404 and "upload the photo again" in r.json()["error"]
+    assert client.post("/api/render?session=nope", content="{}").status_code == 404
+    assert client.get("/api/render").status_code == 405 and client.post("/api/upload?x=../../etc", content=b"").status_code == 400
+    assert render(client, sid).shape == (48, 60, 3)  # still up
+
+
+def test_two_sessions_never_share_and_old_ones_expire(client):
+    a_img, b_img = photo(7), np.ascontiguousarray(photo(8)[::-1])
+    a, b = upload(client, png(a_img)), upload(client, png(b_img))
+    assert a != b and len(a) >= 20
+    a_first = render(client, a)
+    render(client, b, {"hue": 0.2, "hue_strength": 10})
+    client.post(f"/api/reference?session={b}", content=png(np.full((10, 10, 3), 200, np.uint8)))
+    np.testing.assert_array_equal(render(client, a), a_first)
+    np.testing.assert_array_equal(render(client, a, {"reference": True}), a_first)  # b's reference is b's
+    assert np.abs(read(client.get(f"/api/gray?session={a}")) / 255 - color.gray(a_img / 255.0)).max() <= 1 / 255 + 1e-6
+    assert np.abs(read(client.get(f"/api/gray?session={b}")) / 255 - color.gray(b_img / 255.0)).max() <= 1 / 255 + 1e-6
+    client.get(f"/api/gray?session={a}")  # a was used last
+    upload(client, png(photo(9)))
+    upload(client, png(photo(10)))  # max_sessions=3: the least recently used (b) goes
+    assert client.get(f"/api/gray?session={b}").status_code == 404
+    assert client.get(f"/api/gray?session={a}").status_code == 200
+
+
+def test_a_bug_is_a_500_and_the_server_stays_up(client, monkeypatch):
+    sid = upload(client, png(photo(11)))
+    monkeypatch.setattr(sess.Session, "render", lambda *a, **k: 1 / 0)
+    r = client.post(f"/api/render?session={sid}", content="{}")
+    assert r.status_code == 500 and "internal error" in r.json()["error"]
+    monkeypatch.undo()
+    assert render(client, sid).shape == (48, 60, 3)
+
+
+def test_stroke_mask_against_a_naive_reference():
+    rng = np.random.RandomState(0)
+    y, x = np.mgrid[:20, :30].astype(np.float32) + 0.5
+    # inside the grid, and partly or wholly outside it (a stroke off the photo's edge)
+    for pts in (rng.rand(5, 2) * [30, 20], np.array([[-8.0, 3], [12, -2], [40, 25]]), np.array([[-20.0, -20], [-9, 30]])):
+        got = sess.stroke_mask(y, x, pts, 4.0)
+        # naive: the distance to the polyline as the minimum over densely sampled points along it
+        t = np.linspace(0, 1, 2001)[:, None]
+        dense = np.concatenate([a + t * (b - a) for a, b in zip(pts, pts[1:])])
+        d = np.sqrt(((np.stack([x, y], -1)[..., None, :] - dense) ** 2).sum(-1)).min(-1)
+        want = np.clip((6.0 - d) / 2.0, 0, 1)
+        np.testing.assert_allclose(got, want, atol=0.01)
+    pts = rng.rand(5, 2) * [30, 20]
+    assert sess.stroke_mask(y, x, pts[:1], 4.0).max() == 1  # a single click is a disc
+
+
+def test_parse_state_defaults_and_colours():
+    s = sess.parse_state({})
+    assert s == {"hue": 0.0, "hue_strength": 0.0, "chroma": 0.0, "sample": 0, "reference": False,
+                 "param": "median:expectation-cf", "strokes": []}
+    h, c = sess.parse_color("#0000ff")
+    assert h == pytest.approx(2 / 3) and c == pytest.approx(1)
+
+
+def test_serve_cli_needs_a_model(tmp_path, capsys, monkeypatch, model):
+    from pycolorize.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["serve"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "run `pycolorize demo`" in err and "Traceback" not in err
+    assert main(["serve", "--weights", str(tmp_path / "nope.h5"), "--prototxt", model[0]]) == 1
+    assert "--weights" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["serve", "--prototxt", model[0], "--weights", model[1], "--port", "70000"])
+    assert e.value.code == 2
+
+
+def test_concurrent_sessions_each_see_their_own_photo(colorizer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = create_app(colorizer, max_sessions=8)
+    photos = [photo(20 + i) for i in range(4)]
+
+    def one(img):
+        with TestClient(app) as client:  # one client per "tab", all at once
+            sid = upload(client, png(img))
+            return sid, render(client, sid, {"hue": 0.5, "hue_strength": 2}), read(client.get(f"/api/gray?session={sid}"))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(one, photos))
+    assert len({sid for sid, _, _ in results}) == 4
+    for img, (_, _, gray) in zip(photos, results):
+        assert np.abs(gray / 255 - color.gray(img / 255.0)).max() <= 1 / 255 + 1e-6
+    alone = TestClient(create_app(colorizer))
+    for img, (_, rgb, _) in zip(photos, results):
+        np.testing.assert_array_equal(rgb, render(alone, upload(alone, png(img)), {"hue": 0.5, "hue_strength": 2}))
+
+
+def test_a_loopback_server_answers_only_requests_that_name_it(colorizer):
+    from pycolorize.serve.app import LOOPBACK_HOSTS
+
+    app = create_app(colorizer, allowed_hosts=LOOPBACK_HOSTS)
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8000").get("/").status_code == 200
+    assert TestClient(app, base_url="http://evil.example:8000").get("/").status_code == 400  # DNS rebinding
+    page = TestClient(app, base_url="http://127.0.0.1:8000").get("/")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
