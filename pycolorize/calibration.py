@@ -161,8 +161,9 @@ def save(cal, path):
 
 
 def load(path):
-    """{"hue": T_h, "chroma": T_c, "chroma_prior": list or None} from a calibration file (or a dict
-    of that form); an error naming the file if it is not one."""
+    """{"hue": T_h, "chroma": T_c, "chroma_prior": array or None, "clamp_chroma": bool (absent:
+    false; Colorizer's option of that name)} from a calibration file (or a dict of that form); an
+    error naming the file if it is not one."""
     try:
         if isinstance(path, dict):
             raw = path
@@ -170,6 +171,9 @@ def load(path):
             with open(path) as f:
                 raw = json.load(f)
         t = {k: float(raw["temperature"][k]) for k in ("hue", "chroma")}
+        clamp = raw.get("clamp_chroma", False)
+        if not isinstance(clamp, bool):
+            raise TypeError(f"clamp_chroma must be true or false, got {clamp!r}")
         prior = raw.get("chroma_prior")
         prior = None if prior is None else np.asarray(prior, np.float64)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
@@ -180,4 +184,4 @@ def load(path):
         raise ValueError(f"{where}: temperatures must be positive numbers, got {t}")
     if prior is not None and (prior.ndim != 1 or not np.all(prior > 0) or not np.isfinite(prior).all()):
         raise ValueError(f"{where}: chroma_prior must be a list of positive numbers")
-    return {**t, "chroma_prior": prior}
+    return {**t, "chroma_prior": prior, "clamp_chroma": clamp}

@@ -1,5 +1,6 @@
 """`pycolorize colorize` (also `python tools/colorize.py`): colorize photographs with a dense
 hue/chroma (or Lab) model, as the authors' released tool does."""
+import argparse
 import os
 import sys
 
@@ -68,6 +69,10 @@ def add_arguments(ap):
     ap.add_argument("--uncertainty", action="store_true",
                     help="also write the uncertainty map, hue entropy x chroma (<output>_uncertainty.png)")
     add_gpu(ap, "colorize")
+    ap.add_argument("--clamp-chroma", action=argparse.BooleanOptionalAction, default=None,
+                    help="decode no more chroma than each pixel's lightness admits (dark and light pixels stay "
+                         "faint); default: as the weights' calibration file says (pycolorize demo writes one), "
+                         "else off, the released decoding")
     ap.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     add_quiet(ap, "no line per image (errors are still printed)")
 
@@ -141,7 +146,8 @@ def run(args):
     select_gpu(args)
     if args.prototxt == DEPLOY:
         args.prototxt = repo_path(args, DEPLOY)
-    colorizer = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param)
+    colorizer = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param,
+                                     clamp_chroma=args.clamp_chroma)
     try:
         reference = load_image(args.reference) if args.reference else None
     except (OSError, ValueError) as e:

@@ -234,13 +234,25 @@ def run(args):
     fitted = cal.fit({k: np.concatenate([h[k].reshape(-1, h[k].shape[-1]) for h in hist]) for k in ("hue", "chroma")},
                      np.concatenate([np.asarray(im, np.float64).reshape(-1, 3) / 255 for im in validation.values()]),
                      chroma_prior=cal.chroma_prior(np.concatenate(train_parts), raw.bins["chroma"]))
+    # The chroma clamp (Colorizer's clamp_chroma) is kept if the validation strips' RMSE(alpha-beta) prefers it.
+    probe = Colorizer(deploy, model, size=SIZE, calibration=fitted)
+    preds = [probe.prepare(im) for im in validation.values()]
+    clamp_rmse = {}
+    for flag in (False, True):
+        probe.clamp_chroma = flag
+        clamp_rmse[flag] = float(np.mean([metrics.rmse_alphabeta(probe.render(p).astype(np.float64), np.asarray(im) / 255)
+                                          for p, im in zip(preds, validation.values())]))
+    fitted["clamp_chroma"] = clamp_rmse[True] < clamp_rmse[False]
+    fitted["clamp_chroma_validation_rmse_ab"] = {"off": clamp_rmse[False], "on": clamp_rmse[True]}
     cal.save(fitted, cal.path_for(model))
     t = fitted["temperature"]
     say(f"  temperatures: hue {t['hue']:.2f}, chroma {t['chroma']:.2f} (validation NLL hue "
         f"{fitted['hue']['nll_before']:.3f} -> {fitted['hue']['nll_after']:.3f}, chroma "
         f"{fitted['chroma']['nll_before']:.3f} -> {fitted['chroma']['nll_after']:.3f}; ECE hue "
         f"{fitted['hue']['reliability_before']['ece']:.3f} -> {fitted['hue']['reliability_after']['ece']:.3f}, chroma "
-        f"{fitted['chroma']['reliability_before']['ece']:.3f} -> {fitted['chroma']['reliability_after']['ece']:.3f})")
+        f"{fitted['chroma']['reliability_before']['ece']:.3f} -> {fitted['chroma']['reliability_after']['ece']:.3f}); "
+        f"chroma clamped to the lightness's gamut: {'yes' if fitted['clamp_chroma'] else 'no'} (validation RMSE(ab) "
+        f"{clamp_rmse[True]:.3f} with, {clamp_rmse[False]:.3f} without)")
     colorizer = Colorizer(deploy, model, size=SIZE)  # applies model.calibration.json
 
     def score(name, truth_u8, split):

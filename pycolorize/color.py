@@ -68,6 +68,19 @@ def hue_chroma_to_rgb(hue, chroma, lightness):
     return np.clip(hsv_to_rgb(np.clip(hue, 0, 1), np.clip(s, 0, 1), np.clip(v, 0, 1)), 0, 1)
 
 
+def max_chroma(hue, lightness):
+    """The largest chroma that hue_chroma_to_rgb followed by match_lightness reproduces exactly at this
+    hue and lightness (channel mean): above it some step clips and the pixel comes out with another
+    chroma, hue or lightness than asked. With f = 1 - |6 H mod 2 - 1|, the middle channel's share
+    of the chroma, the formed colour's channels are L - C (1 + f) / 3 (lowest) and L + C (2 - f) / 3
+    (highest), and the HSV step needs V = L + C/2 <= 1 and S = 2C / (2L + C) <= 1; so
+    C <= min(2L, 2(1 - L), 3L / (1 + f), 3(1 - L) / (2 - f)). It is 0 for black and white pixels."""
+    hue, lightness = np.asarray(hue), np.asarray(lightness)
+    f = 1 - np.abs((6 * hue) % 2 - 1)
+    dark, light = 2 * lightness, 2 * (1 - lightness)
+    return np.maximum(np.minimum(np.minimum(dark, light), np.minimum(1.5 * dark / (1 + f), 1.5 * light / (2 - f))), 0)
+
+
 def match_lightness(rgb, lightness):
     """Shift each pixel's channels so that their mean is the given lightness, then clip to [0, 1]."""
     rgb = _rgb(rgb)

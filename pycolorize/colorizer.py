@@ -88,14 +88,19 @@ def parse_param(param):
 
 class Colorizer:
     def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256, seed=0,
-                 calibration="auto", exact_upsample=False):
+                 calibration="auto", exact_upsample=False, clamp_chroma=None):
         """`calibration`: temperatures for the hue and chroma histograms (pycolorize.calibration):
         "auto" applies <weights stem>.calibration.json when it exists beside the weights (what
         `pycolorize demo` writes), a path or a dict in that file's form ({"temperature": {"hue": T,
         "chroma": T}, "chroma_prior": [...] or absent}) applies those, None none.
         `exact_upsample`: the released order (upsample the histograms, then decode every pixel, in
         float64) instead of the default (decode at the network's resolution, upsample the decoded
-        chroma, float32); see the module's docstring."""
+        chroma, float32); see the module's docstring.
+        `clamp_chroma`: decode no more chroma than the pixel's lightness admits (color.max_chroma:
+        black and white pixels stay gray, dark ones faint), where the released formation clips the
+        colour and so makes dark pixels saturated (in the lightness-normalised alpha-beta of the
+        paper's RMSE, the largest errors); None: as the calibration says (`pycolorize demo` chooses
+        it on its validation split), else off, the released behaviour."""
         if size % 32:
             raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
         self.size, self.band_rows, self.seed = int(size), int(band_rows), int(seed)
@@ -116,6 +121,11 @@ class Colorizer:
         # The bin counts are the nets' (the released one has 32 hue and 32 chroma bins; others may differ).
         self.bins = {key: self._bin_count(prototxt, name) for name, key in self.outputs}
         self.temperature = self._temperature(calibration, weights)
+        if clamp_chroma is None:
+            clamp_chroma = bool(self.temperature and self.temperature["clamp_chroma"])
+        self.clamp_chroma = bool(clamp_chroma)
+        if self.clamp_chroma:
+            self._need_hue_chroma("clamp_chroma")
         self.modes = self._modes(param)
 
     def _modes(self, param):
@@ -244,6 +254,8 @@ class Colorizer:
         if self.variant != "hue_chroma":
             return self._decode_lab(parts, lightness, modes)
         hue, c = self._hue_chroma(parts, modes)
+        if self.clamp_chroma:
+            c = np.minimum(c, color.max_chroma(hue, lightness))
         return color.match_lightness(color.hue_chroma_to_rgb(hue, c, lightness), lightness)
 
     def _decode_ab(self, parts, modes):
@@ -264,6 +276,8 @@ class Colorizer:
         else:
             c = np.hypot(ab[..., 0], ab[..., 1])
             hue = (np.arctan2(ab[..., 1], ab[..., 0]) / np.float32(2 * np.pi)) % 1.0
+            if self.clamp_chroma:  # at full resolution: the bound is the full-resolution lightness's
+                c = np.minimum(c, color.max_chroma(hue, lightness))
             return _hue_chroma_rgb32(hue, c, lightness)
         return color.match_lightness(rgb, lightness).astype(np.float32)
 

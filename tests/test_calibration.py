@@ -110,7 +110,7 @@ def test_colorizer_applies_the_calibration_beside_the_weights(model):
     cal.save({"temperature": {"hue": 4.0, "chroma": 4.0}}, cal.path_for(weights))
     assert cal.path_for(weights).endswith("model.calibration.json")
     auto = Colorizer(deploy, weights, size=64)
-    assert auto.temperature == {"hue": 4.0, "chroma": 4.0, "chroma_prior": None}
+    assert auto.temperature == {"hue": 4.0, "chroma": 4.0, "chroma_prior": None, "clamp_chroma": False}
     flat = auto.colorize(image)
     chroma = lambda rgb: (rgb.max(-1) - rgb.min(-1)).mean()  # noqa: E731
     assert chroma(flat) < 0.8 * chroma(sharp)  # an unsure net fades towards gray
@@ -131,3 +131,37 @@ def test_colorizer_applies_the_calibration_beside_the_weights(model):
     os.remove(cal.path_for(weights))
     with pytest.raises(ValueError, match="not a calibration file"):
         Colorizer(deploy, weights, size=64, calibration=cal.path_for(weights))
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_clamped_chroma_stays_within_what_the_lightness_admits(model, exact):
+    # the confident heads ask for a saturated colour everywhere; clamped, no pixel is formed with
+    # more chroma than its lightness admits (so nothing clips), black and white stay gray, and
+    # pixels with room for the colour are unchanged
+    from pycolorize import color
+
+    deploy, weights = model
+    rng = np.random.default_rng(4)
+    image = rng.random((48, 56, 3)) * 0.1 + 0.45  # mid grays: room for the colour (C = 0.64 needs L > 0.43)
+    image[:8] = 0.0
+    image[8:16] = 1.0
+    image[16:24] = rng.random((8, 56, 1)) * 0.06  # very dark
+    free = Colorizer(deploy, weights, size=64, exact_upsample=exact).colorize(image)
+    clamped = Colorizer(deploy, weights, size=64, exact_upsample=exact, clamp_chroma=True).colorize(image)
+    gray = color.gray(image)
+    hue, c, _ = color.rgb_to_hcv(clamped.astype(np.float64))
+    assert np.all(c <= color.max_chroma(hue, gray) + 2e-5)
+    np.testing.assert_allclose(color.gray(clamped), gray, atol=2e-6)  # nothing clipped: the lightness kept
+    assert np.abs(clamped[:16] - gray[:16, :, None]).max() < 1e-6  # black and white: gray
+    _, c_free, _ = color.rgb_to_hcv(free.astype(np.float64))
+    assert c_free[:24].mean() > 4 * c[:24].mean()  # the released formation colours them (clipping)
+    np.testing.assert_allclose(clamped[28:], free[28:], atol=1e-6)  # room for the colour: unchanged
+    # the calibration file carries the setting; the argument overrides it
+    cal.save({"temperature": {"hue": 1.0, "chroma": 1.0}, "clamp_chroma": True}, cal.path_for(weights))
+    auto = Colorizer(deploy, weights, size=64, exact_upsample=exact)
+    assert auto.clamp_chroma
+    np.testing.assert_allclose(auto.colorize(image), clamped, atol=1e-6)
+    assert not Colorizer(deploy, weights, size=64, clamp_chroma=False).clamp_chroma
+    cal.save({"temperature": {"hue": 1.0, "chroma": 1.0}, "clamp_chroma": "yes"}, cal.path_for(weights))
+    with pytest.raises(ValueError, match="model.calibration.json: not a calibration file .*clamp_chroma must be true or false"):
+        Colorizer(deploy, weights, size=64)

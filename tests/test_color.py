@@ -97,3 +97,19 @@ def test_decoders():
     q = np.zeros(32)
     q[[31, 0]] = 0.5  # wraps around 0: the circular mean is 0, not 0.5
     assert min(decode.hue_expectation(q)[0], 1 - decode.hue_expectation(q)[0]) < 1e-9
+
+
+def test_max_chroma_is_the_most_the_colour_formation_reproduces():
+    rng = np.random.default_rng(0)
+    hue, light = rng.random(20000), rng.random(20000)
+    bound = color.max_chroma(hue, light)
+    for scale, exact_share in ((1.0, 1.0), (0.5, 1.0), (1.001, 0.0)):
+        c = bound * scale
+        rgb = color.match_lightness(color.hue_chroma_to_rgb(hue, c, light), light)
+        h2, c2, _ = color.rgb_to_hcv(rgb)
+        same = (np.isclose(c2, c, atol=1e-9) & np.isclose(rgb.mean(-1), light, atol=1e-9)
+                & ((np.abs((h2 - hue + 0.5) % 1 - 0.5) < 1e-9) | (c < 1e-6)))
+        share = same[bound > 1e-3].mean()
+        assert (share == 1.0) if exact_share else (share < 0.02), (scale, share)
+    assert color.max_chroma(0.3, 0.0) == 0 and color.max_chroma(0.7, 1.0) == 0
+    assert color.max_chroma(0.0, 0.5) == pytest.approx(0.75)  # pure red at mid lightness: (1, .25, .25)
