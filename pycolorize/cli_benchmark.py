@@ -388,9 +388,10 @@ def train_rows(ours, rows, gpu, have_torch):
     if "profile" in ours:
         prof = ours["profile"]
         total = sum(prof.values())
-        print(f"    where a pycolorize step goes ({1000 * total:.1f} ms), layers timed one at a time:")
+        unit, scale = ("ms", 1000.0) if gpu else ("s", 1.0)
+        print(f"    where a pycolorize step goes ({scale * total:.3f} {unit}), layers timed one at a time:")
         for k, v in sorted(prof.items(), key=lambda kv: -kv[1])[:16]:
-            print(f"      {k:44s} {1000 * v:9.2f} ms  {100 * v / total:5.1f} %")
+            print(f"      {k:44s} {scale * v:9.3f} {unit}  {100 * v / total:5.1f} %")
 
 
 # ---- a large photograph ----------------------------------------------------------------------------
