@@ -142,11 +142,12 @@ def test_photo_size_option():
 
 
 def test_train_rows_ratio_against_the_fastest(capsys):
-    ours = {"images_per_s": 3.0, "step_s": 1.33, "peak_mb": 100.0}
+    ours = {"images_per_s": 3.0, "step_s": 1.33, "peak_mb": 100.0, "profile": {"Convolution 3x3 bwd": 1.0, "rest": 0.33}}
     rows = [("PyTorch", {"images_per_s": 2.0, "step_s": 2.0, "peak_mb": 50.0, "version": "x"}, None),
             ("PyTorch, channels_last", {"images_per_s": 1.5, "step_s": 2.6, "peak_mb": 50.0, "version": "x"}, None),
             ("PyTorch, broken", None, "failed here")]
     bench.train_rows(ours, rows, gpu=False, have_torch=True)
     out = capsys.readouterr().out
     assert "ours / the fastest PyTorch (PyTorch, x): 1.50x" in out and "failed here" in out
+    assert "where a pycolorize step goes (1.330 s)" in out and "Convolution 3x3 bwd" in out and "75.2 %" in out
 
