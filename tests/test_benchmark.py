@@ -151,3 +151,27 @@ def test_train_rows_ratio_against_the_fastest(capsys):
     assert "ours / the fastest PyTorch (PyTorch, x): 1.50x" in out and "failed here" in out
     assert "where a pycolorize step goes (1.330 s)" in out and "Convolution 3x3 bwd" in out and "75.2 %" in out
 
+
+
+def test_gpu_reports_with_stand_in_workers(monkeypatch, capsys):
+    """The --gpu reports (which need a CUDA device to measure) print every variant and the ratio
+    against the fastest, from stand-in worker results; the workers are asked for the GPU variants."""
+    asked = []
+
+    def fake(kind, args, weights, tmp, size=None, runs=None, extra=()):
+        asked.append((kind, tuple(extra)))
+        res = {"gpu_peak_mb": 10.0, "gpu_used_mb": 20.0, "version": "x", "out": np.zeros((1, 32, 4, 4), np.float32)}
+        if kind.startswith("train-"):
+            return dict(res, images_per_s=100.0 if kind.endswith("ours") else 50.0 + 10 * len(extra), step_s=0.1), None
+        return dict(res, times=[0.01 if kind == "ours" else 0.03 - 0.005 * len(extra)]), None
+
+    monkeypatch.setattr(bench, "spawn", fake)
+    args = bench_args(gpu=0, torch_compile=True)
+    bench.forward_part(args, "w", "tmp", True)
+    bench.train_part(args, "tmp", True)
+    out = capsys.readouterr().out
+    assert ("torch", ("--graph", "grouped", "--channels-last", "--compile")) in asked
+    assert ("train-torch", ("--channels-last",)) in asked and ("train-scratch-ours", ()) in asked
+    assert "512x512" in out and "ms" in out and "ours / the fastest PyTorch graph (grouped, channels_last, compiled): 1.00x" in out
+    assert "ours / the fastest PyTorch (PyTorch, channels_last, x): 1.67x" in out
+    assert "from scratch / ImageNet-initialised (pycolorize): 1.00x" in out
