@@ -80,7 +80,10 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000"):
         options.add_argument(arg)
     try:
-        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+        # The browser without the sanitizer runtime that tools/sanitize_tests.sh preloads into Python (the
+        # server under test runs in this process, with the sanitized core).
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER, env=env), options=options)
     except WebDriverException as e:
         pytest.skip(f"the system's Chromium does not start here: {' '.join(str(e).split())[:300]}")
     yield driver

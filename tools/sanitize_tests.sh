@@ -20,9 +20,11 @@ gen=(); command -v ninja > /dev/null && gen=(-G Ninja)
 cmake -S . -B build-asan "${gen[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWITH_CUDA=OFF -DPYCOLORIZE_SANITIZE="$SAN" \
   -DPython_EXECUTABLE="$(command -v "$PY")" -DPYCOLORIZE_OUTPUT_DIR="$PWD/build-asan/pkg/pycolorize" > build-asan.log
 cmake --build build-asan -j "${JOBS:-2}" >> build-asan.log
-rm -f build-asan/pkg/pycolorize/*.py  # no module the source tree no longer has
+# the package beside the sanitized _core: every module, subpackage and data file of the source tree
+# (and no module it no longer has), not its own _core
 mkdir -p build-asan/pkg/pycolorize
-cp pycolorize/*.py build-asan/pkg/pycolorize/
+find build-asan/pkg/pycolorize -mindepth 1 -maxdepth 1 ! -name '_core*' -exec rm -rf {} +
+tar -C pycolorize --exclude='./_core*' --exclude=__pycache__ -cf - . | tar -C build-asan/pkg/pycolorize -xf -
 # ASan's runtime must be the first library loaded, and libstdc++ with it: ASan finds the real
 # __cxa_throw when it starts, and Python itself does not load libstdc++ (without it the first C++
 # exception aborts). UBSan's runtime alone loads as _core's dependency.
