@@ -28,12 +28,14 @@ with no colorization.
    losses), 4 random 128x128 crops per iteration, 128 samples each, SGD with momentum, for --iters
    iterations (the rate drops tenfold after 70 % of them), or until --minutes runs out if that comes
    first. A fixed count makes the run the same every time on one machine. --hypercolumn,
-   --head-dropout, --weight-decay, --short-side-max and --exposure change the capacity and the regularisation.
+   --head-dropout, --weight-decay, --short-side-max and --exposure change the capacity and the
+   regularisation.
 4. Calibration: one temperature for the hue and one for the chroma histograms, fitted by the
    validation pixels' likelihood (pycolorize.calibration) and written beside the model as
    model.calibration.json, which the Colorizer applies: where the model is unsure its hue fades
    (a flatter hue histogram) and its chroma falls back to the training photos' usual chroma,
-   instead of guessing.
+   instead of guessing. The file also says whether to clamp the chroma to what each pixel's
+   lightness admits (Colorizer's clamp_chroma), kept when the validation strips prefer it.
 5. Output in -o/--output: model.caffemodel.h5, model.calibration.json and deploy.prototxt (so that
    `pycolorize colorize PHOTO -o OUT --prototxt DIR/deploy.prototxt --weights DIR/model.caffemodel.h5`
    colorizes any photo), the training log, side-by-side PNGs (gray | ours | truth) of the held-out
