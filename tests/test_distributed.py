@@ -166,8 +166,8 @@ def _rank_pids(t, proc, timeout=60):
 
 
 def _fault_env(t, timeout):
-    """Ranks that write their PID (pid_<rank>) at start and wait a few seconds per iteration (so the
-    test can act mid-run), with a short timeout."""
+    """Ranks that write their PID (pid_<rank>) as they start, with `timeout` seconds to wait for
+    each other."""
     site = t / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(
@@ -337,7 +337,7 @@ def test_dropout_mask_is_keyed_by_the_global_sample():
 
     def masks(rows, rank, world):
         text = f'input: "x" input_shape {{ dim: {rows} dim: 3 }}\n{layer}\n'
-        net = pycolorize.Net(text, phase="train")
+        net = pycolorize.Net.from_string(text, phase="train")
         _core.set_shard(rank, world)
         try:
             pycolorize.set_random_seed(11)
