@@ -378,3 +378,80 @@ def test_batch_that_does_not_divide_among_the_ranks_is_one_clear_error(setup):
         split_batch(net, 3, str(setup / "net.prototxt"))
     split_batch(net, 2, "net")
     assert net.blobs["data"].shape == (2, 1, 64, 64) and net.blobs["hist_h"].shape[0] == 16
+
+
+SHARED = """
+input: "x" input_shape { dim: 4 dim: 3 }
+input: "t" input_shape { dim: 4 dim: 3 }
+layer { name: "a" type: "InnerProduct" bottom: "x" top: "a" param { name: "w" } param { lr_mult: 2 }
+        inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.5 } } }
+layer { name: "r" type: "ReLU" bottom: "a" top: "a" }
+layer { name: "frozen" type: "InnerProduct" bottom: "a" top: "f" param { lr_mult: 0 } param { lr_mult: 0 }
+        inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.5 } } }
+layer { name: "b" type: "InnerProduct" bottom: "f" top: "b" param { name: "w" } param { lr_mult: 1 }
+        inner_product_param { num_output: 3 weight_filler { type: "gaussian" std: 0.5 } } }
+layer { name: "d" type: "Dropout" bottom: "b" top: "b" dropout_param { dropout_ratio: 0.3 } }
+layer { name: "loss" type: "EuclideanLoss" bottom: "b" bottom: "t" top: "loss" }
+"""
+
+
+class RecordingSync(_core.GradientSync):
+    """A world of one that records the solver's calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def world_size(self):
+        return 1
+
+    def reduce(self, params):
+        self.calls.append(("reduce", list(params)))
+
+    def wait(self, p):
+        self.calls.append(("wait", p))
+
+    def finish(self):
+        self.calls.append(("finish",))
+
+
+@pytest.mark.parametrize("iter_size", [1, 3])
+def test_solver_hands_each_learnable_gradient_over_once_after_its_lowest_layer(tmp_path, iter_size):
+    """The hooks' order (top layer's sums first, a shared weight after the lowest layer using it,
+    frozen parameters never, each update after its own wait) and, with a world of one, the same
+    training bit for bit as without them (the hooks change only when things happen)."""
+    (tmp_path / "net.prototxt").write_text(SHARED)
+    (tmp_path / "solver.prototxt").write_text(
+        f'net: "{tmp_path / "net.prototxt"}"\nbase_lr: 0.1\nmomentum: 0.9\nweight_decay: 0.01\nlr_policy: "fixed"\n'
+        f'iter_size: {iter_size}\nrandom_seed: 3\nclip_gradients: 10\n')
+    rng = np.random.default_rng(0)
+    feeds = [(rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32))
+             for _ in range(3 * iter_size)]
+
+    def trained(sync):
+        solver = pycolorize.Solver(str(tmp_path / "solver.prototxt"))
+        if sync is not None:
+            solver._solver.set_gradient_sync(sync)
+        it = iter(feeds)
+
+        def feed():
+            x, t = next(it)
+            solver.net.blobs["x"].data[...] = x
+            solver.net.blobs["t"].data[...] = t
+        losses = [solver.step(1, before_forward=feed) for _ in range(3)]
+        return losses, {(k, i): p.data.copy() for k, ps in solver.net.params.items() for i, p in enumerate(ps)}, solver
+    plain_losses, plain, _ = trained(None)
+    sync = RecordingSync()
+    losses, params, solver = trained(sync)
+    assert losses == plain_losses
+    for k in plain:
+        np.testing.assert_array_equal(params[k], plain[k], err_msg=str(k))
+    # params: a/0 (w, owner) 0, a/1 1, frozen 2 3, b/0 (w, shared) 4, b/1 5; layers x a r frozen b d loss
+    names = solver.net._net.layer_names
+    after = {names[l]: ps for l, ps in enumerate(solver._solver.reduce_after_layer) if ps}
+    assert after == {"b": [5], "a": [0, 1]}
+    # one iteration: the sums top layer first, clip_gradients' waits for all (net order), then each
+    # update's own wait, top first (4, the shared copy, is its owner 0's), then finish
+    one_iteration = [("reduce", [5]), ("reduce", [0, 1])] + [("wait", p) for p in (0, 1, 2, 3, 5)] \
+        + [("wait", p) for p in (5, 3, 2, 1, 0)] + [("finish",)]
+    assert sync.calls == one_iteration * 3
