@@ -267,6 +267,10 @@ class _MPISync(_core.GradientSync):
         self.diffs = [blob.diff for blob, _, _ in params]
         self.names = [name for _, name, _ in params]
         self.done = {}
+        # seconds the sums took on the communication thread, and the training thread spent waiting
+        # for them (the rest was hidden behind backward and the updates): pycolorize.scaling
+        self.comm_s = self.waited_s = 0.0
+        self.per_param_s = {}
 
     def world_size(self):
         return self.ctx.world
@@ -277,7 +281,11 @@ class _MPISync(_core.GradientSync):
 
         def job():
             for p, a in zip(params, arrays):
+                t = time.perf_counter()
                 self.ctx.comm.Allreduce(self.ctx.MPI.IN_PLACE, a)
+                dt = time.perf_counter() - t
+                self.comm_s += dt
+                self.per_param_s[p] = self.per_param_s.get(p, 0.0) + dt
                 events[p].set()
         done = self.ctx.submit(job)
         for p in params:
@@ -288,13 +296,17 @@ class _MPISync(_core.GradientSync):
         if entry is None:
             return
         event, job = entry
+        if event.is_set():
+            return
+        start = time.perf_counter()
         deadline = time.monotonic() + self.ctx.timeout
-        while not event.wait(0.05):
+        while not event.wait(0.5):
             if job.is_set():  # the job ended without this parameter: it failed
                 self.ctx.fail(f"the gradient sum of {self.names[p]}: {job.error}")
             if time.monotonic() > deadline:
                 self.ctx.fail(f"waited {self.ctx.timeout:g} s for the gradient sum of {self.names[p]} "
                               f"(a rank died, hangs or failed)")
+        self.waited_s += time.perf_counter() - start
 
     def finish(self):
         for p in list(self.done):
