@@ -415,34 +415,40 @@ class RecordingSync(_core.GradientSync):
         self.calls.append(("finish",))
 
 
-@pytest.mark.parametrize("iter_size", [1, 3])
-def test_solver_hands_each_learnable_gradient_over_once_after_its_lowest_layer(tmp_path, iter_size):
-    """The hooks' order (top layer's sums first, a shared weight after the lowest layer using it,
-    frozen parameters never, each update after its own wait) and, with a world of one, the same
-    training bit for bit as without them (the hooks change only when things happen)."""
+def write_shared(tmp_path, iter_size):
     (tmp_path / "net.prototxt").write_text(SHARED)
     (tmp_path / "solver.prototxt").write_text(
         f'net: "{tmp_path / "net.prototxt"}"\nbase_lr: 0.1\nmomentum: 0.9\nweight_decay: 0.01\nlr_policy: "fixed"\n'
         f'iter_size: {iter_size}\nrandom_seed: 3\nclip_gradients: 10\n')
     rng = np.random.default_rng(0)
-    feeds = [(rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32))
-             for _ in range(3 * iter_size)]
+    return [(rng.standard_normal((4, 3)).astype(np.float32), rng.standard_normal((4, 3)).astype(np.float32))
+            for _ in range(3 * iter_size)]
 
-    def trained(sync):
-        solver = pycolorize.Solver(str(tmp_path / "solver.prototxt"))
-        if sync is not None:
-            solver._solver.set_gradient_sync(sync)
-        it = iter(feeds)
 
-        def feed():
-            x, t = next(it)
-            solver.net.blobs["x"].data[...] = x
-            solver.net.blobs["t"].data[...] = t
-        losses = [solver.step(1, before_forward=feed) for _ in range(3)]
-        return losses, {(k, i): p.data.copy() for k, ps in solver.net.params.items() for i, p in enumerate(ps)}, solver
-    plain_losses, plain, _ = trained(None)
+def trained(tmp_path, feeds, attach=None):
+    """3 iterations of the SHARED net; `attach(solver)` installs a GradientSync."""
+    solver = pycolorize.Solver(str(tmp_path / "solver.prototxt"))
+    if attach is not None:
+        attach(solver)
+    it = iter(feeds)
+
+    def feed():
+        x, t = next(it)
+        solver.net.blobs["x"].data[...] = x
+        solver.net.blobs["t"].data[...] = t
+    losses = [solver.step(1, before_forward=feed) for _ in range(3)]
+    return losses, {(k, i): p.data.copy() for k, ps in solver.net.params.items() for i, p in enumerate(ps)}, solver
+
+
+@pytest.mark.parametrize("iter_size", [1, 3])
+def test_solver_hands_each_learnable_gradient_over_once_after_its_lowest_layer(tmp_path, iter_size):
+    """The hooks' order (top layer's sums first, a shared weight after the lowest layer using it,
+    frozen parameters never, each update after its own wait) and, with a world of one, the same
+    training bit for bit as without them (the hooks change only when things happen)."""
+    feeds = write_shared(tmp_path, iter_size)
+    plain_losses, plain, _ = trained(tmp_path, feeds)
     sync = RecordingSync()
-    losses, params, solver = trained(sync)
+    losses, params, solver = trained(tmp_path, feeds, lambda s: s._solver.set_gradient_sync(sync))
     assert losses == plain_losses
     for k in plain:
         np.testing.assert_array_equal(params[k], plain[k], err_msg=str(k))
@@ -455,3 +461,28 @@ def test_solver_hands_each_learnable_gradient_over_once_after_its_lowest_layer(t
     one_iteration = [("reduce", [5]), ("reduce", [0, 1])] + [("wait", p) for p in (0, 1, 2, 3, 5)] \
         + [("wait", p) for p in (5, 3, 2, 1, 0)] + [("finish",)]
     assert sync.calls == one_iteration * 3
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not getattr(_core, "nccl_compiled", False) or pycolorize.gpu_count() == 0,
+                    reason="needs the CUDA build with NCCL (nccl_compiled) and a GPU")
+def test_nccl_with_one_rank_trains_as_one_process(tmp_path, monkeypatch):
+    """The NCCL backend end to end on one GPU (a world of one, bootstrapped through the TCP
+    rendezvous): weights broadcast, layer-wise sums on the second stream, the update waiting on
+    their events; the same training as the plain GPU run."""
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(distributed.free_port()))
+    pycolorize.use_gpu(0)
+    feeds = write_shared(tmp_path, 2)
+    plain_losses, plain, _ = trained(tmp_path, feeds)
+    ctx = distributed.NCCLContext(distributed.Environment(0, 1, 0, "test", False), timeout=60)
+
+    def attach(solver):
+        ctx.attach(solver)
+        ctx.broadcast_params(solver.net)
+        assert ctx.allreduce(np.array([2.5], np.float64))[0] == 2.5
+        assert ctx.broadcast_bytes(b"abc") == b"abc"
+    losses, params, _ = trained(tmp_path, feeds, attach)
+    np.testing.assert_allclose(losses, plain_losses, rtol=1e-6)
+    for k in plain:
+        np.testing.assert_allclose(params[k], plain[k], rtol=1e-6, atol=1e-7, err_msg=str(k))
