@@ -110,25 +110,27 @@ def overlap(rows, backward_s, busbw, latency, ranks):
     return comm, max(0.0, comm_end - backward_s), out
 
 
-def projection(rows, fwd_s, bwd_s, say=print):
+def projection(rows, fwd_s, bwd_s, say=print, batches=(GPU_BATCH, 4 * GPU_BATCH)):
     share = bwd_s / (fwd_s + bwd_s)
-    backward = GPU_STEP_S * share
     total = sum(r[2] for r in rows)
     say(f"Projection (arithmetic, not a measurement). One GPU: {GPU_STEP_S * 1e3:.0f} ms per step of {GPU_BATCH} "
-        f"images (H100 FP32, README), of which backward {backward * 1e3:.1f} ms (the CPU profile's backward share, "
-        f"{share:.0%}, and its per-layer proportions, assumed for the GPU); each GPU keeps batch {GPU_BATCH} (the "
-        f"global batch grows with N); {total / 1e6:.1f} MB of gradients per step.")
+        f"images (H100 FP32, README), a step time proportional to the per-GPU batch, of which backward {share:.0%} "
+        f"(the CPU profile's share, with its per-layer proportions, assumed for the GPU); the global batch is N x "
+        f"the per-GPU batch; {total / 1e6:.1f} MB of gradients per step.")
     out = {}
-    for label, link in LINKS.items():
-        comm, exposed, _ = overlap(rows, backward, link["busbw"], link["latency"], link["ranks"])
-        n = link["ranks"]
-        rate = n * GPU_BATCH / (GPU_STEP_S + exposed)
-        ideal = n * GPU_BATCH / GPU_STEP_S
-        say(f"  {label}: bus bandwidth {link['busbw'] / 1e9:g} GB/s, {link['latency'] * 1e6:g} us a call: "
-            f"all-reduce {comm * 1e3:.1f} ms per step, hidden {min(comm, comm - exposed) * 1e3:.1f} ms, exposed "
-            f"{exposed * 1e3:.1f} ms -> {rate:.0f} images/s ({rate / ideal:.0%} of {n} x one GPU's "
-            f"{GPU_BATCH / GPU_STEP_S:.0f})")
-        out[label] = dict(comm_s=comm, exposed_s=exposed, images_per_s=rate, efficiency=rate / ideal)
+    for batch in batches:
+        step = GPU_STEP_S * batch / GPU_BATCH
+        for label, link in LINKS.items():
+            comm, exposed, _ = overlap(rows, step * share, link["busbw"], link["latency"], link["ranks"])
+            n = link["ranks"]
+            rate = n * batch / (step + exposed)
+            ideal = n * batch / step
+            say(f"  {batch} per GPU, {label}: bus bandwidth {link['busbw'] / 1e9:g} GB/s, {link['latency'] * 1e6:g} "
+                f"us a call: all-reduce {comm * 1e3:.1f} ms per step, hidden {(comm - exposed) * 1e3:.1f} ms, exposed "
+                f"{exposed * 1e3:.1f} ms -> {rate:.0f} images/s ({rate / ideal:.0%} of {n} x one GPU's "
+                f"{batch / step:.0f})")
+            out[f"{batch} per GPU, {label}"] = dict(comm_s=comm, exposed_s=exposed, images_per_s=rate,
+                                                   efficiency=rate / ideal)
     return out
 
 
@@ -202,10 +204,16 @@ def main(argv=None):
     ap.add_argument("--mpi-crop", type=int, default=128, help="crop of the MPI measurement (default 128)")
     ap.add_argument("--iters", type=int, default=3, help="timed steps of the MPI measurement (default 3)")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--from-json", help="project from the profile a --json file holds (no profiling, no MPI run)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         _worker(args.crop, args.iters)
+        return 0
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        projection([tuple(r) for r in saved["layers"]], saved["forward_s"], saved["backward_s"])
         return 0
     rows, fwd, bwd = layer_profile(args.crop, args.batch, reps=args.reps)
     print(f"Per layer, in backward order (CPU, crop {args.crop}, batch {args.batch}; forward {fwd:.2f} s, "

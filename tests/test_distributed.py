@@ -115,7 +115,8 @@ def test_two_ranks_on_half_batches_train_as_one_process_on_the_whole(setup, iter
     one, two = write_solver(t, "one", iter_size), write_solver(t, "two", iter_size)
     p1 = run(train_cmd(t, one))
     assert p1.returncode == 0, p1.stderr
-    p2 = run(mpi_cmd(2) + train_cmd(t, two))
+    # launched by mpiexec, and by the train command itself (--nproc 2 runs the same mpiexec)
+    p2 = run(mpi_cmd(2) + train_cmd(t, two) if iter_size == 1 else train_cmd(t, two, "--nproc", "2"))
     assert p2.returncode == 0, p2.stdout + p2.stderr
     assert_same_training(t, "one", "two")
     # rank 0 alone wrote the snapshot, with both ranks' data positions
