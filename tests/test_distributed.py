@@ -27,8 +27,8 @@ from pycolorize import _core, data, distributed, models
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
 # float32 sums in another order (2 partial sums of the batch, then across ranks): after 5 SGD
-# steps the weights agree to ~1e-6 relative here; 1e-4 leaves room, and a wrong split (another
-# sample, another Dropout mask, a gradient not averaged) is off by 1e-2 or more.
+# steps the weights agree far closer than 1e-4, which leaves room; a wrong split (another sample,
+# another Dropout mask, a gradient not averaged) fails it.
 RTOL, ATOL = 1e-4, 1e-6
 
 try:
