@@ -59,8 +59,9 @@ many devices and machines (README "Training on many GPUs and machines"; pycolori
   the prototxt's batch is the global batch, split among the ranks (it must divide)
   pycolorize train --nproc 2 ...                    2 CPU ranks over MPI (pip install 'pycolorize[mpi]')
   pycolorize train --nproc 4 --gpu 0,1,2,3 ...       one rank per GPU over NCCL
-  mpirun -n 4 pycolorize train ...; srun pycolorize train ...; torchrun --nproc-per-node 8 -m pycolorize train ...
-    (one rank per process; with several GPUs per machine, --gpu lists them and rank i takes LOCAL_RANK's)
+  mpirun -n 4 pycolorize train ...;  srun pycolorize train ...  (Slurm: export MASTER_ADDR, MASTER_PORT)
+  torchrun --nproc-per-node 8 --no-python pycolorize train --gpu 0,1,2,3,4,5,6,7 ...
+    (one rank per process; with several GPUs per machine, --gpu lists them: local rank i takes the i-th)
   PYCOLORIZE_DIST_TIMEOUT (seconds, default 300): how long a rank waits for the others before it
   stops them all with an error"""
 
