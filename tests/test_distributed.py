@@ -24,7 +24,6 @@ from PIL import Image
 import pycolorize
 from pycolorize import _core, data, distributed, models
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
 # float32 sums in another order (2 partial sums of the batch, then across ranks): after 5 SGD
 # steps the weights agree far closer than 1e-4, which leaves room; a wrong split (another sample,
@@ -40,7 +39,10 @@ needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="mpi4py or mpiexec missin
 
 
 def env():
-    e = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
+    """The ranks' environment: this pycolorize first on the path (the sanitized build's, under
+    tools/sanitize_tests.sh), one OpenMP thread each, no launcher's variables."""
+    here = os.path.dirname(os.path.dirname(pycolorize.__file__))
+    e = dict(os.environ, PYTHONPATH=here + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
     for k in list(e):  # a test run under a launcher must not look like a rank
         if k.startswith(("OMPI_", "PMI_", "PMIX_", "SLURM_")) or k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
             del e[k]
