@@ -106,11 +106,11 @@ def overlap(rows, backward_s, busbw, latency, ranks):
             t = 2 * (ranks - 1) / ranks * nbytes / busbw + latency
             comm += t
             comm_end = max(comm_end, clock) + t
-            out.append((name, nbytes, comm_end))
+            out.append((name, nbytes, clock, t, comm_end))
     return comm, max(0.0, comm_end - backward_s), out
 
 
-def projection(rows, fwd_s, bwd_s, say=print, batches=(GPU_BATCH, 4 * GPU_BATCH)):
+def projection(rows, fwd_s, bwd_s, say=print, batches=(GPU_BATCH, 4 * GPU_BATCH), layers=False):
     share = bwd_s / (fwd_s + bwd_s)
     total = sum(r[2] for r in rows)
     say(f"Projection (arithmetic, not a measurement). One GPU: {GPU_STEP_S * 1e3:.0f} ms per step of {GPU_BATCH} "
@@ -121,7 +121,7 @@ def projection(rows, fwd_s, bwd_s, say=print, batches=(GPU_BATCH, 4 * GPU_BATCH)
     for batch in batches:
         step = GPU_STEP_S * batch / GPU_BATCH
         for label, link in LINKS.items():
-            comm, exposed, _ = overlap(rows, step * share, link["busbw"], link["latency"], link["ranks"])
+            comm, exposed, schedule = overlap(rows, step * share, link["busbw"], link["latency"], link["ranks"])
             n = link["ranks"]
             rate = n * batch / (step + exposed)
             ideal = n * batch / step
@@ -131,6 +131,11 @@ def projection(rows, fwd_s, bwd_s, say=print, batches=(GPU_BATCH, 4 * GPU_BATCH)
                 f"{batch / step:.0f})")
             out[f"{batch} per GPU, {label}"] = dict(comm_s=comm, exposed_s=exposed, images_per_s=rate,
                                                    efficiency=rate / ideal)
+            if layers:  # each layer's sum: when its backward ends, how long it takes, when it lands
+                say(f"    {'layer':<16}{'MB':>8}{'ready ms':>10}{'sum ms':>9}{'done ms':>9}  (backward ends at "
+                    f"{step * share * 1e3:.1f} ms)")
+                for name, nbytes, ready, t, done in schedule:
+                    say(f"    {name:<16}{nbytes / 1e6:>8.2f}{ready * 1e3:>10.1f}{t * 1e3:>9.2f}{done * 1e3:>9.1f}")
     return out
 
 
@@ -155,6 +160,9 @@ def measure_mpi(crop, iters, say=print):
         f"({one['step_s'] / two['step_s']:.2f}x); the sums of {two['bytes'] / 1e6:.1f} MB took "
         f"{two['comm_s']:.2f} s per step on the communication thread, of which the training thread waited "
         f"{two['waited_s']:.2f} s (hidden: {max(0.0, two['comm_s'] - two['waited_s']):.2f} s)")
+    say(f"  per layer, in the order the sums ran: {'MB':>8}{'sum ms':>9}")
+    for name, nbytes, seconds in two["layers"]:
+        say(f"  {name:<38}{nbytes / 1e6:>8.2f}{seconds * 1e3:>9.1f}")
     return results
 
 
@@ -179,12 +187,18 @@ def _worker(crop, iters):
         sync = getattr(solver, "_sync", None)
         if sync is not None:
             sync.comm_s = sync.waited_s = 0.0
+            sync.per_param_s = {}
         t = time.perf_counter()
         solver.step(iters, before_forward=lambda: _feed(solver.net, rng))
         step = (time.perf_counter() - t) / iters
         out = {"step_s": step, "ranks": world}
         if sync is not None:
             reduced = {p for ps in solver._solver.reduce_after_layer for p in ps}
+            params = distributed.flat_params(solver.net)
+            names = solver.net._net.layer_names
+            out["layers"] = [(names[l], sum(params[p][0].count * 4 for p in ps),
+                              sum(sync.per_param_s.get(p, 0.0) for p in ps) / iters)
+                             for l, ps in reversed(list(enumerate(solver._solver.reduce_after_layer))) if ps]
             out.update(comm_s=sync.comm_s / iters, waited_s=sync.waited_s / iters,
                        bytes=sum(blob.count * 4 for i, (blob, _, _) in enumerate(distributed.flat_params(solver.net))
                                  if i in reduced))
@@ -205,6 +219,7 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=3, help="timed steps of the MPI measurement (default 3)")
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--from-json", help="project from the profile a --json file holds (no profiling, no MPI run)")
+    ap.add_argument("--layers", action="store_true", help="print each layer's all-reduce in the projected schedule")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -213,7 +228,9 @@ def main(argv=None):
     if args.from_json:
         with open(args.from_json) as f:
             saved = json.load(f)
-        projection([tuple(r) for r in saved["layers"]], saved["forward_s"], saved["backward_s"])
+        projection([tuple(r) for r in saved["layers"]], saved["forward_s"], saved["backward_s"], layers=args.layers)
+        if args.mpi:
+            measure_mpi(args.mpi_crop, args.iters)
         return 0
     rows, fwd, bwd = layer_profile(args.crop, args.batch, reps=args.reps)
     print(f"Per layer, in backward order (CPU, crop {args.crop}, batch {args.batch}; forward {fwd:.2f} s, "
@@ -222,7 +239,8 @@ def main(argv=None):
     for name, b, nbytes in rows:
         if nbytes or b > 0.02 * bwd:
             print(f"  {name:<22}{b * 1e3:>12.1f}{nbytes / 1e6:>11.2f}")
-    result = {"layers": rows, "forward_s": fwd, "backward_s": bwd, "projection": projection(rows, fwd, bwd)}
+    result = {"layers": rows, "forward_s": fwd, "backward_s": bwd,
+              "projection": projection(rows, fwd, bwd, layers=args.layers)}
     if args.mpi:
         result["mpi"] = measure_mpi(args.mpi_crop, args.iters)
     if args.json:
