@@ -417,15 +417,21 @@ def _train(solver, ctx, cfg, solver_path, resume, log, max_iter, progress, snaps
             start = time.perf_counter()
             done_images = 0
             out_of_time = False
-            while solver.iter < stop_at and not interrupt.requested and not out_of_time:
+            # With several ranks every decision to stop is shared (a signal that lands on one rank
+            # after this iteration's exchange waits for the next), so that all run the same collectives.
+            shared_stop = False
+
+            def stopping():
+                return shared_stop if ctx is not None else interrupt.requested
+            while solver.iter < stop_at and not stopping() and not out_of_time:
                 lr = solver.learning_rate
                 t = time.perf_counter()
                 loss = solver.step(1, before_forward=feed)
                 out_of_time = time_limit is not None and time.perf_counter() - start >= time_limit
                 if ctx is not None:  # the mean loss; a signal or the time limit on any rank stops all
                     shared = ctx.allreduce(np.array([loss, interrupt.requested, out_of_time], np.float64))
-                    loss, out_of_time = shared[0] / world, bool(shared[2])
-                    if shared[1] and not interrupt.requested:
+                    loss, out_of_time, shared_stop = shared[0] / world, bool(shared[2]), bool(shared[1])
+                    if shared_stop and not interrupt.requested:
                         interrupt.signum = signal.SIGTERM
                 dt = time.perf_counter() - t
                 done_images += images
@@ -443,11 +449,11 @@ def _train(solver, ctx, cfg, solver_path, resume, log, max_iter, progress, snaps
                         bar.write(f"Iteration {solver.iter - 1}, loss = {smoothed:.6g}, lr = {lr:.6g}")
                 if every and solver.iter % every == 0:
                     snapshot()
-            if interrupt.requested or out_of_time or (solver.iter >= stop_at and solver.param["snapshot_after_train"]):
+            if stopping() or out_of_time or (solver.iter >= stop_at and solver.param["snapshot_after_train"]):
                 model, state = snapshot()
                 if bar is not None:
                     bar.write(f"snapshot: {model}, {state}")
-            solver.stopped_by = interrupt.signum
+            solver.stopped_by = interrupt.signum if stopping() else None
     finally:
         if bar is not None:
             bar.close()
