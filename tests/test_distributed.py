@@ -489,3 +489,14 @@ def test_nccl_with_one_rank_trains_as_one_process(tmp_path, monkeypatch):
     np.testing.assert_allclose(losses, plain_losses, rtol=1e-6)
     for k in plain:
         np.testing.assert_allclose(params[k], plain[k], rtol=1e-6, atol=1e-7, err_msg=str(k))
+
+
+@pytest.mark.skipif(pycolorize.gpu_count() > 0, reason="checks the failure path on a machine without GPUs")
+def test_nproc_with_gpus_stops_every_rank_when_one_fails(setup):
+    """--nproc 2 --gpu 0,1 starts one rank per GPU (torchrun-style variables); here none can take
+    its GPU, and the job ends with the ranks' one-line error and status 1, not a hang."""
+    t = setup
+    start = time.monotonic()
+    p = run(train_cmd(t, write_solver(t, "gpus"), "--nproc", "2", "--gpu", "0,1"), timeout=60)
+    assert p.returncode == 1 and "--gpu" in p.stderr, p.stderr
+    assert time.monotonic() - start < 30
