@@ -23,6 +23,10 @@
 namespace py = pybind11;
 using namespace pycolorize;
 
+namespace pycolorize {
+void bind_parallel(py::module_& m);  // parallel/bind_parallel.cpp: data-parallel training
+}
+
 namespace {
 
 py::array view(const Blob& blob, const std::shared_ptr<SyncedMemory>& mem, float* ptr) {
@@ -203,6 +207,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("set_random_seed", &Runtime::set_random_seed);
   m.def("set_num_threads", &Runtime::set_num_threads);
   m.def("num_threads", &Runtime::num_threads);
+  bind_parallel(m);
 
   // ---- hooks for the tests only (tests/test_layers.py checks Dropout's mask against a Python
   // Philox); nothing in pycolorize uses them.

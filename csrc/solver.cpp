@@ -79,6 +79,29 @@ Solver::Solver(const proto::Message& param, std::shared_ptr<Net> net) : param_(p
     learnable_.push_back(static_cast<int>(i));
     history_.push_back(std::make_shared<Blob>(params[i]->shape()));
   }
+  // Parameters are numbered layer by layer (Net::params()); a shared one's gradient accumulates in
+  // its owner's diff, final after the lowest layer using it has run backward.
+  reduce_after_.assign(net_->num_layers(), {});
+  std::vector<int> lowest(params.size(), -1);
+  for (int l = 0, g = 0; l < net_->num_layers(); ++l)
+    for (size_t j = 0; j < net_->layer(l).blobs().size(); ++j, ++g) {
+      const int owner = net_->param_owners()[g] >= 0 ? net_->param_owners()[g] : g;
+      if (lowest[owner] < 0) lowest[owner] = l;  // layers run forward in order: the first is the lowest
+    }
+  for (int i : learnable_)
+    if (net_->params_lr()[i] != 0.f) reduce_after_[lowest[i]].push_back(i);
+}
+
+void Solver::set_gradient_sync(std::shared_ptr<GradientSync> sync) {
+  PYC_CHECK(!sync || sync->world_size() >= 1, "set_gradient_sync: world size ", sync->world_size());
+  sync_ = std::move(sync);
+}
+
+void Solver::backward_reducing() {
+  for (int l = net_->num_layers() - 1; l >= 0; --l) {
+    net_->backward_from_to(l, l);
+    if (!reduce_after_[l].empty()) sync_->reduce(reduce_after_[l]);
+  }
 }
 
 void Solver::set_iter(int iter) {
@@ -117,7 +140,10 @@ float Solver::step(int iters, const std::function<void()>& before_forward) {
     for (int i = 0; i < iter_size; ++i) {
       if (before_forward) before_forward();
       sum += net_->forward();
-      net_->backward();
+      if (sync_ && i == iter_size - 1)
+        backward_reducing();
+      else
+        net_->backward();
     }
     loss = static_cast<float>(sum / iter_size);
     // As Caffe, the multistep counter advances (by at most one) when the update's rate is computed.
@@ -137,7 +163,9 @@ void Solver::clip_gradients() {
     Blob& p = *net_->params()[i];
     sumsq += gpu ? gpu::dot(p.count(), p.gpu_diff(), p.gpu_diff()) : blas::dot(p.count(), p.cpu_diff(), p.cpu_diff());
   }
-  const double norm = std::sqrt(sumsq);
+  // With N ranks the diffs hold N times the mean gradient; Caffe clips the mean's (un-normalised
+  // by iter_size, as here) norm.
+  const double norm = std::sqrt(sumsq) / (sync_ ? sync_->world_size() : 1);
   if (norm <= clip) return;
   const float s = static_cast<float>(clip / norm);
   for (int i : learnable_) {
@@ -151,17 +179,23 @@ void Solver::clip_gradients() {
 
 void Solver::apply_update() {
   const float rate = this->rate(current_step_);
+  const int world = sync_ ? sync_->world_size() : 1;
+  if (sync_ && param_.get_float("clip_gradients") >= 0)  // the norm needs every sum
+    for (int i : learnable_) sync_->wait(i);
   clip_gradients();
-  const float norm = 1.f / param_.get_int("iter_size");
+  const float norm = 1.f / (static_cast<float>(param_.get_int("iter_size")) * world);
   const float momentum = param_.get_float("momentum");
   const float weight_decay = param_.get_float("weight_decay");
   const bool l1 = param_.get_string("regularization_type") == "L1";
-  for (size_t k = 0; k < learnable_.size(); ++k) {
+  // With a GradientSync, top layers first: their sums finished first (the order changes no value).
+  for (size_t n = 0; n < learnable_.size(); ++n) {
+    const size_t k = sync_ ? learnable_.size() - 1 - n : n;
     const int i = learnable_[k];
     Blob& p = *net_->params()[i];
     Blob& h = *history_[k];
     const float local_rate = rate * net_->params_lr()[i];
     const float local_decay = weight_decay * net_->params_decay()[i];
+    if (sync_) sync_->wait(i);
     if (Runtime::mode() == Mode::GPU)
       sgd_update_gpu(p.count(), p.mutable_gpu_data(), p.mutable_gpu_diff(), h.mutable_gpu_data(), norm, local_decay, l1,
                      momentum, local_rate);
@@ -169,6 +203,7 @@ void Solver::apply_update() {
       sgd_update_cpu(p.count(), p.mutable_cpu_data(), p.mutable_cpu_diff(), h.mutable_cpu_data(), norm, local_decay, l1,
                      momentum, local_rate);
   }
+  if (sync_) sync_->finish();
 }
 
 void sgd_update_cpu(int64_t n, float* data, float* diff, float* history, float norm, float decay, bool l1,

@@ -4,7 +4,8 @@
 // backward), gradients accumulating; then ApplyUpdate: rate = lr_policy(iter); clip the global
 // gradient norm (clip_gradients); per learnable blob: diff /= iter_size, diff += weight_decay *
 // decay_mult * data (L2; L1 adds the sign), history = momentum * history + rate * lr_mult * diff,
-// diff = history, data -= diff; iter += 1. The state needed to resume exactly is iter,
+// diff = history, data -= diff; iter += 1. With N ranks (set_gradient_sync) the diffs are summed
+// across ranks first and the norm is 1 / (N iter_size). The state needed to resume exactly is iter,
 // current_step (multistep) and the history blobs (plus the Dropout generator, kept by Runtime).
 // Snapshots (files) are written by the Python side (pycolorize/solver.py), with h5py.
 #pragma once
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "net.h"
+#include "parallel/parallel.h"
 #include "proto/message.h"
 
 namespace pycolorize {
@@ -47,8 +49,18 @@ class Solver {
   const std::vector<int>& learnable() const { return learnable_; }
   const proto::Message& param() const { return param_; }
 
+  // Data-parallel training (parallel/parallel.h): the last backward pass of each iteration runs
+  // layer by layer, handing each layer's finished gradients to `sync`, and the update divides by
+  // world_size * iter_size and waits for each parameter's sum before updating it. Null: one process.
+  void set_gradient_sync(std::shared_ptr<GradientSync> sync);
+  // For each layer, the learnable parameters (lr_mult != 0, owners; indices into net().params())
+  // whose gradient is final once that layer's backward pass has run: a shared parameter's after
+  // the lowest layer that uses it.
+  const std::vector<std::vector<int>>& reduce_after_layer() const { return reduce_after_; }
+
  private:
   void apply_update();
+  void backward_reducing();  // the last backward pass of an iteration with a GradientSync
   void clip_gradients();
   float rate(int step) const;  // the policy's rate at iter_, with `step` multistep decays
   bool multistep_due() const;  // a multistep boundary is reached at iter_ (Caffe advances by one)
@@ -60,6 +72,8 @@ class Solver {
   int iter_ = 0;
   int current_step_ = 0;
   std::string policy_;
+  std::shared_ptr<GradientSync> sync_;
+  std::vector<std::vector<int>> reduce_after_;
 };
 
 // The update of one blob (solver.cpp on the CPU, solver.cu on the GPU): with g = diff * norm +

@@ -2,7 +2,7 @@
 with the C++ SGD solver fed by pycolorize.training's background loader."""
 import sys
 
-from .cli import add_gpu, add_quiet, one_line, select_gpu
+from .cli import CommandError, add_quiet, one_line, select_gpu
 
 SUMMARY = "train a colorization or segmentation net (C++ SGD solver, snapshots, resume)"
 
@@ -54,6 +54,18 @@ exit status:
 A second SIGINT/SIGTERM stops at once with the same status, without that last snapshot. After
 `kill -9` the newest complete snapshot is intact; resume from it."""
 
+DISTRIBUTED = """\
+many devices and machines (README "Training on many GPUs and machines"; pycolorize/distributed.py):
+  the prototxt's batch is the global batch, split among the ranks (it must divide)
+  pycolorize train --nproc 2 ...                    2 CPU ranks over MPI (pip install 'pycolorize[mpi]')
+  pycolorize train --nproc 4 --gpu 0,1,2,3 ...       one rank per GPU over NCCL
+  mpirun -n 4 pycolorize train ...;  srun pycolorize train ...  (Slurm: export MASTER_ADDR, MASTER_PORT)
+  torchrun --nproc-per-node 8 --no-python pycolorize train --gpu 0,1,2,3,4,5,6,7 ...
+    (one rank per process; with several GPUs per machine, --gpu lists them: local rank i takes the i-th)
+  PYCOLORIZE_DIST_TIMEOUT (seconds, default 300): how long a rank waits for the others before it
+  stops them all with an error"""
+
+
 EPILOG = f"""\
 {DATA_CONFIG}
 
@@ -62,6 +74,8 @@ examples:
   pycolorize train --solver prototxt/solver.prototxt --data data.yaml --resume auto --gpu 0
   pycolorize train --solver prototxt/solver_segmentation.prototxt --data voc.yaml --weights trunk.caffemodel.h5
   (`python tools/train.py ...` takes the same arguments)
+
+{DISTRIBUTED}
 
 {EXIT_STATUS}"""
 
@@ -74,16 +88,77 @@ def add_arguments(ap):
                     help="a .solverstate.h5 snapshot to continue from, or 'auto': the newest complete one, if any")
     ap.add_argument("--max-iter", type=int, help="stop at this iteration; default: the solver's max_iter")
     ap.add_argument("--log", help="CSV log; default: <snapshot_prefix>_log.csv")
-    add_gpu(ap, "train")
+    ap.add_argument("--gpu", metavar="ID[,ID...]",
+                    help="train on this CUDA device (e.g. --gpu 0); with several ranks, one per rank on each machine "
+                         "(--gpu 0,1,2,3: rank with local rank i takes the i-th); default: the CPU")
+    ap.add_argument("--nproc", type=int, metavar="N",
+                    help="start N ranks on this machine (data-parallel; see below): CPU ranks over MPI, or one "
+                         "rank per --gpu ID over NCCL")
     add_quiet(ap, "no progress bar")
+
+
+def _gpus(args):
+    if args.gpu is None:
+        return None
+    try:
+        gpus = [int(g) for g in str(args.gpu).split(",")]
+    except ValueError:
+        raise CommandError(f"--gpu {args.gpu}: not a device ID or a comma-separated list of them") from None
+    if len(set(gpus)) != len(gpus) or min(gpus) < 0:
+        raise CommandError(f"--gpu {args.gpu}: each device once, IDs from 0")
+    return gpus
+
+
+def _forwarded(args):
+    """The arguments every rank gets (without --nproc and --gpu)."""
+    out = ["--solver", args.solver, "--data", args.data]
+    for flag, value in (("--weights", args.weights), ("--resume", args.resume), ("--max-iter", args.max_iter),
+                        ("--log", args.log)):
+        if value is not None:
+            out += [flag, str(value)]
+    return out + (["--quiet"] if args.quiet else [])
+
+
+def _spawn(args, gpus):
+    """--nproc N: N ranks on this machine; the exit status of the job."""
+    import subprocess
+
+    from . import distributed
+
+    if gpus is None:
+        cmd = distributed.mpiexec_command(args.nproc) + [sys.executable, "-m", "pycolorize", "train",
+                                                         *_forwarded(args)]
+        return subprocess.call(cmd)
+    if len(gpus) != args.nproc:
+        raise CommandError(f"--nproc {args.nproc} with --gpu {args.gpu}: one rank per GPU, give {args.nproc} IDs")
+    return distributed.spawn_gpus(_forwarded(args), gpus, distributed.timeout_from_env())
 
 
 def run(args):
     import signal
 
+    from . import distributed
     from .training import StopNow, train
 
+    env = None
     try:
+        gpus = _gpus(args)
+        env = distributed.environment()
+        if args.nproc is not None:
+            if args.nproc < 1:
+                raise CommandError(f"--nproc {args.nproc}: at least 1")
+            if env is not None:
+                raise CommandError(f"--nproc with ranks already launched ({env.launcher}): give one or the other")
+            if args.nproc > 1:
+                return _spawn(args, gpus)
+        if gpus is not None and len(gpus) > 1:  # one ID: this rank's device (--nproc passes each its own)
+            if env is None:
+                raise CommandError(f"--gpu {args.gpu}: several GPUs take several ranks (--nproc {len(gpus)})")
+            if env.local_rank >= len(gpus):
+                raise CommandError(f"--gpu {args.gpu}: no GPU for local rank {env.local_rank}")
+            args.gpu = gpus[env.local_rank]
+        elif gpus is not None:
+            args.gpu = gpus[0]
         select_gpu(args)
         solver = train(args.solver, args.data, weights=args.weights, resume=args.resume, log=args.log,
                        max_iter=args.max_iter, progress=not args.quiet)
@@ -93,7 +168,8 @@ def run(args):
         print(f"{args.prog}: interrupted before training started", file=sys.stderr)
         return 128 + signal.SIGINT
     except (ValueError, OSError, RuntimeError) as e:  # bad input, files, data (Error and Diverged are ValueErrors);
-        print(f"{args.prog}: {one_line(e)}", file=sys.stderr)  # a bug elsewhere keeps its traceback
+        who = f" (rank {env.rank})" if env is not None and env.rank else ""  # a bug elsewhere keeps its traceback
+        print(f"{args.prog}{who}: {one_line(e)}", file=sys.stderr)
         return 1
     if solver.stopped_by is not None:
         print(f"stopped by {signal.Signals(solver.stopped_by).name} at iteration {solver.iter}")

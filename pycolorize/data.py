@@ -17,6 +17,11 @@ released model).
 
 Every random choice comes from a generator seeded by (seed, epoch, position), so the stream is
 the same whatever the number of worker threads, and `state()` / `restore()` resume it exactly.
+Data-parallel training (``shard=(rank, ranks)``, pycolorize.distributed): the stream of positions,
+epoch after epoch, is cut into blocks of `batch` (each rank's share of the global batch) dealt to
+the ranks in turn, so that rank r's batch k holds what one process's global batch k holds at
+r * batch .. (r + 1) * batch - 1: the same images, crops and samples (a skipped image shifts only
+its own rank's stream).
 An image that cannot be read, or is smaller than the crop, is reported once (with its path) on
 stderr and skipped.
 """
@@ -113,7 +118,8 @@ class Loader:
     NumPy release the GIL). Iterate it; each batch is a dict named like the net's Input blobs
     (data (B, 1, crop, crop), centroids (B, P, 2), targets (B*P, ...))."""
 
-    def __init__(self, source, batch=8, seed=0, workers=4, prefetch=4, log=sys.stderr, example=None, **example_args):
+    def __init__(self, source, batch=8, seed=0, workers=4, prefetch=4, log=sys.stderr, example=None, shard=(0, 1),
+                 **example_args):
         # example(item, rng, **example_args) makes one example of source.read(i): make_example for
         # colorization, segmentation.segmentation_example for (image, label) pairs
         self.example = example or make_example
@@ -122,6 +128,9 @@ class Loader:
         self.source, self.batch, self.seed = source, int(batch), int(seed)
         self.workers, self.prefetch, self.log = max(1, int(workers)), max(1, int(prefetch)), log
         self.args = example_args
+        self.rank, self.ranks = int(shard[0]), int(shard[1])
+        if not 0 <= self.rank < self.ranks:
+            raise ValueError(f"shard {shard}: not (rank, number of ranks)")
         self.skipped = {}
         self._position = (0, 0)  # (epoch, index in that epoch's order) of the next example
         self._thread = None
@@ -140,6 +149,10 @@ class Loader:
     def _order(self, epoch):
         return np.random.default_rng([self.seed, epoch]).permutation(len(self.source))
 
+    def _mine(self, epoch, pos):
+        """Whether stream position (epoch, pos) falls in this rank's blocks (see the docstring)."""
+        return self.ranks == 1 or (epoch * len(self.source) + pos) // self.batch % self.ranks == self.rank
+
     def _example(self, epoch, pos, index):
         rng = np.random.default_rng([self.seed, epoch, pos])
         try:
@@ -153,11 +166,15 @@ class Loader:
         ahead = collections.deque()
         while not self._stop.is_set():
             order = self._order(epoch)
-            good, whole_epoch = 0, pos == 0
+            good, tried, whole_epoch = 0, 0, pos == 0
             while pos < len(order) or ahead:
                 while pos < len(order) and len(ahead) < 2 * self.workers + self.batch:
-                    ahead.append((epoch, pos, order[pos], pool.submit(self._example, epoch, pos, order[pos])))
+                    if self._mine(epoch, pos):
+                        ahead.append((epoch, pos, order[pos], pool.submit(self._example, epoch, pos, order[pos])))
+                        tried += 1
                     pos += 1
+                if not ahead:
+                    break
                 e, p, index, fut = ahead.popleft()
                 ex = fut.result()
                 if isinstance(ex, Exception):
@@ -168,7 +185,7 @@ class Loader:
                     continue
                 good += 1
                 yield (e, p + 1), ex
-            if good == 0 and whole_epoch and not self._stop.is_set():
+            if good == 0 and tried and whole_epoch and not self._stop.is_set():
                 raise RuntimeError(f"no usable image in the source ({len(self.source)} tried, all skipped)")
             epoch, pos = epoch + 1, 0
 

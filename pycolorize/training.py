@@ -43,6 +43,19 @@ iteration before it runs), which replaces the 30-s lines where there is no termi
 `snapshot`; the data position is saved with them, so `resume` continues the same stream
 (``resume="auto"``: from the newest complete snapshot under the prefix, if there is one).
 
+Data-parallel training (pycolorize.distributed: mpirun, srun, torchrun, `train --nproc N`): the
+prototxt's batch B is the global batch and each of N ranks trains on B/N of it (an error if N
+does not divide B), over the same images, crops and samples as one process (data.Loader's shard)
+and the same Dropout masks (keyed by the sample's place in the global batch). Rank 0 reads the
+initial weights and any snapshot and broadcasts weights, momentum, iteration and the Dropout
+generator; each iteration's gradients are summed across ranks as backward produces them and the
+update divides by N. Rank 0 alone logs, shows progress (images/s of all ranks) and writes
+snapshots, which hold every rank's data position and the number of ranks: resuming on as many
+ranks continues each rank's stream exactly; on another number, every rank continues from the
+furthest position (the same stream when no image was skipped), with a warning. A SIGTERM or
+SIGINT to any rank stops all of them after the iteration, with one snapshot; a rank that dies or
+hangs stops the others within the timeout (pycolorize.distributed).
+
 Faults, and the exit status tools/train.py gives for each:
 
 * Ctrl-C (SIGINT) or SIGTERM (what Slurm and Kubernetes send before pre-emption) finishes the
@@ -66,10 +79,11 @@ import os
 import signal
 import sys
 import time
+import warnings
 
 import numpy as np
 
-from . import data
+from . import _core, data, distributed
 from ._core import Error
 from .solver import Solver, latest_snapshot
 
@@ -229,19 +243,95 @@ def _diverged(solver, loss, last_snapshot):
     return Diverged(f"iteration {solver.iter}: the loss is {loss}; {where}; training stopped, {kept}")
 
 
+def split_batch(net, world, where):
+    """Each Input blob's first dimension (the global batch, or batch x samples) divided among
+    `world` ranks; an Error naming the net file when it does not divide."""
+    for name in net.inputs:
+        blob = net.blobs[name]
+        shape = blob.shape
+        if not shape or shape[0] % world:
+            raise Error(f"{where}: Input blob '{name}' {shape}: its first dimension is the global batch, and "
+                        f"{shape[0] if shape else 0} does not divide among {world} ranks")
+        blob.reshape([shape[0] // world, *shape[1:]])
+    net.reshape()
+
+
+def _positions(ctx, loader):
+    """Every rank's data position, gathered on all (a collective call)."""
+    table = np.zeros((ctx.world, 3), np.float64)
+    s = loader.state()
+    table[ctx.rank] = (s["epoch"], s["index"], s["seed"])
+    ctx.allreduce(table)
+    return [{"epoch": int(e), "index": int(i), "seed": int(sd)} for e, i, sd in table]
+
+
+def _start_ranks(ctx, solver, loader, resume):
+    """Rank 0's weights, momentum, iteration, Dropout generator and (from `resume`, read on rank 0
+    only) every rank's data position, on every rank."""
+    extra = solver.restore(resume) if ctx.rank == 0 and resume else None
+    head = json.dumps({"iter": solver.iter, "current_step": solver._solver.current_step, "rng": _core.rng_state(),
+                       "extra": extra}).encode() if ctx.rank == 0 else b""
+    head = json.loads(ctx.broadcast_bytes(head).decode())
+    ctx.broadcast_params(solver.net)
+    ctx.broadcast_arrays([h.data for h in solver.history])
+    solver._solver.iter, solver._solver.current_step = head["iter"], head["current_step"]
+    _core.set_rng_state(head["rng"])
+    if head["extra"]:
+        saved = json.loads(head["extra"])
+        ranks = saved.get("ranks") or [saved["data"]]
+        if len(ranks) == ctx.world:
+            loader.restore(ranks[ctx.rank])
+        else:
+            furthest = max(ranks, key=lambda s: (s["epoch"], s["index"]))
+            loader.restore(furthest)
+            if ctx.rank == 0:
+                warnings.warn(f"{resume}: written by {len(ranks)} rank(s), resumed on {ctx.world}: every rank continues "
+                              f"from the furthest data position (epoch {furthest['epoch']}, position "
+                              f"{furthest['index']}); the stream is that of an uninterrupted run only when no image was "
+                              f"skipped, and the sums' float order differs", stacklevel=3)
+
+
 def train(solver_path, data_config, weights=None, resume=None, log=None, max_iter=None, progress=True,
-          snapshot_prefix=None, time_limit=None):
+          snapshot_prefix=None, time_limit=None, dist="auto"):
     """Train; returns the solver. `resume` is a solver state file, or "auto" for the newest complete
     snapshot under the prefix (none: start afresh); `max_iter` overrides the solver's; `log` is the
     CSV path (default: <snapshot_prefix>_log.csv); `time_limit` (seconds) stops earlier, with a
     snapshot. A first SIGINT/SIGTERM stops after a snapshot and sets ``solver.stopped_by``; a
-    non-finite loss raises Diverged (see the module docstring)."""
+    non-finite loss raises Diverged (see the module docstring). `dist`: a
+    distributed.Environment, "auto" (the launcher's variables; none: one process) or None."""
+    env = distributed.environment() if dist == "auto" else dist
+    if env is not None:
+        _core.set_shard(env.rank, env.world)
     cfg = load_config(data_config)
-    solver = Solver(solver_path, weights=weights)
+    solver = Solver(solver_path, weights=weights if env is None or env.rank == 0 else None)
+    ctx = None
+    if env is not None:
+        split_batch(solver.net, env.world, solver.param["net"] or solver.param["train_net"])
+        ctx = distributed.connect(env, gpu=_core.mode() == "gpu")
+        ctx.attach(solver)
+    try:
+        return _train(solver, ctx, cfg, solver_path, resume, log, max_iter, progress, snapshot_prefix, time_limit)
+    except Diverged:
+        raise  # every rank sees the same summed loss and weights, and stops by itself
+    except BaseException as e:
+        if ctx is not None:  # the others would wait for this rank until their timeout: stop them now
+            from .cli import one_line
+
+            ctx.fail(one_line(e) if str(e) else type(e).__name__)
+        raise
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def _train(solver, ctx, cfg, solver_path, resume, log, max_iter, progress, snapshot_prefix, time_limit):
+    rank, world = (ctx.rank, ctx.world) if ctx else (0, 1)
+    lead = rank == 0
     prefix = snapshot_prefix or solver.param["snapshot_prefix"] or os.path.splitext(solver_path)[0]
     batch, crop, samples, variant = net_geometry(solver.net)
     source = data.open_source(cfg["source"])
     loader_args = {k: cfg[k] for k in LOADER_KEYS}
+    loader_args["shard"] = (rank, world)
     pairs = hasattr(source, "held_out")  # (image, label) pairs: a VOC source
     if variant == "segmentation":
         if not pairs:
@@ -257,17 +347,24 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
         loader = data.Loader(source, batch=batch, crop=crop, samples=samples, variant=variant,
                              chroma_weight="chroma_weight" in solver.net.inputs,
                              **{k: cfg[k] for k in COLORIZATION_KEYS}, **loader_args)
-    if pairs and source.held_out:
+    if pairs and source.held_out and lead:
         holdout = f"{prefix}_holdout.txt"
         os.makedirs(os.path.dirname(os.path.abspath(holdout)), exist_ok=True)
         with open(holdout, "w") as f:
             f.write("".join(i + "\n" for i in source.held_out))
     if resume == "auto":
-        resume = latest_snapshot(prefix)
-    if resume:
+        resume = latest_snapshot(prefix) if lead else None
+    if ctx is not None:
+        _start_ranks(ctx, solver, loader, resume)
+    elif resume:
         extra = solver.restore(resume)
         if extra:
-            loader.restore(json.loads(extra)["data"])
+            saved = json.loads(extra)
+            ranks = saved.get("ranks") or [saved["data"]]
+            loader.restore(max(ranks, key=lambda s: (s["epoch"], s["index"])))
+            if len(ranks) > 1:
+                warnings.warn(f"{resume}: written by {len(ranks)} ranks, resumed on 1: the data continues from the "
+                              f"furthest rank's position (see pycolorize.training)", stacklevel=2)
     stop_at = int(max_iter if max_iter is not None else (solver.param["max_iter"] or 0))
     if stop_at <= solver.iter:
         raise ValueError(f"nothing to do: the solver is at iteration {solver.iter} and max_iter is {stop_at}")
@@ -292,25 +389,30 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
             raise Diverged(f"iteration {solver.iter}: parameter {bad[1]} of layer '{bad[0]}' is not finite; "
                            f"training stopped without writing a snapshot"
                            + (f", the last good one is {newest[2]}" if newest[2] else ""))
-        model, state = solver.snapshot(prefix, extra=json.dumps({"data": loader.state()}))
+        if ctx is None:
+            extra = {"data": loader.state()}
+        else:  # every rank's position, gathered by all; rank 0 writes
+            ranks = _positions(ctx, loader)
+            extra = {"data": ranks[0], "ranks": ranks, "world_size": world}
+        model, state = solver.snapshot(prefix, extra=json.dumps(extra)) if lead else solver.snapshot_paths(prefix)
         newest = (solver.iter, model, state)
         return model, state
 
-    log = log or f"{prefix}_log.csv"
+    log = (log or f"{prefix}_log.csv") if lead else os.devnull  # rank 0 logs
     os.makedirs(os.path.dirname(os.path.abspath(log)), exist_ok=True)
-    new_log = not (resume and os.path.exists(log))
-    if not new_log:
+    new_log = not (resume and os.path.exists(log)) and lead
+    if not new_log and lead:
         _truncate_log(log, solver.iter)
     display = int(solver.param["display"] or 0)
     bar = None
-    if progress:
+    if progress and lead:
         from .progress import progress as progress_display
 
         # display > 0: Caffe's line every `display` iterations takes the place of the plain form's
         # line every 30 s (a bar on a terminal stays, with those lines above it)
         bar = progress_display(total=stop_at, initial=solver.iter, unit="it", desc="train",
                                **({"every": math.inf} if display else {}))
-    images = batch * int(solver.param["iter_size"] or 1)  # images per iteration
+    images = batch * world * int(solver.param["iter_size"] or 1)  # images per iteration, all ranks
     try:
         with open(log, "w" if new_log else "a", newline="") as logf, _Interrupt() as interrupt:
             writer = csv.writer(logf)
@@ -319,10 +421,22 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
             start = time.perf_counter()
             done_images = 0
             out_of_time = False
-            while solver.iter < stop_at and not interrupt.requested and not out_of_time:
+            # With several ranks every decision to stop is shared (a signal that lands on one rank
+            # after this iteration's exchange waits for the next), so that all run the same collectives.
+            shared_stop = False
+
+            def stopping():
+                return shared_stop if ctx is not None else interrupt.requested
+            while solver.iter < stop_at and not stopping() and not out_of_time:
                 lr = solver.learning_rate
                 t = time.perf_counter()
                 loss = solver.step(1, before_forward=feed)
+                out_of_time = time_limit is not None and time.perf_counter() - start >= time_limit
+                if ctx is not None:  # the mean loss; a signal or the time limit on any rank stops all
+                    shared = ctx.allreduce(np.array([loss, interrupt.requested, out_of_time], np.float64))
+                    loss, out_of_time, shared_stop = shared[0] / world, bool(shared[2]), bool(shared[1])
+                    if shared_stop and not interrupt.requested:
+                        interrupt.signum = signal.SIGTERM
                 dt = time.perf_counter() - t
                 done_images += images
                 window.append(loss)
@@ -339,12 +453,11 @@ def train(solver_path, data_config, weights=None, resume=None, log=None, max_ite
                         bar.write(f"Iteration {solver.iter - 1}, loss = {smoothed:.6g}, lr = {lr:.6g}")
                 if every and solver.iter % every == 0:
                     snapshot()
-                out_of_time = time_limit is not None and time.perf_counter() - start >= time_limit
-            if interrupt.requested or out_of_time or (solver.iter >= stop_at and solver.param["snapshot_after_train"]):
+            if stopping() or out_of_time or (solver.iter >= stop_at and solver.param["snapshot_after_train"]):
                 model, state = snapshot()
                 if bar is not None:
                     bar.write(f"snapshot: {model}, {state}")
-            solver.stopped_by = interrupt.signum
+            solver.stopped_by = interrupt.signum if stopping() else None
     finally:
         if bar is not None:
             bar.close()

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parallel/parallel.h"
 #include "util/blas.h"
 
 namespace pycolorize {
@@ -23,9 +24,11 @@ uint32_t DropoutLayer::threshold() const {  // P(word >= threshold) = 1 - r, to 
 
 float DropoutLayer::scale() const { return 1.f / (1.f - param_.msg("dropout_param").get_float("dropout_ratio")); }
 
+int64_t DropoutLayer::offset(int64_t n) const { return static_cast<int64_t>(parallel::rank()) * n; }
+
 namespace {
-void apply_mask(int64_t n, const float* x, float* y, uint64_t seed, uint32_t threshold, float scale) {
-  for (int64_t b = 0; b * 4 < n; ++b) dropout_block(b, n, x, y, seed, threshold, scale);
+void apply_mask(int64_t n, int64_t offset, const float* x, float* y, uint64_t seed, uint32_t threshold, float scale) {
+  for (int64_t b = 0; b < dropout_blocks(n, offset); ++b) dropout_block(b, n, offset, x, y, seed, threshold, scale);
 }
 }  // namespace
 
@@ -38,7 +41,7 @@ void DropoutLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
     return;
   }
   new_seed();
-  apply_mask(n, x, y, seed_, threshold(), scale());
+  apply_mask(n, offset(n), x, y, seed_, threshold(), scale());
 }
 
 void DropoutLayer::backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) {
@@ -50,7 +53,7 @@ void DropoutLayer::backward_cpu(const Blobs& top, const std::vector<bool>& propa
     if (dy != dx) blas::copy(n, dy, dx);
     return;
   }
-  apply_mask(n, dy, dx, seed_, threshold(), scale());
+  apply_mask(n, offset(n), dy, dx, seed_, threshold(), scale());
 }
 
 REGISTER_LAYER("Dropout", DropoutLayer);

@@ -8,8 +8,9 @@ namespace pycolorize {
 
 namespace {
 // One thread per Philox block of four elements.
-__global__ void mask_kernel(int64_t n, const float* x, float* y, uint64_t seed, uint32_t threshold, float scale) {
-  CUDA_KERNEL_LOOP(b, (n + 3) / 4) dropout_block(b, n, x, y, seed, threshold, scale);
+__global__ void mask_kernel(int64_t n, int64_t offset, const float* x, float* y, uint64_t seed, uint32_t threshold,
+                            float scale) {
+  CUDA_KERNEL_LOOP(b, dropout_blocks(n, offset)) dropout_block(b, n, offset, x, y, seed, threshold, scale);
 }
 }  // namespace
 
@@ -22,7 +23,7 @@ void DropoutLayer::forward_gpu(const Blobs& bottom, const Blobs& top) {
     return;
   }
   new_seed();
-  mask_kernel<<<gpu::blocks((n + 3) / 4), gpu::kThreads>>>(n, x, y, seed_, threshold(), scale());
+  mask_kernel<<<gpu::blocks(dropout_blocks(n, offset(n))), gpu::kThreads>>>(n, offset(n), x, y, seed_, threshold(), scale());
   CUDA_POST_LAUNCH();
 }
 
@@ -35,7 +36,7 @@ void DropoutLayer::backward_gpu(const Blobs& top, const std::vector<bool>& propa
     if (dy != dx) gpu::copy(n, dy, dx);
     return;
   }
-  mask_kernel<<<gpu::blocks((n + 3) / 4), gpu::kThreads>>>(n, dy, dx, seed_, threshold(), scale());
+  mask_kernel<<<gpu::blocks(dropout_blocks(n, offset(n))), gpu::kThreads>>>(n, offset(n), dy, dx, seed_, threshold(), scale());
   CUDA_POST_LAUNCH();
 }
 

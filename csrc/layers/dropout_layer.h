@@ -27,15 +27,24 @@ class DropoutLayer : public Layer {
   void new_seed();
   uint32_t threshold() const;
   float scale() const;
+  int64_t offset(int64_t n) const;  // this rank's first element in the global batch
   uint64_t seed_ = 0;
 };
 
-// Block b (elements 4b .. 4b+3, those below n) of y = x * mask * scale, for the CPU loop and the
-// kernel alike; x and y may be the same array.
-PYC_HOST_DEVICE void dropout_block(int64_t b, int64_t n, const float* x, float* y, uint64_t seed, uint32_t threshold,
-                                   float scale) {
-  const Philox4 r = philox_block(seed, b);
-  for (int j = 0; j < 4 && b * 4 + j < n; ++j) y[b * 4 + j] = r.w[j] >= threshold ? x[b * 4 + j] * scale : 0.f;
+// Block b of y = x * mask * scale over the n elements that start at element `offset` of the
+// global batch (data-parallel training: offset = rank * n, parallel/parallel.h; 0 in a single
+// process): global Philox block offset / 4 + b, its elements that fall on this rank. Element g of
+// the global batch is kept when word g % 4 of block g / 4 reaches the threshold, whatever the
+// number of ranks. For the CPU loop and the kernel alike; x and y may be the same array.
+PYC_HOST_DEVICE int64_t dropout_blocks(int64_t n, int64_t offset) { return (offset % 4 + n + 3) / 4; }
+PYC_HOST_DEVICE void dropout_block(int64_t b, int64_t n, int64_t offset, const float* x, float* y, uint64_t seed,
+                                   uint32_t threshold, float scale) {
+  const int64_t g = offset / 4 + b;
+  const Philox4 r = philox_block(seed, g);
+  for (int j = 0; j < 4; ++j) {
+    const int64_t i = g * 4 + j - offset;
+    if (i >= 0 && i < n) y[i] = r.w[j] >= threshold ? x[i] * scale : 0.f;
+  }
 }
 
 }  // namespace pycolorize
