@@ -30,7 +30,8 @@ else:
 
 DEPLOY = "prototxt/colorize_deploy.prototxt"  # looked up in the source tree (cli.repo_path)
 HEAD = "prediction_h_full"
-PARTS = ("forward", "train", "photo")
+PARTS = ("forward", "train", "photo", "scaling")
+DEFAULT_PARTS = ("forward", "train", "photo")  # scaling: only when asked (it runs 2 MPI ranks)
 
 SUMMARY = "time the dense net, a training step and a large photo beside PyTorch (CPU, or --gpu)"
 
@@ -87,7 +88,10 @@ def photo_size(text):
 
 def add_arguments(ap):
     ap.add_argument("--parts", nargs="+", choices=PARTS, metavar="PART",
-                    help="what to measure: forward, train, photo (default: all three on the CPU; train and forward with --gpu)")
+                    help="what to measure: forward, train, photo, scaling (the data-parallel estimate of "
+                         "pycolorize.scaling: gradient bytes and backward time per layer, the projected 8-GPU "
+                         "NVLink and 2x8 InfiniBand throughput, 2 MPI ranks measured here; needs pycolorize[mpi]) "
+                         "(default: forward, train and photo on the CPU; train and forward with --gpu)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="CPU forward: input sides, multiples of 32 (--gpu: 512)")
     ap.add_argument("--runs", type=int, default=5, help="timed forward passes per size (median reported)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads of both frameworks")
@@ -560,7 +564,7 @@ def run(args):
         if s % 32:
             args._parser.error(f"size {s} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
     gpu = args.gpu is not None
-    parts = args.parts or (["train", "forward"] if gpu else list(PARTS))
+    parts = args.parts or (["train", "forward"] if gpu else list(DEFAULT_PARTS))
     try:
         import torch  # noqa: F401
 
@@ -587,6 +591,13 @@ def run(args):
                 forward_part(args, weights, tmp, have_torch)
             elif part == "train":
                 train_part(args, tmp, have_torch)
+            elif part == "scaling":
+                from .scaling import main as scaling_main
+
+                try:
+                    scaling_main(["--mpi", "--layers"])
+                except (ImportError, RuntimeError) as e:  # no mpi4py / mpiexec, or a rank failed
+                    raise CommandError(f"the scaling estimate: {e}") from None
             else:
                 photo_part(args, weights, tmp)
     return 0
