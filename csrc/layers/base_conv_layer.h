@@ -59,7 +59,6 @@ class BaseConvolutionLayer : public Layer {
   ConvGeometry geom_{};                     // per group: image side C/group, H, W; column side Ho, Wo
   bool is_1x1_ = false;
   int w_offset_ = 0, w_ld_ = 0;  // view_weight_columns: first weight and row stride (0: own blob, Kg)
-  std::vector<float> col_buffer_;  // the CPU's band of im2col columns (sized in reshape)
 
   // ---- GPU (base_conv_layer.cu) ----
   // engine: DEFAULT = cuDNN, except depthwise layers, which run the direct kernels below; CUDNN =
