@@ -231,3 +231,23 @@ def test_gpu_matches_literal():
     out = opt.forward(data=x)
     for k in ref:
         assert_close(out[k], ref[k], TOL, f"gpu output {k}")
+
+
+def test_backward_through_the_rewritten_graph():
+    """A TEST net with a loss can still run backward (pycaffe allows it): the views' weight
+    gradients land in the columns of the literal layer's diff, and the gradient reaches the trunk."""
+    loss = ('layer { name: "target" type: "Input" top: "target" input_param { shape { dim: 1 dim: 4 dim: 8 dim: 8 } } }\n'
+            'layer { name: "loss" type: "EuclideanLoss" bottom: "proj" bottom: "target" top: "loss" }\n')
+    lit, opt = pair(BASE + CAT + PROJ + loss, seed=12)
+    assert opt.optimized
+    rng = np.random.RandomState(13)
+    x, t = rng.rand(1, 2, 8, 8).astype(np.float32), rng.rand(1, 4, 8, 8).astype(np.float32)
+    for net in (lit, opt):
+        net.clear_param_diffs()
+        net.forward(data=x, target=t)
+        net.backward()
+    assert_close(opt.blobs["loss"].data, lit.blobs["loss"].data, TOL, "loss")
+    for layer in ("proj", "c"):
+        for i, (a, b) in enumerate(zip(lit.params[layer], opt.params[layer])):
+            assert np.abs(a.diff).max() > 0
+            assert_close(b.diff, a.diff, TOL, f"{layer} diff {i}")
