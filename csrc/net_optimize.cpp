@@ -36,7 +36,8 @@
 // Deconvolution (num_output 1, group 1, no bias, lr_mult 0) -> Reshape{-1,C} (axis 0, num_axes 2),
 // each intermediate read by the next layer alone (no ReLU or other consumer in between), with the
 // shapes that make it a per-channel resampling; at least one input is upsampled and, when P has a
-// bias, one is not. The names the pass creates (<P>_part<k>_...) must be new.
+// bias, one is not. The names the pass creates (<P>_part<k>_...) must be new. (An InnerProduct
+// over such a concat mixes positions, not only channels, so it does not commute with upsampling.)
 #include "net_optimize.h"
 
 #include <algorithm>
@@ -46,7 +47,6 @@
 #include "layers/base_conv_layer.h"
 #include "layers/window.h"
 #include "net.h"
-#include "util/blas.h"
 
 namespace pycolorize {
 
