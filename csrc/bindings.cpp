@@ -81,11 +81,11 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Net, std::shared_ptr<Net>>(m, "Net")
       .def(py::init([](const std::string& text, const std::string& filename, int phase, int level,
-                       const std::vector<std::string>& stages) {
-             return Net::from_text(text, filename, static_cast<Phase>(phase), level, stages);
+                       const std::vector<std::string>& stages, bool optimize) {
+             return Net::from_text(text, filename, static_cast<Phase>(phase), level, stages, optimize);
            }),
            py::arg("text"), py::arg("filename"), py::arg("phase"), py::arg("level") = 0,
-           py::arg("stages") = std::vector<std::string>{})
+           py::arg("stages") = std::vector<std::string>{}, py::arg("optimize") = true)
       .def_property_readonly("name", &Net::name)
       .def_property_readonly("phase", [](const Net& n) { return static_cast<int>(n.phase()); })
       .def("forward_from_to", &Net::forward_from_to, py::call_guard<py::gil_scoped_release>())
@@ -106,7 +106,16 @@ PYBIND11_MODULE(_core, m) {
       .def("blob_loss_weight", &Net::blob_loss_weight)
       .def("param_owner", &Net::param_owner)
       .def("param_lr_mult", &Net::param_lr_mult)
-      .def("param_decay_mult", &Net::param_decay_mult);
+      .def("param_decay_mult", &Net::param_decay_mult)
+      // the projection pass (net_optimize.h): literal layers as (name, type, params, owners)
+      .def_property_readonly("optimized", &Net::optimized)
+      .def_property_readonly("removed_layers", &Net::removed_layers)
+      .def_property_readonly("removed_blobs", &Net::removed_blobs)
+      .def_property_readonly("literal_layers", [](const Net& n) {
+        py::list out;
+        for (const auto& l : n.literal_layers()) out.append(py::make_tuple(l.name, l.type, l.params, l.owners));
+        return out;
+      });
 
   py::class_<Solver>(m, "Solver")
       .def(py::init([](const std::string& text, const std::string& filename, std::shared_ptr<Net> net) {

@@ -151,20 +151,8 @@ std::vector<Message> insert_splits(const std::vector<Message>& layers) {
   return out;
 }
 
-}  // namespace
-
-std::unique_ptr<Net> Net::from_text(const std::string& text, const std::string& filename, Phase phase, int level,
-                                    const std::vector<std::string>& stages) {
-  Message m = proto::parse_text(text, filename);
-  proto::validate(m, "NetParameter");
-  return std::make_unique<Net>(m, phase, level, stages);
-}
-
-Net::Net(const Message& param, Phase phase, int level, const std::vector<std::string>& stages) : phase_(phase) {
-  name_ = param.get_string("name");
-  std::vector<Message> layers = filter_layers(param, phase, level, stages);
-  upgrade_legacy_inputs(param, layers);
-  layers = insert_splits(layers);
+// `param` with `layers` as its layers.
+Message with_layers(const Message& param, const std::vector<Message>& layers) {
   Message net = param;
   net.remove("layer");
   for (auto& l : layers) {
@@ -172,7 +160,28 @@ Net::Net(const Message& param, Phase phase, int level, const std::vector<std::st
     net.fields.back().name = "layer";
     net.fields.back().msg = std::make_shared<Message>(l);
   }
-  init(net);
+  return net;
+}
+
+}  // namespace
+
+std::unique_ptr<Net> Net::from_text(const std::string& text, const std::string& filename, Phase phase, int level,
+                                    const std::vector<std::string>& stages, bool optimize) {
+  Message m = proto::parse_text(text, filename);
+  proto::validate(m, "NetParameter");
+  return std::make_unique<Net>(m, phase, level, stages, optimize);
+}
+
+Net::Net(const Message& param, Phase phase, int level, const std::vector<std::string>& stages, bool optimize)
+    : phase_(phase) {
+  name_ = param.get_string("name");
+  std::vector<Message> layers = filter_layers(param, phase, level, stages);
+  upgrade_legacy_inputs(param, layers);
+  init(with_layers(param, insert_splits(layers)));
+  graph::Rewrite rw;
+  if (optimize && phase == Phase::TEST && !param.get_bool("force_backward") &&
+      graph::plan_hypercolumn_projection(*this, layers, &rw))
+    apply_rewrite(with_layers(param, insert_splits(rw.layers)), rw);
 }
 
 int Net::blob_index(const std::string& name) const {
@@ -184,13 +193,15 @@ int Net::layer_index(const std::string& name) const {
   return it == layer_index_.end() ? -1 : it->second;
 }
 
-void Net::init(const Message& param) {
+void Net::init(const Message& param, std::map<std::string, std::unique_ptr<Layer>>* reuse) {
   std::set<std::string> available;  // produced and not yet consumed
   for (const Message* lp_ptr : param.msgs("layer")) {
     const Message& lp = *lp_ptr;
     const int id = static_cast<int>(layers_.size());
-    std::unique_ptr<Layer> layer = LayerRegistry::create(lp, phase_);
     const std::string lname = lp.get_string("name");
+    auto reused = reuse ? reuse->find(lname) : std::map<std::string, std::unique_ptr<Layer>>::iterator{};
+    const bool is_reused = reuse && reused != reuse->end();
+    std::unique_ptr<Layer> layer = is_reused ? std::move(reused->second) : LayerRegistry::create(lp, phase_);
     PYC_CHECK(!layer_index_.count(lname), lp.loc.str(), ": duplicate layer name '", lname, "'");
     layer_names_.push_back(lname);
     layer_index_[lname] = id;
@@ -238,7 +249,10 @@ void Net::init(const Message& param) {
       if (lp.get_string("type") == "Input") input_blobs_.push_back(b);
     }
     try {
-      layer->setup(bottom_vecs_[id], top_vecs_[id]);
+      if (is_reused)
+        layer->reshape(bottom_vecs_[id], top_vecs_[id]);
+      else
+        layer->setup(bottom_vecs_[id], top_vecs_[id]);
     } catch (const Error& e) {
       rethrow_naming_layer(e, lname, str(lp.loc.str(), ": layer '", lname, "' (", lp.get_string("type"), ")"));
     }
@@ -336,6 +350,7 @@ void Net::append_param(const Message& lp, int layer_id, int param_id) {
 float Net::forward_from_to(int start, int end) {
   PYC_CHECK(start >= 0 && end < num_layers() && start <= end + 1, "forward_from_to(", start, ", ", end, "): net has ",
             num_layers(), " layers");
+  if (!equal_kernels_.empty()) check_equal_kernels();
   float loss = 0;
   for (int i = start; i <= end; ++i) loss += layers_[i]->forward(bottom_vecs_[i], top_vecs_[i]);
   return loss;

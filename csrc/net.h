@@ -4,7 +4,10 @@
 // fields become an Input layer, blobs consumed by several layers get Split layers (which sum their
 // gradients on the way back), in-place layers reuse their bottom blob, and each layer is set up in
 // order. Which layers and bottoms need a backward pass follows Caffe exactly (loss contribution,
-// lr_mult, propagate_down, force_backward).
+// lr_mult, propagate_down, force_backward). A TEST net built with optimize (the default) then runs
+// the hypercolumn projection pass (net_optimize.cpp): the layers it replaces, and their blobs, are
+// gone from layers and blobs but listed (removed_layers, removed_blobs), and their parameters stay
+// reachable through literal_layers, the layer list as written.
 #pragma once
 
 #include <map>
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "layer.h"
+#include "net_optimize.h"
 #include "proto/message.h"
 
 namespace pycolorize {
@@ -20,10 +24,12 @@ namespace pycolorize {
 class Net {
  public:
   // `param` is a validated NetParameter.
-  Net(const proto::Message& param, Phase phase, int level = 0, const std::vector<std::string>& stages = {});
+  Net(const proto::Message& param, Phase phase, int level = 0, const std::vector<std::string>& stages = {},
+      bool optimize = true);
   // Parses and validates prototxt text; `filename` names it in errors.
   static std::unique_ptr<Net> from_text(const std::string& text, const std::string& filename, Phase phase,
-                                        int level = 0, const std::vector<std::string>& stages = {});
+                                        int level = 0, const std::vector<std::string>& stages = {},
+                                        bool optimize = true);
 
   float forward() { return forward_from_to(0, num_layers() - 1); }
   float forward_from_to(int start, int end);  // inclusive; returns the summed weighted loss
@@ -60,8 +66,27 @@ class Net {
   float param_lr_mult(int layer, int i) const { return params_lr_[param_ids_[layer][i]]; }
   float param_decay_mult(int layer, int i) const { return params_decay_[param_ids_[layer][i]]; }
 
+  // The projection pass (empty lists when it did not apply). A literal layer: its name, type,
+  // parameter blobs (shared with the layers that run) and each parameter's owner, as param_owner
+  // gives them in the literal net.
+  struct LiteralLayer {
+    std::string name, type;
+    std::vector<std::shared_ptr<Blob>> params;
+    std::vector<int> owners;
+  };
+  bool optimized() const { return !literal_.empty(); }
+  const std::vector<LiteralLayer>& literal_layers() const { return literal_; }
+  const std::vector<std::string>& removed_layers() const { return removed_layers_; }
+  const std::vector<std::string>& removed_blobs() const { return removed_blobs_; }
+
  private:
-  void init(const proto::Message& param);
+  Net(const std::string& name, Phase phase) : name_(name), phase_(phase) {}
+  // `reuse`: layer objects with parameters to take by name instead of creating them (set up
+  // already: only reshaped).
+  void init(const proto::Message& param, std::map<std::string, std::unique_ptr<Layer>>* reuse = nullptr);
+  // Rebuilds this (literal) net as `param`, the rewritten layers with splits (net_optimize.cpp).
+  void apply_rewrite(const proto::Message& param, const graph::Rewrite& rw);
+  void check_equal_kernels();  // before each forward of an optimized net
   void append_param(const proto::Message& layer_param, int layer_id, int param_id);
 
   std::string name_;
@@ -81,6 +106,15 @@ class Net {
   std::vector<int> param_owners_;
   std::vector<float> params_lr_, params_decay_;
   std::map<std::string, int> param_names_index_;
+  std::vector<LiteralLayer> literal_;
+  std::vector<std::string> removed_layers_, removed_blobs_;
+  struct EqualKernels {
+    std::string kept_name;
+    std::shared_ptr<Blob> kept;
+    std::string removed_name;
+    std::shared_ptr<Blob> removed;
+  };
+  std::vector<EqualKernels> equal_kernels_;
 };
 
 }  // namespace pycolorize

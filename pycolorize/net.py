@@ -8,6 +8,52 @@ from . import _core
 
 _PHASES = {"train": 0, "test": 1}
 
+_PASS = ("the hypercolumn projection pass removed it (a 1x1 convolution over a concat of upsampled maps "
+         "runs as projections at each map's own resolution, upsampled after; see README, 'The hypercolumn "
+         "projection pass'); build the net with optimize=False to keep the literal graph")
+
+
+class RemovedError(KeyError, _core.Error):
+    """A blob or layer that the projection pass removed: a KeyError (it is not in ``net.blobs``) and a
+    pycolorize.Error whose message says why and how to keep it."""
+
+    def __str__(self):
+        return self.args[0]
+
+
+class _Blobs(OrderedDict):
+    """net.blobs: asking for a blob the projection pass removed explains why it is missing."""
+
+    def __init__(self, items, removed):
+        super().__init__(items)
+        self._removed = removed
+
+    def __missing__(self, name):
+        if name in self._removed:
+            raise RemovedError(f"no blob {name!r} in this net: {_PASS}")
+        raise KeyError(name)
+
+
+class _LiteralLayer:
+    """A layer of the net as written (net.literal_layers), whether it runs or the pass replaced it."""
+
+    def __init__(self, name, type, blobs):
+        self.name, self.type, self.blobs = name, type, blobs
+
+    def __repr__(self):
+        return f"<literal layer {self.name} ({self.type})>"
+
+
+class _LiteralView:
+    """The net as written, for save_weights: its layers and their parameter owners."""
+
+    def __init__(self, net):
+        self._literal = net._net.literal_layers
+        self.layers = [_LiteralLayer(n, t, p) for n, t, p, _ in self._literal]
+
+    def param_owner(self, index, i):
+        return self._literal[index][3][i]
+
 
 def _phase(phase):
     if isinstance(phase, str) and phase.lower() in _PHASES:
@@ -20,9 +66,15 @@ def _phase(phase):
 class Net:
     """A network built from a Caffe prototxt.
 
-    Net(prototxt, phase="test", weights=None, level=0, stages=())
+    Net(prototxt, phase="test", weights=None, level=0, stages=(), optimize=True)
         prototxt: path to a net definition in Caffe's text format.
         weights:  optional Caffe HDF5 weights file (``/data/<layer>/<i>``) to load.
+        optimize: a TEST net runs the hypercolumn projection pass where it applies (a 1x1
+                  convolution over a concat of bilinearly upsampled maps: see README); False keeps
+                  the graph as written. The outputs agree to float32 rounding. ``removed_blobs``
+                  and ``removed_layers`` list what the pass replaced (asking ``blobs`` for one
+                  raises a KeyError that says so); ``params``, ``copy_from`` and ``save`` work on
+                  the layers as written, so weights files are the same either way.
     Net.from_string(text, ...) builds one from prototxt text instead.
 
     Attributes (as in pycaffe): ``blobs`` and ``params`` (ordered by net order), ``layers``,
@@ -35,23 +87,23 @@ class Net:
     in ``layers``.
     """
 
-    def __init__(self, prototxt, phase="test", weights=None, level=0, stages=()):
+    def __init__(self, prototxt, phase="test", weights=None, level=0, stages=(), optimize=True):
         path = os.fspath(prototxt)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such prototxt file")
         with open(path, "rb") as f:  # bytes: the parser quotes a non-UTF-8 byte in its error as \xNN
             text = f.read()
-        self._init(text, path, phase, weights, level, stages)
+        self._init(text, path, phase, weights, level, stages, optimize)
 
     @classmethod
-    def from_string(cls, text, phase="test", weights=None, level=0, stages=(), name="<string>"):
+    def from_string(cls, text, phase="test", weights=None, level=0, stages=(), name="<string>", optimize=True):
         """Build a net from prototxt text; errors name `name` as the file."""
         net = cls.__new__(cls)
-        net._init(text, name, phase, weights, level, stages)
+        net._init(text, name, phase, weights, level, stages, optimize)
         return net
 
-    def _init(self, text, filename, phase, weights, level, stages):
-        self._net = _core.Net(text, filename, _phase(phase), int(level), list(stages))
+    def _init(self, text, filename, phase, weights, level, stages, optimize=True):
+        self._net = _core.Net(text, filename, _phase(phase), int(level), list(stages), bool(optimize))
         self.source = filename
         if weights is not None:
             self.copy_from(weights)
@@ -91,17 +143,44 @@ class Net:
 
     @property
     def blobs(self):
-        """OrderedDict blob name -> Blob (``.data``, ``.diff``, ``.shape``, ``.reshape``)."""
-        return OrderedDict((n, self._net.blob(i)) for i, n in enumerate(self._net.blob_names))
+        """OrderedDict blob name -> Blob (``.data``, ``.diff``, ``.shape``, ``.reshape``). A blob the
+        projection pass removed (``removed_blobs``) raises a KeyError saying so."""
+        return _Blobs(((n, self._net.blob(i)) for i, n in enumerate(self._net.blob_names)), set(self.removed_blobs))
+
+    @property
+    def optimized(self):
+        """Whether the projection pass rewrote this net (see ``removed_blobs``)."""
+        return self._net.optimized
+
+    @property
+    def removed_blobs(self):
+        """The blobs of the net as written that the projection pass removed (never computed: the
+        dense hypercolumn and its upsampled parts), in net order; [] without the pass."""
+        return list(self._net.removed_blobs)
+
+    @property
+    def removed_layers(self):
+        """The layers as written that the projection pass replaced (their parameters stay in
+        ``params``); [] without the pass."""
+        return list(self._net.removed_layers)
+
+    @property
+    def literal_layers(self):
+        """The layers as written (``.name``, ``.type``, ``.blobs``), in net order, whether they run or
+        the projection pass replaced them: ``layers`` without the pass."""
+        if not self.optimized:
+            return self.layers
+        return _LiteralView(self).layers
 
     @property
     def params(self):
-        """OrderedDict layer name -> list of parameter Blobs, for layers that have any."""
+        """OrderedDict layer name -> list of parameter Blobs, for layers that have any, as written
+        (with the projection pass too: the layers it adds view these blobs)."""
         out = OrderedDict()
-        for i, name in enumerate(self._net.layer_names):
-            blobs = self._net.layer(i).blobs
+        for layer in self.literal_layers:
+            blobs = layer.blobs
             if blobs:
-                out[name] = blobs
+                out[layer.name] = blobs
         return out
 
     @property
@@ -119,7 +198,14 @@ class Net:
         return OrderedDict((n, self._net.blob_loss_weight(i)) for i, n in enumerate(self._net.blob_names))
 
     def param_owner(self, layer, i):
-        """-1 if parameter i of `layer` owns its memory, else the net index of the owner it shares."""
+        """-1 if parameter i of `layer` owns its memory, else the net index of the owner it shares
+        (in the net as written; a layer by name)."""
+        if self.optimized and isinstance(layer, str):
+            for name, _, blobs, owners in self._net.literal_layers:
+                if name == layer:
+                    if not 0 <= i < len(blobs):
+                        raise IndexError(f"layer '{layer}' has {len(blobs)} parameter blob(s), not {i + 1}")
+                    return owners[i]
         return self._net.param_owner(*self._param_index(layer, i))
 
     def lr_mult(self, layer, i):
@@ -152,6 +238,8 @@ class Net:
         try:
             return names.index(layer)
         except ValueError:
+            if layer in self._net.removed_layers:
+                raise RemovedError(f"no layer {layer!r} runs in this net: {_PASS}") from None
             raise KeyError(f"no layer named {layer!r}; layers: {', '.join(names)}") from None
 
     def _param_index(self, layer, i):
@@ -252,7 +340,7 @@ class Net:
         """Write Caffe HDF5 weights (``/data/<layer>/<i>``), atomically."""
         from .weights import save_weights
 
-        save_weights(self, path)
+        save_weights(_LiteralView(self) if self.optimized else self, path)
 
     def __repr__(self):
         return f"<pycolorize.Net {self.name!r} ({self.phase}, {self._net.num_layers} layers) from {self.source}>"

@@ -91,31 +91,47 @@ def test_layer_case_matches_caffe(device, case):
 A2 = os.path.join(DATA, "autocolorize_small")
 
 
-def test_deploy_small_matches_caffe_blob_by_blob(device):
-    net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=os.path.join(A2, "deploy_small.caffemodel.h5"))
+# optimize=True runs the hypercolumn projection pass (tests/test_graph_pass.py): the blobs it removes
+# (the hypercolumn and the upsampled columns) are listed, every other blob still matches Caffe's.
+PASS_REMOVES = {"dense_hypercolumn"} | {f"{c}_full" for c in ("conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2",
+                                                             "conv5_3", "fc6", "fc7")}
+
+
+@pytest.mark.parametrize("optimize", [True, False], ids=["pass", "literal"])
+def test_deploy_small_matches_caffe_blob_by_blob(device, optimize):
+    net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=os.path.join(A2, "deploy_small.caffemodel.h5"),
+                         optimize=optimize)
+    assert net.optimized == optimize
     gold = np.load(os.path.join(A2, "blobs.npz"))
     out = net.forward(data=gold["input"])
     assert set(out) == {"prediction_h_full", "prediction_c_full"}
-    checked = 0
+    checked = removed = 0
     for key in gold.files:
         if not key.startswith("blob__"):
             continue
         blob = key[len("blob__"):]
         ref = gold[key]
+        if optimize and blob in PASS_REMOVES:
+            assert blob in net.removed_blobs and blob not in net.blobs
+            removed += 1
+            continue
         assert_close(net.blobs[blob].data, ref, TOL, f"deploy_small: blob {blob}")
         checked += 1
-    assert checked == 42  # the named tops Caffe recorded (its auto-split and Reshape views are not in the file)
-    # every blob of the net (Caffe's auto-split names included) exists with Caffe's shape
+    assert checked + removed == 42  # the named tops Caffe recorded (its auto-split and Reshape views are not in the file)
+    assert removed == (len(PASS_REMOVES) if optimize else 0)
+    # every layer of the net as written (Caffe's auto-split names included) is there
     with h5py.File(os.path.join(A2, "deploy_small.caffemodel.h5")) as f:
-        assert sorted(f["data"]) == sorted(l.name for l in net.layers)
+        assert sorted(f["data"]) == sorted(l.name for l in net.literal_layers)
 
 
-def test_deploy_small_save_matches_caffe_layout(device, tmp_path):
+@pytest.mark.parametrize("optimize", [True, False], ids=["pass", "literal"])
+def test_deploy_small_save_matches_caffe_layout(device, tmp_path, optimize):
     # Not byte for byte (HDF5 files carry library versions and free-space layout that differ between
     # writers): the same groups and datasets, each float32 with Caffe's shape, stored as Caffe's
     # H5LTmake_dataset_float stores it (contiguous, no chunks, filters or attributes), equal values.
     src = os.path.join(A2, "deploy_small.caffemodel.h5")
-    net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=src)
+    net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=src, optimize=optimize)
+    assert net.optimized == optimize
     out = tmp_path / "copy.caffemodel.h5"
     net.save(out)
     with h5py.File(src) as a, h5py.File(out) as b:

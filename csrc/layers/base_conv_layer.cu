@@ -136,6 +136,7 @@ __global__ void depthwise_weight_grad(int64_t planes, Depthwise d, const float* 
 }  // namespace
 
 bool BaseConvolutionLayer::use_cudnn() const {
+  if (w_ld_) return false;  // a column view of wider weights (view_weight_columns): cuBLAS with its stride
   const std::string engine = param_.msg("convolution_param").get_string("engine");
   if (engine == "CUDNN") return true;
   if (engine == "CAFFE") return false;

@@ -27,6 +27,13 @@ class BaseConvolutionLayer : public Layer {
   bool equal_bottom_top_count() const override { return true; }
   void reshape(const Blobs& bottom, const Blobs& top) override;
 
+  // Makes this 1x1, group-1 Convolution use columns [first_column, first_column + input channels)
+  // of the wider (num_output, C, 1, 1) `weights` (and `bias`, or none) in place of its own blobs,
+  // without a copy: the GEMMs read them with C as the leading dimension. The projection pass
+  // (net_optimize.cpp) runs slices of one layer's weights this way. The GPU then runs im2col-free
+  // cuBLAS, not cuDNN, whose filter descriptors cannot stride.
+  void view_weight_columns(std::shared_ptr<Blob> weights, int first_column, std::shared_ptr<Blob> bias);
+
  protected:
   virtual bool reverse() const = 0;  // true for Deconvolution
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
@@ -51,7 +58,7 @@ class BaseConvolutionLayer : public Layer {
   int im_channels_ = 0, col_channels_ = 0;  // channels on the image side and the column side
   ConvGeometry geom_{};                     // per group: image side C/group, H, W; column side Ho, Wo
   bool is_1x1_ = false;
-  std::vector<float> col_buffer_;  // the CPU's band of im2col columns (sized in reshape)
+  int w_offset_ = 0, w_ld_ = 0;  // view_weight_columns: first weight and row stride (0: own blob, Kg)
 
   // ---- GPU (base_conv_layer.cu) ----
   // engine: DEFAULT = cuDNN, except depthwise layers, which run the direct kernels below; CUDNN =

@@ -11,7 +11,8 @@
 //
 // A Backend supplies the device's primitives: gemm (row-major, explicit leading dimensions, as
 // blas::gemm_ld), set, im2col and col2im of a band (col2im adds into the image), the column buffer,
-// and the weights' data on that device.
+// and the weights' data on that device. The weights may be a column slice of a wider blob
+// (view_weight_columns): rows ldw apart, starting w_offset_ floats in.
 #pragma once
 
 #include <algorithm>
@@ -27,45 +28,46 @@ void BaseConvolutionLayer::gemm_pass(Backend& be, Pass pass, const float* image,
   const int out_w = geom_.out_w, P = geom_.out_h * out_w;
   const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
   const int rows = band_rows(Backend::kBandFloats);
-  const float* w = pass == Pass::kWeightGrad ? nullptr : be.weights(*blobs_[0]);
+  const int ldw = w_ld_ ? w_ld_ : Kg;  // the weights' row stride (view_weight_columns)
+  const float* w = pass == Pass::kWeightGrad ? nullptr : be.weights(*blobs_[0]) + w_offset_;
   float* buf = is_1x1_ ? nullptr : be.buffer(static_cast<int64_t>(Kg) * rows * out_w);
   for (int g = 0; g < group_; ++g) {
-    const float* wg = w ? w + static_cast<int64_t>(g) * Mg * Kg : nullptr;
+    const float* wg = w ? w + static_cast<int64_t>(g) * Mg * ldw : nullptr;
     const float* img = image ? image + g * im_g : nullptr;
     const float* col = columns ? columns + static_cast<int64_t>(g) * Mg * P : nullptr;
     if (pass == Pass::kColumns) {
       float* col_out = out + static_cast<int64_t>(g) * Mg * P;
       if (is_1x1_) {
-        be.gemm(false, false, Mg, P, Kg, wg, Kg, img, P, 0.f, col_out, P);
+        be.gemm(false, false, Mg, P, Kg, wg, ldw, img, P, 0.f, col_out, P);
         continue;
       }
       for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
         const int oh1 = std::min(geom_.out_h, oh0 + rows), Pb = (oh1 - oh0) * out_w;
         be.im2col(img, geom_, oh0, oh1, buf);
-        be.gemm(false, false, Mg, Pb, Kg, wg, Kg, buf, Pb, 0.f, col_out + oh0 * out_w, P);
+        be.gemm(false, false, Mg, Pb, Kg, wg, ldw, buf, Pb, 0.f, col_out + oh0 * out_w, P);
       }
     } else if (pass == Pass::kImage) {
       float* img_out = out + g * im_g;
       if (is_1x1_) {
-        be.gemm(true, false, Kg, P, Mg, wg, Kg, col, P, 0.f, img_out, P);
+        be.gemm(true, false, Kg, P, Mg, wg, ldw, col, P, 0.f, img_out, P);
         continue;
       }
       be.set(im_g, 0.f, img_out);
       for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
         const int oh1 = std::min(geom_.out_h, oh0 + rows), Pb = (oh1 - oh0) * out_w;
-        be.gemm(true, false, Kg, Pb, Mg, wg, Kg, col + oh0 * out_w, P, 0.f, buf, Pb);
+        be.gemm(true, false, Kg, Pb, Mg, wg, ldw, col + oh0 * out_w, P, 0.f, buf, Pb);
         be.col2im(buf, geom_, oh0, oh1, img_out);
       }
     } else {
-      float* dwg = out + static_cast<int64_t>(g) * Mg * Kg;
+      float* dwg = out + w_offset_ + static_cast<int64_t>(g) * Mg * ldw;
       if (is_1x1_) {
-        be.gemm(false, true, Mg, Kg, P, col, P, img, P, 1.f, dwg, Kg);
+        be.gemm(false, true, Mg, Kg, P, col, P, img, P, 1.f, dwg, ldw);
         continue;
       }
       for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
         const int oh1 = std::min(geom_.out_h, oh0 + rows), Pb = (oh1 - oh0) * out_w;
         be.im2col(img, geom_, oh0, oh1, buf);
-        be.gemm(false, true, Mg, Kg, Pb, col + oh0 * out_w, P, buf, Pb, 1.f, dwg, Kg);
+        be.gemm(false, true, Mg, Kg, Pb, col + oh0 * out_w, P, buf, Pb, 1.f, dwg, ldw);
       }
     }
   }
