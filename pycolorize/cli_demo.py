@@ -24,8 +24,8 @@ with no colorization.
    (VGG-16-Gray) and balanced on the training photos (pycolorize convert-vgg16). Offline, the demo
    says so and starts from random convolutions.
 3. Training: prototxt/tiny_train.prototxt's architecture (VGG-16 convolutions, frozen; fc6/fc7
-   with 256 channels; the sparse hypercolumn; h_fc1 with 128; hue and chroma heads and the paper's
-   losses), 4 random 128x128 crops per iteration, 128 samples each, SGD with momentum, for --iters
+   with 256 channels; the sparse hypercolumn; h_fc1 with 128 and Dropout 0.5; hue and chroma heads
+   and the paper's losses), 4 random 128x128 crops per iteration, 128 samples each, SGD with momentum, for --iters
    iterations (the rate drops tenfold after 70 % of them), or until --minutes runs out if that comes
    first. A fixed count makes the run the same every time on one machine. --hypercolumn,
    --head-dropout, --weight-decay, --short-side-max and --exposure change the capacity and the
@@ -88,9 +88,9 @@ def add_arguments(ap):
 TRAIN = ["astronaut", "rocket", "stereo_motorcycle"]
 HELD_OUT = ["coffee", "chelsea", "grace_hopper"]
 VALIDATION_SHARE = 0.25
-# what the validation split preferred (README "The demo"): the full hypercolumn, no head dropout, the
-# released weight decay, and scale augmentation to a short side of 256 .. 512
-HYPERCOLUMN_DEFAULT, HEAD_DROPOUT_DEFAULT, WEIGHT_DECAY_DEFAULT, SHORT_SIDE_MAX_DEFAULT = "full", False, 0.0005, 512
+# what the validation split preferred (README "The demo"): the full hypercolumn, Dropout after h_fc1, the
+# released weight decay, scale augmentation to a short side of 256 .. 512, no exposure jitter
+HYPERCOLUMN_DEFAULT, HEAD_DROPOUT_DEFAULT, WEIGHT_DECAY_DEFAULT, SHORT_SIDE_MAX_DEFAULT = "full", True, 0.0005, 512
 EXPOSURE_DEFAULT = 0.0
 BATCH, CROP, SAMPLES, SIZE = 4, 128, 128, 512
 
