@@ -128,6 +128,11 @@ void Runtime::set_mode(Mode m) {
   g_mode = m;
 }
 int Runtime::device() { return g_device; }
+void Runtime::bind_thread() {
+  // Every call (a microsecond against a forward's milliseconds): another library in the process
+  // may have moved this thread to another device since.
+  if (g_mode == Mode::GPU) gpu::set_device(g_device);
+}
 void Runtime::set_device(int id) {
   PYC_CHECK(cuda_compiled(), "set_device: pycolorize was built without CUDA");
   int n = gpu_count();

@@ -57,6 +57,11 @@ struct Runtime {
   static void set_mode(Mode m);
   static int device();
   static void set_device(int id);        // throws when CUDA is absent or id is out of range
+  // In GPU mode, makes the selected device the calling thread's current one. The mode and device
+  // are the process's, but CUDA's current device is each thread's: a net run from another thread
+  // than the one that chose the device (a web server's worker threads) would otherwise launch on
+  // device 0 with buffers on the chosen one. Net's forward/backward and Solver::step call it.
+  static void bind_thread();
   static std::mt19937_64& rng();         // used by fillers and Dropout
   static void set_random_seed(uint64_t seed);
   static int num_threads();              // OpenMP threads for element-wise loops

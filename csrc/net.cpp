@@ -350,6 +350,7 @@ void Net::append_param(const Message& lp, int layer_id, int param_id) {
 float Net::forward_from_to(int start, int end) {
   PYC_CHECK(start >= 0 && end < num_layers() && start <= end + 1, "forward_from_to(", start, ", ", end, "): net has ",
             num_layers(), " layers");
+  Runtime::bind_thread();
   if (!equal_kernels_.empty()) check_equal_kernels();
   float loss = 0;
   for (int i = start; i <= end; ++i) loss += layers_[i]->forward(bottom_vecs_[i], top_vecs_[i]);
@@ -359,6 +360,7 @@ float Net::forward_from_to(int start, int end) {
 void Net::backward_from_to(int start, int end) {
   PYC_CHECK(end >= 0 && start < num_layers() && end <= start + 1, "backward_from_to(", start, ", ", end,
             "): net has ", num_layers(), " layers");
+  Runtime::bind_thread();
   for (int i = start; i >= end; --i)
     if (layer_need_backward_[i]) layers_[i]->backward(top_vecs_[i], bottom_need_backward_[i], bottom_vecs_[i]);
 }

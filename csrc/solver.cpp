@@ -133,6 +133,7 @@ float Solver::rate(int step) const {
 float Solver::step(int iters, const std::function<void()>& before_forward) {
   PYC_CHECK(iters >= 0, "step(", iters, "): the number of iterations must be non-negative");
   const int iter_size = param_.get_int("iter_size");
+  Runtime::bind_thread();
   float loss = 0;
   for (int k = 0; k < iters; ++k) {
     net_->clear_param_diffs();

@@ -50,6 +50,11 @@ def run(args):
             raise CommandError(f"{what} {path}: no such file")
     if not 0 < args.port < 65536:
         args._parser.error(f"--port {args.port}: not a port number (1-65535)")
+    if args.max_sessions < 1:
+        args._parser.error(f"--max-sessions {args.max_sessions}: at least 1 photo must fit")
+    for name in ("max_upload_mb", "max_megapixels"):
+        if not getattr(args, name) > 0:
+            args._parser.error(f"--{name.replace('_', '-')} {getattr(args, name)}: must be a positive number")
     try:
         import uvicorn
 
@@ -60,7 +65,7 @@ def run(args):
     import pycolorize
 
     colorizer = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size)
-    loopback = args.host in ("127.0.0.1", "localhost", "::1")  # then only requests that name it are answered
+    loopback = args.host in LOOPBACK_HOSTS  # then only requests that name a loopback address are answered
     app = create_app(colorizer, max_upload_bytes=int(args.max_upload_mb * 2**20),
                      max_pixels=int(args.max_megapixels * 1e6), max_sessions=args.max_sessions,
                      allowed_hosts=LOOPBACK_HOSTS if loopback else None)

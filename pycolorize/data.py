@@ -79,8 +79,9 @@ def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, m
     a short side drawn uniformly from short_side .. short_side_max, the released from-scratch
     trainer's scale augmentation (352 .. 599 there). With `exposure`, the window's RGB is multiplied
     by e^u, u uniform in [-exposure, exposure], and clipped to [0, 1]: an exposure change, which
-    keeps every pixel's hue and saturation and scales its lightness and chroma together (colour-free
-    photometric jitter: a darker sky is still blue). Not in the released trainers."""
+    keeps the hue and saturation of every pixel that does not clip and scales its lightness and
+    chroma together (colour-free photometric jitter: a darker sky is still blue). Not in the
+    released trainers."""
     h, w = rgb.shape[:2]
     if short_side_max:
         scale = int(rng.integers(short_side, short_side_max + 1)) / min(h, w)
@@ -164,6 +165,10 @@ class Loader:
     def _examples(self, pool):
         epoch, pos = self._position
         ahead = collections.deque()
+        # A rank sees only its share of an epoch, which may hold nothing but bad images while other
+        # ranks' shares are fine: it gives up only after this many whole epochs without one usable
+        # image (the shares change with every epoch's order), one process after one.
+        barren, give_up = 0, 1 if self.ranks == 1 else 4 * self.ranks
         while not self._stop.is_set():
             order = self._order(epoch)
             good, tried, whole_epoch = 0, 0, pos == 0
@@ -185,8 +190,10 @@ class Loader:
                     continue
                 good += 1
                 yield (e, p + 1), ex
-            if good == 0 and tried and whole_epoch and not self._stop.is_set():
-                raise RuntimeError(f"no usable image in the source ({len(self.source)} tried, all skipped)")
+            barren = barren + 1 if good == 0 and tried and whole_epoch else 0
+            if barren >= give_up and not self._stop.is_set():
+                who = "" if self.ranks == 1 else f"rank {self.rank} of {self.ranks}: in {barren} epochs, "
+                raise RuntimeError(f"{who}no usable image in the source ({tried} tried, all skipped)")
             epoch, pos = epoch + 1, 0
 
     def _run(self, out):

@@ -440,7 +440,8 @@ def spawn_gpus(argv, gpus, timeout):
                     if p.poll() is None:
                         p.kill()
             time.sleep(0.1)
-        return status or next((p.returncode for p in procs if p.returncode), 0)
+        status = status or next((p.returncode for p in procs if p.returncode), 0)
+        return 128 - status if status < 0 else status  # a rank killed by signal N: 128 + N, as a shell says
     finally:
         for s, h in old.items():
             signal.signal(s, h)

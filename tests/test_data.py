@@ -124,6 +124,29 @@ def test_loader_reports_a_source_with_no_usable_image(tmp_path):
             next(loader)
 
 
+def test_a_rank_whose_share_is_all_bad_images_goes_on_and_a_bad_source_still_stops_every_rank(tmp_path):
+    # 3 images, 1 unreadable, batch 1 on 2 ranks: some epochs deal rank 1 only the bad one; the
+    # source is fine, so it must go on (other epochs deal it good ones)
+    d = tmp_path / "mixed"
+    d.mkdir()
+    for i in range(2):
+        save(d / f"im{i}.png", (np.random.RandomState(i).rand(40, 40, 3) * 255).astype(np.uint8))
+    (d / "zz_bad.png").write_bytes(b"junk")
+    src = data.folder_source(str(d))
+    shares = {}
+    for rank in (0, 1):
+        with data.Loader(src, batch=1, crop=32, margin=2, seed=3, log=io.StringIO(), shard=(rank, 2)) as loader:
+            shares[rank] = [next(loader) for _ in range(12)]
+    assert all(len(v) == 12 for v in shares.values())
+    bad = tmp_path / "bad2"
+    bad.mkdir()
+    (bad / "a.png").write_bytes(b"junk")
+    (bad / "b.png").write_bytes(b"junk")
+    with data.Loader(data.folder_source(str(bad)), batch=1, crop=32, margin=2, log=io.StringIO(), shard=(1, 2)) as loader:
+        with pytest.raises(RuntimeError, match="rank 1 of 2: in 8 epochs, no usable image"):
+            next(loader)
+
+
 def test_short_side_jitter_resizes_up_and_down_within_the_range():
     # the released from-scratch trainer's scale augmentation: the short side drawn from a range,
     # the image resized to it whether larger or smaller; off (0), images are only ever shrunk
@@ -155,10 +178,14 @@ def test_exposure_jitter_scales_lightness_and_chroma_keeps_hue():
     # colour-free photometric augmentation: the crop's RGB times e^u, u in [-x, x], clipped
     rgb = np.random.default_rng(1).uniform(0.05, 0.6, (40, 50, 3))  # x e^0.4 stays below 1: no clipping
     kw = dict(crop=32, short_side=64, samples=200, margin=0)
-    plain = data.make_example(rgb, np.random.default_rng(3), **kw)
-    same = data.make_example(rgb, np.random.default_rng(3), exposure=0.0, **kw)
-    for k in plain:  # off: the very same example (no random draw spent)
-        np.testing.assert_array_equal(plain[k], same[k])
+    off, on = np.random.default_rng(3), np.random.default_rng(3)
+    data.make_example(rgb, off, exposure=0.0, **kw)
+    data.make_example(rgb, on, exposure=0.3, **kw)
+    assert off.random() != on.random()  # on: one draw more, after the rest
+    off, ref = np.random.default_rng(3), np.random.default_rng(3)
+    data.make_example(rgb, off, exposure=0.0, **kw)  # off: no draw spent (the stream as before it existed)
+    ref.integers(0, 40 - 32 + 1), ref.integers(0, 50 - 32 + 1), ref.random(), ref.integers(0, 32, size=(200, 2))
+    assert off.random() == ref.random()
     factors = set()
     for seed in range(20):
         ex = data.make_example(rgb, np.random.default_rng(seed), **kw)

@@ -121,3 +121,35 @@ def test_gpu_mode_without_a_gpu_is_a_clear_error():
     with pytest.raises(pycolorize.Error, match="GPU mode requested but|without CUDA"):
         pycolorize.set_mode_gpu()
     assert pycolorize.mode() == "cpu"
+
+
+@pytest.mark.skipif(not HAS_GPU or pycolorize.gpu_count() < 2, reason="needs two CUDA devices")
+def test_a_net_run_from_another_thread_runs_on_the_chosen_device():
+    # CUDA's current device is per thread; the chosen device is the process's (pycolorize serve runs
+    # the net in worker threads): Net.forward/backward bind the calling thread to it
+    import threading
+
+    text = open(os.path.join(A2, "deploy_small.prototxt")).read()
+    weights = os.path.join(A2, "deploy_small.caffemodel.h5")
+    x = np.load(os.path.join(A2, "blobs.npz"))["input"]
+    cpu = pycolorize.Net.from_string(text, weights=weights).forward(data=x)
+    try:
+        pycolorize.use_gpu(1)
+        net = pycolorize.Net.from_string(text, weights=weights)
+        got, errors = {}, []
+
+        def worker():
+            try:
+                got.update({k: v.copy() for k, v in net.forward(data=x).items()})
+            except Exception as e:  # noqa: BLE001 (reported below)
+                errors.append(e)
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert not errors, errors
+        for k in cpu:
+            assert_close(got[k], cpu[k], AGREE, f"{k} from a worker thread on device 1")
+    finally:
+        pycolorize.set_device(0)
+        pycolorize.set_mode_cpu()

@@ -266,6 +266,10 @@ def test_serve_cli_needs_a_model(tmp_path, capsys, monkeypatch, model):
     with pytest.raises(SystemExit) as e:
         main(["serve", "--prototxt", model[0], "--weights", model[1], "--port", "70000"])
     assert e.value.code == 2
+    for bad in (["--max-sessions", "0"], ["--max-upload-mb", "-1"], ["--max-megapixels", "nan"]):
+        with pytest.raises(SystemExit) as e:
+            main(["serve", "--prototxt", model[0], "--weights", model[1], *bad])
+        assert e.value.code == 2 and bad[0] in capsys.readouterr().err
 
 
 def test_concurrent_sessions_each_see_their_own_photo(colorizer):
@@ -298,3 +302,29 @@ def test_a_loopback_server_answers_only_requests_that_name_it(colorizer):
     assert TestClient(app, base_url="http://evil.example:8000").get("/").status_code == 400  # DNS rebinding
     page = TestClient(app, base_url="http://127.0.0.1:8000").get("/")
     assert "default-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_later_strokes_replace_earlier_ones_where_they_cover_them(colorizer):
+    # biases = global + sum_i m_i prod_{j > i} (1 - m_j) toward_i, written out naively here
+    from pycolorize import sampling
+    from pycolorize.serve.session import Session, parse_color, parse_state
+
+    s = Session(colorizer, photo(5))
+    strokes = [{"points": [[0.2, 0.3], [0.7, 0.4]], "radius": 0.15, "color": "#d02020"},
+               {"points": [[0.5, 0.2], [0.5, 0.8]], "radius": 0.1, "color": "#2040e0"},
+               {"points": [[0.4, 0.5]], "radius": 0.2, "color": "#20c040", "strength": 3.0}]
+    state = parse_state({"strokes": strokes})
+    got = s.biases(state)
+    base = s.biases(parse_state({}))
+    masks = [s._mask(st) for st in state["strokes"]]
+    assert all(m.max() > 0.5 for m in masks) and (masks[0] * masks[1] * masks[2]).max() > 0.1  # they overlap
+    k_h, k_c = colorizer.bins["hue"], colorizer.bins["chroma"]
+    for key, k in (("hue", k_h), ("chroma", k_c)):
+        want = np.broadcast_to(base[key], got[key].shape).astype(np.float64).copy()
+        for i, st in enumerate(state["strokes"]):
+            m = masks[i].astype(np.float64)
+            for later in masks[i + 1:]:
+                m = m * (1 - later)
+            t = sampling.toward_bias(*parse_color(st["color"]), st["strength"], k_h, k_c)[0 if key == "hue" else 1]
+            want += m[..., None] * t
+        np.testing.assert_allclose(got[key], want, atol=1e-5)

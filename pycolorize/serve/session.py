@@ -21,6 +21,7 @@ import io
 import secrets
 import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -32,6 +33,7 @@ from ..images import _DECODE_ERRORS
 HUE_STRENGTH_MAX, CHROMA_MAX, STROKE_STRENGTH_MAX = 20.0, 20.0, 50.0
 SAMPLE_STRENGTH = 2.0  # the strength of `pycolorize colorize --samples`
 MAX_STROKES, MAX_POINTS = 200, 5000
+MASK_CACHE_BYTES = 128 << 20  # a session's cached stroke masks (about 1 MB each for a 512 x 512 photo)
 PREVIEW_SIDE = 1024  # the page shows the photo at most this long; the download is full size
 
 
@@ -159,7 +161,7 @@ class Session:
         self.preview = (max(1, round(self.height * f)), max(1, round(self.width * f)))
         self.reference = None  # {"hue", "chroma"} biases of Eq. 5 once a reference is uploaded
         self.touched = time.monotonic()
-        self._masks = {}
+        self._masks = OrderedDict()  # stroke -> its mask over pred.grid(), least recently used first
         self._lock = threading.Lock()
 
     def biases(self, state):
@@ -173,11 +175,11 @@ class Session:
         if state["reference"] and self.reference is not None:
             b_h, b_c = b_h + self.reference["hue"], b_c + self.reference["chroma"]
         b_h, b_c = b_h.astype(np.float32), b_c.astype(np.float32)
-        masks = [self._mask(s) for s in state["strokes"]]
-        for i, s in enumerate(state["strokes"]):
-            m = masks[i]
-            for later in masks[i + 1:]:  # a later stroke replaces this one where it covers it
-                m = m * (1 - later)
+        keep = None  # where no later stroke covers: a later stroke replaces an earlier one where it covers it
+        for s in reversed(state["strokes"]):
+            mask = self._mask(s)
+            m = mask if keep is None else mask * keep
+            keep = (1 - mask) if keep is None else keep * (1 - mask)
             hue, chroma = parse_color(s["color"])
             t_h, t_c = sampling.toward_bias(hue, chroma, s["strength"], k_h, k_c)
             b_h = b_h + m[..., None] * t_h.astype(np.float32)
@@ -188,14 +190,15 @@ class Session:
         key = repr((stroke["points"], stroke["radius"]))
         with self._lock:
             if key in self._masks:
+                self._masks.move_to_end(key)
                 return self._masks[key]
         y, x = self.pred.grid()
         pts = np.asarray(stroke["points"]) * [self.width, self.height]
         m = stroke_mask(y, x, pts, stroke["radius"] * max(self.height, self.width)).astype(np.float32)
         with self._lock:
-            if len(self._masks) > 4 * MAX_STROKES:
-                self._masks.clear()
             self._masks[key] = m
+            while sum(v.nbytes for v in self._masks.values()) > MASK_CACHE_BYTES and len(self._masks) > 1:
+                self._masks.popitem(last=False)  # the least recently used
         return m
 
     def render(self, state, full=False):
