@@ -126,8 +126,7 @@ def _spawn(args, gpus):
     from . import distributed
 
     if gpus is None:
-        cmd = distributed.mpiexec_command(args.nproc) + [sys.executable, "-m", "pycolorize", "train",
-                                                         *_forwarded(args)]
+        cmd = distributed.mpiexec_command(args.nproc) + distributed.python_command() + ["train", *_forwarded(args)]
         return subprocess.call(cmd)
     if len(gpus) != args.nproc:
         raise CommandError(f"--nproc {args.nproc} with --gpu {args.gpu}: one rank per GPU, give {args.nproc} IDs")

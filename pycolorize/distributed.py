@@ -401,6 +401,17 @@ def mpiexec_command(n):
     return cmd
 
 
+def python_command(module="pycolorize"):
+    """[python, ...] that runs `python -m module` with the pycolorize this process imported: the
+    folder that holds it goes first on the child's sys.path, ahead of the current folder that `-m`
+    puts there (started from a source tree without its build, the ranks would otherwise import
+    that tree instead of the installed package). Arguments follow."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    boot = (f"import runpy, sys; sys.path.insert(0, {root!r}); "
+            f"runpy.run_module({module!r}, run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-c", boot]
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -418,8 +429,7 @@ def spawn_gpus(argv, gpus, timeout):
     for rank, gpu in enumerate(gpus):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(len(gpus)), LOCAL_RANK=str(rank),
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-        procs.append(subprocess.Popen([sys.executable, "-m", "pycolorize", "train", *argv, "--gpu", str(gpu)],
-                                      env=env))
+        procs.append(subprocess.Popen(python_command() + ["train", *argv, "--gpu", str(gpu)], env=env))
 
     def forward(signum, frame):
         for p in procs:

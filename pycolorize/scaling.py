@@ -146,7 +146,7 @@ def measure_mpi(crop, iters, say=print):
 
     results = {}
     for ranks in (1, 2):
-        cmd = [sys.executable, "-m", "pycolorize.scaling", "--worker", "--crop", str(crop), "--iters", str(iters)]
+        cmd = distributed.python_command("pycolorize.scaling") + ["--worker", "--crop", str(crop), "--iters", str(iters)]
         if ranks > 1:
             cmd = distributed.mpiexec_command(ranks) + cmd
         env = dict(os.environ, OMP_NUM_THREADS=str(2 // ranks))

@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -72,8 +71,7 @@ def write_solver(t, name, iter_size=1, max_iter=5, snapshot=0):
 
 
 def train_cmd(t, solver, *extra):
-    return [sys.executable, "-m", "pycolorize", "train", "--solver", solver, "--data", str(t / "data.yaml"),
-            "--quiet", *extra]
+    return distributed.python_command() + ["train", "--solver", solver, "--data", str(t / "data.yaml"), "--quiet", *extra]
 
 
 def mpi_cmd(n):
