@@ -414,12 +414,25 @@ class Colorizer:
         return [transfer.solve_bias(part, t, lam) for part, t in zip(parts, targets)]
 
     def _gray32(self, image):
-        """The lightness as float32, converted in bands of rows (no full-size float64 RGB copy)."""
+        """The lightness as float32, converted in bands of rows (no full-size float64 RGB copy). An
+        8-bit photo (gray, RGB or RGBA: the alpha is dropped, as to_rgb does) takes a shortcut: the
+        exact integer sum R + G + B divided by 765 in float32: the same float32 as _gray's float64
+        mean rounded (checked for all 2^24 RGB triples), in 0.2 instead of 1 s for 24 megapixels."""
         a = np.asarray(image)
         out = np.empty(a.shape[:2], np.float32)
         step = max(1, (1 << 22) // max(1, a.shape[1]))
+        rgb8 = a.dtype == np.uint8 and a.ndim == 3 and a.shape[-1] in (3, 4)
         for y0 in range(0, a.shape[0], step):
-            out[y0:y0 + step] = self._gray(a[y0:y0 + step])
+            band = a[y0:y0 + step]
+            if rgb8:
+                total = band[..., 0].astype(np.uint16)
+                total += band[..., 1]
+                total += band[..., 2]
+                np.divide(total, np.float32(765), out=out[y0:y0 + step], dtype=np.float32)
+            elif a.dtype == np.uint8 and a.ndim == 2:
+                np.divide(band, np.float32(255), out=out[y0:y0 + step], dtype=np.float32)
+            else:
+                out[y0:y0 + step] = self._gray(band)
         return out
 
     @staticmethod

@@ -371,3 +371,16 @@ def test_fused_colour_formation_matches_the_reference():
     hue[5:11] = [0, 1 / 6, 0.5, 5 / 6, 1 - 1e-7, 1]
     want = color.match_lightness(color.hue_chroma_to_rgb(hue, chroma, light), light)
     np.testing.assert_allclose(_hue_chroma_rgb32(hue, chroma, light), want, atol=1e-6)
+
+
+def test_the_8_bit_lightness_shortcut_is_the_general_path_rounded():
+    rng = np.random.default_rng(0)
+    for shape in ((37, 53, 3), (37, 53, 4), (37, 53)):
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+        a[0, :3] = 0
+        a[1, :3] = 255
+        fast = Colorizer._gray32(Colorizer, a)
+        assert fast.dtype == np.float32
+        np.testing.assert_array_equal(fast, Colorizer._gray(a).astype(np.float32))
+    wide = rng.integers(0, 65536, (20, 30, 3), dtype=np.uint16)  # 16-bit: the general path
+    np.testing.assert_array_equal(Colorizer._gray32(Colorizer, wide), Colorizer._gray(wide).astype(np.float32))
