@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 
+import pycolorize
 from pycolorize import benchmark_train as bt
 from pycolorize import cli_benchmark as bench
 from pycolorize.cli import CommandError
@@ -92,12 +93,16 @@ def test_training_step_twin_is_our_step(torch):
         assert err <= 1e-3 * scale, (name, err, scale)
 
 
-def test_reset_peak_counts_what_follows():
+def test_reset_peak_counts_what_follows(tmp_path):
     """In a fresh process (as the workers): 64 MB allocated after reset_peak() show in the peak above it."""
     code = ("import numpy as np; from pycolorize import cli_benchmark as b; idle = b.reset_peak(); "
             "x = np.ones(8 * 2**20); print(b.peak_rss_mb() - idle)")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    # the pycolorize this test imports (an installed one, or the source tree's in-place build); run
+    # elsewhere than the source tree's root, whose unbuilt package `-c` would put first on the path
+    here = os.path.dirname(os.path.dirname(pycolorize.__file__))
+    env = dict(os.environ, PYTHONPATH=here + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                         cwd=tmp_path).stdout
     assert 60 <= float(out) < 200
 
 
