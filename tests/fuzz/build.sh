@@ -13,8 +13,8 @@ OPENBLAS="$("$PY" -c 'import os, scipy_openblas32 as s; print(os.path.join(s.get
 FLAGS=(-std=c++17 -g -O1 -fno-omit-frame-pointer -fopenmp -I"$ROOT/csrc"
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined)
 
-# The core sources, without the Python bindings; gpu_none.cpp stands in for CUDA.
-mapfile -t SRCS < <(cd "$ROOT" && find csrc -name '*.cpp' ! -name bindings.cpp | sort)
+# The core sources, without the Python bindings (bindings.cpp, bind_*.cpp); gpu_none.cpp stands in for CUDA.
+mapfile -t SRCS < <(cd "$ROOT" && find csrc -name '*.cpp' ! -name bindings.cpp ! -name 'bind_*.cpp' | sort)
 OBJS=()
 pids=()
 for src in "${SRCS[@]}" tests/fuzz/prototxt_fuzzer.cpp; do
