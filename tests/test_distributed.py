@@ -6,6 +6,7 @@ snapshot; the same equivalence between two network namespaces over TCP; the NCCL
 rendezvous; Dropout's mask keyed by the global sample; the Loader's shards.
 
 The MPI tests need mpi4py and an mpiexec (pip install '.[mpi]', which the test extra brings)."""
+import contextlib
 import csv
 import json
 import os
@@ -181,29 +182,37 @@ def _fault_env(t, timeout):
     return e
 
 
-@needs_mpi
-@pytest.mark.parametrize("fault", ["hang", "die"])
-def test_a_rank_that_hangs_or_dies_stops_the_other_in_bounded_time(setup, fault):
-    t = setup
-    solver = write_solver(t, "fault", max_iter=100000)
-    proc = subprocess.Popen(mpi_cmd(2) + train_cmd(t, solver), env=_fault_env(t, 3), stdout=subprocess.PIPE,
+@contextlib.contextmanager
+def _training_on_two_ranks(t, name, timeout):
+    """A 2-rank job that would train for ever, past its first iteration: (the mpiexec process, the
+    ranks' PIDs), with `timeout` seconds for a rank's waits; whatever is left of it is killed after."""
+    solver = write_solver(t, name, max_iter=100000)
+    proc = subprocess.Popen(mpi_cmd(2) + train_cmd(t, solver), env=_fault_env(t, timeout), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
+    pids = {}
     try:
         pids = _rank_pids(t, proc)
-        _wait_for(t / "fault" / "mini_log.csv", proc)  # training has started
+        _wait_for(t / name / "mini_log.csv", proc)  # training has started
         time.sleep(1)
-        os.kill(pids[1], signal.SIGSTOP if fault == "hang" else signal.SIGKILL)
-        start = time.monotonic()
-        out, err = proc.communicate(timeout=60)
-        took = time.monotonic() - start
+        yield proc, pids
     finally:
         if proc.poll() is None:
             proc.kill()
-        for pid in pids.values() if "pids" in locals() else ():
+        for pid in pids.values():  # a stopped (SIGSTOP) rank outlives mpiexec
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+@needs_mpi
+@pytest.mark.parametrize("fault", ["hang", "die"])
+def test_a_rank_that_hangs_or_dies_stops_the_other_in_bounded_time(setup, fault):
+    with _training_on_two_ranks(setup, "fault", 3) as (proc, pids):
+        os.kill(pids[1], signal.SIGSTOP if fault == "hang" else signal.SIGKILL)
+        start = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - start
     assert proc.returncode != 0
     assert took < 30
     if fault == "hang":  # rank 0's own error: what it waited for, then MPI_Abort
@@ -215,18 +224,9 @@ def test_a_rank_that_hangs_or_dies_stops_the_other_in_bounded_time(setup, fault)
 @needs_mpi
 def test_sigterm_to_one_rank_stops_both_with_one_snapshot(setup):
     t = setup
-    solver = write_solver(t, "term", max_iter=100000)
-    proc = subprocess.Popen(mpi_cmd(2) + train_cmd(t, solver), env=_fault_env(t, 30), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        pids = _rank_pids(t, proc)
-        _wait_for(t / "term" / "mini_log.csv", proc)
-        time.sleep(1)
+    with _training_on_two_ranks(t, "term", 30) as (proc, pids):
         os.kill(pids[1], signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 143, out + err
     states = [f for f in os.listdir(t / "term") if f.endswith(".solverstate.h5")]
     assert len(states) == 1, states
