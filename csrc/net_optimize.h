@@ -19,8 +19,9 @@ namespace graph {
 struct ParamView {
   std::string layer;   // the new layer
   std::string source;  // the literal layer whose blobs it uses
-  int first_column;    // >= 0: a 1x1 Convolution viewing these weight columns of source (and its bias
-                       // when `bias`); < 0: blob 0 of source itself (a resampling kernel)
+  std::vector<int> columns;  // not empty: a Projection viewing, for each of its bottoms, the weight
+                             // columns of source from this one on (and its bias when `bias`);
+                             // empty: blob 0 of source itself (a ResampleAdd's kernel)
   bool bias;
 };
 

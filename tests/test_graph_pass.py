@@ -71,10 +71,16 @@ def test_released_deploy_prototxt_is_rewritten():
         assert f"{col}_full" in net.removed_blobs
         assert f"{col}_full_reshaped" in net.removed_layers
     assert {"data_full", "conv3_1"} <= set(net.blobs)  # inputs used as they are stay
-    convs = [l for l in net.layers if l.name.startswith("h_fc1_part") and l.type == "Convolution"]
-    assert len(convs) == 4
-    ups = [l for l in net.layers if l.type == "Deconvolution" and l.name.startswith("h_fc1_part")]
-    assert len(ups) == 3
+    projections = [l for l in net.layers if l.type == "Projection"]
+    assert [l.name for l in projections] == [f"h_fc1_part{k}" for k in range(4)]
+    ups = [l for l in net.layers if l.type == "ResampleAdd"]
+    assert [l.name for l in ups] == [f"h_fc1_part{k}_up" for k in (1, 2, 3)]
+    # no concatenation and no 1024-channel map at full resolution but h_fc1 itself: the groups
+    # add into it in place, and only their coarse sums are left beside it
+    lit_blobs = set(net_from(text, optimize=False).blobs)
+    added = sorted(set(net.blobs) - lit_blobs)
+    assert added == ["h_fc1_part1", "h_fc1_part2", "h_fc1_part3"]
+    assert [net.blobs[b].shape[2] for b in added] == [8, 4, 2]  # conv4, conv5, fc6/fc7 at 1/8, 1/16, 1/32
     # weights as written: the same parameter list as the literal net
     lit = net_from(text, optimize=False)
     assert [(n, [b.shape for b in bl]) for n, bl in net.params.items()] == \

@@ -115,6 +115,10 @@ DECONV_CASES = [
     (1, 3, 5, 1, (4, 4), (2, 2), (1, 1), (1, 1), 1, False),   # the bilinear x2 upsampler's shape
     (3, 3, 4, 3, (8, 8), (4, 4), (2, 2), (1, 1), 3, True),    # depthwise with groups
     (2, 4, 4, 4, (3, 3), (1, 2), (0, 1), (2, 1), 2, True),
+    # depthwise geometries the phase-gathered forward (layers/depthwise.cpp) must get right:
+    # dilation, unequal strides, pad 0 and pad > stride, kernels shorter than the stride
+    (2, 5, 6, 2, (3, 5), (2, 3), (2, 0), (2, 1), 2, False),
+    (1, 4, 3, 1, (5, 2), (1, 3), (0, 1), (1, 3), 1, True),
 ]
 
 
@@ -153,6 +157,76 @@ def test_bilinear_filler_and_upsampling(device):
     net.blobs["x"].data[...] = 1
     y = net.forward()["y"]
     np.testing.assert_allclose(y[:, :, 4:-4, 4:-4], 1, rtol=1e-6)
+
+
+def test_projection(device):
+    """A 1x1 convolution of the bottoms' channel concatenation, without the concatenation."""
+    rng = np.random.RandomState(11)
+    xs = {"a": rng.randn(2, 3, 4, 5), "b": rng.randn(2, 1, 4, 5), "c": rng.randn(2, 4, 4, 5)}
+    xs = {k: v.astype(np.float32) for k, v in xs.items()}
+    net = build('type: "Projection" bottom: "a" bottom: "b" bottom: "c" top: "y" convolution_param { num_output: 6 '
+                'weight_filler { type: "gaussian" std: 0.5 } bias_filler { type: "gaussian" std: 0.5 } }', xs)
+    w, b = (p.data.astype(np.float64) for p in net.params["L"])
+    assert w.shape == (6, 8, 1, 1)
+    out, dy = fwd_bwd(net, ["y"])
+    x = np.concatenate([xs["a"], xs["b"], xs["c"]], axis=1).astype(np.float64)
+    assert_close(out["y"], ref.conv2d(x, w, b), TOL, "projection forward")
+    dx, dw, db = ref.conv2d_backward(x, w, dy["y"].astype(np.float64))
+    assert_close(np.concatenate([net.blobs[k].diff for k in "abc"], axis=1), dx, TOL, "projection dx")
+    assert_close(net.params["L"][0].diff, dw, TOL, "projection dw")
+    assert_close(net.params["L"][1].diff, db, TOL, "projection db")
+    check_gradients(net)
+
+
+def test_projection_rejects_bottoms_of_other_sizes():
+    with pytest.raises(pycolorize.Error, match=r"layer 'L'.*bottom 1 has shape \(1, 2, 4, 6\)"):
+        build('type: "Projection" bottom: "a" bottom: "b" top: "y" convolution_param { num_output: 2 }',
+              {"a": np.zeros((1, 3, 4, 5), np.float32), "b": np.zeros((1, 2, 4, 6), np.float32)})
+
+
+RESAMPLE_CASES = [
+    # (kernel, stride, pad, dilation, input H x W)
+    ((4, 4), (2, 2), (1, 1), (1, 1), (5, 6)),     # the bilinear x2 upsampler
+    ((16, 16), (8, 8), (4, 4), (1, 1), (3, 2)),   # x8: the strides the blocked forward takes
+    ((3, 5), (2, 3), (2, 0), (2, 1), (4, 3)),
+]
+
+
+@pytest.mark.parametrize("case", RESAMPLE_CASES)
+@pytest.mark.parametrize("add", [True, False], ids=["add", "alone"])
+def test_resample_add(device, case, add):
+    """y += D(x) per channel plane (D a single-channel Deconvolution); with x alone, y = D(x)."""
+    k, s, p, d, (H, W) = case
+    rng = np.random.RandomState(12)
+    x = rng.randn(2, 3, H, W).astype(np.float32)
+    Ho, Wo = ((H - 1) * s[0] + d[0] * (k[0] - 1) + 1 - 2 * p[0], (W - 1) * s[1] + d[1] * (k[1] - 1) + 1 - 2 * p[1])
+    y0 = rng.randn(2, 3, Ho, Wo).astype(np.float32)
+    conv = (f'convolution_param {{ kernel_h: {k[0]} kernel_w: {k[1]} stride_h: {s[0]} stride_w: {s[1]} pad_h: {p[0]} '
+            f'pad_w: {p[1]} dilation: {d[0]} dilation: {d[1]} bias_term: false weight_filler {{ type: "gaussian" }} }}')
+    text = "force_backward: true\n"
+    for name, arr in (("x", x), ("y_in", y0)):
+        dims = " ".join(f"dim: {n}" for n in arr.shape)
+        text += f'layer {{ name: "{name}" type: "Input" top: "{name}" input_param {{ shape {{ {dims} }} }} }}\n'
+    if add:  # (a copy first, so that repeated forwards start from y0)
+        text += 'layer { name: "y" type: "Power" bottom: "y_in" top: "y" }\n'
+        text += 'layer { name: "L" type: "ResampleAdd" bottom: "y" bottom: "x" top: "y" ' + conv + " }\n"
+    else:
+        text += 'layer { name: "L" type: "ResampleAdd" bottom: "x" top: "y" ' + conv + " }\n"
+    net = net_from(text)
+    net.blobs["x"].data[...] = x
+    net.blobs["y_in"].data[...] = y0
+    w = net.params["L"][0].data.astype(np.float64)
+    assert w.shape == (1, 1) + k
+    out, dy = fwd_bwd(net, ["y"])
+    planes = x.reshape(6, 1, H, W).astype(np.float64)
+    up = ref.deconv2d(planes, w, None, s, p, d).reshape(2, 3, Ho, Wo)
+    assert_close(out["y"], up + (y0 if add else 0), TOL, "resample-add forward")
+    dyp = dy["y"].astype(np.float64).reshape(6, 1, Ho, Wo)
+    assert_close(net.blobs["x"].diff, ref.conv2d(dyp, w, None, s, p, d).reshape(x.shape), TOL, "resample-add dx")
+    assert_close(net.params["L"][0].diff, ref.conv2d_backward(dyp, w, planes, s, p, d)[1], TOL, "resample-add dw")
+    if add:
+        assert_close(net.blobs["y_in"].diff, dy["y"], TOL, "resample-add passes the sum's gradient through")
+    check_gradients(net)
 
 
 POOL_CASES = [

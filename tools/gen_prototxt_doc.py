@@ -17,6 +17,10 @@ LAYERS = {
     "Input": ("input_param", "tops whose data is set from Python (`net.forward(data=...)`)"),
     "Convolution": ("convolution_param", "2-D convolution (im2col + OpenBLAS SGEMM on the CPU)"),
     "Deconvolution": ("convolution_param", "transpose of Convolution; bilinear upsampling with the bilinear filler"),
+    "Projection": ("convolution_param", "1x1 convolution of the bottoms' channel concatenation, without building it "
+                   "(the projection pass writes it; same weights as Concat + Convolution)"),
+    "ResampleAdd": ("convolution_param", "y += a single-channel Deconvolution of x, per channel plane, in place "
+                    "(the projection pass's upsample-and-add)"),
     "Pooling": ("pooling_param", "MAX / AVE pooling with Caffe's output-size rounding"),
     "ReLU": ("relu_param", "rectifier, optionally leaky; usually in place"),
     "Dropout": ("dropout_param", "inverted dropout in TRAIN, identity in TEST"),

@@ -100,19 +100,6 @@ void BaseConvolutionLayer::reshape(const Blobs& bottom, const Blobs& top) {
   }
 }
 
-void BaseConvolutionLayer::view_weight_columns(std::shared_ptr<Blob> weights, int first_column, std::shared_ptr<Blob> bias) {
-  PYC_CHECK(!reverse() && group_ == 1 && kh_ == 1 && kw_ == 1, where(), ": only a 1x1, group-1 Convolution views weight columns");
-  PYC_CHECK(weights->num_axes() == 4 && weights->shape(0) == num_output_ && weights->count(2) == 1 && first_column >= 0 &&
-                first_column + im_channels_ <= weights->shape(1),
-            where(), ": cannot view columns [", first_column, ", ", first_column + im_channels_, ") of weights ",
-            weights->shape_string());
-  PYC_CHECK(bias_ == (bias != nullptr) && (!bias || bias->count() == num_output_), where(), ": the bias does not fit");
-  blobs_[0] = std::move(weights);
-  if (bias_) blobs_[1] = std::move(bias);
-  w_offset_ = first_column;
-  w_ld_ = blobs_[0]->shape(1);
-}
-
 int BaseConvolutionLayer::band_rows(int64_t budget_floats) const {
   const int64_t per_row = static_cast<int64_t>(geom_.channels) * kh_ * kw_ * geom_.out_w;
   const int64_t rows = std::max(budget_floats / std::max<int64_t>(per_row, 1), (kMinBandColumns + geom_.out_w - 1) / std::max(geom_.out_w, 1));  // out_w is 0 for an empty bottom

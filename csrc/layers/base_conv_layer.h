@@ -14,6 +14,7 @@
 
 #include "layer.h"
 #include "layers/cudnn_conv.h"
+#include "layers/depthwise.h"
 #include "util/gpu_math.h"
 #include "util/im2col.h"
 
@@ -26,13 +27,6 @@ class BaseConvolutionLayer : public Layer {
   int min_tops() const override { return 1; }
   bool equal_bottom_top_count() const override { return true; }
   void reshape(const Blobs& bottom, const Blobs& top) override;
-
-  // Makes this 1x1, group-1 Convolution use columns [first_column, first_column + input channels)
-  // of the wider (num_output, C, 1, 1) `weights` (and `bias`, or none) in place of its own blobs,
-  // without a copy: the GEMMs read them with C as the leading dimension. The projection pass
-  // (net_optimize.cpp) runs slices of one layer's weights this way. The GPU then runs im2col-free
-  // cuBLAS, not cuDNN, whose filter descriptors cannot stride.
-  void view_weight_columns(std::shared_ptr<Blob> weights, int first_column, std::shared_ptr<Blob> bias);
 
  protected:
   virtual bool reverse() const = 0;  // true for Deconvolution
@@ -49,8 +43,12 @@ class BaseConvolutionLayer : public Layer {
   void add_bias(float* data, int channels, int64_t spatial);
   void bias_gradient(const float* diff, int channels, int64_t spatial, float* db);
 
-  // Single-channel-per-group case (e.g. the bilinear upsampling deconvolutions): direct loops.
+  // Single-channel-per-group case (e.g. the bilinear upsampling deconvolutions): direct loops
+  // (layers/depthwise.h) over this geometry, the column side being the small one.
   bool depthwise() const { return im_channels_ / group_ == 1 && col_channels_ / group_ == 1; }
+  Depthwise depthwise_geometry() const {
+    return {geom_.out_h, geom_.out_w, geom_.height, geom_.width, kh_, kw_, sh_, sw_, ph_, pw_, dh_, dw_, group_};
+  }
 
   int num_output_ = 0, group_ = 1;
   bool bias_ = true;
@@ -58,18 +56,14 @@ class BaseConvolutionLayer : public Layer {
   int im_channels_ = 0, col_channels_ = 0;  // channels on the image side and the column side
   ConvGeometry geom_{};                     // per group: image side C/group, H, W; column side Ho, Wo
   bool is_1x1_ = false;
-  int w_offset_ = 0, w_ld_ = 0;  // view_weight_columns: first weight and row stride (0: own blob, Kg)
 
   // ---- GPU (base_conv_layer.cu) ----
-  // engine: DEFAULT = cuDNN, except depthwise layers, which run the direct kernels below; CUDNN =
+  // engine: DEFAULT = cuDNN, except depthwise layers, which run layers/depthwise.cu; CUDNN =
   // cuDNN always; CAFFE = im2col + cuBLAS (and the direct kernels when depthwise).
   bool use_cudnn() const;
   CudnnConv& cudnn_for(const Blob& bottom);  // descriptors for this bottom's shape
   void add_bias_gpu(float* data, int num, int channels, int64_t spatial);          // all `num` images
   void bias_gradient_gpu(const float* diff, int num, int channels, int64_t spatial, float* db);
-  // One image-side plane per column-side plane (group == channels): out[s*i + t - p] += in[i] * w[t].
-  void depthwise_image_from_columns_gpu(const Blob& columns, Blob& image);
-  void depthwise_backward_gpu(const float* image_diff, const Blob& columns, bool need_data, float* columns_diff);
   gpu::Buffer gpu_col_;
   std::shared_ptr<CudnnConv> cudnn_;
 

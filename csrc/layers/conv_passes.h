@@ -11,8 +11,7 @@
 //
 // A Backend supplies the device's primitives: gemm (row-major, explicit leading dimensions, as
 // blas::gemm_ld), set, im2col and col2im of a band (col2im adds into the image), the column buffer,
-// and the weights' data on that device. The weights may be a column slice of a wider blob
-// (view_weight_columns): rows ldw apart, starting w_offset_ floats in.
+// and the weights' data on that device.
 #pragma once
 
 #include <algorithm>
@@ -28,8 +27,8 @@ void BaseConvolutionLayer::gemm_pass(Backend& be, Pass pass, const float* image,
   const int out_w = geom_.out_w, P = geom_.out_h * out_w;
   const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
   const int rows = band_rows(Backend::kBandFloats);
-  const int ldw = w_ld_ ? w_ld_ : Kg;  // the weights' row stride (view_weight_columns)
-  const float* w = pass == Pass::kWeightGrad ? nullptr : be.weights(*blobs_[0]) + w_offset_;
+  const int ldw = Kg;  // the weights' row stride
+  const float* w = pass == Pass::kWeightGrad ? nullptr : be.weights(*blobs_[0]);
   float* buf = is_1x1_ ? nullptr : be.buffer(static_cast<int64_t>(Kg) * rows * out_w);
   for (int g = 0; g < group_; ++g) {
     const float* wg = w ? w + static_cast<int64_t>(g) * Mg * ldw : nullptr;
@@ -59,7 +58,7 @@ void BaseConvolutionLayer::gemm_pass(Backend& be, Pass pass, const float* image,
         be.col2im(buf, geom_, oh0, oh1, img_out);
       }
     } else {
-      float* dwg = out + w_offset_ + static_cast<int64_t>(g) * Mg * ldw;
+      float* dwg = out + static_cast<int64_t>(g) * Mg * ldw;
       if (is_1x1_) {
         be.gemm(false, true, Mg, Kg, P, col, P, img, P, 1.f, dwg, ldw);
         continue;

@@ -17,7 +17,7 @@ void DeconvolutionLayer::forward_gpu(const Blobs& bottom, const Blobs& top) {
       continue;
     }
     if (depthwise()) {
-      depthwise_image_from_columns_gpu(*bottom[i], *top[i]);
+      depthwise_up_gpu(depthwise_geometry(), bottom[i]->count(0, 2), bottom[i]->gpu_data(), blobs_[0]->gpu_data(), y, false);
     } else {
       const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
       const float* x = bottom[i]->gpu_data();
@@ -40,7 +40,9 @@ void DeconvolutionLayer::backward_gpu(const Blobs& top, const std::vector<bool>&
     }
     if (bias_ && param_propagate_down(1)) bias_gradient_gpu(dy, N, num_output_, top[i]->count(2), blobs_[1]->mutable_gpu_diff());
     if (depthwise()) {
-      depthwise_backward_gpu(dy, *bottom[i], propagate_down[i], propagate_down[i] ? bottom[i]->mutable_gpu_diff() : nullptr);
+      depthwise_backward_gpu(depthwise_geometry(), bottom[i]->count(0, 2), dy, bottom[i]->gpu_data(), blobs_[0]->gpu_data(),
+                             propagate_down[i] ? bottom[i]->mutable_gpu_diff() : nullptr,
+                             param_propagate_down(0) ? blobs_[0]->mutable_gpu_diff() : nullptr);
       continue;
     }
     const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);

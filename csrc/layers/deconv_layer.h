@@ -16,10 +16,6 @@ class DeconvolutionLayer : public BaseConvolutionLayer {
   void forward_cpu(const Blobs& bottom, const Blobs& top) override;
   void backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) override;
   PYC_GPU_METHODS
-
- private:
-  void depthwise_forward(const Blob& bottom, Blob& top);
-  void depthwise_backward(const Blob& top, bool need_data, const Blob& bottom, Blob& bottom_diff_owner);
 };
 
 }  // namespace pycolorize

@@ -100,7 +100,7 @@ std::vector<MessageSpec> make_messages() {
         sub("loss_param", "LossParameter", "loss layers: ignore_label, normalization"),
         sub("batch_norm_param", "BatchNormParameter", "BatchNorm"),
         sub("concat_param", "ConcatParameter", "Concat"),
-        sub("convolution_param", "ConvolutionParameter", "Convolution, Deconvolution"),
+        sub("convolution_param", "ConvolutionParameter", "Convolution, Deconvolution, Projection, ResampleAdd"),
         sub("dropout_param", "DropoutParameter", "Dropout"),
         sub("eltwise_param", "EltwiseParameter", "Eltwise"),
         sub("flatten_param", "FlattenParameter", "Flatten"),
