@@ -77,12 +77,13 @@ def open_h5(path, kind="HDF5 weights file"):
         raise Error(f"{path}: not a readable {kind} ({type(e).__name__}: {e})") from None
 
 
-def read_caffe_h5(f, path, layers=None, kind="HDF5 weights file"):
+def read_caffe_h5(f, path, layers=None, kind="HDF5 weights file", lazy=False):
     """{layer: [float32 array, ...]} in blob order from the ``/data/<layer>/<i>`` groups of the
     Caffe HDF5 file `f` (open, from open_h5; `path` names it in errors), in file order; only the
     layers named in `layers` when given (the others are neither read nor checked: Caffe ignores
     them). A layer without parameters has an empty list. An index the file lacks (a shared
-    parameter, which Caffe stores with its owner only) is None in the list.
+    parameter, which Caffe stores with its owner only) is None in the list. With `lazy`, the
+    h5py datasets themselves, checked for all but their data, which read_into copies into place.
 
     Anything else is an Error naming the file and the group or dataset: no ``/data`` group, a layer
     that is not a group, a member that is not a blob index 0, 1, ... or not a dataset of numbers
@@ -108,15 +109,37 @@ def read_caffe_h5(f, path, layers=None, kind="HDF5 weights file"):
             if not isinstance(src, h5py.Dataset) or src.shape is None:
                 raise Error(f"{path}: {where}/{key} is not a numeric dataset (it is "
                             f"{'an empty dataset' if isinstance(src, h5py.Dataset) else 'a ' + type(src).__name__})")
-            try:
-                value = np.asarray(src, dtype=np.float32)
-            except H5_ERRORS as e:  # strings, compound types: h5py has no conversion to float32
-                raise Error(f"{path}: not a readable {kind} ({type(e).__name__}: {e}) at {where}/{key}") from None
+            if lazy and src.dtype.kind not in "fiub":
+                read_into(src, False, path, kind)  # strings, compound types: h5py's error, as the eager read's
+            value = src if lazy else read_into(src, None, path, kind)
             if src.dtype.kind not in "fiu":  # booleans convert, but are not weights
                 raise Error(f"{path}: {where}/{key} is not a numeric dataset (its type is {src.dtype})")
             blobs[int(key)] = value
         out[layer] = [blobs.get(i) for i in range(max(blobs, default=-1) + 1)]
     return out
+
+
+READ_CHUNK = 1 << 22  # elements per read when only checking that a dataset reads (16 MB of float32)
+
+
+def read_into(src, out, path, kind="HDF5 weights file"):
+    """The h5py dataset `src` as float32: into the C-contiguous float32 array `out` (of its element
+    count) and returned, or, with `out` None, a new array; with `out` False, read in slices of
+    READ_CHUNK elements and dropped (a check that every byte reads, in bounded memory). h5py's
+    errors (a truncated or damaged file) are an Error naming the file and the dataset."""
+    try:
+        if out is None:
+            return np.asarray(src, dtype=np.float32)
+        if out is False:
+            rows = max(1, READ_CHUNK // max(1, int(np.prod(src.shape[1:], dtype=np.int64))))
+            as_float = src.astype(np.float32)  # HDF5's conversion, as np.asarray(src, np.float32) uses
+            for start in range(0, src.shape[0] if src.shape else 1, rows):
+                as_float[start:start + rows] if src.shape else as_float[()]
+            return None
+        src.read_direct(out.reshape(src.shape))
+        return out
+    except H5_ERRORS as e:
+        raise Error(f"{path}: not a readable {kind} ({type(e).__name__}: {e}) at {src.name}") from None
 
 
 WEIGHT_SUFFIXES = (".caffemodel.h5", ".caffemodel", ".h5")
@@ -146,19 +169,30 @@ def load_weights(net, path):
     with open_h5(path) as f:
         file_layers = list(f["data"]) if isinstance(f.get("data"), h5py.Group) else []
         folds = [n for n in file_layers if n.endswith("_bn") and n not in params and n[:-3] in params]
-        stored = read_caffe_h5(f, path, layers=set(params) | set(folds))
-    if folds:
-        from .export import fold_batchnorm, is_batchnorm
+        # Datasets, not arrays: the weights are read straight into the blobs, after every check
+        # and after a first read in small slices that fails now, not halfway, on a damaged file
+        # (so the peak memory is the net's, not twice the file's: 588 MB for the released net).
+        stored = read_caffe_h5(f, path, layers=set(params) | set(folds), lazy=True)
+        if folds:
+            from .export import fold_batchnorm, is_batchnorm
 
-        bn = {n: stored.pop(n) for n in folds}
-        bn = {n: b for n, b in bn.items() if is_batchnorm(b)}
-        if bn:
-            stored.update(fold_batchnorm({**{n[:-3]: stored.get(n[:-3], []) for n in bn}, **bn}, where=path))
-            warnings.warn(f"{path}: BatchNorm statistics folded into the convolutions of net '{net.name}', which has "
-                          f"no BatchNorm layers: {', '.join(bn)}", stacklevel=2)
-    pending, loaded, reshaped = _match(net, path, params, stored)
-    for blob, array in pending:
-        blob.data[...] = array
+            bn = {n: stored.pop(n) for n in folds}
+            bn = {n: [None if d is None else read_into(d, None, path) for d in b] for n, b in bn.items()}
+            bn = {n: b for n, b in bn.items() if is_batchnorm(b)}
+            if bn:
+                convs = {n[:-3]: [None if d is None else read_into(d, None, path) for d in stored.get(n[:-3], [])] for n in bn}
+                stored.update(fold_batchnorm({**convs, **bn}, where=path))
+                warnings.warn(f"{path}: BatchNorm statistics folded into the convolutions of net '{net.name}', which has "
+                              f"no BatchNorm layers: {', '.join(bn)}", stacklevel=2)
+        pending, loaded, reshaped = _match(net, path, params, stored)
+        for _, src in pending:
+            if isinstance(src, h5py.Dataset):
+                read_into(src, False, path)
+        for blob, src in pending:
+            if isinstance(src, h5py.Dataset):
+                read_into(src, blob.data, path)
+            else:
+                blob.data[...] = src.reshape(blob.shape)
     if params and not loaded:
         raise Error(f"{path}: none of its layers ({', '.join(file_layers[:8])}{', ...' if len(file_layers) > 8 else ''}) "
                     f"is a layer with parameters in net '{net.name}' ({', '.join(list(params)[:8])}); wrong network?")
@@ -169,8 +203,9 @@ def load_weights(net, path):
 
 
 def _match(net, path, params, stored):
-    """(blob, float32 array) pairs to copy, the layers they come from and the reshapes to warn about
-    ("layer blob i (stored shape) -> (net shape)"), from read_caffe_h5's arrays; writes nothing."""
+    """(blob, source) pairs to copy (a source is an h5py dataset or a float32 array of the blob's
+    count), the layers they come from and the reshapes to warn about ("layer blob i (stored shape)
+    -> (net shape)"), from read_caffe_h5's datasets or arrays; reads and writes nothing."""
     pending, loaded, reshaped = [], [], []
     for layer, arrays in stored.items():
         blobs = params[layer]
@@ -188,7 +223,7 @@ def _match(net, path, params, stored):
                             f"{tuple(blob.shape)} in the net")
             if _strip_ones(src.shape) != _strip_ones(blob.shape):  # not the everyday trailing-1s case
                 reshaped.append(f"{layer} blob {i} {tuple(src.shape)} -> {tuple(blob.shape)}")
-            pending.append((blob, src.reshape(blob.shape)))
+            pending.append((blob, src))
         loaded.append(layer)
     return pending, loaded, reshaped
 

@@ -202,6 +202,31 @@ def test_damaged_file_is_an_error_naming_it(tmp_path):
         net.copy_from(path)
 
 
+def test_unreadable_data_after_good_layers_leaves_the_net_as_it_was(tmp_path):
+    """The weights go straight into the blobs (no second copy of the file in memory), but only
+    after every dataset has been read once: a damaged chunk in the last layer is an Error naming
+    the file and dataset, and the layers before it keep their old values too."""
+    pycolorize.set_random_seed(6)
+    src = net_from(TEXT)
+    path = tmp_path / "bad_chunk.h5"
+    with h5py.File(path, "w") as f:
+        for layer, blobs in src.params.items():
+            for i, b in enumerate(blobs):
+                f.create_dataset(f"data/{layer}/{i}", data=b.data + 1, chunks=b.shape, compression="gzip")
+        bad = f["data/ip/0"]
+        offset, size = bad.id.get_chunk_info(0).byte_offset, bad.id.get_chunk_info(0).size
+    data = bytearray(path.read_bytes())
+    data[offset:offset + size] = bytes(size)  # the compressed chunk zeroed: inflate fails
+    path.write_bytes(bytes(data))
+    net = net_from(TEXT)
+    before = {k: [p.data.copy() for p in ps] for k, ps in net.params.items()}
+    with pytest.raises(pycolorize.Error, match=rf"^{path}: not a readable HDF5 weights file \(.*\) at /data/ip/0$"):
+        net.copy_from(path)
+    for k, ps in net.params.items():
+        for p, b in zip(ps, before[k]):
+            np.testing.assert_array_equal(p.data, b)
+
+
 SHARED = ('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
           'layer { name: "a" type: "InnerProduct" bottom: "x" top: "a" param { name: "w" } '
           'inner_product_param { num_output: 3 weight_filler { type: "gaussian" } bias_filler { type: "gaussian" } } }\n'
@@ -273,3 +298,25 @@ def test_both_readers_give_one_error_naming_file_and_dataset(tmp_path, member, m
         vgg.read_vgg_weights(str(path))
     assert "\n" not in str(from_net.value)
     assert str(from_net.value).replace("VGG-16 ", "") == str(from_vgg.value).replace("VGG-16 ", "")
+
+
+def test_loading_reads_into_the_blobs_without_a_copy_of_the_file(tmp_path):
+    """The weights are read straight into the net's blobs: a 32 MB layer loads with a few MB of
+    NumPy memory (the check pass reads in 16 MB slices), not a second 32 MB copy."""
+    import tracemalloc
+
+    text = ('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 4096 } } }\n'
+            'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param { num_output: 2048 } }\n')
+    src = net_from(text)
+    src.params["ip"][0].data[...] = np.random.RandomState(7).rand(2048, 4096)
+    path = tmp_path / "big.h5"
+    src.save(path)
+    net = net_from(text)
+    tracemalloc.start()
+    try:
+        net.copy_from(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(net.params["ip"][0].data, src.params["ip"][0].data)
+    assert peak < 24 * 2**20, f"loading a 32 MB layer took {peak / 2**20:.0f} MB of NumPy memory"
