@@ -111,6 +111,10 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("optimized", &Net::optimized)
       .def_property_readonly("removed_layers", &Net::removed_layers)
       .def_property_readonly("removed_blobs", &Net::removed_blobs)
+      // memory reuse (net_memory.cpp)
+      .def("enable_memory_reuse", &Net::enable_memory_reuse, py::arg("keep") = std::vector<std::string>{})
+      .def_property_readonly("reused_blobs", &Net::reused_blobs)
+      .def_property_readonly("arena_bytes", &Net::arena_bytes)
       .def_property_readonly("literal_layers", [](const Net& n) {
         py::list out;
         for (const auto& l : n.literal_layers()) out.append(py::make_tuple(l.name, l.type, l.params, l.owners));

@@ -58,6 +58,13 @@ const float* Blob::gpu_diff() const { return static_cast<const float*>(diff_->gp
 float* Blob::mutable_gpu_data() { return static_cast<float*>(data_->mutable_gpu_data()); }
 float* Blob::mutable_gpu_diff() { return static_cast<float*>(diff_->mutable_gpu_data()); }
 
+void Blob::set_data_memory(std::shared_ptr<SyncedMemory> mem) {
+  PYC_CHECK(mem && mem->size() >= static_cast<size_t>(count_) * sizeof(float), "set_data_memory: ", mem ? mem->size() : 0,
+            " bytes for a blob of shape ", shape_string());
+  data_ = std::move(mem);
+  capacity_ = count_;
+}
+
 void Blob::share_data(const Blob& other) {
   PYC_CHECK(count_ == other.count_, "share_data: counts differ, ", shape_string(), " vs ", other.shape_string());
   data_ = other.data_;

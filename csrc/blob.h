@@ -46,6 +46,8 @@ class Blob {
   const std::shared_ptr<SyncedMemory>& data() const { return data_; }
   const std::shared_ptr<SyncedMemory>& diff() const { return diff_; }
 
+  // Make this blob's data `mem` (at least count() floats), e.g. a slice of Net's reuse arena.
+  void set_data_memory(std::shared_ptr<SyncedMemory> mem);
   // Make this blob view another blob's buffers (counts must match).
   void share_data(const Blob& other);
   void share_diff(const Blob& other);

@@ -352,7 +352,22 @@ float Net::forward_from_to(int start, int end) {
             num_layers(), " layers");
   Runtime::bind_thread();
   if (!equal_kernels_.empty()) check_equal_kernels();
+  if (reuse_) {
+    PYC_CHECK(start == 0, "net '", name_, "' reuses memory (reuse_memory), so a forward pass starts at its first "
+              "layer, not at '", layer_names_[start], "': the blobs before it may hold later layers' values");
+    if (Runtime::mode() == Mode::CPU) {  // (the arena is host memory; the GPU keeps its own buffers)
+      reshape();
+      bool same = planned_counts_.size() == blobs_.size();
+      for (size_t b = 0; same && b < blobs_.size(); ++b) same = planned_counts_[b] == blobs_[b]->count();
+      if (!same) plan_memory();
+    }
+  }
   float loss = 0;
+  if (reuse_) {  // the layers up to `end` in the memory schedule's order (net_memory.cpp)
+    for (int i : exec_order_)
+      if (i <= end) loss += layers_[i]->forward(bottom_vecs_[i], top_vecs_[i]);
+    return loss;
+  }
   for (int i = start; i <= end; ++i) loss += layers_[i]->forward(bottom_vecs_[i], top_vecs_[i]);
   return loss;
 }

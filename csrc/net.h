@@ -79,6 +79,18 @@ class Net {
   const std::vector<std::string>& removed_layers() const { return removed_layers_; }
   const std::vector<std::string>& removed_blobs() const { return removed_blobs_; }
 
+  // Memory reuse for a net that only runs forward (net_memory.cpp): the blobs that are neither
+  // inputs, outputs, parameters' views nor in `keep` share one host arena, placed by when each is
+  // first written and last read, so a blob holds its values only until its last reader has run;
+  // and forward runs the layers in an order that lets blobs die early (each layer still after
+  // every layer whose blobs it reads or overwrites, so the results are the same). Forward then
+  // always starts at the first layer. Off by default; an error for a net that needs a backward
+  // pass. The plan is made at the next CPU forward and again when shapes change. Once per net.
+  void enable_memory_reuse(const std::vector<std::string>& keep = {});
+  bool reuse_memory() const { return reuse_; }
+  const std::vector<std::string>& reused_blobs() const { return reused_blobs_; }  // the arena's blobs
+  size_t arena_bytes() const { return arena_bytes_; }
+
  private:
   Net(const std::string& name, Phase phase) : name_(name), phase_(phase) {}
   // `reuse`: layer objects with parameters to take by name instead of creating them (set up
@@ -87,6 +99,11 @@ class Net {
   // Rebuilds this (literal) net as `param`, the rewritten layers with splits (net_optimize.cpp).
   void apply_rewrite(const proto::Message& param, const graph::Rewrite& rw);
   void check_equal_kernels();  // before each forward of an optimized net
+  // Blob groups sharing one buffer (Split, Reshape, in-place), for memory reuse: each group's blob
+  // ids, and whether it may go into the arena.
+  std::vector<std::vector<int>> memory_groups(std::vector<bool>* reusable);
+  std::vector<int> schedule(const std::vector<std::vector<int>>& groups, const std::vector<bool>& reusable) const;
+  void plan_memory();
   void append_param(const proto::Message& layer_param, int layer_id, int param_id);
 
   std::string name_;
@@ -115,6 +132,12 @@ class Net {
     std::shared_ptr<Blob> removed;
   };
   std::vector<EqualKernels> equal_kernels_;
+  bool reuse_ = false;
+  std::vector<int> keep_;                    // blob ids kept out of the arena
+  std::vector<std::string> reused_blobs_;
+  std::vector<int> exec_order_;              // the layers in the order forward runs them
+  std::vector<int64_t> planned_counts_;      // every blob's count when the plan was made
+  size_t arena_bytes_ = 0;
 };
 
 }  // namespace pycolorize

@@ -11,8 +11,11 @@ namespace pycolorize {
 
 SyncedMemory::SyncedMemory(size_t bytes) : size_(bytes) {}
 
+SyncedMemory::SyncedMemory(size_t bytes, std::shared_ptr<void> arena, size_t offset)
+    : cpu_ptr_(static_cast<char*>(arena.get()) + offset), arena_(std::move(arena)), size_(bytes), head_(AT_CPU) {}
+
 SyncedMemory::~SyncedMemory() {
-  std::free(cpu_ptr_);
+  if (!arena_) std::free(cpu_ptr_);
   gpu::free(gpu_ptr_);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 namespace pycolorize {
 
@@ -11,6 +12,9 @@ class SyncedMemory {
  public:
   enum Head { UNINITIALIZED, AT_CPU, AT_GPU, SYNCED };
   explicit SyncedMemory(size_t bytes);
+  // Host memory at `offset` bytes into `arena` (64-byte aligned), kept alive by this object; it
+  // starts as the valid copy, holding whatever the arena holds (Net's memory reuse).
+  SyncedMemory(size_t bytes, std::shared_ptr<void> arena, size_t offset);
   ~SyncedMemory();
   SyncedMemory(const SyncedMemory&) = delete;
   SyncedMemory& operator=(const SyncedMemory&) = delete;
@@ -26,6 +30,7 @@ class SyncedMemory {
   void to_cpu();
   void to_gpu();
   void* cpu_ptr_ = nullptr;
+  std::shared_ptr<void> arena_;  // when set, cpu_ptr_ points into it and is not ours to free
   void* gpu_ptr_ = nullptr;
   size_t size_;
   Head head_ = UNINITIALIZED;
