@@ -12,6 +12,7 @@ namespace pycolorize {
 
 namespace {
 constexpr int64_t kMinBandColumns = 2048;  // see band_rows
+constexpr int64_t kBatchFloats = 1 << 24;   // images_per_gemm's buffer: 64 MB (fc6's 4 images at 224x224: 23 MB)
 
 // gemm_pass's CPU primitives (layers/conv_passes.h): OpenBLAS and util/im2col. The band of
 // columns is one buffer per calling thread, shared by every convolution (layers run one at a time
@@ -29,8 +30,15 @@ struct CpuBackend {
     blas::gemm_ld(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
   }
   void set(int64_t n, float v, float* y) { blas::set(n, v, y); }
-  void im2col(const float* im, const ConvGeometry& g, int oh0, int oh1, float* c) { im2col_band(im, g, oh0, oh1, c); }
-  void col2im(const float* c, const ConvGeometry& g, int oh0, int oh1, float* im) { col2im_band(c, g, oh0, oh1, im); }
+  void copy2d(int rows, int cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
+    for (int r = 0; r < rows; ++r) std::copy(src + r * lds, src + r * lds + cols, dst + r * ldd);
+  }
+  void im2col(const float* im, const ConvGeometry& g, int oh0, int oh1, float* c, int64_t ld) {
+    im2col_band(im, g, oh0, oh1, c, ld);
+  }
+  void col2im(const float* c, const ConvGeometry& g, int oh0, int oh1, float* im, int64_t ld) {
+    col2im_band(c, g, oh0, oh1, im, ld);
+  }
 };
 }  // namespace
 
@@ -106,9 +114,19 @@ int BaseConvolutionLayer::band_rows(int64_t budget_floats) const {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(geom_.out_h, rows)));
 }
 
-void BaseConvolutionLayer::gemm_pass_cpu(Pass pass, const float* image, const float* columns, float* out) {
+void BaseConvolutionLayer::gemm_pass_cpu(Pass pass, const float* image, const float* columns, float* out, int images) {
   CpuBackend be;
-  gemm_pass(be, pass, image, columns, out);
+  gemm_pass(be, pass, image, columns, out, images);
+}
+
+int BaseConvolutionLayer::images_per_gemm_cpu(int num) const { return images_per_gemm(num, kBatchFloats); }
+
+int BaseConvolutionLayer::images_per_gemm(int num, int64_t budget_floats) const {
+  const int64_t P = static_cast<int64_t>(geom_.out_h) * geom_.out_w;
+  if (num < 2 || group_ != 1 || P >= kMinBandColumns || P == 0) return 1;
+  const int64_t per_image = (static_cast<int64_t>(geom_.channels) * kh_ * kw_ + col_channels_) * P;
+  const int64_t fit = budget_floats / per_image;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num, fit)));
 }
 
 void BaseConvolutionLayer::add_bias(float* data, int channels, int64_t spatial) {

@@ -14,27 +14,26 @@ namespace {
 constexpr int64_t kGpuBandFloats = int64_t(1) << 26;
 
 // One thread per (c, oh, ow) of the band writes its kh*kw column entries.
-__global__ void im2col_band_kernel(int64_t n, const float* im, ConvGeometry g, int oh0, int oh1, float* col) {
+__global__ void im2col_band_kernel(int64_t n, const float* im, ConvGeometry g, int oh0, int oh1, float* col, int64_t ld) {
   const int64_t Pb = static_cast<int64_t>(oh1 - oh0) * g.out_w;
   CUDA_KERNEL_LOOP(k, n) {
     const int ow = k % g.out_w;
     const int oh = oh0 + static_cast<int>((k / g.out_w) % (oh1 - oh0));
     const int c = static_cast<int>(k / Pb);
     const float* imc = im + static_cast<int64_t>(c) * g.height * g.width;
-    float* out = col + static_cast<int64_t>(c) * g.kernel_h * g.kernel_w * Pb + (oh - oh0) * g.out_w + ow;
+    float* out = col + static_cast<int64_t>(c) * g.kernel_h * g.kernel_w * ld + (oh - oh0) * g.out_w + ow;
     for (int i = 0; i < g.kernel_h; ++i)
       for (int j = 0; j < g.kernel_w; ++j) {
         const int h = oh * g.stride_h - g.pad_h + i * g.dilation_h;
         const int w = ow * g.stride_w - g.pad_w + j * g.dilation_w;
         *out = (h >= 0 && h < g.height && w >= 0 && w < g.width) ? imc[h * g.width + w] : 0.f;
-        out += Pb;
+        out += ld;
       }
   }
 }
 
 // One thread per image pixel gathers the band's columns that read it, and adds them in.
-__global__ void col2im_band_kernel(int64_t n, const float* col, ConvGeometry g, int oh0, int oh1, float* im) {
-  const int64_t Pb = static_cast<int64_t>(oh1 - oh0) * g.out_w;
+__global__ void col2im_band_kernel(int64_t n, const float* col, ConvGeometry g, int oh0, int oh1, float* im, int64_t ld) {
   CUDA_KERNEL_LOOP(k, n) {
     const int w = k % g.width, h = (k / g.width) % g.height;
     const int c = static_cast<int>(k / (static_cast<int64_t>(g.width) * g.height));
@@ -49,7 +48,7 @@ __global__ void col2im_band_kernel(int64_t n, const float* col, ConvGeometry g, 
         if (ww < 0 || ww % g.stride_w) continue;
         const int ow = ww / g.stride_w;
         if (ow >= g.out_w) continue;
-        acc += col[((static_cast<int64_t>(c) * g.kernel_h + i) * g.kernel_w + j) * Pb + (oh - oh0) * g.out_w + ow];
+        acc += col[((static_cast<int64_t>(c) * g.kernel_h + i) * g.kernel_w + j) * ld + (oh - oh0) * g.out_w + ow];
       }
     }
     im[k] += acc;
@@ -88,22 +87,25 @@ struct GpuBackend {
     gpu::gemm_ld(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
   }
   void set(int64_t n, float v, float* y) { gpu::set(n, v, y); }
-  void im2col(const float* im, const ConvGeometry& g, int oh0, int oh1, float* c) {
+  void copy2d(int rows, int cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
+    gpu::copy2d(rows, cols, src, lds, dst, ldd);
+  }
+  void im2col(const float* im, const ConvGeometry& g, int oh0, int oh1, float* c, int64_t ld) {
     const int64_t n = static_cast<int64_t>(g.channels) * (oh1 - oh0) * g.out_w;
-    im2col_band_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, im, g, oh0, oh1, c);
+    im2col_band_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, im, g, oh0, oh1, c, ld);
     CUDA_POST_LAUNCH();
   }
-  void col2im(const float* c, const ConvGeometry& g, int oh0, int oh1, float* im) {
+  void col2im(const float* c, const ConvGeometry& g, int oh0, int oh1, float* im, int64_t ld) {
     const int64_t n = static_cast<int64_t>(g.channels) * g.height * g.width;
-    col2im_band_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, c, g, oh0, oh1, im);
+    col2im_band_kernel<<<gpu::blocks(n), gpu::kThreads>>>(n, c, g, oh0, oh1, im, ld);
     CUDA_POST_LAUNCH();
   }
 };
 }  // namespace
 
-void BaseConvolutionLayer::gemm_pass_gpu(Pass pass, const float* image, const float* columns, float* out) {
+void BaseConvolutionLayer::gemm_pass_gpu(Pass pass, const float* image, const float* columns, float* out, int images) {
   GpuBackend be{gpu_col_};
-  gemm_pass(be, pass, image, columns, out);
+  gemm_pass(be, pass, image, columns, out, images);
 }
 
 void BaseConvolutionLayer::add_bias_gpu(float* data, int num, int channels, int64_t spatial) {

@@ -32,14 +32,24 @@ class BaseConvolutionLayer : public Layer {
   virtual bool reverse() const = 0;  // true for Deconvolution
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
 
-  // The GEMM passes over one image (n) of one bottom/top pair, pointers at that image's start
-  // (layers/conv_passes.h): kColumns writes out = columns = W * im2col(image); kImage writes
-  // out = image = col2im(W^T * columns); kWeightGrad adds columns * im2col(image)^T to out = dW.
+  // The GEMM passes over `images` consecutive images of one bottom/top pair, pointers at the first
+  // one's start (layers/conv_passes.h): kColumns writes out = columns = W * im2col(image); kImage
+  // writes out = image = col2im(W^T * columns); kWeightGrad adds columns * im2col(image)^T to
+  // out = dW. Several images go through one GEMM side by side (images_per_gemm says how many).
   enum class Pass { kColumns, kImage, kWeightGrad };
   template <class Backend>
-  void gemm_pass(Backend& be, Pass pass, const float* image, const float* columns, float* out);
-  void gemm_pass_cpu(Pass pass, const float* image, const float* columns, float* out);  // OpenBLAS
-  void gemm_pass_gpu(Pass pass, const float* image, const float* columns, float* out);  // cuBLAS (engine CAFFE)
+  void gemm_pass(Backend& be, Pass pass, const float* image, const float* columns, float* out, int images);
+  template <class Backend>
+  void batched_pass(Backend& be, Pass pass, const float* image, const float* columns, float* out, int images);
+  void gemm_pass_cpu(Pass pass, const float* image, const float* columns, float* out, int images = 1);  // OpenBLAS
+  void gemm_pass_gpu(Pass pass, const float* image, const float* columns, float* out, int images = 1);  // cuBLAS (engine CAFFE)
+  // How many of `num` images one GEMM should take: 1, unless an image has fewer output positions
+  // than a GEMM needs to run at full speed (fc6 has 49 at 224x224); then as many as fit in
+  // budget_floats of buffer (their columns and column side), so that the weights stream from
+  // memory once per group of images, not once per image.
+  // (The GPU runs cuDNN unless engine: CAFFE, and then one image per GEMM.)
+  int images_per_gemm(int num, int64_t budget_floats) const;
+  int images_per_gemm_cpu(int num) const;
   void add_bias(float* data, int channels, int64_t spatial);
   void bias_gradient(const float* diff, int channels, int64_t spatial, float* db);
 

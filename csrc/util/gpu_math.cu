@@ -118,6 +118,12 @@ void copy(int64_t n, const float* x, float* y) {
   CUDA_CHECK(cudaMemcpyAsync(y, x, n * sizeof(float), cudaMemcpyDeviceToDevice));
 }
 
+void copy2d(int rows, int cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
+  if (rows == 0 || cols == 0) return;
+  CUDA_CHECK(cudaMemcpy2DAsync(dst, ldd * sizeof(float), src, lds * sizeof(float), cols * sizeof(float), rows,
+                               cudaMemcpyDeviceToDevice));
+}
+
 void axpy(int64_t n, float a, const float* x, float* y) {
   if (n == 0) return;
   axpy_kernel<<<blocks(n), kThreads>>>(n, a, x, y);

@@ -19,6 +19,8 @@ void gemv(bool trans_a, int M, int N, float alpha, const float* A, const float* 
 
 void set(int64_t n, float value, float* y);
 void copy(int64_t n, const float* x, float* y);
+// rows x cols floats from src (rows lds apart) to dst (rows ldd apart).
+void copy2d(int rows, int cols, const float* src, int64_t lds, float* dst, int64_t ldd);
 void axpy(int64_t n, float alpha, const float* x, float* y);  // y += alpha * x
 void scale(int64_t n, float alpha, float* y);                 // y *= alpha
 void scaled_copy(int64_t n, float alpha, const float* x, float* y);  // y = alpha * x

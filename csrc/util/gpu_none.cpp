@@ -35,6 +35,7 @@ void gemm_ld(bool, bool, int, int, int, float, const float*, int, const float*, 
 void gemv(bool, int, int, float, const float*, const float*, float, float*) { no_cuda(); }
 void set(int64_t, float, float*) { no_cuda(); }
 void copy(int64_t, const float*, float*) { no_cuda(); }
+void copy2d(int, int, const float*, int64_t, float*, int64_t) { no_cuda(); }
 void axpy(int64_t, float, const float*, float*) { no_cuda(); }
 void scale(int64_t, float, float*) { no_cuda(); }
 void scaled_copy(int64_t, float, const float*, float*) { no_cuda(); }

@@ -1,20 +1,20 @@
 // util/im2col.cpp
 #include "util/im2col.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace pycolorize {
 
-void im2col_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float* col) {
+void im2col_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float* col, long ld) {
   const int K = g.channels * g.kernel_h * g.kernel_w;
-  const int ncols = (oh1 - oh0) * g.out_w;
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < K; ++r) {
     const int j = r % g.kernel_w;
     const int i = (r / g.kernel_w) % g.kernel_h;
     const int c = r / (g.kernel_w * g.kernel_h);
     const float* plane = im + static_cast<long>(c) * g.height * g.width;
-    float* out = col + static_cast<long>(r) * ncols;
+    float* out = col + r * ld;
     for (int oh = oh0; oh < oh1; ++oh, out += g.out_w) {
       const int ih = oh * g.stride_h - g.pad_h + i * g.dilation_h;
       if (ih < 0 || ih >= g.height) {
@@ -42,20 +42,25 @@ void im2col_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float
   }
 }
 
-void col2im_band(const float* col, const ConvGeometry& g, int oh0, int oh1, float* im) {
-  const int ncols = (oh1 - oh0) * g.out_w;
+void col2im_band(const float* col, const ConvGeometry& g, int oh0, int oh1, float* im, long ld) {
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < g.channels; ++c) {
     float* plane = im + static_cast<long>(c) * g.height * g.width;
     for (int i = 0; i < g.kernel_h; ++i) {
       for (int j = 0; j < g.kernel_w; ++j) {
         const int r = (c * g.kernel_h + i) * g.kernel_w + j;
-        const float* in = col + static_cast<long>(r) * ncols;
+        const float* in = col + r * ld;
         const int off = j * g.dilation_w - g.pad_w;
         for (int oh = oh0; oh < oh1; ++oh, in += g.out_w) {
           const int ih = oh * g.stride_h - g.pad_h + i * g.dilation_h;
           if (ih < 0 || ih >= g.height) continue;
           float* row = plane + static_cast<long>(ih) * g.width;
+          if (g.stride_w == 1) {  // the valid ow, 0 <= ow + off < width, are one range: a plain vector add
+            const int lo = std::max(0, -off), hi = std::min(g.out_w, g.width - off);
+            float* dst = row + off;
+            for (int ow = lo; ow < hi; ++ow) dst[ow] += in[ow];
+            continue;
+          }
           for (int ow = 0; ow < g.out_w; ++ow) {
             const int iw = ow * g.stride_w + off;
             if (iw >= 0 && iw < g.width) row[iw] += in[ow];

@@ -2,7 +2,8 @@
 //
 // Works on a band of output rows [oh0, oh1) so a convolution can stream through a large image with
 // a cache-sized column buffer. The column matrix has K = C*kh*kw rows (c, i, j order, c slowest) and
-// (oh1 - oh0) * Wo columns, exactly Caffe's im2col layout restricted to that band.
+// (oh1 - oh0) * Wo columns, exactly Caffe's im2col layout restricted to that band; its rows are
+// `ld` floats apart (ld >= the band's columns: several images' columns side by side).
 #pragma once
 
 namespace pycolorize {
@@ -13,8 +14,8 @@ struct ConvGeometry {
   int out_h, out_w;
 };
 
-void im2col_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float* col);
+void im2col_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float* col, long ld);
 // Adds the columns back into the image (the image must be zeroed by the caller first).
-void col2im_band(const float* col, const ConvGeometry& g, int oh0, int oh1, float* im);
+void col2im_band(const float* col, const ConvGeometry& g, int oh0, int oh1, float* im, long ld);
 
 }  // namespace pycolorize
