@@ -10,6 +10,7 @@
 #include "blob.h"
 #include "common.h"
 #include "layer.h"
+#include "layers/base_conv_layer.h"
 #include "layers/dropout_layer.h"
 #include "net.h"
 #include "solver.h"
@@ -234,4 +235,6 @@ PYBIND11_MODULE(_core, m) {
     PYC_CHECK(d, "layer '", layer.name(), "' (", layer.type(), ") is not a Dropout layer");
     return d->seed();
   }, "the seed of a Dropout layer's last TRAIN forward (its mask is Philox of it; see dropout_layer.h)");
+  testing.def("set_conv_batch_floats", &BaseConvolutionLayer::set_cpu_batch_floats,
+              "the CPU convolution's buffer budget for several images per GEMM, in floats (default 2**24)");
 }

@@ -79,13 +79,14 @@ class Net {
   const std::vector<std::string>& removed_layers() const { return removed_layers_; }
   const std::vector<std::string>& removed_blobs() const { return removed_blobs_; }
 
-  // Memory reuse for a net that only runs forward (net_memory.cpp): the blobs that are neither
+  // Memory reuse for a TEST net that only runs forward (net_memory.cpp): the blobs that are neither
   // inputs, outputs, parameters' views nor in `keep` share one host arena, placed by when each is
   // first written and last read, so a blob holds its values only until its last reader has run;
   // and forward runs the layers in an order that lets blobs die early (each layer still after
   // every layer whose blobs it reads or overwrites, so the results are the same). Forward then
-  // always starts at the first layer. Off by default; an error for a net that needs a backward
-  // pass. The plan is made at the next CPU forward and again when shapes change. Once per net.
+  // always starts at the first layer. Off by default; an error for a TRAIN net or one that needs a
+  // backward pass. The plan is made at the next CPU forward and again when shapes change (host
+  // memory: on the GPU the blobs keep their own device buffers). Once per net.
   void enable_memory_reuse(const std::vector<std::string>& keep = {});
   bool reuse_memory() const { return reuse_; }
   const std::vector<std::string>& reused_blobs() const { return reused_blobs_; }  // the arena's blobs

@@ -1,4 +1,5 @@
-// net_memory.cpp: memory reuse for a net that only runs forward (Net::set_reuse_memory).
+// net_memory.cpp: memory reuse for a net that only runs forward (Net::enable_memory_reuse).
+// Host memory only: on the GPU the blobs keep their own device buffers and only the order applies.
 //
 // The order. The prototxt's order is one valid order; the deploy net's, for one, pools conv1_1 for
 // the hypercolumn only after fc7, so conv1_1 would stay alive through the whole net. Forward instead
@@ -46,13 +47,17 @@ std::vector<std::vector<int>> Net::memory_groups(std::vector<bool>* reusable) {
 
 void Net::enable_memory_reuse(const std::vector<std::string>& keep) {
   PYC_CHECK(!reuse_, "net '", name_, "' reuses memory already");
+  PYC_CHECK(phase_ == Phase::TEST, "reuse_memory: net '", name_, "' is a TRAIN net; memory reuse (and the reordering "
+            "that comes with it, which would change the order of Dropout's random draws) is for TEST nets");
   for (int i = 0; i < num_layers(); ++i)
     PYC_CHECK(!layer_need_backward_[i], "reuse_memory: layer '", layer_names_[i], "' of net '", name_,
               "' needs a backward pass, which reads the forward's blobs; memory reuse is for nets that only "
               "run forward (a TEST net without force_backward)");
   for (const auto& k : keep) {
     const int b = blob_index(k);
-    PYC_CHECK(b >= 0, "reuse_memory: net '", name_, "' has no blob '", k, "' to keep");
+    PYC_CHECK(b >= 0, "reuse_memory: net '", name_, "' has no blob '", k, "' to keep",
+              std::find(removed_blobs_.begin(), removed_blobs_.end(), k) != removed_blobs_.end()
+                  ? " (the hypercolumn projection pass removed it; build the net with optimize=False to keep it)" : "");
     keep_.push_back(b);
   }
   reshape();  // the groups follow the shares that reshape sets up

@@ -105,7 +105,7 @@ class Colorizer:
             raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
         self.size, self.band_rows, self.seed = int(size), int(band_rows), int(seed)
         self.exact_upsample = bool(exact_upsample)
-        # inference only: blobs other than the outputs share memory by liveness (Net's reuse_memory)
+        # inference only: on the CPU, blobs other than the outputs share memory by liveness (Net's reuse_memory)
         self.net = Net(prototxt, phase="test", weights=weights, reuse_memory=True)
         blobs = self.net.blobs
         if "prediction_h_full" in blobs and "prediction_c_full" in blobs:

@@ -83,13 +83,14 @@ class Net:
                   and ``removed_layers`` list what the pass replaced (asking ``blobs`` for one
                   raises a KeyError that says so); ``params``, ``copy_from`` and ``save`` work on
                   the layers as written, so weights files are the same either way.
-        reuse_memory: for a net that only runs forward (inference): True (or a list of blob
-                  names to keep) lets every blob that is not an input, an output or kept share
-                  one buffer with blobs that are not alive at the same time, as inference engines
-                  do; the 512x512 deploy net then needs about a third of the activation memory.
-                  Those blobs are gone from ``blobs`` (asking for one says why; ``reused_blobs``
-                  lists them) and forward always starts at the first layer. An error for a net
-                  that needs a backward pass.
+        reuse_memory: for a TEST net that only runs forward (inference): True (or a list of
+                  blob names to keep) lets every blob that is not an input, an output or kept
+                  share one host buffer with blobs that are not alive at the same time, as
+                  inference engines do; the 512x512 deploy net then needs about a third of the
+                  activation memory (on the CPU; on the GPU the blobs keep their own device
+                  memory). Those blobs are gone from ``blobs`` (asking for one says why;
+                  ``reused_blobs`` lists them) and forward always starts at the first layer. An
+                  error for a TRAIN net or one that needs a backward pass.
     Net.from_string(text, ...) builds one from prototxt text instead.
 
     Attributes (as in pycaffe): ``blobs`` and ``params`` (ordered by net order), ``layers``,
@@ -346,7 +347,7 @@ class Net:
         blobs = self.blobs
         for layer, tops in self.top_names.items():
             for top in tops:
-                if not np.isfinite(blobs[top].data).all():
+                if top in blobs and not np.isfinite(blobs[top].data).all():  # (not the reused_blobs)
                     return layer, top
         return None
 

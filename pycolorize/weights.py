@@ -122,19 +122,35 @@ def read_caffe_h5(f, path, layers=None, kind="HDF5 weights file", lazy=False):
 READ_CHUNK = 1 << 22  # elements per read when only checking that a dataset reads (16 MB of float32)
 
 
+def _pieces(shape, chunk):
+    """Index tuples covering an array of `shape` in pieces of at most `chunk` elements (or one
+    element): whole rows of the outermost axis that fit, else slices of an inner axis."""
+    shape = tuple(int(n) for n in shape)
+    if not shape:
+        yield ()
+        return
+    if 0 in shape:
+        return
+    axis = next(a for a in range(len(shape)) if int(np.prod(shape[a + 1:], dtype=np.int64)) <= chunk)
+    step = max(1, chunk // int(np.prod(shape[axis + 1:], dtype=np.int64)))
+    for outer in np.ndindex(*shape[:axis]):
+        for start in range(0, shape[axis], step):
+            yield outer + (slice(start, start + step),)
+
+
 def read_into(src, out, path, kind="HDF5 weights file"):
     """The h5py dataset `src` as float32: into the C-contiguous float32 array `out` (of its element
-    count) and returned, or, with `out` None, a new array; with `out` False, read in slices of
-    READ_CHUNK elements and dropped (a check that every byte reads, in bounded memory). h5py's
-    errors (a truncated or damaged file) are an Error naming the file and the dataset."""
+    count) and returned, or, with `out` None, a new array; with `out` False, read in pieces of at
+    most READ_CHUNK elements and dropped (a check that every byte reads, in bounded memory; the
+    loader reads each dataset this way first, then into the net, so twice). h5py's errors (a
+    truncated or damaged file) are an Error naming the file and the dataset."""
     try:
         if out is None:
             return np.asarray(src, dtype=np.float32)
         if out is False:
-            rows = max(1, READ_CHUNK // max(1, int(np.prod(src.shape[1:], dtype=np.int64))))
             as_float = src.astype(np.float32)  # HDF5's conversion, as np.asarray(src, np.float32) uses
-            for start in range(0, src.shape[0] if src.shape else 1, rows):
-                as_float[start:start + rows] if src.shape else as_float[()]
+            for piece in _pieces(src.shape, READ_CHUNK):
+                as_float[piece]  # read and dropped
             return None
         src.read_direct(out.reshape(src.shape))
         return out

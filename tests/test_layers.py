@@ -101,6 +101,25 @@ def test_convolution(device, case, engine):
     check_gradients(net)
 
 
+def test_convolution_batch_split_into_gemms_of_two_images():
+    """Three images with 81 output positions each, and a buffer budget for two: one GEMM of two
+    images and one of the third (images_per_gemm), forward and both gradients."""
+    C, O, k = 16, 18, (7, 7)
+    x = np.random.RandomState(5).randn(3, C, 9, 9).astype(np.float32)
+    _testing.set_conv_batch_floats(2 * (C * 49 + O) * 81 + 1)
+    try:
+        net = build(conv_text("Convolution", O, k, (1, 1), (3, 3), (1, 1), 1, True), {"x": x})
+        out, dy = fwd_bwd(net, ["y"])
+    finally:
+        _testing.set_conv_batch_floats(2 ** 24)
+    w, b = net.params["L"][0].data.astype(np.float64), net.params["L"][1].data.astype(np.float64)
+    assert_close(out["y"], ref.conv2d(x, w, b, (1, 1), (3, 3)), TOL, "split batch forward")
+    dx, dw, db = ref.conv2d_backward(x, w, dy["y"].astype(np.float64), (1, 1), (3, 3))
+    assert_close(net.blobs["x"].diff, dx, TOL, "split batch dx")
+    assert_close(net.params["L"][0].diff, dw, TOL, "split batch dw")
+    assert_close(net.params["L"][1].diff, db, TOL, "split batch db")
+
+
 def test_convolution_large_image_uses_several_bands(device):
     # 64 channels x 3x3 on a 160x96 image: 8.8M column entries, more than one 4M-float band
     x = np.random.RandomState(2).randn(1, 64, 160, 96).astype(np.float32)

@@ -36,6 +36,7 @@ def test_outputs_equal_the_plain_nets_at_several_sizes(device, optimize):
         for pa, pb in zip(a, b):
             if not name.endswith("_reshaped"):
                 pa.data[...] = pb.data[...] = rng.randn(*pa.shape).astype(np.float32) * 0.5
+    arena = {}
     for size in (64, 96, 64, 128):
         x = rng.rand(1, 1, size, size).astype(np.float32)
         expected = {k: v.copy() for k, v in plain.forward(data=x).items()}
@@ -43,6 +44,11 @@ def test_outputs_equal_the_plain_nets_at_several_sizes(device, optimize):
         assert set(got) == set(expected)
         for k in expected:
             np.testing.assert_array_equal(got[k], expected[k], err_msg=f"{k} at {size}x{size}")
+        arena.setdefault(size, []).append(reused._net.arena_bytes)
+    if device == "cpu":  # the plan is remade for each new size, and back (host memory only)
+        assert 0 < arena[64][0] == arena[64][1] < arena[96][0] < arena[128][0]
+    else:
+        assert arena == {64: [0, 0], 96: [0], 128: [0]}
 
 
 def test_the_arena_holds_less_than_its_blobs_and_conv1_dies_early():
@@ -84,6 +90,10 @@ def test_what_cannot_reuse_memory_is_an_error():
     text = models.deploy_net(WIDTHS, size=64)
     with pytest.raises(pycolorize.Error, match=r"needs a backward pass.*only run forward"):
         net_from("force_backward: true\n" + text, reuse_memory=True)
+    with pytest.raises(pycolorize.Error, match=r"is a TRAIN net.*Dropout's random draws"):
+        net_from(text, phase="train", reuse_memory=True)
+    with pytest.raises(pycolorize.Error, match=r"no blob 'dense_hypercolumn' to keep \(the hypercolumn projection pass removed"):
+        net_from(text, reuse_memory=["dense_hypercolumn"])
     with pytest.raises(pycolorize.Error, match=r"has no blob 'nope' to keep"):
         net_from(text, reuse_memory=["nope"])
     with pytest.raises(TypeError, match=r"reuse_memory is True, False or a list of blob names"):

@@ -300,15 +300,17 @@ def test_both_readers_give_one_error_naming_file_and_dataset(tmp_path, member, m
     assert str(from_net.value).replace("VGG-16 ", "") == str(from_vgg.value).replace("VGG-16 ", "")
 
 
-def test_loading_reads_into_the_blobs_without_a_copy_of_the_file(tmp_path):
+@pytest.mark.parametrize("rows,cols", [(2048, 4096), (1, 2048 * 4096)], ids=["rows", "one_row"])
+def test_loading_reads_into_the_blobs_without_a_copy_of_the_file(tmp_path, rows, cols):
     """The weights are read straight into the net's blobs: a 32 MB layer loads with a few MB of
-    NumPy memory (the check pass reads in 16 MB slices), not a second 32 MB copy."""
+    NumPy memory (the check pass reads pieces of at most 16 MB, a row or part of one), not a
+    second 32 MB copy."""
     import tracemalloc
 
-    text = ('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 4096 } } }\n'
-            'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param { num_output: 2048 } }\n')
+    text = (f'layer {{ name: "x" type: "Input" top: "x" input_param {{ shape {{ dim: 1 dim: {cols} }} }} }}\n'
+            f'layer {{ name: "ip" type: "InnerProduct" bottom: "x" top: "y" inner_product_param {{ num_output: {rows} }} }}\n')
     src = net_from(text)
-    src.params["ip"][0].data[...] = np.random.RandomState(7).rand(2048, 4096)
+    src.params["ip"][0].data[...] = np.random.RandomState(7).rand(rows, cols)
     path = tmp_path / "big.h5"
     src.save(path)
     net = net_from(text)

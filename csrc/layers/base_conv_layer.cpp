@@ -12,7 +12,7 @@ namespace pycolorize {
 
 namespace {
 constexpr int64_t kMinBandColumns = 2048;  // see band_rows
-constexpr int64_t kBatchFloats = 1 << 24;   // images_per_gemm's buffer: 64 MB (fc6's 4 images at 224x224: 23 MB)
+int64_t g_batch_floats = 1 << 24;  // images_per_gemm's buffer: 64 MB (fc6's 4 images at 224x224: 23 MB)
 
 // gemm_pass's CPU primitives (layers/conv_passes.h): OpenBLAS and util/im2col. The band of
 // columns is one buffer per calling thread, shared by every convolution (layers run one at a time
@@ -119,7 +119,9 @@ void BaseConvolutionLayer::gemm_pass_cpu(Pass pass, const float* image, const fl
   gemm_pass(be, pass, image, columns, out, images);
 }
 
-int BaseConvolutionLayer::images_per_gemm_cpu(int num) const { return images_per_gemm(num, kBatchFloats); }
+int BaseConvolutionLayer::images_per_gemm_cpu(int num) const { return images_per_gemm(num, g_batch_floats); }
+
+void BaseConvolutionLayer::set_cpu_batch_floats(int64_t floats) { g_batch_floats = floats; }
 
 int BaseConvolutionLayer::images_per_gemm(int num, int64_t budget_floats) const {
   const int64_t P = static_cast<int64_t>(geom_.out_h) * geom_.out_w;

@@ -87,6 +87,7 @@ struct GpuBackend {
     gpu::gemm_ld(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
   }
   void set(int64_t n, float v, float* y) { gpu::set(n, v, y); }
+  // (batched_pass's; the GPU's layers pass one image per GEMM, so it is not reached yet)
   void copy2d(int rows, int cols, const float* src, int64_t lds, float* dst, int64_t ldd) {
     gpu::copy2d(rows, cols, src, lds, dst, ldd);
   }

@@ -50,6 +50,12 @@ class BaseConvolutionLayer : public Layer {
   // (The GPU runs cuDNN unless engine: CAFFE, and then one image per GEMM.)
   int images_per_gemm(int num, int64_t budget_floats) const;
   int images_per_gemm_cpu(int num) const;
+
+ public:
+  // The CPU's budget for images_per_gemm (64 MB of floats); tests shrink it to split a batch.
+  static void set_cpu_batch_floats(int64_t floats);
+
+ protected:
   void add_bias(float* data, int channels, int64_t spatial);
   void bias_gradient(const float* diff, int channels, int64_t spatial, float* db);
 

@@ -1,4 +1,5 @@
-// layers/depthwise.cu: the GPU side of layers/depthwise.h, one thread per output value.
+// layers/depthwise.cu: the GPU side of layers/depthwise.h: one thread per output value (one block
+// per kernel weight for the weight gradient).
 #include "layers/depthwise.h"
 #include "util/cuda.cuh"
 

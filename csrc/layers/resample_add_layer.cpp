@@ -12,10 +12,11 @@ void ResampleAddLayer::layer_setup(const Blobs& bottom, const Blobs& top) {
                    pad = read_window_pair(p, "pad", 0, where());
   const std::vector<int> dil = p.ints("dilation");
   PYC_CHECK(dil.size() <= 2, where(), ": dilation takes 1 or 2 values");
-  PYC_CHECK((!p.has("num_output") || p.get_int("num_output") == 1) && p.get_int("group") == 1 && !p.get_bool("bias_term") &&
-                p.get_int("axis") == 1,
-            where(), ": ResampleAdd resamples each channel by one single-channel kernel: num_output 1, group 1, "
-            "bias_term false");
+  // (bias_term defaults to true in ConvolutionParameter, as in Caffe: here only an explicit true is refused)
+  PYC_CHECK((!p.has("num_output") || p.get_int("num_output") == 1) && p.get_int("group") == 1 &&
+                (!p.has("bias_term") || !p.get_bool("bias_term")) && p.get_int("axis") == 1,
+            where(), ": ResampleAdd resamples each channel by one single-channel kernel, without a bias: num_output 1 "
+            "(or none), group 1, bias_term false (or none), axis 1");
   d_ = Depthwise{0, 0, 0, 0, k.h, k.w, s.h, s.w, pad.h, pad.w, dil.empty() ? 1 : dil[0], dil.empty() ? 1 : dil.back(), 1};
   PYC_CHECK(d_.kh > 0 && d_.kw > 0 && d_.sh > 0 && d_.sw > 0 && d_.dh > 0 && d_.dw > 0 && d_.ph >= 0 && d_.pw >= 0, where(),
             ": kernel, stride and dilation must be positive, pad not negative");

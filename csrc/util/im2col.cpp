@@ -57,8 +57,7 @@ void col2im_band(const float* col, const ConvGeometry& g, int oh0, int oh1, floa
           float* row = plane + static_cast<long>(ih) * g.width;
           if (g.stride_w == 1) {  // the valid ow, 0 <= ow + off < width, are one range: a plain vector add
             const int lo = std::max(0, -off), hi = std::min(g.out_w, g.width - off);
-            float* dst = row + off;
-            for (int ow = lo; ow < hi; ++ow) dst[ow] += in[ow];
+            for (int ow = lo; ow < hi; ++ow) row[ow + off] += in[ow];
             continue;
           }
           for (int ow = 0; ow < g.out_w; ++ow) {
