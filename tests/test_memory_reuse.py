@@ -10,7 +10,7 @@ import pytest
 import pycolorize
 from pycolorize import models
 
-from conftest import net_from
+from conftest import assert_close, net_from
 
 WIDTHS = {"conv": (3, 4, 5, 6, 7), "fc": 9, "h_fc1": 8}
 
@@ -43,7 +43,10 @@ def test_outputs_equal_the_plain_nets_at_several_sizes(device, optimize):
         got = reused.forward(data=x)
         assert set(got) == set(expected)
         for k in expected:
-            np.testing.assert_array_equal(got[k], expected[k], err_msg=f"{k} at {size}x{size}")
+            if device == "cpu":
+                np.testing.assert_array_equal(got[k], expected[k], err_msg=f"{k} at {size}x{size}")
+            else:  # (two nets may get different cuDNN algorithms, each timed for its own layers)
+                assert_close(got[k], expected[k], 1e-5, f"{k} at {size}x{size}")
         arena.setdefault(size, []).append(reused._net.arena_bytes)
     if device == "cpu":  # the plan is remade for each new size, and back (host memory only)
         assert 0 < arena[64][0] == arena[64][1] < arena[96][0] < arena[128][0]
