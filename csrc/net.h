@@ -101,9 +101,14 @@ class Net {
   void apply_rewrite(const proto::Message& param, const graph::Rewrite& rw);
   void check_equal_kernels();  // before each forward of an optimized net
   // Blob groups sharing one buffer (Split, Reshape, in-place), for memory reuse: each group's blob
-  // ids, and whether it may go into the arena.
-  std::vector<std::vector<int>> memory_groups(std::vector<bool>* reusable);
-  std::vector<int> schedule(const std::vector<std::vector<int>>& groups, const std::vector<bool>& reusable) const;
+  // ids, each blob's group, and whether a group may go into the arena.
+  struct MemoryGroups {
+    std::vector<std::vector<int>> members;
+    std::vector<int> of;
+    std::vector<bool> reusable;
+  };
+  MemoryGroups memory_groups() const;
+  std::vector<int> schedule(const MemoryGroups& groups) const;
   void plan_memory();
   void append_param(const proto::Message& layer_param, int layer_id, int param_id);
 

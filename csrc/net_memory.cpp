@@ -17,32 +17,29 @@
 // authors' deploy net at 512x512 the activations drop from about 490 MB to the largest live set.
 #include <algorithm>
 #include <map>
-#include <numeric>
 
 #include "common.h"
 #include "net.h"
 
 namespace pycolorize {
 
-std::vector<std::vector<int>> Net::memory_groups(std::vector<bool>* reusable) {
+Net::MemoryGroups Net::memory_groups() const {
+  MemoryGroups out;
   std::map<const SyncedMemory*, int> index;
-  std::vector<std::vector<int>> groups;
   for (int b = 0; b < (int)blobs_.size(); ++b) {
-    const SyncedMemory* mem = blobs_[b]->data().get();
-    auto it = index.find(mem);
-    if (it == index.end()) it = index.emplace(mem, static_cast<int>(groups.size())).first, groups.emplace_back();
-    groups[it->second].push_back(b);
+    auto it = index.emplace(blobs_[b]->data().get(), static_cast<int>(out.members.size())).first;
+    if (it->second == (int)out.members.size()) out.members.emplace_back();
+    out.members[it->second].push_back(b);
+    out.of.push_back(it->second);
   }
-  reusable->assign(groups.size(), true);
-  auto exclude = [&](const SyncedMemory* mem) {
-    auto it = index.find(mem);
-    if (it != index.end()) (*reusable)[it->second] = false;
-  };
-  for (int b : input_blobs_) exclude(blobs_[b]->data().get());
-  for (int b : output_blobs_) exclude(blobs_[b]->data().get());
-  for (int b : keep_) exclude(blobs_[b]->data().get());
-  for (const auto& p : params_) exclude(p->data().get());
-  return groups;
+  out.reusable.assign(out.members.size(), true);
+  for (const auto* ids : {&input_blobs_, &output_blobs_, &keep_})
+    for (int b : *ids) out.reusable[out.of[b]] = false;
+  for (const auto& p : params_) {
+    auto it = index.find(p->data().get());
+    if (it != index.end()) out.reusable[it->second] = false;
+  }
+  return out;
 }
 
 void Net::enable_memory_reuse(const std::vector<std::string>& keep) {
@@ -61,31 +58,28 @@ void Net::enable_memory_reuse(const std::vector<std::string>& keep) {
     keep_.push_back(b);
   }
   reshape();  // the groups follow the shares that reshape sets up
-  std::vector<bool> reusable;
-  const auto groups = memory_groups(&reusable);
-  for (size_t g = 0; g < groups.size(); ++g)
-    if (reusable[g])
-      for (int b : groups[g]) reused_blobs_.push_back(blob_names_[b]);
-  exec_order_ = schedule(groups, reusable);
+  const MemoryGroups groups = memory_groups();
+  for (size_t g = 0; g < groups.members.size(); ++g)
+    if (groups.reusable[g])
+      for (int b : groups.members[g]) reused_blobs_.push_back(blob_names_[b]);
+  exec_order_ = schedule(groups);
   reuse_ = true;
 }
 
-std::vector<int> Net::schedule(const std::vector<std::vector<int>>& groups, const std::vector<bool>& reusable) const {
+std::vector<int> Net::schedule(const MemoryGroups& groups) const {
   const int L = num_layers();
-  std::vector<int> group_of(blobs_.size());
-  for (int g = 0; g < (int)groups.size(); ++g)
-    for (int b : groups[g]) group_of[b] = g;
+  const size_t G = groups.members.size();
   auto groups_of = [&](const std::vector<int>& ids) {
     std::vector<int> out;
-    for (int b : ids) out.push_back(group_of[b]);
+    for (int b : ids) out.push_back(groups.of[b]);
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
   };
   std::vector<std::vector<int>> reads(L), writes(L), deps(L);
-  std::vector<int> last_writer(groups.size(), -1);
-  std::vector<std::vector<int>> readers_since(groups.size());
-  std::vector<int> pending(groups.size(), 0);  // accesses not yet scheduled, per group
+  std::vector<int> last_writer(G, -1);
+  std::vector<std::vector<int>> readers_since(G);
+  std::vector<int> pending(G, 0);  // accesses not yet scheduled, per group
   for (int i = 0; i < L; ++i) {
     reads[i] = groups_of(bottom_ids_[i]);
     writes[i] = groups_of(top_ids_[i]);
@@ -114,7 +108,7 @@ std::vector<int> Net::schedule(const std::vector<std::vector<int>>& groups, cons
     for (int i = 0; i < L && pick < 0; ++i)  // the earliest ready layer that frees an arena buffer
       if (ready[i] && !done[i])
         for (int g : reads[i])
-          if (reusable[g] && pending[g] == 1) pick = i;
+          if (groups.reusable[g] && pending[g] == 1) pick = i;
     for (int i = 0; i < L && pick < 0; ++i)
       if (ready[i] && !done[i]) pick = i;
     PYC_CHECK(pick >= 0, "net '", name_, "': no layer is ready to run (a dependency cycle?)");
@@ -128,11 +122,9 @@ std::vector<int> Net::schedule(const std::vector<std::vector<int>>& groups, cons
 }
 
 void Net::plan_memory() {
-  std::vector<bool> reusable;
-  const auto groups = memory_groups(&reusable);
-  std::vector<int> group_of(blobs_.size());
-  for (int g = 0; g < (int)groups.size(); ++g)
-    for (int b : groups[g]) group_of[b] = g;
+  const MemoryGroups mg = memory_groups();
+  const auto& groups = mg.members;
+  const auto& group_of = mg.of;
   const int G = static_cast<int>(groups.size());
   std::vector<int> first(G, num_layers()), last(G, -1);  // positions in exec_order_
   std::vector<size_t> bytes(G, 0);
@@ -145,7 +137,7 @@ void Net::plan_memory() {
     for (int b : groups[g]) bytes[g] = std::max(bytes[g], (static_cast<size_t>(blobs_[b]->count()) * sizeof(float) + 63) / 64 * 64);
   std::vector<int> order;
   for (int g = 0; g < G; ++g)
-    if (reusable[g] && bytes[g] && last[g] >= first[g]) order.push_back(g);
+    if (mg.reusable[g] && bytes[g] && last[g] >= first[g]) order.push_back(g);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return bytes[a] > bytes[b]; });
   std::vector<size_t> offset(G, 0);
   std::vector<int> placed;

@@ -192,11 +192,13 @@ def load_weights(net, path):
         if folds:
             from .export import fold_batchnorm, is_batchnorm
 
-            bn = {n: stored.pop(n) for n in folds}
-            bn = {n: [None if d is None else read_into(d, None, path) for d in b] for n, b in bn.items()}
+            def arrays(datasets):  # the folding reads whole (small) blobs
+                return [None if d is None else read_into(d, None, path) for d in datasets]
+
+            bn = {n: arrays(stored.pop(n)) for n in folds}
             bn = {n: b for n, b in bn.items() if is_batchnorm(b)}
             if bn:
-                convs = {n[:-3]: [None if d is None else read_into(d, None, path) for d in stored.get(n[:-3], [])] for n in bn}
+                convs = {n[:-3]: arrays(stored.get(n[:-3], [])) for n in bn}
                 stored.update(fold_batchnorm({**convs, **bn}, where=path))
                 warnings.warn(f"{path}: BatchNorm statistics folded into the convolutions of net '{net.name}', which has "
                               f"no BatchNorm layers: {', '.join(bn)}", stacklevel=2)

@@ -39,20 +39,20 @@ void ProjectionLayer::layer_setup(const Blobs& bottom, const Blobs& top) {
                 p.ints("dilation").size() <= 1 && (p.ints("dilation").empty() || p.ints("dilation")[0] == 1) &&
                 p.get_int("axis") == 1,
             where(), ": a Projection is a 1x1 convolution: kernel 1, stride 1, no pad, group 1, axis 1");
-  channels_ = 0;
+  int channels = 0;  // sum C_i
   for (const Blob* b : bottom) {
     PYC_CHECK(b->num_axes() == 4, where(), ": needs 4-d (N, C, H, W) bottoms, got ", b->shape_string());
-    column_.push_back(channels_);
+    column_.push_back(channels);
     width_.push_back(b->shape(1));
-    channels_ += b->shape(1);
+    channels += b->shape(1);
   }
-  blobs_.push_back(std::make_shared<Blob>(std::vector<int>{num_output_, channels_, 1, 1}));
+  blobs_.push_back(std::make_shared<Blob>(std::vector<int>{num_output_, channels, 1, 1}));
   fill(*blobs_[0], p.msg("weight_filler"));
   if (bias_) {
     blobs_.push_back(std::make_shared<Blob>(std::vector<int>{num_output_}));
     fill(*blobs_[1], p.msg("bias_filler"));
   }
-  w_ld_ = channels_;
+  w_ld_ = channels;
 }
 
 void ProjectionLayer::reshape(const Blobs& bottom, const Blobs& top) {

@@ -44,7 +44,6 @@ class ProjectionLayer : public Layer {
 
   int num_output_ = 0;
   bool bias_ = true;
-  int channels_ = 0;         // sum C_i
   std::vector<int> width_;   // C_i
   std::vector<int> column_;  // the first column of W that meets each bottom
   int w_ld_ = 0;             // W's row stride
