@@ -162,8 +162,9 @@ def save(cal, path):
 
 def load(path):
     """{"hue": T_h, "chroma": T_c, "chroma_prior": array or None, "clamp_chroma": bool (absent:
-    false; Colorizer's option of that name)} from a calibration file (or a dict of that form); an
-    error naming the file if it is not one."""
+    false), "canvas": "zeros" or "reflect" (absent: "zeros"; both Colorizer's options of those
+    names)} from a calibration file (or a dict of that form); an error naming the file if it is
+    not one."""
     try:
         if isinstance(path, dict):
             raw = path
@@ -174,6 +175,9 @@ def load(path):
         clamp = raw.get("clamp_chroma", False)
         if not isinstance(clamp, bool):
             raise TypeError(f"clamp_chroma must be true or false, got {clamp!r}")
+        canvas = raw.get("canvas", "zeros")
+        if canvas not in ("zeros", "reflect"):
+            raise ValueError(f"canvas must be \"zeros\" or \"reflect\", got {canvas!r}")
         prior = raw.get("chroma_prior")
         prior = None if prior is None else np.asarray(prior, np.float64)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
@@ -184,4 +188,4 @@ def load(path):
         raise ValueError(f"{where}: temperatures must be positive numbers, got {t}")
     if prior is not None and (prior.ndim != 1 or not np.all(prior > 0) or not np.isfinite(prior).all()):
         raise ValueError(f"{where}: chroma_prior must be a list of positive numbers")
-    return {**t, "chroma_prior": prior, "clamp_chroma": clamp}
+    return {**t, "chroma_prior": prior, "clamp_chroma": clamp, "canvas": canvas}

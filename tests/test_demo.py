@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 
 from pycolorize import calibration as cal
-from pycolorize import cli, cli_demo, models, training
+from pycolorize import cli, cli_demo, models, training, wheelfiles
 
 pytest.importorskip("skimage", reason="the demo's photos come from scikit-image (pip install scikit-image)")
+
+
+def offline_fetch(requirement, *a, **k):
+    raise cli.CommandError(f"could not download {requirement} with pip (offline? network is unreachable)")
 
 
 @pytest.fixture
@@ -20,6 +24,7 @@ def small_demo(monkeypatch):
     monkeypatch.setattr(models, "TINY", {"conv": (4, 4, 8, 8, 8), "fc": 8, "h_fc1": 8})
     monkeypatch.setattr(cli_demo, "SIZE", 128)
     monkeypatch.setattr(cli_demo, "initial_weights", lambda *a, **k: None)  # offline: random convolutions
+    monkeypatch.setattr(wheelfiles, "fetch", offline_fetch)  # offline: no scikit-learn photos
 
 
 def run_demo(out, *extra):
@@ -42,6 +47,10 @@ def test_demo_end_to_end(small_demo, tmp_path, capsys):
     loaded = cal.load(cal.path_for(str(tmp_path / "model.caffemodel.h5")))
     assert loaded["hue"] == pytest.approx(results["calibration"]["temperature"]["hue"])
     assert loaded["chroma"] == pytest.approx(results["calibration"]["temperature"]["chroma"])
+    # every canvas and clamp was tried on the validation strips; the one kept has the lowest RMSE(alpha-beta)
+    tried = results["calibration"]["validation_rmse_ab"]
+    assert sorted(tried) == ["reflect, clamp off", "reflect, clamp on", "zeros, clamp off", "zeros, clamp on"]
+    assert tried[f"{loaded['canvas']}, clamp {'on' if loaded['clamp_chroma'] else 'off'}"] == min(tried.values())
     for name in ("deploy.prototxt", "heldout_coffee.png", "heldout_chelsea.png", "train_log.csv"):
         assert (tmp_path / name).is_file(), name
     assert not (tmp_path / "snapshots").exists()  # the training snapshots are removed at the end
@@ -62,3 +71,29 @@ def test_signal_during_training_stops_the_demo(small_demo, tmp_path, monkeypatch
     assert f"stopped by {signal.Signals(signum).name}" in err and "Traceback" not in err
     for name in ("results.json", "model.caffemodel.h5", "model.calibration.json"):
         assert not (tmp_path / name).exists(), name
+
+
+def test_scikit_learn_photos_join_training_and_validation(small_demo, tmp_path, monkeypatch, capsys):
+    # Where pip can fetch scikit-learn's wheel, its two photos are trained on (top three quarters) and
+    # validated on (bottom quarter); offline (the fixture) the demo says so and goes on without them.
+    from PIL import Image
+
+    photos = cli_demo.demo_photos(["china", "flower", "coffee"], str(tmp_path / "cache"))
+    assert "the demo goes on without china, flower" in capsys.readouterr().out and set(photos) == {"coffee"}
+
+    def fetch(requirement, members, cache, *a, **k):
+        assert requirement == cli_demo.SKLEARN_WHEEL and set(members) == set(cli_demo.SKLEARN_PHOTOS.values())
+        made = {}
+        for i, (member, name) in enumerate(members.items()):
+            made[member] = str(tmp_path / name)
+            Image.fromarray(np.random.default_rng(i).integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(made[member])
+        return made
+
+    monkeypatch.setattr(wheelfiles, "fetch", fetch)
+    photos = cli_demo.demo_photos(["china", "flower"], str(tmp_path / "cache"))
+    assert {k: (v.shape, v.dtype) for k, v in photos.items()} == {"china": ((80, 96, 3), np.uint8),
+                                                                   "flower": ((80, 96, 3), np.uint8)}
+    assert run_demo(tmp_path / "out") == 0
+    assert sorted(os.listdir(tmp_path / "out" / "photos" / "validation")) == sorted(
+        f"{n}_bottom.png" for n in ("astronaut", "rocket", "stereo_motorcycle_left", "stereo_motorcycle_right", "china", "flower"))
+    assert Image.open(tmp_path / "out" / "photos" / "train" / "china.png").size == (96, 60)  # the top three quarters
