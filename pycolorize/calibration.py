@@ -25,6 +25,7 @@ import numpy as np
 
 from . import color
 
+CANVASES = ("zeros", "reflect")  # Colorizer's canvas: what surrounds the photo on the net's input
 LOG_T = np.linspace(np.log(0.25), np.log(16.0), 97)  # the temperatures searched, then refined
 FLOOR = 1e-12  # probabilities are floored before logs (a histogram may hold exact zeros)
 
@@ -176,8 +177,8 @@ def load(path):
         if not isinstance(clamp, bool):
             raise TypeError(f"clamp_chroma must be true or false, got {clamp!r}")
         canvas = raw.get("canvas", "zeros")
-        if canvas not in ("zeros", "reflect"):
-            raise ValueError(f"canvas must be \"zeros\" or \"reflect\", got {canvas!r}")
+        if not isinstance(canvas, str) or canvas not in CANVASES:
+            raise ValueError(f"canvas must be one of {', '.join(CANVASES)}, got {canvas!r}")
         prior = raw.get("chroma_prior")
         prior = None if prior is None else np.asarray(prior, np.float64)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:

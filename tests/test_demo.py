@@ -51,6 +51,7 @@ def test_demo_end_to_end(small_demo, tmp_path, capsys):
     tried = results["calibration"]["validation_rmse_ab"]
     assert sorted(tried) == ["reflect, clamp off", "reflect, clamp on", "zeros, clamp off", "zeros, clamp on"]
     assert tried[f"{loaded['canvas']}, clamp {'on' if loaded['clamp_chroma'] else 'off'}"] == min(tried.values())
+    assert (loaded["canvas"], loaded["clamp_chroma"]) == (results["calibration"]["canvas"], results["calibration"]["clamp_chroma"])
     for name in ("deploy.prototxt", "heldout_coffee.png", "heldout_chelsea.png", "train_log.csv"):
         assert (tmp_path / name).is_file(), name
     assert not (tmp_path / "snapshots").exists()  # the training snapshots are removed at the end
@@ -79,7 +80,7 @@ def test_scikit_learn_photos_join_training_and_validation(small_demo, tmp_path, 
     from PIL import Image
 
     photos = cli_demo.demo_photos(["china", "flower", "coffee"], str(tmp_path / "cache"))
-    assert "the demo goes on without china, flower" in capsys.readouterr().out and set(photos) == {"coffee"}
+    assert "the demo goes on without china, flower" in capsys.readouterr().err and set(photos) == {"coffee"}
 
     def fetch(requirement, members, cache, *a, **k):
         assert requirement == cli_demo.SKLEARN_WHEEL and set(members) == set(cli_demo.SKLEARN_PHOTOS.values())
