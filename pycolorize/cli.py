@@ -76,6 +76,29 @@ def add_gpu(ap, what="run"):
     ap.add_argument("--gpu", type=int, metavar="ID", help=f"{what} on this CUDA device (e.g. --gpu 0); default: the CPU")
 
 
+def add_calibration_overrides(ap):
+    """--clamp-chroma/--no-clamp-chroma and --canvas, which override what a calibration file beside
+    the weights says (Colorizer's clamp_chroma and canvas; None: as the file says)."""
+    ap.add_argument("--clamp-chroma", action=argparse.BooleanOptionalAction, default=None,
+                    help="decode no more chroma than each pixel's lightness admits (dark and light pixels stay "
+                         "faint); default: as the weights' calibration file says (pycolorize demo writes one), "
+                         "else off, the released decoding")
+    ap.add_argument("--canvas", choices=("zeros", "reflect"), default=None,  # calibration.CANVASES (numpy-free here)
+                    help="what surrounds the photo on the net's square input: zeros (black, the released dense "
+                         "inference) or reflect (the photo mirrored, as the released sparse inference pads); "
+                         "default: as the weights' calibration file says, else zeros")
+
+
+def describe_calibration(colorizer):
+    """One line on what a Colorizer applies beyond the released inference, or None if nothing."""
+    t = colorizer.temperature
+    if not t and not colorizer.clamp_chroma and colorizer.canvas == "zeros":
+        return None
+    parts = [f"temperatures hue {t['hue']:.3g}, chroma {t['chroma']:.3g}"] if t else ["no temperatures"]
+    parts += [f"canvas {colorizer.canvas}", f"chroma clamp {'on' if colorizer.clamp_chroma else 'off'}"]
+    return "calibration: " + ", ".join(parts)
+
+
 def add_quiet(ap, what="no progress output"):
     ap.add_argument("--quiet", action="store_true", help=what)
 

@@ -1,10 +1,9 @@
 """`pycolorize colorize` (also `python tools/colorize.py`): colorize photographs with a dense
 hue/chroma (or Lab) model, as the authors' released tool does."""
-import argparse
 import os
 import sys
 
-from .cli import EXIT_CODES, CommandError, add_gpu, add_quiet, repo_path, select_gpu
+from .cli import EXIT_CODES, CommandError, add_calibration_overrides, add_gpu, add_quiet, repo_path, select_gpu
 
 DEPLOY = "prototxt/colorize_deploy.prototxt"  # looked up in the source tree (cli.repo_path)
 
@@ -69,14 +68,7 @@ def add_arguments(ap):
     ap.add_argument("--uncertainty", action="store_true",
                     help="also write the uncertainty map, hue entropy x chroma (<output>_uncertainty.png)")
     add_gpu(ap, "colorize")
-    ap.add_argument("--clamp-chroma", action=argparse.BooleanOptionalAction, default=None,
-                    help="decode no more chroma than each pixel's lightness admits (dark and light pixels stay "
-                         "faint); default: as the weights' calibration file says (pycolorize demo writes one), "
-                         "else off, the released decoding")
-    ap.add_argument("--canvas", choices=("zeros", "reflect"), default=None,
-                    help="what surrounds the photo on the net's square input: zeros (black, the released dense "
-                         "inference) or reflect (the photo mirrored, as the released sparse inference pads); "
-                         "default: as the weights' calibration file says, else zeros")
+    add_calibration_overrides(ap)
     ap.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     add_quiet(ap, "no line per image (errors are still printed)")
 

@@ -2,7 +2,8 @@
 (RMSE in alpha-beta, PSNR), beside no colorization."""
 import os
 
-from .cli import EXIT_CODES, CommandError, add_gpu, add_quiet, repo_path, select_gpu
+from .cli import (EXIT_CODES, CommandError, add_calibration_overrides, add_gpu, add_quiet, describe_calibration, repo_path,
+                  select_gpu)
 from .cli_colorize import DECODING
 
 DEPLOY = "prototxt/colorize_deploy.prototxt"  # looked up in the source tree (cli.repo_path)
@@ -57,6 +58,7 @@ def add_arguments(ap):
     ap.add_argument("--limit", type=int, help="only the first N images")
     ap.add_argument("--grid", type=int, default=6, help="rows of the example grid")
     add_gpu(ap, "colorize")
+    add_calibration_overrides(ap)
     ap.add_argument("--rmse-reading", choices=metrics.READINGS, default=metrics.DEFAULT_READING,
                     help="lightness division of alpha-beta: " + "; ".join(f"{k}: {v}" for k, v in metrics.READING_HELP.items()))
     add_quiet(ap, "no progress bar")
@@ -79,7 +81,12 @@ def run(args):
         select_gpu(args)
         if args.prototxt == DEPLOY:
             args.prototxt = repo_path(args, DEPLOY)
-        colorize = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param).colorize
+        colorizer = pycolorize.Colorizer(args.prototxt, args.weights, size=args.size, param=args.param,
+                                         clamp_chroma=args.clamp_chroma, canvas=args.canvas)
+        said = describe_calibration(colorizer)
+        if said:
+            print(f"{said} (--clamp-chroma and --canvas override the file beside the weights)")
+        colorize = colorizer.colorize
     ev = evaluation.Evaluation(images, args.output, colorize=colorize, predictions=args.predictions, grid=args.grid,
                                reading=args.rmse_reading)
     table = ev.run(progress=not args.quiet)

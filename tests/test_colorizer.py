@@ -393,3 +393,33 @@ def test_the_8_bit_lightness_shortcut_is_the_general_path_rounded():
         np.testing.assert_array_equal(fast, Colorizer._gray(a).astype(np.float32))
     wide = rng.integers(0, 65536, (20, 30, 3), dtype=np.uint16)  # 16-bit: the general path
     np.testing.assert_array_equal(Colorizer._gray32(Colorizer, wide), Colorizer._gray(wide).astype(np.float32))
+
+
+def test_evaluate_says_and_overrides_what_the_calibration_file_applies(mini_model, tmp_path, capsys):
+    # evaluate colorizes with the weights' calibration file as colorize does; --canvas and
+    # --clamp-chroma override it, and the line it prints says what is applied.
+    pytest.importorskip("matplotlib", reason="evaluate's figures need matplotlib")
+    import json
+    import shutil
+
+    from pycolorize import calibration as cal
+    from pycolorize import cli
+
+    deploy, weights = mini_model
+    own = str(tmp_path / "w.caffemodel.h5")
+    shutil.copy(weights, own)
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for i in range(2):
+        Image.fromarray((np.random.RandomState(i).rand(24, 56, 3) * 255).astype(np.uint8)).save(truth / f"{i}.png")
+    cal.save({"temperature": {"hue": 2.0, "chroma": 1.5}, "canvas": "reflect", "clamp_chroma": True}, cal.path_for(own))
+    scores = {}
+    for extra in ([], ["--canvas", "zeros", "--no-clamp-chroma"]):
+        out = tmp_path / ("o" + "".join(extra))
+        assert cli.main(["evaluate", "--folder", str(truth), "--weights", own, "--prototxt", deploy, "--size", "64",
+                         "-o", str(out), "--quiet", *extra]) == 0
+        printed = capsys.readouterr().out
+        scores[bool(extra)] = json.load(open(out / "summary.json"))
+        said = "canvas zeros, chroma clamp off" if extra else "canvas reflect, chroma clamp on"
+        assert f"calibration: temperatures hue 2, chroma 1.5, {said}" in printed
+    assert json.dumps(scores[False]) != json.dumps(scores[True])
