@@ -30,6 +30,13 @@ LOG_T = np.linspace(np.log(0.25), np.log(16.0), 97)  # the temperatures searched
 FLOOR = 1e-12  # probabilities are floored before logs (a histogram may hold exact zeros)
 
 
+def check_canvas(canvas):
+    """`canvas` if it is one of CANVASES, else a ValueError saying which are."""
+    if not isinstance(canvas, str) or canvas not in CANVASES:
+        raise ValueError(f"canvas must be one of {', '.join(CANVASES)}, got {canvas!r}")
+    return canvas
+
+
 def apply(p, t, prior=None):
     """Histograms p (..., K) at temperature t: p^(1/t) (times prior^(1 - 1/t) with a prior (K,)),
     renormalised. t = 1 returns p unchanged."""
@@ -176,9 +183,7 @@ def load(path):
         clamp = raw.get("clamp_chroma", False)
         if not isinstance(clamp, bool):
             raise TypeError(f"clamp_chroma must be true or false, got {clamp!r}")
-        canvas = raw.get("canvas", "zeros")
-        if not isinstance(canvas, str) or canvas not in CANVASES:
-            raise ValueError(f"canvas must be one of {', '.join(CANVASES)}, got {canvas!r}")
+        canvas = check_canvas(raw.get("canvas", "zeros"))
         prior = raw.get("chroma_prior")
         prior = None if prior is None else np.asarray(prior, np.float64)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:

@@ -76,15 +76,16 @@ def add_gpu(ap, what="run"):
     ap.add_argument("--gpu", type=int, metavar="ID", help=f"{what} on this CUDA device (e.g. --gpu 0); default: the CPU")
 
 
-def add_calibration_overrides(ap):
+def add_calibration_overrides(ap, what=""):
     """--clamp-chroma/--no-clamp-chroma and --canvas, which override what a calibration file beside
-    the weights says (Colorizer's clamp_chroma and canvas; None: as the file says)."""
+    the weights says (Colorizer's clamp_chroma and canvas; None: as the file says); `what` is added
+    to their help (e.g. "with --weights: ")."""
     ap.add_argument("--clamp-chroma", action=argparse.BooleanOptionalAction, default=None,
-                    help="decode no more chroma than each pixel's lightness admits (dark and light pixels stay "
+                    help=what + "decode no more chroma than each pixel's lightness admits (dark and light pixels stay "
                          "faint); default: as the weights' calibration file says (pycolorize demo writes one), "
                          "else off, the released decoding")
-    ap.add_argument("--canvas", choices=("zeros", "reflect"), default=None,  # calibration.CANVASES (numpy-free here)
-                    help="what surrounds the photo on the net's square input: zeros (black, the released dense "
+    ap.add_argument("--canvas", choices=("zeros", "reflect"), default=None,  # calibration.CANVASES (a test ties them)
+                    help=what + "what surrounds the photo on the net's square input: zeros (black, the released dense "
                          "inference) or reflect (the photo mirrored, as the released sparse inference pads); "
                          "default: as the weights' calibration file says, else zeros")
 

