@@ -191,12 +191,9 @@ class Colorizer:
         s = released_scale(h, w, self.size)
         small = gray if s == 1.0 else resize_for_network(gray, max(1, int(round(h * s))), max(1, int(round(w * s))))
         oy, ox = (self.size - small.shape[0]) // 2, (self.size - small.shape[1]) // 2
-        if self.canvas == "reflect":  # numpy mirrors again and again where the border is wider than the photo
-            canvas = np.pad(np.asarray(small, np.float32), ((oy, self.size - oy - small.shape[0]),
-                                                            (ox, self.size - ox - small.shape[1])), mode="reflect")
-        else:
-            canvas = np.zeros((self.size, self.size), np.float32)
-            canvas[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small
+        # "zeros": constant 0; "reflect": numpy mirrors again and again where the border is wider than the photo
+        canvas = np.pad(np.asarray(small, np.float32), ((oy, self.size - oy - small.shape[0]), (ox, self.size - ox - small.shape[1])),
+                        mode="reflect" if self.canvas == "reflect" else "constant")
         out = self.net.forward(data=canvas[None, None])
         hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0).astype(np.float64)
         return Canvas(hist, s, (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1])))
