@@ -14,6 +14,17 @@ import os as _os
 
 from ._version import __version__
 
+# OpenMP and OpenBLAS keep separate thread pools, and neither's idle threads may spin on the cores
+# the other is about to use: libgomp's idle threads sleep (OMP_WAIT_POLICY=PASSIVE), and OpenBLAS's
+# sleep after 2**4 cycles (OPENBLAS_THREAD_TIMEOUT=4) instead of its default 2**28 (about 0.1 s,
+# during which a worker spun on one of two cores through every OpenMP loop that followed a GEMM:
+# the training step ran 16 % slower). Neither library has a call for this: each reads its variable
+# once, when it loads. So the variables are set for that moment only (where the user has not set
+# them) and taken away again: importing pycolorize leaves the process's environment as it was.
+_THREAD_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
+_ENV_SET = [k for k in _THREAD_ENV if k not in _os.environ]
+_os.environ.update({k: _THREAD_ENV[k] for k in _ENV_SET})
+
 # The extension links OpenBLAS from the scipy-openblas32 wheel; load it first (globally) so the
 # dynamic loader finds it wherever pip put the wheel. (A build against SciPy's bundled copy finds
 # it through its RPATH instead.)
@@ -23,13 +34,6 @@ except ImportError:
     _openblas = None
 if _openblas is not None:
     _ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
-# OpenMP and OpenBLAS keep separate thread pools; idle OpenMP threads must not spin on the cores
-# OpenBLAS is about to use. OpenMP has no call for its wait policy: libgomp reads OMP_WAIT_POLICY
-# once, when _core loads it. So the variable is set for that moment only (where the user has not
-# set it) and taken away again: importing pycolorize leaves the process's environment as it was.
-_WAIT_POLICY_SET = "OMP_WAIT_POLICY" not in _os.environ
-if _WAIT_POLICY_SET:
-    _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
 def _no_extension(error):
@@ -55,8 +59,8 @@ except ImportError as _e:
         raise
     raise _no_extension(_e) from None
 finally:
-    if _WAIT_POLICY_SET:
-        del _os.environ["OMP_WAIT_POLICY"]
+    for _k in _ENV_SET:
+        del _os.environ[_k]
 from ._core import Error, layer_types  # noqa: E402
 from .net import Net  # noqa: E402
 from .solver import Solver  # noqa: E402
