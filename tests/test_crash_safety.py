@@ -199,7 +199,8 @@ def test_kills_at_random_moments(world):
     print(f"\nnewest complete snapshot after each kill: {newest}; temporaries or lone weights left: {debris}")
     advanced = sum(b > a for a, b in zip([0] + newest, newest))
     assert advanced >= 3, f"too few kills landed during training to test anything: {newest}"
-    result = run.go()
-    assert result.returncode == 0, result.stderr
+    if newest[-1] < ITERS:  # else the last kill landed after the final snapshot: nothing is left to resume
+        result = run.go()
+        assert result.returncode == 0, result.stderr
     assert_same(run.final(), world.reference)
     assert logged_iterations(run) == list(range(1, ITERS + 1))
