@@ -241,7 +241,7 @@ def torch_step(net, opt, batch, device, channels_last=False):
     b = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
     if channels_last:
         b["data"] = b["data"].contiguous(memory_format=torch.channels_last)
-    opt.zero_grad(set_to_none=False)
+    opt.zero_grad()  # PyTorch's default, set_to_none=True: faster than zeroing the 588 MB of gradients
     ph, pc = net(b["data"], b["centroids"])
     loss = 5 * _kld(ph, b["hist_h"], b["chroma"]) + _kld(pc, b["hist_c"], b.get("chroma_weight"))
     loss.backward()
