@@ -11,6 +11,7 @@
 #include "common.h"
 #include "layer.h"
 #include "layers/base_conv_layer.h"
+#include "layers/conv_layer.h"
 #include "layers/dropout_layer.h"
 #include "net.h"
 #include "solver.h"
@@ -237,4 +238,10 @@ PYBIND11_MODULE(_core, m) {
   }, "the seed of a Dropout layer's last TRAIN forward (its mask is Philox of it; see dropout_layer.h)");
   testing.def("set_conv_batch_floats", &BaseConvolutionLayer::set_cpu_batch_floats,
               "the CPU convolution's buffer budget for several images per GEMM, in floats (default 2**24)");
+  testing.def("set_conv_kernel_rows", &BaseConvolutionLayer::set_cpu_kernel_rows,
+              "the CPU convolution's kernel-row strategy on (the default) or off (im2col for every pass)");
+  testing.def("set_conv_winograd", &ConvolutionLayer::set_cpu_winograd,
+              "the CPU convolution's Winograd F(2x2, 3x3): 0 off, 1 where it pays (the default), 2 wherever it applies");
+  testing.def("set_conv_band_floats", &BaseConvolutionLayer::set_cpu_band_floats,
+              "the CPU convolution's column buffer per band, in floats (default 2**22)");
 }

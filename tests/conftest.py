@@ -1,4 +1,5 @@
 """Shared test helpers: the golden data folder and small-net builders."""
+import contextlib
 import importlib.util
 import os
 
@@ -6,12 +7,41 @@ import numpy as np
 import pytest
 
 import pycolorize
+from pycolorize._core import _testing
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
 def net_from(text, phase="test", **kw):
     return pycolorize.Net.from_string(text, phase=phase, **kw)
+
+
+# The CPU runs a convolution one of three ways (README, "Design decisions"): im2col + one GEMM; the
+# kernel-row GEMMs (one per kernel row, over an unfolding of the kernel's columns only; stride 1 in
+# height, one image per GEMM); and, for the forward pass and the input gradient of 3x3 stride-1
+# layers, Winograd F(2x2, 3x3) (csrc/layers/winograd.h). By default each runs where it pays;
+# cpu_path forces one wherever it applies (the others' layers fall back), then restores the defaults.
+CPU_PATHS = {
+    "im2col": dict(kernel_rows=False, winograd=0),
+    "kernel_rows": dict(kernel_rows=True, winograd=0, batch_floats=1),  # one image per GEMM
+    "winograd": dict(kernel_rows=True, winograd=2, batch_floats=1),
+}
+
+
+@contextlib.contextmanager
+def cpu_path(name, band_floats=2 ** 22):
+    knobs = CPU_PATHS[name]
+    _testing.set_conv_kernel_rows(knobs["kernel_rows"])
+    _testing.set_conv_winograd(knobs["winograd"])
+    _testing.set_conv_batch_floats(knobs.get("batch_floats", 2 ** 24))
+    _testing.set_conv_band_floats(band_floats)
+    try:
+        yield
+    finally:
+        _testing.set_conv_kernel_rows(True)
+        _testing.set_conv_winograd(1)
+        _testing.set_conv_batch_floats(2 ** 24)
+        _testing.set_conv_band_floats(2 ** 22)
 
 
 def assert_close(ours, ref, tol, what="", atol=None):

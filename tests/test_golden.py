@@ -17,7 +17,7 @@ import pytest
 
 import pycolorize
 
-from conftest import DATA, assert_close
+from conftest import DATA, assert_close, cpu_path
 
 TOL = 1e-5
 EXACT_TYPES = {"Reshape", "Concat", "Slice", "Split", "Flatten", "Dropout"}
@@ -99,6 +99,17 @@ PASS_REMOVES = {"dense_hypercolumn"} | {f"{c}_full" for c in ("conv4_1", "conv4_
 
 @pytest.mark.parametrize("optimize", [True, False], ids=["pass", "literal"])
 def test_deploy_small_matches_caffe_blob_by_blob(device, optimize):
+    check_deploy_small(optimize)
+
+
+@pytest.mark.parametrize("path", ["kernel_rows", "winograd"])
+def test_deploy_small_matches_caffe_on_every_cpu_path(path):
+    # the CPU's other ways to run a convolution (conftest.CPU_PATHS), forced wherever they apply
+    with cpu_path(path):
+        check_deploy_small(True)
+
+
+def check_deploy_small(optimize):
     net = pycolorize.Net(os.path.join(A2, "deploy_small.prototxt"), weights=os.path.join(A2, "deploy_small.caffemodel.h5"),
                          optimize=optimize)
     assert net.optimized == optimize

@@ -13,7 +13,7 @@ from pycolorize._core import _testing  # Philox and Dropout's seed: hooks for th
 from pycolorize.gradcheck import check_gradients
 
 import reference as ref
-from conftest import assert_close, net_from
+from conftest import CPU_PATHS, assert_close, cpu_path, net_from
 
 TOL = 1e-5
 
@@ -132,6 +132,50 @@ def test_convolution_large_image_uses_several_bands(device):
     assert_close(net.params["L"][0].diff, dw, 1e-4, "banded conv dw")
 
 
+# The CPU's three ways to run a convolution (conftest.CPU_PATHS), each on every case.
+@pytest.mark.parametrize("path", CPU_PATHS)
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_convolution_cpu_paths(case, path):
+    C, H, W, O, k, s, p, d, g, bias = case
+    x = np.random.RandomState(6).randn(3, C, H, W).astype(np.float32)
+    with cpu_path(path):
+        net = build(conv_text("Convolution", O, k, s, p, d, g, bias), {"x": x})
+        out, dy = fwd_bwd(net, ["y"])
+        w = net.params["L"][0].data.astype(np.float64)
+        b = net.params["L"][1].data.astype(np.float64) if bias else None
+        assert_close(out["y"], ref.conv2d(x, w, b, s, p, d, g), TOL, f"{path} forward")
+        dx, dw, db = ref.conv2d_backward(x, w, dy["y"].astype(np.float64), s, p, d, g)
+        assert_close(net.blobs["x"].diff, dx, TOL, f"{path} dx")
+        assert_close(net.params["L"][0].diff, dw, TOL, f"{path} dw")
+        if bias:
+            assert_close(net.params["L"][1].diff, db, TOL, f"{path} db")
+        check_gradients(net)
+
+
+@pytest.mark.parametrize("path", CPU_PATHS)
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_convolution_cpu_paths_in_several_bands(path, dilation):
+    """Two 40x64 images, bands as small as allowed: 32 output rows per kernel-row band (2048
+    positions) with a halo of (3 - 1) * dilation rows shared with the next, one tile row per
+    Winograd band, the tiles of both images numbered on."""
+    x = np.random.RandomState(7).randn(2, 8, 40, 64).astype(np.float32)
+    outs = {}
+    for name in ("im2col", path):
+        with cpu_path(name, band_floats=1):
+            net = build(conv_text("Convolution", 6, (3, 3), (1, 1), (dilation, dilation), (dilation, dilation), 1, True), {"x": x})
+            out, dy = fwd_bwd(net, ["y"])
+            w, b = net.params["L"][0].data.astype(np.float64), net.params["L"][1].data.astype(np.float64)
+            s, p, d = (1, 1), (dilation, dilation), (dilation, dilation)
+            assert_close(out["y"], ref.conv2d(x, w, b, s, p, d), TOL, f"{name} forward")
+            dx, dw, _ = ref.conv2d_backward(x, w, dy["y"].astype(np.float64), s, p, d)
+            assert_close(net.blobs["x"].diff, dx, TOL, f"{name} dx")
+            assert_close(net.params["L"][0].diff, dw, 1e-4, f"{name} dw")
+            outs[name] = (out["y"], net.blobs["x"].diff.copy())
+    if path == "winograd" and dilation == 1:  # the knob reaches a different computation: other roundings
+        assert not np.array_equal(outs["im2col"][0], outs[path][0])
+        assert not np.array_equal(outs["im2col"][1], outs[path][1])
+
+
 DECONV_CASES = [
     (3, 4, 5, 4, (4, 4), (3, 3), (1, 1), (1, 1), 1, True),
     (1, 3, 5, 1, (4, 4), (2, 2), (1, 1), (1, 1), 1, False),   # the bilinear x2 upsampler's shape
@@ -164,6 +208,23 @@ def test_deconvolution(device, case, engine):
     if bias:
         assert_close(net.params["L"][1].diff, dyd.sum(axis=(0, 2, 3)), TOL, "deconv db")
     check_gradients(net)
+
+
+@pytest.mark.parametrize("path", ["im2col", "kernel_rows"])
+@pytest.mark.parametrize("case", DECONV_CASES)
+def test_deconvolution_cpu_paths(case, path):
+    C, H, W, O, k, s, p, d, g, bias = case
+    x = np.random.RandomState(8).randn(2, C, H, W).astype(np.float32)
+    with cpu_path(path):
+        net = build(conv_text("Deconvolution", O, k, s, p, d, g, bias), {"x": x})
+        out, dy = fwd_bwd(net, ["y"])
+        w = net.params["L"][0].data.astype(np.float64)
+        b = net.params["L"][1].data.astype(np.float64) if bias else None
+        assert_close(out["y"], ref.deconv2d(x, w, b, s, p, d, g), TOL, f"{path} deconv forward")
+        dyd = dy["y"].astype(np.float64)
+        assert_close(net.blobs["x"].diff, ref.conv2d(dyd, w, None, s, p, d, g), TOL, f"{path} deconv dx")
+        _, dw, _ = ref.conv2d_backward(dyd, w, x.astype(np.float64), s, p, d, g)
+        assert_close(net.params["L"][0].diff, dw, TOL, f"{path} deconv dw")
 
 
 def test_bilinear_filler_and_upsampling(device):

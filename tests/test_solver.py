@@ -12,7 +12,7 @@ import pytest
 import pycolorize
 from pycolorize.training import train
 
-from conftest import DATA, assert_close
+from conftest import DATA, assert_close, cpu_path
 from test_training import setup  # noqa: F401 (a fixture: a tiny colorization net, photos and a data config)
 
 TOL = 1e-5
@@ -34,6 +34,17 @@ def golden_solver(monkeypatch, name):
 
 
 def test_sgd_matches_caffe_step_by_step(device, monkeypatch):
+    check_sgd_steps(monkeypatch)
+
+
+@pytest.mark.parametrize("path", ["kernel_rows", "winograd"])
+def test_sgd_matches_caffe_on_every_cpu_path(monkeypatch, path):
+    # the CPU's other ways to run a convolution (conftest.CPU_PATHS), forced wherever they apply
+    with cpu_path(path):
+        check_sgd_steps(monkeypatch)
+
+
+def check_sgd_steps(monkeypatch):
     solver = golden_solver(monkeypatch, "solver.prototxt")
     rates = []
     for step in range(5):

@@ -13,12 +13,26 @@ namespace pycolorize {
 namespace {
 constexpr int64_t kMinBandColumns = 2048;  // see band_rows
 int64_t g_batch_floats = 1 << 24;  // images_per_gemm's buffer: 64 MB (fc6's 4 images at 224x224: 23 MB)
+int64_t g_band_floats = 1 << 22;   // the band of columns: 16 MB, cache-sized
+bool g_kernel_rows = true;         // the kernel-row strategy (set_cpu_kernel_rows)
+// The kernel-row strategy packs a layer's weights, and their gradient, into buffers of this many
+// floats at most (32 MB each; VGG-16's largest 3x3 layer has 2.4M weights). Larger layers (fc6's
+// 7x7 over 512 channels, 103M) run im2col, which reads the weights where they are.
+constexpr int64_t kMaxPackedFloats = 1 << 23;
+
+// The packed weights (0) and their gradient (1): one pair per calling thread, like the columns.
+float* packed_buffer(int which, int64_t n) {
+  thread_local std::vector<float> packed[2];
+  std::vector<float>& b = packed[which];
+  if (static_cast<int64_t>(b.size()) < n) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
 
 // gemm_pass's CPU primitives (layers/conv_passes.h): OpenBLAS and util/im2col. The band of
 // columns is one buffer per calling thread, shared by every convolution (layers run one at a time
 // on a thread): a buffer per layer held ~16 MB each, 230 MB for the dense VGG-16 net.
 struct CpuBackend {
-  static constexpr int64_t kBandFloats = 1 << 22;  // 16 MB of columns: cache-sized
+  static int64_t band_floats() { return g_band_floats; }
   const float* weights(const Blob& w) { return w.cpu_data(); }
   float* buffer(int64_t n) {
     thread_local std::vector<float> col;
@@ -108,16 +122,118 @@ void BaseConvolutionLayer::reshape(const Blobs& bottom, const Blobs& top) {
   }
 }
 
-int BaseConvolutionLayer::band_rows(int64_t budget_floats) const {
-  const int64_t per_row = static_cast<int64_t>(geom_.channels) * kh_ * kw_ * geom_.out_w;
+int BaseConvolutionLayer::band_rows(int64_t budget_floats, int64_t unfolded) const {
+  const int64_t per_row = unfolded * geom_.out_w;
   const int64_t rows = std::max(budget_floats / std::max<int64_t>(per_row, 1), (kMinBandColumns + geom_.out_w - 1) / std::max(geom_.out_w, 1));  // out_w is 0 for an empty bottom
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(geom_.out_h, rows)));
 }
 
 void BaseConvolutionLayer::gemm_pass_cpu(Pass pass, const float* image, const float* columns, float* out, int images) {
+  if (images == 1 && (pass == Pass::kWeightGrad ? rows_dw_ != nullptr : rows_w_ != nullptr)) {
+    kernel_rows_pass(pass, image, columns, out);
+    return;
+  }
   CpuBackend be;
   gemm_pass(be, pass, image, columns, out, images);
 }
+
+bool BaseConvolutionLayer::kernel_rows() const {
+  return g_kernel_rows && sh_ == 1 && kh_ > 1 && blobs_[0]->count() <= kMaxPackedFloats;
+}
+
+void BaseConvolutionLayer::begin_cpu_passes(int images_per_gemm, bool weights, bool weight_grad) {
+  rows_w_ = nullptr;
+  rows_dw_ = nullptr;
+  if (images_per_gemm != 1 || !kernel_rows()) return;
+  const int Mg = col_channels_ / group_, C = geom_.channels, Kr = C * kw_;
+  const int64_t n = blobs_[0]->count();
+  if (weights) {
+    // W (col_channels, C, kh, kw) -> [g][i][m][c*kw + j]
+    const float* src = blobs_[0]->cpu_data();
+    float* w = packed_buffer(0, n);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int row = 0; row < col_channels_; ++row) {
+      const int g = row / Mg, m = row % Mg;
+      const float* s = src + static_cast<int64_t>(row) * C * kh_ * kw_;
+      for (int i = 0; i < kh_; ++i) {
+        float* d = w + (static_cast<int64_t>(g * kh_ + i) * Mg + m) * Kr;
+        for (int c = 0; c < C; ++c)
+          for (int j = 0; j < kw_; ++j) d[c * kw_ + j] = s[(c * kh_ + i) * kw_ + j];
+      }
+    }
+    rows_w_ = w;
+  }
+  if (weight_grad) {
+    rows_dw_ = packed_buffer(1, n);
+    blas::set(n, 0.f, rows_dw_);
+  }
+}
+
+void BaseConvolutionLayer::end_cpu_passes() {
+  if (rows_dw_) {
+    const int Mg = col_channels_ / group_, C = geom_.channels, Kr = C * kw_;
+    float* dst = blobs_[0]->mutable_cpu_diff();
+    const float* dw = rows_dw_;
+#pragma omp parallel for schedule(static) if (blobs_[0]->count() > 65536)
+    for (int row = 0; row < col_channels_; ++row) {
+      const int g = row / Mg, m = row % Mg;
+      float* d = dst + static_cast<int64_t>(row) * C * kh_ * kw_;
+      for (int i = 0; i < kh_; ++i) {
+        const float* s = dw + (static_cast<int64_t>(g * kh_ + i) * Mg + m) * Kr;
+        for (int c = 0; c < C; ++c)
+          for (int j = 0; j < kw_; ++j) d[(c * kh_ + i) * kw_ + j] += s[c * kw_ + j];
+      }
+    }
+  }
+  rows_w_ = nullptr;
+  rows_dw_ = nullptr;
+}
+
+// One image, every group: the three passes of conv_passes.h with R = im2col_rows_band's kernel-row
+// unfolding of a band of output rows [oh0, oh1) in place of im2col. R spans the band's rows plus
+// halo = (kh - 1) * dilation_h more, and kernel row i's view of it starts i * dilation_h rows in:
+//   kColumns     columns       = sum_i W_i * R_i
+//   kImage       R_i          += W_i^T * columns, then R is added into the image
+//   kWeightGrad  W_i's gradient += columns * R_i^T
+void BaseConvolutionLayer::kernel_rows_pass(Pass pass, const float* image, const float* columns, float* out) {
+  CpuBackend be;
+  const int Mg = col_channels_ / group_, Kr = geom_.channels * kw_;
+  const int out_w = geom_.out_w, P = geom_.out_h * out_w, halo = (kh_ - 1) * dh_;
+  const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
+  const int rows = band_rows(be.band_floats(), Kr);
+  float* buf = be.buffer(static_cast<int64_t>(Kr) * (rows + halo) * out_w);
+  for (int g = 0; g < group_; ++g) {
+    const float* img = image ? image + g * im_g : nullptr;
+    const float* col = columns ? columns + static_cast<int64_t>(g) * Mg * P : nullptr;
+    float* col_out = out + static_cast<int64_t>(g) * Mg * P;
+    float* img_out = out + g * im_g;
+    if (pass == Pass::kImage) be.set(im_g, 0.f, img_out);
+    for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
+      const int oh1 = std::min(geom_.out_h, oh0 + rows), Nb = (oh1 - oh0) * out_w;
+      const int ld = kernel_rows_span(geom_, oh0, oh1) * out_w;
+      if (pass != Pass::kImage) im2col_rows_band(img, geom_, oh0, oh1, buf, ld);
+      if (pass == Pass::kImage)  // kernel row 0 writes R's first Nb columns; the halo's start at 0
+        for (int r = 0; r < Kr; ++r) std::fill(buf + static_cast<int64_t>(r) * ld + Nb, buf + static_cast<int64_t>(r + 1) * ld, 0.f);
+      for (int i = 0; i < kh_; ++i) {
+        const int64_t wi = static_cast<int64_t>(g * kh_ + i) * Mg * Kr;
+        float* Ri = buf + i * dh_ * out_w;
+        if (pass == Pass::kColumns)
+          be.gemm(false, false, Mg, Nb, Kr, rows_w_ + wi, Kr, Ri, ld, i ? 1.f : 0.f, col_out + oh0 * out_w, P);
+        else if (pass == Pass::kImage)
+          be.gemm(true, false, Kr, Nb, Mg, rows_w_ + wi, Kr, col + oh0 * out_w, P, i ? 1.f : 0.f, Ri, ld);
+        else
+          be.gemm(false, true, Mg, Kr, Nb, col + oh0 * out_w, P, Ri, ld, 1.f, rows_dw_ + wi, Kr);
+      }
+      if (pass == Pass::kImage) col2im_rows_band(buf, geom_, oh0, oh1, img_out, ld);
+    }
+  }
+}
+
+void BaseConvolutionLayer::set_cpu_kernel_rows(bool on) { g_kernel_rows = on; }
+
+void BaseConvolutionLayer::set_cpu_band_floats(int64_t floats) { g_band_floats = floats; }
+
+int64_t BaseConvolutionLayer::cpu_band_floats() { return g_band_floats; }
 
 int BaseConvolutionLayer::images_per_gemm_cpu(int num) const { return images_per_gemm(num, g_batch_floats); }
 

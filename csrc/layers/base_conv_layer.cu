@@ -78,7 +78,7 @@ CudnnConv& BaseConvolutionLayer::cudnn_for(const Blob& bottom) {
 namespace {
 // gemm_pass's GPU primitives (layers/conv_passes.h): cuBLAS and the band kernels above.
 struct GpuBackend {
-  static constexpr int64_t kBandFloats = kGpuBandFloats;
+  static int64_t band_floats() { return kGpuBandFloats; }
   gpu::Buffer& col;
   const float* weights(const Blob& w) { return w.gpu_data(); }
   float* buffer(int64_t n) { return col.as<float>(n); }

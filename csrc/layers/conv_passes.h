@@ -7,7 +7,7 @@
 //   kWeightGrad  dW_g    += columns * im2col(image)^T
 // A 1x1, stride-1, unpadded kernel needs no im2col: the image is its own column matrix. Otherwise
 // the column-side rows are streamed in bands of `rows` output rows, so that the column buffer stays
-// Backend::kBandFloats in size (cache-sized on the CPU, larger on the GPU). Images with few output
+// Backend::band_floats() in size (cache-sized on the CPU, larger on the GPU). Images with few output
 // positions go several to a GEMM (batched_pass): their columns side by side, so N = images * P.
 //
 // A Backend supplies the device's primitives: gemm (row-major, explicit leading dimensions, as
@@ -33,7 +33,7 @@ void BaseConvolutionLayer::gemm_pass(Backend& be, Pass pass, const float* image,
   const int Kg = geom_.channels * kh_ * kw_;
   const int out_w = geom_.out_w, P = geom_.out_h * out_w;
   const int64_t im_g = static_cast<int64_t>(geom_.channels) * geom_.height * geom_.width;
-  const int rows = band_rows(Backend::kBandFloats);
+  const int rows = band_rows(Backend::band_floats(), Kg);
   const int ldw = Kg;  // the weights' row stride
   const float* w = pass == Pass::kWeightGrad ? nullptr : be.weights(*blobs_[0]);
   float* buf = is_1x1_ ? nullptr : be.buffer(static_cast<int64_t>(Kg) * rows * out_w);

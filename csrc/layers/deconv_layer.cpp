@@ -14,7 +14,9 @@ void DeconvolutionLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
     } else {
       const float* x = bottom[i]->cpu_data();
       float* y = top[i]->mutable_cpu_data();
+      begin_cpu_passes(1, true, false);
       for (int n = 0; n < bottom[i]->shape(0); ++n) gemm_pass_cpu(Pass::kImage, nullptr, x + n * in_dim, y + n * out_dim);
+      end_cpu_passes();
     }
     if (bias_) {
       float* y = top[i]->mutable_cpu_data();
@@ -37,10 +39,12 @@ void DeconvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>&
       continue;
     }
     const float* x = bottom[i]->cpu_data();
+    begin_cpu_passes(1, propagate_down[i], param_propagate_down(0));
     for (int n = 0; n < bottom[i]->shape(0); ++n) {
       if (param_propagate_down(0)) gemm_pass_cpu(Pass::kWeightGrad, dy + n * out_dim, x + n * in_dim, blobs_[0]->mutable_cpu_diff());
       if (propagate_down[i]) gemm_pass_cpu(Pass::kColumns, dy + n * out_dim, nullptr, bottom[i]->mutable_cpu_diff() + n * in_dim);
     }
+    end_cpu_passes();
   }
 }
 

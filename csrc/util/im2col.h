@@ -18,4 +18,15 @@ void im2col_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float
 // Adds the columns back into the image (the image must be zeroed by the caller first).
 void col2im_band(const float* col, const ConvGeometry& g, int oh0, int oh1, float* im, long ld);
 
+// The kernel-row unfolding (the CPU's kernel-row convolution, layers/base_conv_layer.cpp): rows
+// (c, j) for the kernel's columns only, C*kw of them (c slowest), over the input rows
+// hr = oh0 .. oh1 - 1 + (kh - 1) * dilation_h of the height-padded image, out_w columns each:
+//   R[c*kw + j][(hr - oh0)*out_w + ow] = im[c][hr - pad_h][ow*stride_w - pad_w + j*dilation_w]  (0 outside)
+// With stride_h 1, kernel row i of the output rows [oh0, oh1) is then R's contiguous column range
+// from i * dilation_h * out_w. Rows are `ld` floats apart.
+int kernel_rows_span(const ConvGeometry& g, int oh0, int oh1);  // the input rows R covers
+void im2col_rows_band(const float* im, const ConvGeometry& g, int oh0, int oh1, float* rows, long ld);
+// Adds R back into the image (zeroed by the caller first).
+void col2im_rows_band(const float* rows, const ConvGeometry& g, int oh0, int oh1, float* im, long ld);
+
 }  // namespace pycolorize

@@ -1,0 +1,177 @@
+// layers/winograd.cpp
+#include "layers/winograd.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "util/blas.h"
+
+namespace pycolorize {
+
+namespace {
+
+// The transforms' loops run over a tile row's tiles, which the compiler vectorizes; a
+// portable build gets AVX2 and AVX-512 copies of them too, chosen when the library loads.
+#if defined(__x86_64__) && !defined(__AVX2__) && defined(__GNUC__) && !defined(__clang__)
+#define PYC_TRANSFORM __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PYC_TRANSFORM
+#endif
+
+// One tile row of channel c: the 4 input rows it reads (zero outside the image) into rows[4][2*TW + 2],
+// then V[xi][c][t0 + tw] = (B^T d B)[xi] for each tile tw, with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+PYC_TRANSFORM
+void input_tile_row(const float* plane, int H, int W, int iy0, int ix0, int TW, float* rows, float* e, float* V,
+                    int64_t xi_stride) {
+  const int RW = 2 * TW + 2;
+  for (int r = 0; r < 4; ++r) {
+    float* row = rows + r * RW;
+    const int iy = iy0 + r;
+    std::fill(row, row + RW, 0.f);
+    if (iy < 0 || iy >= H) continue;
+    const int lo = std::max(0, -ix0), hi = std::min(RW, W - ix0);  // row[u] = plane[iy][ix0 + u]
+    if (hi > lo) std::memcpy(row + lo, plane + static_cast<int64_t>(iy) * W + ix0 + lo, sizeof(float) * (hi - lo));
+  }
+  // across each row: e[r][b][tw]
+  for (int r = 0; r < 4; ++r) {
+    const float* row = rows + r * RW;
+    float* e0 = e + (r * 4 + 0) * TW;
+    float* e1 = e + (r * 4 + 1) * TW;
+    float* e2 = e + (r * 4 + 2) * TW;
+    float* e3 = e + (r * 4 + 3) * TW;
+    for (int t = 0; t < TW; ++t) {
+      const float d0 = row[2 * t], d1 = row[2 * t + 1], d2 = row[2 * t + 2], d3 = row[2 * t + 3];
+      e0[t] = d0 - d2;
+      e1[t] = d1 + d2;
+      e2[t] = d2 - d1;
+      e3[t] = d1 - d3;
+    }
+  }
+  // down the columns: V[a*4 + b]
+  for (int b = 0; b < 4; ++b) {
+    const float* r0 = e + (0 * 4 + b) * TW;
+    const float* r1 = e + (1 * 4 + b) * TW;
+    const float* r2 = e + (2 * 4 + b) * TW;
+    const float* r3 = e + (3 * 4 + b) * TW;
+    float* v0 = V + (0 * 4 + b) * xi_stride;
+    float* v1 = V + (1 * 4 + b) * xi_stride;
+    float* v2 = V + (2 * 4 + b) * xi_stride;
+    float* v3 = V + (3 * 4 + b) * xi_stride;
+    for (int t = 0; t < TW; ++t) {
+      v0[t] = r0[t] - r2[t];
+      v1[t] = r1[t] + r2[t];
+      v2[t] = r2[t] - r1[t];
+      v3[t] = r1[t] - r3[t];
+    }
+  }
+}
+
+// One tile row of output channel k: Y = A^T M A, A^T = [1 1 1 0; 0 1 -1 -1], into the output
+// rows oy0, oy0 + 1 (those below out_h skipped) through out[2][2*TW].
+PYC_TRANSFORM
+void output_tile_row(const float* M, int64_t xi_stride, int TW, float* s, float* out, float* plane, int out_h, int out_w,
+                     int oy0) {
+  // across: s[a][q][tw]
+  for (int a = 0; a < 4; ++a) {
+    const float* m0 = M + (a * 4 + 0) * xi_stride;
+    const float* m1 = M + (a * 4 + 1) * xi_stride;
+    const float* m2 = M + (a * 4 + 2) * xi_stride;
+    const float* m3 = M + (a * 4 + 3) * xi_stride;
+    float* s0 = s + (a * 2 + 0) * TW;
+    float* s1 = s + (a * 2 + 1) * TW;
+    for (int t = 0; t < TW; ++t) {
+      s0[t] = m0[t] + m1[t] + m2[t];
+      s1[t] = m1[t] - m2[t] - m3[t];
+    }
+  }
+  // down, interleaved into the two output rows
+  for (int q = 0; q < 2; ++q) {
+    const float* a0 = s + (0 * 2 + q) * TW;
+    const float* a1 = s + (1 * 2 + q) * TW;
+    const float* a2 = s + (2 * 2 + q) * TW;
+    const float* a3 = s + (3 * 2 + q) * TW;
+    for (int t = 0; t < TW; ++t) {
+      out[2 * t + q] = a0[t] + a1[t] + a2[t];
+      out[2 * TW + 2 * t + q] = a1[t] - a2[t] - a3[t];
+    }
+  }
+  for (int p = 0; p < 2 && oy0 + p < out_h; ++p)
+    std::memcpy(plane + static_cast<int64_t>(oy0 + p) * out_w, out + p * 2 * TW, sizeof(float) * out_w);
+}
+
+// Per-thread scratch of at least n floats.
+float* scratch(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+}  // namespace
+
+void winograd_weights(const float* w, int K, int C, bool transpose_flip, float* U) {
+  const int64_t KC = static_cast<int64_t>(K) * C;
+#pragma omp parallel for schedule(static) if (KC > 4096)
+  for (int64_t kc = 0; kc < KC; ++kc) {
+    const int64_t k = kc / C, c = kc % C;
+    float g[3][3];
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 3; ++j)
+        g[i][j] = transpose_flip ? w[(c * K + k) * 9 + (2 - i) * 3 + (2 - j)] : w[(k * C + c) * 9 + i * 3 + j];
+    float t[4][3];  // G g, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+    for (int j = 0; j < 3; ++j) {
+      t[0][j] = g[0][j];
+      t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
+      t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+      t[3][j] = g[2][j];
+    }
+    for (int a = 0; a < 4; ++a) {  // (G g) G^T
+      const float u[4] = {t[a][0], 0.5f * (t[a][0] + t[a][1] + t[a][2]), 0.5f * (t[a][0] - t[a][1] + t[a][2]), t[a][2]};
+      for (int b = 0; b < 4; ++b) U[(a * 4 + b) * KC + kc] = u[b];
+    }
+  }
+}
+
+void winograd_conv(const WinogradShape& s, const float* x, const float* U, float* y, int64_t buffer_floats) {
+  const int C = s.in_channels, K = s.out_channels, H = s.height, W = s.width;
+  const int out_h = s.out_h(), out_w = s.out_w();
+  const int TH = (out_h + 1) / 2, TW = (out_w + 1) / 2;
+  const int64_t rows_total = static_cast<int64_t>(s.images) * TH;  // tile rows of all images
+  const int64_t per_row = 16LL * TW * (C + K);
+  const int64_t band = std::max<int64_t>(1, std::min(rows_total, buffer_floats / per_row));
+  thread_local std::vector<float> buf;
+  float* V = scratch(buf, static_cast<size_t>(band * per_row));
+  const int64_t in_plane = static_cast<int64_t>(H) * W, out_plane = static_cast<int64_t>(out_h) * out_w;
+  for (int64_t r0 = 0; r0 < rows_total; r0 += band) {
+    const int64_t r1 = std::min(rows_total, r0 + band), T = (r1 - r0) * TW;  // this band's tiles
+    float* M = V + 16 * T * C;
+#pragma omp parallel
+    {
+      thread_local std::vector<float> tmp;
+      float* rows = scratch(tmp, static_cast<size_t>(4 * (2 * TW + 2) + 16 * TW));
+#pragma omp for schedule(static)
+      for (int c = 0; c < C; ++c)
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t n = r / TH, th = r % TH;
+          input_tile_row(x + (n * C + c) * in_plane, H, W, static_cast<int>(2 * th - s.pad_h), -s.pad_w, TW, rows,
+                         rows + 4 * (2 * TW + 2), V + c * T + (r - r0) * TW, C * T);
+        }
+    }
+    for (int xi = 0; xi < 16; ++xi)
+      blas::gemm_ld(false, false, K, static_cast<int>(T), C, 1.f, U + xi * static_cast<int64_t>(K) * C, C, V + xi * C * T,
+                    static_cast<int>(T), 0.f, M + xi * K * T, static_cast<int>(T));
+#pragma omp parallel
+    {
+      thread_local std::vector<float> tmp;
+      float* st = scratch(tmp, static_cast<size_t>(8 * TW + 4 * TW));
+#pragma omp for schedule(static)
+      for (int k = 0; k < K; ++k)
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t n = r / TH, th = r % TH;
+          output_tile_row(M + k * T + (r - r0) * TW, K * T, TW, st, st + 8 * TW, y + (n * K + k) * out_plane, out_h, out_w,
+                          static_cast<int>(2 * th));
+        }
+    }
+  }
+}
+
+}  // namespace pycolorize
