@@ -34,7 +34,7 @@ def tiny_weights(tmp_path_factory):
 
 
 def bench_args(**kw):
-    args = dict(sizes=[64], runs=1, threads=1, profile=False, gpu=None, tf32=False, train_iters=None, photo=(96, 64),
+    args = dict(sizes=[64], runs=1, threads=1, profile=False, gpu=None, tf32=False, train_iters=None, train_rounds=1, photo=(96, 64),
                 torch_compile=False, prototxt=TINY_DEPLOY, quiet=False)
     args.update(kw)
     return argparse.Namespace(**args)
@@ -156,6 +156,35 @@ def test_train_rows_ratio_against_the_fastest(capsys):
     assert "ours / the fastest PyTorch (PyTorch, x): 1.50x" in out and "failed here" in out
     assert "where a pycolorize step goes (1.330 s)" in out and "Convolution 3x3 bwd" in out and "75.2 %" in out
 
+
+
+def test_train_rounds_alternate_and_report_each_sides_fastest(monkeypatch, capsys):
+    """--train-rounds 3 on the CPU: ours and PyTorch take turns, fresh workers each round, and each
+    side's fastest round is compared; the per-round ratios are printed too."""
+    asked, speeds = [], iter([2.0, 1.0, 3.0, 1.5, 2.5, 2.0])  # ours, PyTorch, ours, PyTorch, ...
+
+    def fake(kind, args, weights, tmp, size=None, runs=None, extra=()):
+        asked.append(kind)
+        v = next(speeds)
+        return {"images_per_s": v, "step_s": 4 / v, "peak_mb": 1.0, "version": "x"}, None
+
+    monkeypatch.setattr(bench, "spawn", fake)
+    bench.train_part(bench_args(train_rounds=3), "tmp", True)
+    out = capsys.readouterr().out
+    assert asked == ["train-ours", "train-torch"] * 3
+    assert "the fastest of 3 alternating rounds" in out
+    assert "pycolorize                   3.00 images/s" in out and "PyTorch                      2.00 images/s" in out
+    assert "ours / the fastest PyTorch (PyTorch, x): 1.50x" in out
+    assert "each round's ours / its fastest PyTorch: 2.00x, 2.00x, 1.25x" in out
+
+
+def test_train_rounds_option():
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    assert p.parse_args(["--train-rounds", "4"]).train_rounds == 4
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit):
+            p.parse_args(["--train-rounds", bad])
 
 
 def test_gpu_reports_with_stand_in_workers(monkeypatch, capsys):
