@@ -242,6 +242,10 @@ PYBIND11_MODULE(_core, m) {
               "the CPU convolution's kernel-row strategy on (the default) or off (im2col for every pass)");
   testing.def("set_conv_winograd", &ConvolutionLayer::set_cpu_winograd,
               "the CPU convolution's Winograd F(2x2, 3x3): 0 off, 1 where it pays (the default), 2 wherever it applies");
+  testing.def("conv_path_counts", [](bool reset) {
+    const auto n = BaseConvolutionLayer::cpu_path_counts(reset);
+    return py::dict(py::arg("im2col") = n[0], py::arg("kernel_rows") = n[1], py::arg("winograd") = n[2]);
+  }, py::arg("reset") = false, "how many CPU convolution passes ran each way since the last reset (reset=True resets)");
   testing.def("set_conv_band_floats", &BaseConvolutionLayer::set_cpu_band_floats,
               "the CPU convolution's column buffer per band, in floats (default 2**22)");
 }

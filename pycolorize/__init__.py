@@ -23,17 +23,6 @@ from ._version import __version__
 # them) and taken away again: importing pycolorize leaves the process's environment as it was.
 _THREAD_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
 _ENV_SET = [k for k in _THREAD_ENV if k not in _os.environ]
-_os.environ.update({k: _THREAD_ENV[k] for k in _ENV_SET})
-
-# The extension links OpenBLAS from the scipy-openblas32 wheel; load it first (globally) so the
-# dynamic loader finds it wherever pip put the wheel. (A build against SciPy's bundled copy finds
-# it through its RPATH instead.)
-try:
-    import scipy_openblas32 as _openblas
-except ImportError:
-    _openblas = None
-if _openblas is not None:
-    _ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
 
 
 def _no_extension(error):
@@ -52,7 +41,17 @@ def _no_extension(error):
     return ImportError(msg)
 
 
+_os.environ.update({k: _THREAD_ENV[k] for k in _ENV_SET})
 try:
+    # The extension links OpenBLAS from the scipy-openblas32 wheel; load it first (globally) so the
+    # dynamic loader finds it wherever pip put the wheel. (A build against SciPy's bundled copy
+    # finds it through its RPATH instead.)
+    try:
+        import scipy_openblas32 as _openblas
+    except ImportError:
+        _openblas = None
+    if _openblas is not None:
+        _ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
     from . import _core  # noqa: E402
 except ImportError as _e:
     if "_core" not in str(_e):

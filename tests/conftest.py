@@ -31,11 +31,11 @@ CPU_PATHS = {
 @contextlib.contextmanager
 def cpu_path(name, band_floats=2 ** 22):
     knobs = CPU_PATHS[name]
-    _testing.set_conv_kernel_rows(knobs["kernel_rows"])
-    _testing.set_conv_winograd(knobs["winograd"])
-    _testing.set_conv_batch_floats(knobs.get("batch_floats", 2 ** 24))
-    _testing.set_conv_band_floats(band_floats)
     try:
+        _testing.set_conv_kernel_rows(knobs["kernel_rows"])
+        _testing.set_conv_winograd(knobs["winograd"])
+        _testing.set_conv_batch_floats(knobs.get("batch_floats", 2 ** 24))
+        _testing.set_conv_band_floats(band_floats)
         yield
     finally:
         _testing.set_conv_kernel_rows(True)

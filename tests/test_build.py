@@ -38,9 +38,9 @@ def test_a_source_tree_without_its_extension_says_so(tmp_path):
 
 
 def test_importing_leaves_the_environment_as_it_was(tmp_path):
-    # The wait policy reaches libgomp while the extension loads; the user's os.environ is unchanged.
+    # The thread variables reach libgomp and OpenBLAS while they load; the user's os.environ is unchanged.
     package_root = os.path.dirname(os.path.dirname(_core.__file__))
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT")}
     env["PYTHONPATH"] = package_root
     code = ("import os; before = dict(os.environ); import pycolorize; after = dict(os.environ); "
             "print(sorted(set(before.items()) ^ set(after.items())))")

@@ -63,6 +63,9 @@ CONV_CASES = [
     # wider ones, as VGG's: a 7x7 kernel (fc6's), unequal pads
     (16, 9, 9, 18, (7, 7), (1, 1), (3, 3), (1, 1), 1, True),
     (16, 5, 8, 16, (3, 3), (1, 1), (2, 1), (1, 1), 1, True),
+    # stride 1 in height only, dilated, padded past the kernel, out_w of 3 (the kernel-row unfolding's edges)
+    (3, 5, 4, 4, (3, 2), (1, 3), (1, 3), (2, 1), 1, True),
+    (2, 4, 11, 3, (2, 3), (1, 2), (0, 2), (1, 3), 1, False),
 ]
 
 
@@ -133,6 +136,18 @@ def test_convolution_large_image_uses_several_bands(device):
 
 
 # The CPU's three ways to run a convolution (conftest.CPU_PATHS), each on every case.
+def expected_passes(path, k, s, p, d, g, depthwise=False):
+    """Which ways a forced CPU path runs a layer's passes (forward, input and weight gradients):
+    {"im2col", "kernel_rows", "winograd"} -> whether any pass runs that way."""
+    rows = path != "im2col" and s[0] == 1 and k[0] > 1 and not depthwise
+    wino = path == "winograd" and k == (3, 3) and s == (1, 1) and d == (1, 1) and g == 1 and max(p) <= 2
+    return {"im2col": not rows and not depthwise, "kernel_rows": rows, "winograd": wino}
+
+
+def ran(counts):
+    return {way: n > 0 for way, n in counts.items()}
+
+
 @pytest.mark.parametrize("path", CPU_PATHS)
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_convolution_cpu_paths(case, path):
@@ -140,7 +155,9 @@ def test_convolution_cpu_paths(case, path):
     x = np.random.RandomState(6).randn(3, C, H, W).astype(np.float32)
     with cpu_path(path):
         net = build(conv_text("Convolution", O, k, s, p, d, g, bias), {"x": x})
+        _testing.conv_path_counts(reset=True)
         out, dy = fwd_bwd(net, ["y"])
+        assert ran(_testing.conv_path_counts()) == expected_passes(path, k, s, p, d, g)
         w = net.params["L"][0].data.astype(np.float64)
         b = net.params["L"][1].data.astype(np.float64) if bias else None
         assert_close(out["y"], ref.conv2d(x, w, b, s, p, d, g), TOL, f"{path} forward")
@@ -174,6 +191,21 @@ def test_convolution_cpu_paths_in_several_bands(path, dilation):
     if path == "winograd" and dilation == 1:  # the knob reaches a different computation: other roundings
         assert not np.array_equal(outs["im2col"][0], outs[path][0])
         assert not np.array_equal(outs["im2col"][1], outs[path][1])
+
+
+@pytest.mark.parametrize("channels,size,images,winograd", [
+    (128, 32, 2, True),    # 128 channels on both sides, 2 x 16 x 16 = 512 tiles: where it pays
+    (128, 30, 2, False),   # 450 tiles
+    (64, 32, 2, False),    # 64 channels
+])
+def test_winograd_runs_by_default_where_it_pays(channels, size, images, winograd):
+    x = np.random.RandomState(9).randn(images, channels, size, size).astype(np.float32)
+    net = build(conv_text("Convolution", 128, (3, 3), (1, 1), (1, 1), (1, 1), 1, True), {"x": x})
+    _testing.conv_path_counts(reset=True)
+    net.forward()
+    assert (_testing.conv_path_counts()["winograd"] == 1) == winograd
+    w, b = net.params["L"][0].data.astype(np.float64), net.params["L"][1].data.astype(np.float64)
+    assert_close(net.blobs["y"].data, ref.conv2d(x, w, b, (1, 1), (1, 1)), TOL, "default path forward")
 
 
 DECONV_CASES = [
@@ -217,7 +249,9 @@ def test_deconvolution_cpu_paths(case, path):
     x = np.random.RandomState(8).randn(2, C, H, W).astype(np.float32)
     with cpu_path(path):
         net = build(conv_text("Deconvolution", O, k, s, p, d, g, bias), {"x": x})
+        _testing.conv_path_counts(reset=True)
         out, dy = fwd_bwd(net, ["y"])
+        assert ran(_testing.conv_path_counts()) == expected_passes(path, k, s, p, d, g, depthwise=C == g and O == g)
         w = net.params["L"][0].data.astype(np.float64)
         b = net.params["L"][1].data.astype(np.float64) if bias else None
         assert_close(out["y"], ref.deconv2d(x, w, b, s, p, d, g), TOL, f"{path} deconv forward")

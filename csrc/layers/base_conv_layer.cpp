@@ -4,6 +4,7 @@
 #include "layers/window.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "filler.h"
 #include "util/blas.h"
@@ -15,6 +16,7 @@ constexpr int64_t kMinBandColumns = 2048;  // see band_rows
 int64_t g_batch_floats = 1 << 24;  // images_per_gemm's buffer: 64 MB (fc6's 4 images at 224x224: 23 MB)
 int64_t g_band_floats = 1 << 22;   // the band of columns: 16 MB, cache-sized
 bool g_kernel_rows = true;         // the kernel-row strategy (set_cpu_kernel_rows)
+std::atomic<int64_t> g_path_counts[3];  // cpu_path_counts
 // The kernel-row strategy packs a layer's weights, and their gradient, into buffers of this many
 // floats at most (32 MB each; VGG-16's largest 3x3 layer has 2.4M weights). Larger layers (fc6's
 // 7x7 over 512 channels, 103M) run im2col, which reads the weights where they are.
@@ -130,9 +132,11 @@ int BaseConvolutionLayer::band_rows(int64_t budget_floats, int64_t unfolded) con
 
 void BaseConvolutionLayer::gemm_pass_cpu(Pass pass, const float* image, const float* columns, float* out, int images) {
   if (images == 1 && (pass == Pass::kWeightGrad ? rows_dw_ != nullptr : rows_w_ != nullptr)) {
+    count_cpu_path(kKernelRows);
     kernel_rows_pass(pass, image, columns, out);
     return;
   }
+  count_cpu_path(kIm2col);
   CpuBackend be;
   gemm_pass(be, pass, image, columns, out, images);
 }
@@ -205,8 +209,8 @@ void BaseConvolutionLayer::kernel_rows_pass(Pass pass, const float* image, const
   for (int g = 0; g < group_; ++g) {
     const float* img = image ? image + g * im_g : nullptr;
     const float* col = columns ? columns + static_cast<int64_t>(g) * Mg * P : nullptr;
-    float* col_out = out + static_cast<int64_t>(g) * Mg * P;
-    float* img_out = out + g * im_g;
+    float* col_out = pass == Pass::kColumns ? out + static_cast<int64_t>(g) * Mg * P : nullptr;
+    float* img_out = pass == Pass::kImage ? out + g * im_g : nullptr;
     if (pass == Pass::kImage) be.set(im_g, 0.f, img_out);
     for (int oh0 = 0; oh0 < geom_.out_h; oh0 += rows) {
       const int oh1 = std::min(geom_.out_h, oh0 + rows), Nb = (oh1 - oh0) * out_w;
@@ -234,6 +238,14 @@ void BaseConvolutionLayer::set_cpu_kernel_rows(bool on) { g_kernel_rows = on; }
 void BaseConvolutionLayer::set_cpu_band_floats(int64_t floats) { g_band_floats = floats; }
 
 int64_t BaseConvolutionLayer::cpu_band_floats() { return g_band_floats; }
+
+void BaseConvolutionLayer::count_cpu_path(CpuPath path) { g_path_counts[path].fetch_add(1, std::memory_order_relaxed); }
+
+std::array<int64_t, 3> BaseConvolutionLayer::cpu_path_counts(bool reset) {
+  std::array<int64_t, 3> n{};
+  for (int i = 0; i < 3; ++i) n[i] = reset ? g_path_counts[i].exchange(0) : g_path_counts[i].load();
+  return n;
+}
 
 int BaseConvolutionLayer::images_per_gemm_cpu(int num) const { return images_per_gemm(num, g_batch_floats); }
 

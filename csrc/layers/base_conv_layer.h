@@ -10,6 +10,7 @@
 // streamed over bands of column-side rows so that the column buffer stays cache-sized.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "layer.h"
@@ -55,7 +56,7 @@ class BaseConvolutionLayer : public Layer {
   // one row, a pass over one image unfolds only the kernel's columns (im2col_rows_band: C*kw rows
   // per position, a third of im2col's C*kh*kw for 3x3) and runs one GEMM per kernel row i on a
   // shifted view of them, with W_i, kernel row i's weights, packed once per layer call; it skips
-  // most of im2col's copying (the 3x3 convolutions of VGG-16 run 10-30 % faster). Every layer
+  // most of im2col's copying (VGG-16's conv1_2 to conv3_3 forward ran 7-19 % faster). Every layer
   // call brackets its gemm_pass_cpu calls with begin_cpu_passes, which packs W_i (`weights`)
   // and zeroes their packed gradient (`weight_grad`) when the call's GEMMs take one image each,
   // and end_cpu_passes, which adds that gradient into the weights' diff.
@@ -70,6 +71,12 @@ class BaseConvolutionLayer : public Layer {
   // budget in floats (default 2**22), to run every path and several bands on small inputs.
   static void set_cpu_kernel_rows(bool on);
   static void set_cpu_band_floats(int64_t floats);
+  // Tests: how many CPU passes ran each way, {im2col, kernel rows, Winograd}, since the last reset.
+  enum CpuPath { kIm2col, kKernelRows, kWinograd };
+  static std::array<int64_t, 3> cpu_path_counts(bool reset);
+
+ protected:
+  static void count_cpu_path(CpuPath path);
 
  protected:
   void add_bias(float* data, int channels, int64_t spatial);

@@ -40,11 +40,13 @@ void ConvolutionLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
     const float* x = bottom[i]->cpu_data();
     float* y = top[i]->mutable_cpu_data();
     const int N = bottom[i]->shape(0), step = images_per_gemm_cpu(N);
-    if (wino)
+    if (wino) {
+      count_cpu_path(kWinograd);
       winograd_conv({N, im_channels_, geom_.height, geom_.width, num_output_, ph_, pw_}, x, winograd_buffer(0), y,
                     cpu_band_floats());
-    else
+    } else {
       for (int n = 0; n < N; n += step) gemm_pass_cpu(Pass::kColumns, x + n * in_dim, nullptr, y + n * out_dim, std::min(step, N - n));
+    }
     if (bias_)
       for (int n = 0; n < N; ++n) add_bias(y + n * out_dim, num_output_, top[i]->count(2));
   }
@@ -70,9 +72,11 @@ void ConvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>& p
       if (param_propagate_down(0)) gemm_pass_cpu(Pass::kWeightGrad, x + n * in_dim, dy + n * out_dim, blobs_[0]->mutable_cpu_diff(), k);
       if (propagate_down[i] && !wino) gemm_pass_cpu(Pass::kImage, nullptr, dy + n * out_dim, bottom[i]->mutable_cpu_diff() + n * in_dim, k);
     }
-    if (propagate_down[i] && wino)
+    if (propagate_down[i] && wino) {
+      count_cpu_path(kWinograd);
       winograd_conv({N, num_output_, geom_.out_h, geom_.out_w, im_channels_, 2 - ph_, 2 - pw_}, dy, winograd_buffer(0),
                     bottom[i]->mutable_cpu_diff(), cpu_band_floats());
+    }
   }
   end_cpu_passes();
 }

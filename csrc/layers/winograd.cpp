@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <cstdlib>  // (glibc's features.h, for __GLIBC__)
 #include <vector>
 
 #include "util/blas.h"
@@ -11,9 +12,11 @@ namespace pycolorize {
 
 namespace {
 
-// The transforms' loops run over a tile row's tiles, which the compiler vectorizes; a
-// portable build gets AVX2 and AVX-512 copies of them too, chosen when the library loads.
-#if defined(__x86_64__) && !defined(__AVX2__) && defined(__GNUC__) && !defined(__clang__)
+// The transforms' loops run over a tile row's tiles, which the compiler vectorizes; a portable
+// build (gcc, glibc: the clones are chosen through an ifunc when the library loads) gets AVX2 and
+// AVX-512 copies of them too.
+#if defined(__x86_64__) && !defined(__AVX2__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    defined(__GLIBC__)
 #define PYC_TRANSFORM __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define PYC_TRANSFORM

@@ -90,9 +90,9 @@ void im2col_rows_band(const float* im, const ConvGeometry& g, int oh0, int oh1, 
       }
       const float* row = plane + static_cast<long>(ih) * g.width;
       std::fill(out, out + lo, 0.f);
-      if (g.stride_w == 1)
-        std::memcpy(out + lo, row + lo + off, sizeof(float) * (hi - lo));
-      else
+      if (g.stride_w == 1) {
+        if (hi > lo) std::memcpy(out + lo, row + lo + off, sizeof(float) * (hi - lo));
+      } else
         for (int ow = lo; ow < hi; ++ow) out[ow] = row[ow * g.stride_w + off];
       std::fill(out + hi, out + g.out_w, 0.f);
     }
