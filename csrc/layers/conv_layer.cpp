@@ -55,11 +55,13 @@ void ConvolutionLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
 
 void ConvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>& propagate_down, const Blobs& bottom) {
   // Winograd computes the input gradient as the convolution of the output gradient by the
-  // weights turned 180 degrees with input and output channels swapped, padded by 2 - pad.
+  // weights turned 180 degrees with input and output channels swapped, padded by 2 - pad, and the
+  // weight gradient by its own transforms (winograd_weight_grad).
   const bool any_down = std::find(propagate_down.begin(), propagate_down.end(), true) != propagate_down.end();
-  const bool wino = winograd(bottom[0]->shape(0)) && any_down;
-  if (wino) winograd_weights(blobs_[0]->cpu_data(), im_channels_, num_output_, true, winograd_buffer(16LL * num_output_ * im_channels_));
-  begin_cpu_passes(images_per_gemm_cpu(bottom[0]->shape(0)), any_down && !wino, param_propagate_down(0));
+  const bool wino = winograd(bottom[0]->shape(0)), weight_grad = param_propagate_down(0);
+  if (wino && any_down)
+    winograd_weights(blobs_[0]->cpu_data(), im_channels_, num_output_, true, winograd_buffer(16LL * num_output_ * im_channels_));
+  begin_cpu_passes(images_per_gemm_cpu(bottom[0]->shape(0)), any_down && !wino, weight_grad && !wino);
   for (size_t i = 0; i < bottom.size(); ++i) {
     const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
     const float* dy = top[i]->cpu_diff();
@@ -69,10 +71,17 @@ void ConvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>& p
       const int k = std::min(step, N - n);
       for (int j = n; j < n + k && bias_ && param_propagate_down(1); ++j)
         bias_gradient(dy + j * out_dim, num_output_, top[i]->count(2), blobs_[1]->mutable_cpu_diff());
-      if (param_propagate_down(0)) gemm_pass_cpu(Pass::kWeightGrad, x + n * in_dim, dy + n * out_dim, blobs_[0]->mutable_cpu_diff(), k);
-      if (propagate_down[i] && !wino) gemm_pass_cpu(Pass::kImage, nullptr, dy + n * out_dim, bottom[i]->mutable_cpu_diff() + n * in_dim, k);
+      if (wino) continue;
+      if (weight_grad) gemm_pass_cpu(Pass::kWeightGrad, x + n * in_dim, dy + n * out_dim, blobs_[0]->mutable_cpu_diff(), k);
+      if (propagate_down[i]) gemm_pass_cpu(Pass::kImage, nullptr, dy + n * out_dim, bottom[i]->mutable_cpu_diff() + n * in_dim, k);
     }
-    if (propagate_down[i] && wino) {
+    if (!wino) continue;
+    if (weight_grad) {
+      count_cpu_path(kWinograd);
+      winograd_weight_grad({N, im_channels_, geom_.height, geom_.width, num_output_, ph_, pw_}, x, dy,
+                           blobs_[0]->mutable_cpu_diff(), cpu_band_floats());
+    }
+    if (propagate_down[i]) {
       count_cpu_path(kWinograd);
       winograd_conv({N, num_output_, geom_.out_h, geom_.out_w, im_channels_, 2 - ph_, 2 - pw_}, dy, winograd_buffer(0),
                     bottom[i]->mutable_cpu_diff(), cpu_band_floats());

@@ -21,7 +21,7 @@ class ConvolutionLayer : public BaseConvolutionLayer {
   PYC_GPU_METHODS
 
  private:
-  bool winograd(int images) const;  // the CPU runs forward and input gradient of `images` by Winograd
+  bool winograd(int images) const;  // the CPU runs a call's passes over `images` by Winograd
 };
 
 }  // namespace pycolorize

@@ -103,10 +103,75 @@ void output_tile_row(const float* M, int64_t xi_stride, int TW, float* s, float*
     std::memcpy(plane + static_cast<int64_t>(oy0 + p) * out_w, out + p * 2 * TW, sizeof(float) * out_w);
 }
 
+// One tile row of output-gradient channel k, the adjoint of output_tile_row: the 2 rows oy0, oy0 + 1
+// (zero below out_h and right of out_w) into rows[2][2*TW], then D[xi][k][t0 + tw] = (A dY A^T)[xi]
+// for each tile, with A = [1 0; 1 1; 1 -1; 0 -1].
+PYC_TRANSFORM
+void grad_tile_row(const float* plane, int out_h, int out_w, int oy0, int TW, float* rows, float* e, float* D,
+                   int64_t xi_stride) {
+  for (int p = 0; p < 2; ++p) {
+    float* row = rows + p * 2 * TW;
+    std::fill(row, row + 2 * TW, 0.f);
+    if (oy0 + p < out_h) std::memcpy(row, plane + static_cast<int64_t>(oy0 + p) * out_w, sizeof(float) * out_w);
+  }
+  for (int p = 0; p < 2; ++p) {  // across each row: e[p][b][tw]
+    const float* row = rows + p * 2 * TW;
+    float* e0 = e + (p * 4 + 0) * TW;
+    float* e1 = e + (p * 4 + 1) * TW;
+    float* e2 = e + (p * 4 + 2) * TW;
+    float* e3 = e + (p * 4 + 3) * TW;
+    for (int t = 0; t < TW; ++t) {
+      const float y0 = row[2 * t], y1 = row[2 * t + 1];
+      e0[t] = y0;
+      e1[t] = y0 + y1;
+      e2[t] = y0 - y1;
+      e3[t] = -y1;
+    }
+  }
+  for (int b = 0; b < 4; ++b) {  // down the columns: D[a*4 + b]
+    const float* r0 = e + (0 * 4 + b) * TW;
+    const float* r1 = e + (1 * 4 + b) * TW;
+    float* d0 = D + (0 * 4 + b) * xi_stride;
+    float* d1 = D + (1 * 4 + b) * xi_stride;
+    float* d2 = D + (2 * 4 + b) * xi_stride;
+    float* d3 = D + (3 * 4 + b) * xi_stride;
+    for (int t = 0; t < TW; ++t) {
+      d0[t] = r0[t];
+      d1[t] = r0[t] + r1[t];
+      d2[t] = r0[t] - r1[t];
+      d3[t] = -r1[t];
+    }
+  }
+}
+
 // Per-thread scratch of at least n floats.
 float* scratch(std::vector<float>& v, size_t n) {
   if (v.size() < n) v.resize(n);
   return v.data();
+}
+
+// V[xi][c][t] for the tiles of tile rows [r0, r1) of all images (tile row r: image r / TH, row r % TH).
+void transform_inputs(const WinogradShape& s, const float* x, int64_t r0, int64_t r1, int TH, int TW, float* V) {
+  const int C = s.in_channels;
+  const int64_t T = (r1 - r0) * TW, in_plane = static_cast<int64_t>(s.height) * s.width;
+#pragma omp parallel
+  {
+    thread_local std::vector<float> tmp;
+    float* rows = scratch(tmp, static_cast<size_t>(4 * (2 * TW + 2) + 16 * TW));
+#pragma omp for schedule(static)
+    for (int c = 0; c < C; ++c)
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / TH, th = r % TH;
+        input_tile_row(x + (n * C + c) * in_plane, s.height, s.width, static_cast<int>(2 * th - s.pad_h), -s.pad_w, TW,
+                       rows, rows + 4 * (2 * TW + 2), V + c * T + (r - r0) * TW, C * T);
+      }
+  }
+}
+
+// Tile rows per band: as many as fit in buffer_floats of transformed inputs and outputs.
+int64_t band_rows(const WinogradShape& s, int64_t rows_total, int TW, int64_t buffer_floats) {
+  const int64_t per_row = 16LL * TW * (s.in_channels + s.out_channels);
+  return std::max<int64_t>(1, std::min(rows_total, buffer_floats / per_row));
 }
 
 }  // namespace
@@ -135,30 +200,18 @@ void winograd_weights(const float* w, int K, int C, bool transpose_flip, float* 
 }
 
 void winograd_conv(const WinogradShape& s, const float* x, const float* U, float* y, int64_t buffer_floats) {
-  const int C = s.in_channels, K = s.out_channels, H = s.height, W = s.width;
+  const int C = s.in_channels, K = s.out_channels;
   const int out_h = s.out_h(), out_w = s.out_w();
   const int TH = (out_h + 1) / 2, TW = (out_w + 1) / 2;
   const int64_t rows_total = static_cast<int64_t>(s.images) * TH;  // tile rows of all images
-  const int64_t per_row = 16LL * TW * (C + K);
-  const int64_t band = std::max<int64_t>(1, std::min(rows_total, buffer_floats / per_row));
+  const int64_t band = band_rows(s, rows_total, TW, buffer_floats);
   thread_local std::vector<float> buf;
-  float* V = scratch(buf, static_cast<size_t>(band * per_row));
-  const int64_t in_plane = static_cast<int64_t>(H) * W, out_plane = static_cast<int64_t>(out_h) * out_w;
+  float* V = scratch(buf, static_cast<size_t>(band * 16 * TW * (C + K)));
+  const int64_t out_plane = static_cast<int64_t>(out_h) * out_w;
   for (int64_t r0 = 0; r0 < rows_total; r0 += band) {
     const int64_t r1 = std::min(rows_total, r0 + band), T = (r1 - r0) * TW;  // this band's tiles
     float* M = V + 16 * T * C;
-#pragma omp parallel
-    {
-      thread_local std::vector<float> tmp;
-      float* rows = scratch(tmp, static_cast<size_t>(4 * (2 * TW + 2) + 16 * TW));
-#pragma omp for schedule(static)
-      for (int c = 0; c < C; ++c)
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t n = r / TH, th = r % TH;
-          input_tile_row(x + (n * C + c) * in_plane, H, W, static_cast<int>(2 * th - s.pad_h), -s.pad_w, TW, rows,
-                         rows + 4 * (2 * TW + 2), V + c * T + (r - r0) * TW, C * T);
-        }
-    }
+    transform_inputs(s, x, r0, r1, TH, TW, V);
     for (int xi = 0; xi < 16; ++xi)
       blas::gemm_ld(false, false, K, static_cast<int>(T), C, 1.f, U + xi * static_cast<int64_t>(K) * C, C, V + xi * C * T,
                     static_cast<int>(T), 0.f, M + xi * K * T, static_cast<int>(T));
@@ -173,6 +226,56 @@ void winograd_conv(const WinogradShape& s, const float* x, const float* U, float
           output_tile_row(M + k * T + (r - r0) * TW, K * T, TW, st, st + 8 * TW, y + (n * K + k) * out_plane, out_h, out_w,
                           static_cast<int>(2 * th));
         }
+    }
+  }
+}
+
+void winograd_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw, int64_t buffer_floats) {
+  const int C = s.in_channels, K = s.out_channels;
+  const int out_h = s.out_h(), out_w = s.out_w();
+  const int TH = (out_h + 1) / 2, TW = (out_w + 1) / 2;
+  const int64_t rows_total = static_cast<int64_t>(s.images) * TH, KC = static_cast<int64_t>(K) * C;
+  const int64_t band = band_rows(s, rows_total, TW, buffer_floats);
+  thread_local std::vector<float> buf, grad;
+  float* V = scratch(buf, static_cast<size_t>(band * 16 * TW * (C + K)));
+  float* dU = scratch(grad, static_cast<size_t>(16 * KC));  // dU[xi][k][c]
+  const int64_t out_plane = static_cast<int64_t>(out_h) * out_w;
+  for (int64_t r0 = 0; r0 < rows_total; r0 += band) {
+    const int64_t r1 = std::min(rows_total, r0 + band), T = (r1 - r0) * TW;
+    float* D = V + 16 * T * C;
+    transform_inputs(s, x, r0, r1, TH, TW, V);
+#pragma omp parallel
+    {
+      thread_local std::vector<float> tmp;
+      float* rows = scratch(tmp, static_cast<size_t>(4 * TW + 8 * TW));
+#pragma omp for schedule(static)
+      for (int k = 0; k < K; ++k)
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t n = r / TH, th = r % TH;
+          grad_tile_row(dy + (n * K + k) * out_plane, out_h, out_w, static_cast<int>(2 * th), TW, rows, rows + 4 * TW,
+                        D + k * T + (r - r0) * TW, K * T);
+        }
+    }
+    for (int xi = 0; xi < 16; ++xi)  // dU_xi (K x C) += D_xi (K x T) V_xi^T
+      blas::gemm_ld(false, true, K, C, static_cast<int>(T), 1.f, D + xi * K * T, static_cast<int>(T), V + xi * C * T,
+                    static_cast<int>(T), r0 ? 1.f : 0.f, dU + xi * KC, C);
+  }
+  // dW += G^T dU G, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+#pragma omp parallel for schedule(static) if (KC > 4096)
+  for (int64_t kc = 0; kc < KC; ++kc) {
+    float t[4][3];
+    for (int a = 0; a < 4; ++a) {
+      const float u0 = dU[(a * 4 + 0) * KC + kc], u1 = dU[(a * 4 + 1) * KC + kc], u2 = dU[(a * 4 + 2) * KC + kc],
+                  u3 = dU[(a * 4 + 3) * KC + kc];
+      t[a][0] = u0 + 0.5f * (u1 + u2);
+      t[a][1] = 0.5f * (u1 - u2);
+      t[a][2] = 0.5f * (u1 + u2) + u3;
+    }
+    float* d = dw + kc * 9;
+    for (int j = 0; j < 3; ++j) {
+      d[0 * 3 + j] += t[0][j] + 0.5f * (t[1][j] + t[2][j]);
+      d[1 * 3 + j] += 0.5f * (t[1][j] - t[2][j]);
+      d[2 * 3 + j] += 0.5f * (t[1][j] + t[2][j]) + t[3][j];
     }
   }
 }

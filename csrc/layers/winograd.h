@@ -4,7 +4,8 @@
 // Each 2x2 block of outputs ("tile") is computed from the 4x4 block of inputs around it:
 //   Y = A^T [ sum_c (G g_kc G^T) . (B^T d_c B) ] A
 // so that, with the 16 positions xi of the 4x4 transformed domain, the convolution becomes 16
-// independent GEMMs M_xi (K x tiles) = U_xi (K x C) * V_xi (C x tiles): 16 multiplications per
+// independent GEMMs M_xi (K x tiles) = U_xi (K x C) * V_xi (C x tiles) (and its weight gradient 16
+// GEMMs over the tiles, winograd_weight_grad): 16 multiplications per
 // tile and channel pair instead of 36, 2.25x fewer than im2col's GEMM, plus the transforms, which
 // are additions only (and the halves of G). Its rounding differs from direct convolution's by a few
 // ulps of the sums (the transforms add and subtract neighbouring inputs); tests/test_layers.py
@@ -34,5 +35,10 @@ void winograd_weights(const float* w, int K, int C, bool transpose_flip, float* 
 // y (N x K x out_h x out_w) = the 3x3 convolution of x by the weights whose transform is U
 // (winograd_weights), overwriting y. buffer_floats bounds the working buffers (a band of tiles).
 void winograd_conv(const WinogradShape& s, const float* x, const float* U, float* y, int64_t buffer_floats);
+
+// Adds to dw (K x C x 3 x 3, Caffe's layout) the weight gradient of that convolution of x, given
+// the output gradient dy: dU_xi = sum over tiles of (A dY A^T)_xi (B^T d B)_xi^T, 16 GEMMs over
+// the tiles, then dW = G^T dU G.
+void winograd_weight_grad(const WinogradShape& s, const float* x, const float* dy, float* dw, int64_t buffer_floats);
 
 }  // namespace pycolorize
