@@ -235,7 +235,10 @@ void winograd_weight_grad(const WinogradShape& s, const float* x, const float* d
   const int out_h = s.out_h(), out_w = s.out_w();
   const int TH = (out_h + 1) / 2, TW = (out_w + 1) / 2;
   const int64_t rows_total = static_cast<int64_t>(s.images) * TH, KC = static_cast<int64_t>(K) * C;
-  const int64_t band = band_rows(s, rows_total, TW, buffer_floats);
+  // The GEMMs sum over a band's tiles: a band of at least max(C, K) tiles where the images have
+  // them (up to 16 * 1024 * 512 floats, 32 MB, for 512 channels), since OpenBLAS's threads
+  // synchronise per block of a short sum (conv4 at 224^2: 252 tiles a band ran 4x slower than im2col).
+  const int64_t band = band_rows(s, rows_total, TW, std::max<int64_t>(buffer_floats, 16LL * (C + K) * std::max(C, K)));
   thread_local std::vector<float> buf, grad;
   float* V = scratch(buf, static_cast<size_t>(band * 16 * TW * (C + K)));
   float* dU = scratch(grad, static_cast<size_t>(16 * KC));  // dU[xi][k][c]
