@@ -18,7 +18,7 @@ from ._version import __version__
 # the other is about to use: libgomp's idle threads sleep (OMP_WAIT_POLICY=PASSIVE), and OpenBLAS's
 # sleep after 2**4 cycles (OPENBLAS_THREAD_TIMEOUT=4) instead of its default 2**28 (about 0.1 s,
 # during which a worker spun on one of two cores through every OpenMP loop that followed a GEMM:
-# the training step ran 16 % slower). Neither library has a call for this: each reads its variable
+# the training step ran 16-20 % slower). Neither library has a call for this: each reads its variable
 # once, when it loads. So the variables are set for that moment only (where the user has not set
 # them) and taken away again: importing pycolorize leaves the process's environment as it was.
 _THREAD_ENV = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
