@@ -89,18 +89,23 @@ def skip_cpu_engines(device, engine):
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_convolution(device, case, engine):
     skip_cpu_engines(device, engine)
+    x = np.random.RandomState(1).randn(2, *case[:3]).astype(np.float32)
+    net = build(conv_text("Convolution", *case[3:], engine), {"x": x})
+    check_convolution(net, x, case, *fwd_bwd(net, ["y"]), "conv")
+
+
+def check_convolution(net, x, case, out, dy, what):
+    """A Convolution net's forward and gradients (after fwd_bwd) against the float64 reference,
+    then the finite-difference check."""
     C, H, W, O, k, s, p, d, g, bias = case
-    x = np.random.RandomState(1).randn(2, C, H, W).astype(np.float32)
-    net = build(conv_text("Convolution", O, k, s, p, d, g, bias, engine), {"x": x})
     w = net.params["L"][0].data.astype(np.float64)
     b = net.params["L"][1].data.astype(np.float64) if bias else None
-    out, dy = fwd_bwd(net, ["y"])
-    assert_close(out["y"], ref.conv2d(x, w, b, s, p, d, g), TOL, "conv forward")
+    assert_close(out["y"], ref.conv2d(x, w, b, s, p, d, g), TOL, f"{what} forward")
     dx, dw, db = ref.conv2d_backward(x, w, dy["y"].astype(np.float64), s, p, d, g)
-    assert_close(net.blobs["x"].diff, dx, TOL, "conv dx")
-    assert_close(net.params["L"][0].diff, dw, TOL, "conv dw")
+    assert_close(net.blobs["x"].diff, dx, TOL, f"{what} dx")
+    assert_close(net.params["L"][0].diff, dw, TOL, f"{what} dw")
     if bias:
-        assert_close(net.params["L"][1].diff, db, TOL, "conv db")
+        assert_close(net.params["L"][1].diff, db, TOL, f"{what} db")
     check_gradients(net)
 
 
@@ -158,15 +163,7 @@ def test_convolution_cpu_paths(case, path):
         _testing.conv_path_counts(reset=True)
         out, dy = fwd_bwd(net, ["y"])
         assert ran(_testing.conv_path_counts()) == expected_passes(path, k, s, p, d, g)
-        w = net.params["L"][0].data.astype(np.float64)
-        b = net.params["L"][1].data.astype(np.float64) if bias else None
-        assert_close(out["y"], ref.conv2d(x, w, b, s, p, d, g), TOL, f"{path} forward")
-        dx, dw, db = ref.conv2d_backward(x, w, dy["y"].astype(np.float64), s, p, d, g)
-        assert_close(net.blobs["x"].diff, dx, TOL, f"{path} dx")
-        assert_close(net.params["L"][0].diff, dw, TOL, f"{path} dw")
-        if bias:
-            assert_close(net.params["L"][1].diff, db, TOL, f"{path} db")
-        check_gradients(net)
+        check_convolution(net, x, case, out, dy, path)
 
 
 @pytest.mark.parametrize("path", CPU_PATHS)
@@ -224,21 +221,26 @@ DECONV_CASES = [
 @pytest.mark.parametrize("case", DECONV_CASES)
 def test_deconvolution(device, case, engine):
     skip_cpu_engines(device, engine)
+    x = np.random.RandomState(3).randn(2, *case[:3]).astype(np.float32)
+    net = build(conv_text("Deconvolution", *case[3:], engine), {"x": x})
+    check_deconvolution(net, x, case, *fwd_bwd(net, ["y"]), "deconv")
+
+
+def check_deconvolution(net, x, case, out, dy, what):
+    """A Deconvolution net's forward and gradients (after fwd_bwd) against the float64 reference,
+    then the finite-difference check."""
     C, H, W, O, k, s, p, d, g, bias = case
-    x = np.random.RandomState(3).randn(2, C, H, W).astype(np.float32)
-    net = build(conv_text("Deconvolution", O, k, s, p, d, g, bias, engine), {"x": x})
     w = net.params["L"][0].data.astype(np.float64)
     b = net.params["L"][1].data.astype(np.float64) if bias else None
-    out, dy = fwd_bwd(net, ["y"])
-    assert_close(out["y"], ref.deconv2d(x, w, b, s, p, d, g), TOL, "deconv forward")
+    assert_close(out["y"], ref.deconv2d(x, w, b, s, p, d, g), TOL, f"{what} forward")
     # the adjoint of deconvolution is convolution with the same weights
     dyd = dy["y"].astype(np.float64)
     # (deconvolution weights (C, O/g, k, k) are those of the convolution from O to C channels)
-    assert_close(net.blobs["x"].diff, ref.conv2d(dyd, w, None, s, p, d, g), TOL, "deconv dx")
+    assert_close(net.blobs["x"].diff, ref.conv2d(dyd, w, None, s, p, d, g), TOL, f"{what} dx")
     _, dw, _ = ref.conv2d_backward(dyd, w, x.astype(np.float64), s, p, d, g)
-    assert_close(net.params["L"][0].diff, dw, TOL, "deconv dw")
+    assert_close(net.params["L"][0].diff, dw, TOL, f"{what} dw")
     if bias:
-        assert_close(net.params["L"][1].diff, dyd.sum(axis=(0, 2, 3)), TOL, "deconv db")
+        assert_close(net.params["L"][1].diff, dyd.sum(axis=(0, 2, 3)), TOL, f"{what} db")
     check_gradients(net)
 
 
@@ -252,13 +254,7 @@ def test_deconvolution_cpu_paths(case, path):
         _testing.conv_path_counts(reset=True)
         out, dy = fwd_bwd(net, ["y"])
         assert ran(_testing.conv_path_counts()) == expected_passes(path, k, s, p, d, g, depthwise=C == g and O == g)
-        w = net.params["L"][0].data.astype(np.float64)
-        b = net.params["L"][1].data.astype(np.float64) if bias else None
-        assert_close(out["y"], ref.deconv2d(x, w, b, s, p, d, g), TOL, f"{path} deconv forward")
-        dyd = dy["y"].astype(np.float64)
-        assert_close(net.blobs["x"].diff, ref.conv2d(dyd, w, None, s, p, d, g), TOL, f"{path} deconv dx")
-        _, dw, _ = ref.conv2d_backward(dyd, w, x.astype(np.float64), s, p, d, g)
-        assert_close(net.params["L"][0].diff, dw, TOL, f"{path} deconv dw")
+        check_deconvolution(net, x, case, out, dy, f"{path} deconv")
 
 
 def test_bilinear_filler_and_upsampling(device):

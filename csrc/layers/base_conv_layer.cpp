@@ -145,26 +145,30 @@ bool BaseConvolutionLayer::kernel_rows() const {
   return g_kernel_rows && sh_ == 1 && kh_ > 1 && blobs_[0]->count() <= kMaxPackedFloats;
 }
 
+// The packed layout of the kernel-row strategy: Caffe's weights W (col_channels, C, kh, kw) as
+// [g][i][m][c*kw + j]. f(offset in W, offset in the packed copy) for each run of kw weights, the
+// weight rows spread over the threads.
+template <class F>
+void BaseConvolutionLayer::each_packed_run(F f) const {
+  const int Mg = col_channels_ / group_, C = geom_.channels, Kr = C * kw_;
+#pragma omp parallel for schedule(static) if (blobs_[0]->count() > 65536)
+  for (int row = 0; row < col_channels_; ++row) {
+    const int g = row / Mg, m = row % Mg;
+    for (int i = 0; i < kh_; ++i)
+      for (int c = 0; c < C; ++c)
+        f((static_cast<int64_t>(row) * C + c) * kh_ * kw_ + i * kw_, (static_cast<int64_t>(g * kh_ + i) * Mg + m) * Kr + c * kw_);
+  }
+}
+
 void BaseConvolutionLayer::begin_cpu_passes(int images_per_gemm, bool weights, bool weight_grad) {
   rows_w_ = nullptr;
   rows_dw_ = nullptr;
   if (images_per_gemm != 1 || !kernel_rows()) return;
-  const int Mg = col_channels_ / group_, C = geom_.channels, Kr = C * kw_;
   const int64_t n = blobs_[0]->count();
   if (weights) {
-    // W (col_channels, C, kh, kw) -> [g][i][m][c*kw + j]
     const float* src = blobs_[0]->cpu_data();
     float* w = packed_buffer(0, n);
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int row = 0; row < col_channels_; ++row) {
-      const int g = row / Mg, m = row % Mg;
-      const float* s = src + static_cast<int64_t>(row) * C * kh_ * kw_;
-      for (int i = 0; i < kh_; ++i) {
-        float* d = w + (static_cast<int64_t>(g * kh_ + i) * Mg + m) * Kr;
-        for (int c = 0; c < C; ++c)
-          for (int j = 0; j < kw_; ++j) d[c * kw_ + j] = s[(c * kh_ + i) * kw_ + j];
-      }
-    }
+    each_packed_run([&](int64_t caffe, int64_t packed) { std::copy(src + caffe, src + caffe + kw_, w + packed); });
     rows_w_ = w;
   }
   if (weight_grad) {
@@ -175,19 +179,11 @@ void BaseConvolutionLayer::begin_cpu_passes(int images_per_gemm, bool weights, b
 
 void BaseConvolutionLayer::end_cpu_passes() {
   if (rows_dw_) {
-    const int Mg = col_channels_ / group_, C = geom_.channels, Kr = C * kw_;
     float* dst = blobs_[0]->mutable_cpu_diff();
     const float* dw = rows_dw_;
-#pragma omp parallel for schedule(static) if (blobs_[0]->count() > 65536)
-    for (int row = 0; row < col_channels_; ++row) {
-      const int g = row / Mg, m = row % Mg;
-      float* d = dst + static_cast<int64_t>(row) * C * kh_ * kw_;
-      for (int i = 0; i < kh_; ++i) {
-        const float* s = dw + (static_cast<int64_t>(g * kh_ + i) * Mg + m) * Kr;
-        for (int c = 0; c < C; ++c)
-          for (int j = 0; j < kw_; ++j) d[(c * kh_ + i) * kw_ + j] += s[c * kw_ + j];
-      }
-    }
+    each_packed_run([&](int64_t caffe, int64_t packed) {
+      for (int j = 0; j < kw_; ++j) dst[caffe + j] += dw[packed + j];
+    });
   }
   rows_w_ = nullptr;
   rows_dw_ = nullptr;

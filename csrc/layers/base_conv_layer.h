@@ -112,6 +112,8 @@ class BaseConvolutionLayer : public Layer {
   // N to run at full speed).
   int band_rows(int64_t budget_floats, int64_t unfolded) const;
   bool kernel_rows() const;  // the kernel-row strategy applies to this layer's geometry
+  template <class F>
+  void each_packed_run(F f) const;  // the packed weights' layout (base_conv_layer.cpp)
   void kernel_rows_pass(Pass pass, const float* image, const float* columns, float* out);
   const float* rows_w_ = nullptr;  // this call's packed weights, [g][i][m][c*kw + j], or null
   float* rows_dw_ = nullptr;       // this call's packed weight gradient (same layout), or null

@@ -11,7 +11,7 @@ namespace pycolorize {
 namespace {
 int g_winograd = 1;
 
-// The transformed weights of the layer running now on this thread (at least n floats; 0: as is).
+// The transformed weights of the layer running now on this thread (at least n floats).
 float* winograd_buffer(int64_t n) {
   thread_local std::vector<float> u;
   if (static_cast<int64_t>(u.size()) < n) u.resize(static_cast<size_t>(n));
@@ -33,8 +33,9 @@ bool ConvolutionLayer::winograd(int images) const {
 
 void ConvolutionLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
   const bool wino = winograd(bottom[0]->shape(0));
-  if (wino) winograd_weights(blobs_[0]->cpu_data(), num_output_, im_channels_, false, winograd_buffer(16LL * num_output_ * im_channels_));
-  begin_cpu_passes(wino ? 0 : images_per_gemm_cpu(bottom[0]->shape(0)), true, false);
+  float* U = wino ? winograd_buffer(16LL * num_output_ * im_channels_) : nullptr;
+  if (wino) winograd_weights(blobs_[0]->cpu_data(), num_output_, im_channels_, false, U);
+  begin_cpu_passes(images_per_gemm_cpu(bottom[0]->shape(0)), !wino, false);
   for (size_t i = 0; i < bottom.size(); ++i) {
     const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
     const float* x = bottom[i]->cpu_data();
@@ -42,8 +43,7 @@ void ConvolutionLayer::forward_cpu(const Blobs& bottom, const Blobs& top) {
     const int N = bottom[i]->shape(0), step = images_per_gemm_cpu(N);
     if (wino) {
       count_cpu_path(kWinograd);
-      winograd_conv({N, im_channels_, geom_.height, geom_.width, num_output_, ph_, pw_}, x, winograd_buffer(0), y,
-                    cpu_band_floats());
+      winograd_conv({N, im_channels_, geom_.height, geom_.width, num_output_, ph_, pw_}, x, U, y, cpu_band_floats());
     } else {
       for (int n = 0; n < N; n += step) gemm_pass_cpu(Pass::kColumns, x + n * in_dim, nullptr, y + n * out_dim, std::min(step, N - n));
     }
@@ -59,8 +59,8 @@ void ConvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>& p
   // weight gradient by its own transforms (winograd_weight_grad).
   const bool any_down = std::find(propagate_down.begin(), propagate_down.end(), true) != propagate_down.end();
   const bool wino = winograd(bottom[0]->shape(0)), weight_grad = param_propagate_down(0);
-  if (wino && any_down)
-    winograd_weights(blobs_[0]->cpu_data(), im_channels_, num_output_, true, winograd_buffer(16LL * num_output_ * im_channels_));
+  float* U = wino && any_down ? winograd_buffer(16LL * num_output_ * im_channels_) : nullptr;
+  if (U) winograd_weights(blobs_[0]->cpu_data(), im_channels_, num_output_, true, U);
   begin_cpu_passes(images_per_gemm_cpu(bottom[0]->shape(0)), any_down && !wino, weight_grad && !wino);
   for (size_t i = 0; i < bottom.size(); ++i) {
     const int64_t in_dim = bottom[i]->count(1), out_dim = top[i]->count(1);
@@ -83,7 +83,7 @@ void ConvolutionLayer::backward_cpu(const Blobs& top, const std::vector<bool>& p
     }
     if (propagate_down[i]) {
       count_cpu_path(kWinograd);
-      winograd_conv({N, num_output_, geom_.out_h, geom_.out_w, im_channels_, 2 - ph_, 2 - pw_}, dy, winograd_buffer(0),
+      winograd_conv({N, num_output_, geom_.out_h, geom_.out_w, im_channels_, 2 - ph_, 2 - pw_}, dy, U,
                     bottom[i]->mutable_cpu_diff(), cpu_band_floats());
     }
   }

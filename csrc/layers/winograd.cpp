@@ -150,22 +150,29 @@ float* scratch(std::vector<float>& v, size_t n) {
   return v.data();
 }
 
-// V[xi][c][t] for the tiles of tile rows [r0, r1) of all images (tile row r: image r / TH, row r % TH).
-void transform_inputs(const WinogradShape& s, const float* x, int64_t r0, int64_t r1, int TH, int TW, float* V) {
-  const int C = s.in_channels;
-  const int64_t T = (r1 - r0) * TW, in_plane = static_cast<int64_t>(s.height) * s.width;
+// Every channel's tile rows [r0, r1) of all images (tile row r: image r / TH, row r % TH), the
+// channels spread over the threads: f(channel, image, tile row, r - r0, the thread's scratch of
+// scratch_floats).
+template <class F>
+void each_tile_row(int channels, int64_t r0, int64_t r1, int TH, size_t scratch_floats, F f) {
 #pragma omp parallel
   {
     thread_local std::vector<float> tmp;
-    float* rows = scratch(tmp, static_cast<size_t>(4 * (2 * TW + 2) + 16 * TW));
+    float* work = scratch(tmp, scratch_floats);
 #pragma omp for schedule(static)
-    for (int c = 0; c < C; ++c)
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t n = r / TH, th = r % TH;
-        input_tile_row(x + (n * C + c) * in_plane, s.height, s.width, static_cast<int>(2 * th - s.pad_h), -s.pad_w, TW,
-                       rows, rows + 4 * (2 * TW + 2), V + c * T + (r - r0) * TW, C * T);
-      }
+    for (int c = 0; c < channels; ++c)
+      for (int64_t r = r0; r < r1; ++r) f(c, r / TH, static_cast<int>(r % TH), r - r0, work);
   }
+}
+
+// V[xi][c][t] for the tiles of tile rows [r0, r1) of all images.
+void transform_inputs(const WinogradShape& s, const float* x, int64_t r0, int64_t r1, int TH, int TW, float* V) {
+  const int C = s.in_channels;
+  const int64_t T = (r1 - r0) * TW, in_plane = static_cast<int64_t>(s.height) * s.width;
+  each_tile_row(C, r0, r1, TH, 4 * (2 * TW + 2) + 16 * TW, [&](int c, int64_t n, int th, int64_t band_row, float* work) {
+    input_tile_row(x + (n * C + c) * in_plane, s.height, s.width, 2 * th - s.pad_h, -s.pad_w, TW, work,
+                   work + 4 * (2 * TW + 2), V + c * T + band_row * TW, C * T);
+  });
 }
 
 // Tile rows per band: as many as fit in buffer_floats of transformed inputs and outputs.
@@ -215,18 +222,10 @@ void winograd_conv(const WinogradShape& s, const float* x, const float* U, float
     for (int xi = 0; xi < 16; ++xi)
       blas::gemm_ld(false, false, K, static_cast<int>(T), C, 1.f, U + xi * static_cast<int64_t>(K) * C, C, V + xi * C * T,
                     static_cast<int>(T), 0.f, M + xi * K * T, static_cast<int>(T));
-#pragma omp parallel
-    {
-      thread_local std::vector<float> tmp;
-      float* st = scratch(tmp, static_cast<size_t>(8 * TW + 4 * TW));
-#pragma omp for schedule(static)
-      for (int k = 0; k < K; ++k)
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t n = r / TH, th = r % TH;
-          output_tile_row(M + k * T + (r - r0) * TW, K * T, TW, st, st + 8 * TW, y + (n * K + k) * out_plane, out_h, out_w,
-                          static_cast<int>(2 * th));
-        }
-    }
+    each_tile_row(K, r0, r1, TH, 8 * TW + 4 * TW, [&](int k, int64_t n, int th, int64_t band_row, float* work) {
+      output_tile_row(M + k * T + band_row * TW, K * T, TW, work, work + 8 * TW, y + (n * K + k) * out_plane, out_h, out_w,
+                      2 * th);
+    });
   }
 }
 
@@ -247,18 +246,10 @@ void winograd_weight_grad(const WinogradShape& s, const float* x, const float* d
     const int64_t r1 = std::min(rows_total, r0 + band), T = (r1 - r0) * TW;
     float* D = V + 16 * T * C;
     transform_inputs(s, x, r0, r1, TH, TW, V);
-#pragma omp parallel
-    {
-      thread_local std::vector<float> tmp;
-      float* rows = scratch(tmp, static_cast<size_t>(4 * TW + 8 * TW));
-#pragma omp for schedule(static)
-      for (int k = 0; k < K; ++k)
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t n = r / TH, th = r % TH;
-          grad_tile_row(dy + (n * K + k) * out_plane, out_h, out_w, static_cast<int>(2 * th), TW, rows, rows + 4 * TW,
-                        D + k * T + (r - r0) * TW, K * T);
-        }
-    }
+    each_tile_row(K, r0, r1, TH, 4 * TW + 8 * TW, [&](int k, int64_t n, int th, int64_t band_row, float* work) {
+      grad_tile_row(dy + (n * K + k) * out_plane, out_h, out_w, 2 * th, TW, work, work + 4 * TW, D + k * T + band_row * TW,
+                    K * T);
+    });
     for (int xi = 0; xi < 16; ++xi)  // dU_xi (K x C) += D_xi (K x T) V_xi^T
       blas::gemm_ld(false, true, K, C, static_cast<int>(T), 1.f, D + xi * K * T, static_cast<int>(T), V + xi * C * T,
                     static_cast<int>(T), r0 ? 1.f : 0.f, dU + xi * KC, C);
