@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
@@ -65,7 +65,11 @@ def version():
 
 setup(
     version=version(),
-    packages=["pycolorize", "pycolorize.serve"],  # serve: the page of `pycolorize serve` (its static/ is package data)
+    # every subpackage of pycolorize (serve's static/ page is package data), and the source tree's
+    # prototxt/ as pycolorize.prototxt (models.prototxt_path reads it), so that the defaults of the
+    # tools resolve from any folder
+    packages=find_packages(include=["pycolorize", "pycolorize.*"]) + ["pycolorize.prototxt"],
+    package_dir={"pycolorize.prototxt": "prototxt"},
     ext_modules=[CMakeExtension("pycolorize._core")],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,

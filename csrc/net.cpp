@@ -363,7 +363,7 @@ float Net::forward_from_to(int start, int end) {
     }
   }
   float loss = 0;
-  if (reuse_) {  // the layers up to `end` in the memory schedule's order (net_memory.cpp)
+  if (reuse_) {  // the layers up to `end` in the memory schedule's order (graph/net_memory.cpp)
     for (int i : exec_order_)
       if (i <= end) loss += layers_[i]->forward(bottom_vecs_[i], top_vecs_[i]);
     return loss;

@@ -5,7 +5,7 @@
 // gradients on the way back), in-place layers reuse their bottom blob, and each layer is set up in
 // order. Which layers and bottoms need a backward pass follows Caffe exactly (loss contribution,
 // lr_mult, propagate_down, force_backward). A TEST net built with optimize (the default) then runs
-// the hypercolumn projection pass (net_optimize.cpp): the layers it replaces, and their blobs, are
+// the hypercolumn projection pass (graph/net_optimize.cpp): the layers it replaces, and their blobs, are
 // gone from layers and blobs but listed (removed_layers, removed_blobs), and their parameters stay
 // reachable through literal_layers, the layer list as written.
 #pragma once
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "layer.h"
-#include "net_optimize.h"
+#include "graph/net_optimize.h"
 #include "proto/message.h"
 
 namespace pycolorize {
@@ -79,7 +79,7 @@ class Net {
   const std::vector<std::string>& removed_layers() const { return removed_layers_; }
   const std::vector<std::string>& removed_blobs() const { return removed_blobs_; }
 
-  // Memory reuse for a TEST net that only runs forward (net_memory.cpp): the blobs that are neither
+  // Memory reuse for a TEST net that only runs forward (graph/net_memory.cpp): the blobs that are neither
   // inputs, outputs, parameters' views nor in `keep` share one host arena, placed by when each is
   // first written and last read, so a blob holds its values only until its last reader has run;
   // and forward runs the layers in an order that lets blobs die early (each layer still after
@@ -97,7 +97,7 @@ class Net {
   // `reuse`: layer objects with parameters to take by name instead of creating them (set up
   // already: only reshaped).
   void init(const proto::Message& param, std::map<std::string, std::unique_ptr<Layer>>* reuse = nullptr);
-  // Rebuilds this (literal) net as `param`, the rewritten layers with splits (net_optimize.cpp).
+  // Rebuilds this (literal) net as `param`, the rewritten layers with splits (graph/net_optimize.cpp).
   void apply_rewrite(const proto::Message& param, const graph::Rewrite& rw);
   void check_equal_kernels();  // before each forward of an optimized net
   // Blob groups sharing one buffer (Split, Reshape, in-place), for memory reuse: each group's blob

@@ -52,7 +52,7 @@ try:
         _openblas = None
     if _openblas is not None:
         _ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
-    from . import _core  # noqa: E402
+    from pycolorize import _core  # noqa: E402
 except ImportError as _e:
     if "_core" not in str(_e):
         raise
@@ -61,111 +61,11 @@ finally:
     for _k in _ENV_SET:
         del _os.environ[_k]
 from ._core import Error, layer_types  # noqa: E402
-from .net import Net  # noqa: E402
-from .solver import Solver  # noqa: E402
-from .colorizer import Colorizer  # noqa: E402
-from .weights import load_weights, save_weights  # noqa: E402
-
-
-def set_mode_cpu():
-    """Run layers on the CPU (the default)."""
-    _core.set_mode_cpu()
-
-
-def use_gpu(device_id):
-    """Run layers on CUDA device `device_id` (set_device, then set_mode_gpu). Raises Error with one
-    line saying why not: a build without CUDA, no visible device, or an ID out of range."""
-    device_id = int(device_id)
-    if not cuda_compiled():
-        raise Error(f"GPU {device_id} requested, but this build of pycolorize has no CUDA support "
-                    "(build it where the CUDA toolkit, cuBLAS and cuDNN are installed, or run on the CPU)")
-    count = gpu_count()
-    if count == 0:
-        raise Error(f"GPU {device_id} requested, but no CUDA device is visible (run on the CPU)")
-    if not 0 <= device_id < count:
-        raise Error(f"GPU {device_id} requested, but there {'is 1 CUDA device (ID 0)' if count == 1 else f'are {count} CUDA devices (IDs 0 to {count - 1})'}")
-    set_device(device_id)
-    set_mode_gpu()
-
-
-def config():
-    """What this build of pycolorize has and runs on, as a dict: its version, the compiler and its
-    flags, the build type, OpenMP, OpenBLAS (library, version, the kernel it picked for this CPU),
-    and the CUDA toolkit it was built with and the CUDA runtime, driver, cuBLAS and cuDNN it runs
-    on (absent without CUDA). NCCL is not used (no multi-GPU training yet)."""
-    info = {"version": __version__}
-    info.update(_core.build_info())
-    info["gpus"] = ", ".join(gpu_name(i) for i in range(gpu_count())) if cuda_compiled() else ""
-    info["gpus"] = info["gpus"] or "none"
-    return info
-
-
-def show_config():
-    """Print config(), one line per item, as numpy.show_config() does."""
-    for key, value in config().items():
-        print(f"{key:>16}: {value}")
-
-
-def set_mode_gpu():
-    """Run layers on the current CUDA device; raises Error without CUDA or a visible GPU."""
-    _core.set_mode_gpu()
-
-
-def set_device(device_id):
-    """Select the CUDA device used in GPU mode."""
-    _core.set_device(int(device_id))
-
-
-def mode():
-    """'cpu' or 'gpu'."""
-    return _core.mode()
-
-
-def cuda_compiled():
-    """True when this build contains the CUDA backend."""
-    return _core.cuda_compiled()
-
-
-def gpu_count():
-    """Number of visible CUDA devices (0 without CUDA)."""
-    return _core.gpu_count()
-
-
-def gpu_name(device_id=0):
-    """The CUDA device's name ("NVIDIA H200")."""
-    return _core.gpu_name(int(device_id))
-
-
-def synchronize():
-    """Wait for the GPU's queued work (for timing); nothing on the CPU."""
-    _core.synchronize()
-
-
-def gpu_memory():
-    """pycolorize's device memory, in bytes: {"allocated", "peak_allocated", "device_free",
-    "device_total"} (the last two for the whole device)."""
-    return _core.gpu_memory()
-
-
-def set_allow_tf32(allow):
-    """Let cuBLAS and cuDNN use TF32 tensor cores (faster, ~1e-3 relative error). Off by default:
-    the GPU computes in full FP32, as the CPU does."""
-    _core.set_allow_tf32(bool(allow))
-
-
-def allow_tf32():
-    return _core.allow_tf32()
-
-
-def set_random_seed(seed):
-    """Seed the generator used by fillers and Dropout."""
-    _core.set_random_seed(int(seed))
-
-
-def set_num_threads(n):
-    """Threads for OpenBLAS and the OpenMP loops."""
-    _core.set_num_threads(int(n))
-
+from .engine import Net, Solver, load_weights, save_weights  # noqa: E402
+from .engine.runtime import (allow_tf32, config, cuda_compiled, gpu_count, gpu_memory, gpu_name, mode,  # noqa: E402
+                             set_allow_tf32, set_device, set_mode_cpu, set_mode_gpu, set_num_threads,
+                             set_random_seed, show_config, synchronize, use_gpu)
+from .colorization import Colorizer  # noqa: E402
 
 __all__ = [
     "Error", "Net", "Solver", "Colorizer", "layer_types", "load_weights", "save_weights", "set_mode_cpu", "set_mode_gpu",

@@ -19,7 +19,7 @@ def net_from(text, phase="test", **kw):
 # The CPU runs a convolution one of three ways (README, "Design decisions"): im2col + one GEMM; the
 # kernel-row GEMMs (one per kernel row, over an unfolding of the kernel's columns only; stride 1 in
 # height, one image per GEMM); and, for all three passes of 3x3 stride-1 layers, Winograd
-# F(2x2, 3x3) (csrc/layers/winograd.h). By default each runs where it pays; cpu_path forces one
+# F(2x2, 3x3) (csrc/layers/conv/winograd.h). By default each runs where it pays; cpu_path forces one
 # wherever it applies (the others' layers fall back), then restores the defaults.
 CPU_PATHS = {
     "im2col": dict(kernel_rows=False, winograd=0),

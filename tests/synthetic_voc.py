@@ -17,7 +17,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from pycolorize.segmentation import IGNORE, PALETTE
+from pycolorize.data.voc import IGNORE, PALETTE
 
 SHAPES = ("disc", "square", "triangle")
 # a class's gray level by its position in `classes`: all at least 0.15 from the background's 0.5

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize import benchmark_train as bt
-from pycolorize import cli_benchmark as bench
+from pycolorize.cli.benchmark import train as bt
+from pycolorize.cli.benchmark import command as bench
 from pycolorize.cli import CommandError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,7 +95,7 @@ def test_training_step_twin_is_our_step(torch):
 
 def test_reset_peak_counts_what_follows(tmp_path):
     """In a fresh process (as the workers): 64 MB allocated after reset_peak() show in the peak above it."""
-    code = ("import numpy as np; from pycolorize import cli_benchmark as b; idle = b.reset_peak(); "
+    code = ("import numpy as np; from pycolorize.cli.benchmark import command as b; idle = b.reset_peak(); "
             "x = np.ones(8 * 2**20); print(b.peak_rss_mb() - idle)")
     # the pycolorize this test imports (an installed one, or the source tree's in-place build); run
     # elsewhere than the source tree's root, whose unbuilt package `-c` would put first on the path

@@ -1,4 +1,4 @@
-"""pycolorize.calibration: the temperature transform, its fit on held-out pixels, the reliability
+"""pycolorize.colorization.calibration: the temperature transform, its fit on held-out pixels, the reliability
 diagram, and the Colorizer applying a model's calibration file."""
 import json
 import os
@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize import calibration as cal
-from pycolorize import color, models
-from pycolorize.colorizer import Colorizer
+from pycolorize.colorization import calibration as cal
+from pycolorize.colorization import color
+from pycolorize import models
+from pycolorize.colorization.colorizer import Colorizer
 
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
 
@@ -116,13 +117,13 @@ def test_colorizer_applies_the_calibration_beside_the_weights(model):
     assert chroma(flat) < 0.8 * chroma(sharp)  # an unsure net fades towards gray
     np.testing.assert_allclose(auto.predict(image)["hue"].sum(-1), 1.0, rtol=1e-5)
     assert Colorizer(deploy, weights, size=64, calibration=None).temperature is None
-    given = Colorizer(deploy, weights, size=64, calibration={"temperature": {"hue": 4, "chroma": 4}})
+    given = Colorizer(deploy, weights, size=64, calibration=cal.parse({"temperature": {"hue": 4, "chroma": 4}}))
     np.testing.assert_allclose(given.colorize(image), flat)
     # the chroma tempered towards a prior of the photos' usual (low) chroma fades further still
     prior = np.full(32, 1e-3)
     prior[1] = 1.0
-    towards = Colorizer(deploy, weights, size=64, calibration={"temperature": {"hue": 4, "chroma": 4},
-                                                               "chroma_prior": (prior / prior.sum()).tolist()})
+    towards = Colorizer(deploy, weights, size=64, calibration=cal.parse({"temperature": {"hue": 4, "chroma": 4},
+                                                                         "chroma_prior": (prior / prior.sum()).tolist()}))
     assert chroma(towards.colorize(image)) < 0.5 * chroma(flat)
     with open(cal.path_for(weights), "w") as f:
         json.dump({"temperature": {"hue": -1, "chroma": 1}}, f)
@@ -138,7 +139,7 @@ def test_clamped_chroma_stays_within_what_the_lightness_admits(model, exact):
     # the confident heads ask for a saturated colour everywhere; clamped, no pixel is formed with
     # more chroma than its lightness admits (so nothing clips), black and white stay gray, and
     # pixels with room for the colour are unchanged
-    from pycolorize import color
+    from pycolorize.colorization import color
 
     deploy, weights = model
     rng = np.random.default_rng(4)

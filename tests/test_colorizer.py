@@ -12,8 +12,10 @@ import pytest
 from PIL import Image
 
 import pycolorize
-from pycolorize import color, images, models
-from pycolorize.colorizer import Colorizer, released_scale
+from pycolorize.colorization import color
+from pycolorize.data import images
+from pycolorize import models
+from pycolorize.colorization.colorizer import Colorizer, released_scale
 
 from conftest import tool_main
 
@@ -125,7 +127,8 @@ def test_bin_counts_come_from_the_net(tmp_path):
     blue[..., 2] = 0.9
     for mode in ("energy", "quantile"):
         assert c.colorize(img, reference=blue, transfer_mode=mode).shape == (40, 38, 3)
-    assert len(c.samples(img, n=2, hist=hist)) == 2 and c.uncertainty(img, hist=hist).shape == (40, 38)
+    prediction = c.prediction_for(img)
+    assert len(c.samples(img, n=2, prediction=prediction)) == 2 and c.uncertainty(img, prediction=prediction).shape == (40, 38)
     with pytest.raises(ValueError, match="prediction_c_full has 1 channel\\(s\\); a histogram output needs at least 2 bins"):
         Colorizer(*other_bins_model(tmp_path, 24, 1), size=64)
 
@@ -304,7 +307,7 @@ def test_lab_decoding_gives_the_predicted_colour(tmp_path):
 # ---- decoding at the network's resolution (the default) against the released order --------------
 
 def test_network_resolution_decoding_equals_the_released_order_without_resizing(mini_model):
-    from pycolorize import sampling, transfer
+    from pycolorize.colorization import sampling, transfer
 
     img = np.random.RandomState(7).rand(30, 40, 3)  # 30 x 40 on a 64 canvas: s = 1, nothing is resized
     fast, exact = Colorizer(*mini_model, size=64), Colorizer(*mini_model, size=64, exact_upsample=True)
@@ -357,7 +360,7 @@ def test_prepare_runs_the_net_once(mini_model):
 def test_upsampled_chroma_wraps_round_hue(mini_model):
     # left half of the photo pulled hard to hue 0.97, right half to 0.03: between them the upsampled
     # chroma passes through red (hue 0), never through cyan (0.5, the mean of the two numbers)
-    from pycolorize import sampling
+    from pycolorize.colorization import sampling
 
     c = Colorizer(*mini_model, size=64)
     pred = c.prepare(np.full((200, 200), 0.5))  # s = 0.16: 32 x 32 network pixels, upsampled about 6x
@@ -371,7 +374,7 @@ def test_upsampled_chroma_wraps_round_hue(mini_model):
 
 
 def test_fused_colour_formation_matches_the_reference():
-    from pycolorize.colorizer import _hue_chroma_rgb32
+    from pycolorize.colorization.colorizer import _hue_chroma_rgb32
 
     rng = np.random.RandomState(0)
     hue, chroma, light = rng.rand(3, 20000)
@@ -402,7 +405,7 @@ def test_evaluate_says_and_overrides_what_the_calibration_file_applies(mini_mode
     import json
     import shutil
 
-    from pycolorize import calibration as cal
+    from pycolorize.colorization import calibration as cal
     from pycolorize import cli
 
     deploy, weights = mini_model

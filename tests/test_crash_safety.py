@@ -27,7 +27,7 @@ from PIL import Image
 
 import pycolorize
 from pycolorize import models
-from pycolorize.solver import latest_snapshot
+from pycolorize.engine.solver import latest_snapshot
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, "tools", "train.py")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize.gradcheck import check_gradients
+from pycolorize.engine.gradcheck import check_gradients
 
 from conftest import DATA, assert_close, net_from
 

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from pycolorize import data
+from pycolorize.colorization import color
 
 
 def save(path, array, **kw):
@@ -38,10 +39,10 @@ def test_any_image_becomes_rgb01(tmp_path):
     rgb = data.load_image(p)
     assert rgb.shape == (64, 64, 3) and rgb.dtype == np.float64
     np.testing.assert_allclose(rgb[..., 0], g16 / 65535.0, atol=1e-12)  # 16-bit precision kept
-    assert data.to_rgb(np.zeros((4, 4, 4), np.uint8)).shape == (4, 4, 3)
-    assert data.to_rgb(np.full((2, 2), 255, np.uint8)).max() == 1.0
+    assert color.to_rgb(np.zeros((4, 4, 4), np.uint8)).shape == (4, 4, 3)
+    assert color.to_rgb(np.full((2, 2), 255, np.uint8)).max() == 1.0
     with pytest.raises(ValueError, match="not an image"):
-        data.to_rgb(np.zeros((2, 2, 7)))
+        color.to_rgb(np.zeros((2, 2, 7)))
 
 
 def test_sources(photos, tmp_path):
@@ -150,7 +151,7 @@ def test_a_rank_whose_share_is_all_bad_images_goes_on_and_a_bad_source_still_sto
 def test_short_side_jitter_resizes_up_and_down_within_the_range():
     # the released from-scratch trainer's scale augmentation: the short side drawn from a range,
     # the image resized to it whether larger or smaller; off (0), images are only ever shrunk
-    from pycolorize import data
+    from pycolorize.data import loader as data
 
     rgb = np.random.default_rng(0).random((60, 90, 3))
     seen = set()

@@ -9,8 +9,11 @@ import signal
 import numpy as np
 import pytest
 
-from pycolorize import calibration as cal
-from pycolorize import cli, cli_demo, models, training, wheelfiles
+from pycolorize.colorization import calibration as cal
+from pycolorize import cli, models
+from pycolorize.cli import demo as cli_demo
+from pycolorize.training import loop as training
+from pycolorize.util import wheelfiles
 
 pytest.importorskip("skimage", reason="the demo's photos come from scikit-image (pip install scikit-image)")
 

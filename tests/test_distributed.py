@@ -1,4 +1,4 @@
-"""Data-parallel training over MPI (pycolorize.distributed, csrc/parallel/): 2 ranks on half the
+"""Data-parallel training over MPI (pycolorize.training.distributed, csrc/parallel/): 2 ranks on half the
 batch each against 1 process on the whole batch (same losses and weights to float32 summation
 order), with iter_size 2 too; snapshots with every rank's position and an exact resume on 2 ranks;
 a rank that hangs or dies stops the other in bounded time; SIGTERM to one rank stops both with one
@@ -22,7 +22,9 @@ import pytest
 from PIL import Image
 
 import pycolorize
-from pycolorize import _core, data, distributed, models
+from pycolorize.util.spawn import python_command
+from pycolorize import _core, data, models
+from pycolorize.training import distributed
 
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
 # float32 sums in another order (2 partial sums of the batch, then across ranks): after 5 SGD
@@ -72,7 +74,7 @@ def write_solver(t, name, iter_size=1, max_iter=5, snapshot=0):
 
 
 def train_cmd(t, solver, *extra):
-    return distributed.python_command() + ["train", "--solver", solver, "--data", str(t / "data.yaml"), "--quiet", *extra]
+    return python_command("pycolorize") + ["train", "--solver", solver, "--data", str(t / "data.yaml"), "--quiet", *extra]
 
 
 def mpi_cmd(n):
@@ -371,7 +373,7 @@ def test_loader_shards_deal_the_global_batches_out_in_blocks(tmp_path):
 
 
 def test_batch_that_does_not_divide_among_the_ranks_is_one_clear_error(setup):
-    from pycolorize.training import split_batch
+    from pycolorize.training.loop import split_batch
 
     net = pycolorize.Net(str(setup / "net.prototxt"), phase="train")
     with pytest.raises(pycolorize.Error, match=r"net.prototxt: Input blob 'data' \(4, 1, 64, 64\).*4 does not divide "
@@ -449,13 +451,13 @@ def test_solver_hands_each_learnable_gradient_over_once_after_its_lowest_layer(t
     feeds = write_shared(tmp_path, iter_size)
     plain_losses, plain, _ = trained(tmp_path, feeds)
     sync = RecordingSync()
-    losses, params, solver = trained(tmp_path, feeds, lambda s: s._solver.set_gradient_sync(sync))
+    losses, params, solver = trained(tmp_path, feeds, lambda s: s.set_gradient_sync(sync))
     assert losses == plain_losses
     for k in plain:
         np.testing.assert_array_equal(params[k], plain[k], err_msg=str(k))
     # params: a/0 (w, owner) 0, a/1 1, frozen 2 3, b/0 (w, shared) 4, b/1 5; layers x a r frozen b d loss
-    names = solver.net._net.layer_names
-    after = {names[l]: ps for l, ps in enumerate(solver._solver.reduce_after_layer) if ps}
+    names = solver.net.layer_names
+    after = {names[l]: ps for l, ps in enumerate(solver.reduce_after_layer) if ps}
     assert after == {"b": [5], "a": [0, 1]}
     # one iteration: the sums top layer first, clip_gradients' waits for all (net order), then each
     # update's own wait, top first (4, the shared copy, is its owner 0's), then finish

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pycolorize import evaluation
+from pycolorize.evaluation import colorization as evaluation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

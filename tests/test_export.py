@@ -1,11 +1,13 @@
-"""pycolorize.export and `pycolorize export-trunk`: BatchNorm folded into the convolutions exactly
+"""pycolorize.models.trunk and `pycolorize export-trunk`: BatchNorm folded into the convolutions exactly
 (to float rounding), the trunk of a snapshot for a downstream net, gray or RGB input."""
 import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize import export, models
-from pycolorize.weights import open_h5, read_caffe_h5, write_caffe_h5
+from pycolorize.engine import weights as export_weights
+from pycolorize.models import trunk as trunk_export
+from pycolorize import models
+from pycolorize.engine.weights import open_h5, read_caffe_h5, write_caffe_h5
 
 from conftest import tool_main
 
@@ -37,8 +39,8 @@ def test_folding_batchnorm_is_exact(tmp_path):
     with_bn = pycolorize.Net.from_string(models.segmentation_net(MINI, crop=64, deploy=True, batchnorm=True))
     randomize(with_bn, rng)
     with_bn.save(str(tmp_path / "bn.h5"))
-    folded = export.fold_batchnorm(read(tmp_path / "bn.h5"))
-    assert not any(name.endswith("_bn") for name in folded) and set(folded) >= set(export.TRUNK)
+    folded = export_weights.fold_batchnorm(read(tmp_path / "bn.h5"))
+    assert not any(name.endswith("_bn") for name in folded) and set(folded) >= set(trunk_export.TRUNK)
     write_caffe_h5(folded, tmp_path / "folded.h5")
     plain = pycolorize.Net.from_string(models.segmentation_net(MINI, crop=64, deploy=True), weights=str(tmp_path / "folded.h5"))
     x = rng.random((1, 1, 64, 64)).astype(np.float32)
@@ -52,12 +54,12 @@ def test_fold_checks_the_pairing():
     conv = [np.ones((4, 1, 3, 3), np.float32), np.zeros(4, np.float32)]
     bn = [np.zeros(4, np.float32), np.ones(4, np.float32), np.ones(1, np.float32)]
     with pytest.raises(ValueError, match="x.h5: BatchNorm statistics conv9_bn follow no convolution named 'conv9'"):
-        export.fold_batchnorm({"conv1_1": conv, "conv9_bn": bn}, where="x.h5")
+        export_weights.fold_batchnorm({"conv1_1": conv, "conv9_bn": bn}, where="x.h5")
     with pytest.raises(ValueError, match="BatchNorm conv1_1_bn has 3 channels, convolution conv1_1 4 outputs"):
-        export.fold_batchnorm({"conv1_1": conv, "conv1_1_bn": [b[:3] if b.size == 4 else b for b in bn]})
+        export_weights.fold_batchnorm({"conv1_1": conv, "conv1_1_bn": [b[:3] if b.size == 4 else b for b in bn]})
     # mean 0, variance 1 - eps: the identity
-    bn[1][...] = 1 - export.BN_EPS
-    np.testing.assert_allclose(export.fold_batchnorm({"conv1_1": conv, "conv1_1_bn": bn})["conv1_1"][0], conv[0], rtol=1e-6)
+    bn[1][...] = 1 - export_weights.BN_EPS
+    np.testing.assert_allclose(export_weights.fold_batchnorm({"conv1_1": conv, "conv1_1_bn": bn})["conv1_1"][0], conv[0], rtol=1e-6)
 
 
 def snapshot(tmp_path, rng):
@@ -76,7 +78,7 @@ def test_export_trunk_feeds_the_segmentation_net(tmp_path, color):
     argv = [snap, "-o", str(tmp_path / "trunk.h5"), "--quiet"] + (["--color"] if color else [])
     assert tool_main("export_trunk.py")(argv) == 0
     trunk = read(tmp_path / "trunk.h5")
-    assert list(trunk) == export.TRUNK  # the heads and the BatchNorm groups are left out
+    assert list(trunk) == trunk_export.TRUNK  # the heads and the BatchNorm groups are left out
     assert trunk["conv1_1"][0].shape[1] == (3 if color else 1)
     # the reference: the snapshot's own net with its BatchNorm layers (TEST phase), nothing folded
     gray = pycolorize.Net.from_string(models.segmentation_net(MINI, crop=64, deploy=True, batchnorm=True))
@@ -104,12 +106,12 @@ def test_export_trunk_errors_are_one_line(tmp_path, capsys):
 
 def test_a_from_scratch_snapshot_loads_folded_into_the_deploy_net(tmp_path):
     snap = snapshot(tmp_path, np.random.default_rng(2))
-    folded = export.fold_batchnorm(read(snap))
+    folded = export_weights.fold_batchnorm(read(snap))
     net = pycolorize.Net.from_string(models.deploy_net(MINI, size=64))
     with pytest.warns(UserWarning, match="BatchNorm statistics folded .* conv1_1_bn"):
         loaded = net.copy_from(snap)
     assert "conv1_1" in loaded and "h_fc1" in loaded
-    for name in export.TRUNK:
+    for name in trunk_export.TRUNK:
         for got, want in zip(net.params[name], folded[name]):
             np.testing.assert_array_equal(got.data, want)
     # a net with the BatchNorm layers (training resumed) gets the statistics as they are

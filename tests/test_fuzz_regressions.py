@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize import caffemodel, data, vgg
+from pycolorize.engine import caffemodel
+from pycolorize import data
+from pycolorize.models import vgg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REGRESSIONS = os.path.join(ROOT, "tests", "fuzz", "regressions")

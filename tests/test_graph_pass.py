@@ -1,4 +1,4 @@
-"""The hypercolumn projection pass (csrc/net_optimize.cpp): where it applies, the rewritten net's
+"""The hypercolumn projection pass (csrc/graph/net_optimize.cpp): where it applies, the rewritten net's
 outputs equal the literal graph's (optimize=False) to float32 rounding, max |opt - lit| / max |lit|
 <= 1e-5, on randomized nets of the deploy structure and several input sizes; where its conditions
 fail, the graph stays literal; the weights API sees the layers as written; removed blobs explain
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize import models
+from pycolorize.models import nets as models
 
 from conftest import assert_close, net_from
 

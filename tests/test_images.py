@@ -1,4 +1,4 @@
-"""pycolorize.images: the folder rule and the list rule (tested here once for every caller), that
+"""pycolorize.data.images: the folder rule and the list rule (tested here once for every caller), that
 training, evaluation and `pycolorize colorize` see the same images, and the two resamplers."""
 import io
 import os
@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pycolorize import cli_colorize, color, data, evaluation, images
+from pycolorize.cli import colorize as cli_colorize
+from pycolorize.colorization import color
+from pycolorize import data
+from pycolorize.evaluation import colorization as evaluation
+from pycolorize.data import images
+from pycolorize.colorization import resample
 
 
 def save(path, shape=(12, 10, 3), seed=0):
@@ -128,11 +133,11 @@ def test_training_evaluation_and_colorize_see_the_same_images(tree, tmp_path):
 
 def test_resize_for_network_known_values():
     a = np.array([[0.0, 1.0], [2.0, 3.0]])
-    up = images.resize_for_network(a, 4, 4)
+    up = resample.resize_for_network(a, 4, 4)
     # centres aligned: output pixel 1 samples input 0.25; outside the image counts as 0
     assert up[1, 1] == pytest.approx(0.75 * 0.75 * 0 + 0.75 * 0.25 * 1 + 0.25 * 0.75 * 2 + 0.25 * 0.25 * 3)
     assert up[0, 0] == pytest.approx(0.75 * 0.75 * 0.0)
-    np.testing.assert_allclose(images.resize_for_network(np.arange(16.0).reshape(4, 4), 2, 2),
+    np.testing.assert_allclose(resample.resize_for_network(np.arange(16.0).reshape(4, 4), 2, 2),
                                [[2.5, 4.5], [10.5, 12.5]])
 
 
@@ -141,14 +146,14 @@ def test_resize_for_network_is_2016_skimage_without_antialiasing():
     a = np.random.RandomState(0).rand(37, 53, 3)
     for h, w in ((20, 29), (80, 111)):
         ref = transform.resize(a, (h, w), order=1, mode="constant", cval=0, anti_aliasing=False)
-        np.testing.assert_allclose(images.resize_for_network(a, h, w), ref, atol=1e-12)
+        np.testing.assert_allclose(resample.resize_for_network(a, h, w), ref, atol=1e-12)
 
 
 def test_shrinking_reads_only_inside_the_image():
     # the zeros outside never reach a shrunk image's border (training and the colorizer only shrink)
     flat = np.full((101, 77, 3), 0.7)
     for h, w in ((100, 76), (50, 33), (13, 71), (101, 77)):
-        np.testing.assert_allclose(images.resize_for_network(flat, h, w), 0.7, atol=1e-12)
+        np.testing.assert_allclose(resample.resize_for_network(flat, h, w), 0.7, atol=1e-12)
 
 
 def test_training_sees_the_colorizers_resize():
@@ -157,15 +162,15 @@ def test_training_sees_the_colorizers_resize():
     rgb[:, ::2] = [0.9, 0.2, 0.1]
     rgb[1::3] = [0.1, 0.8, 0.6]
     ex = data.make_example(rgb, np.random.default_rng(0), crop=64, short_side=64, mirror=False, samples=4, margin=2)
-    expected = color.gray(images.resize_for_network(rgb, 64, 85))  # short side 90 -> 64
+    expected = color.gray(resample.resize_for_network(rgb, 64, 85))  # short side 90 -> 64
     x0 = [x for x in range(85 - 64 + 1) if np.allclose(ex["data"][0], expected[:, x:x + 64], atol=1e-6)]
     assert x0, "the training input is not the colorizer's resize of the photo"
 
 
 def test_upsample_predictions_window_is_a_crop_of_the_whole():
     maps = np.random.RandomState(1).rand(16, 16, 5)
-    whole = images.upsample_predictions(maps, 45, 39)
-    np.testing.assert_array_equal(whole, images.resize_for_network(maps, 45, 39))
+    whole = resample.upsample_predictions(maps, 45, 39)
+    np.testing.assert_array_equal(whole, resample.resize_for_network(maps, 45, 39))
     for top, left, rows, cols in ((0, 0, 45, 39), (7, 3, 10, 30), (44, 38, 1, 1)):
-        np.testing.assert_allclose(images.upsample_predictions(maps, 45, 39, top, left, rows, cols),
+        np.testing.assert_allclose(resample.upsample_predictions(maps, 45, 39, top, left, rows, cols),
                                    whole[top:top + rows, left:left + cols], atol=1e-15)

@@ -10,7 +10,7 @@ import pytest
 
 import pycolorize
 from pycolorize._core import _testing  # Philox and Dropout's seed: hooks for the tests only
-from pycolorize.gradcheck import check_gradients
+from pycolorize.engine.gradcheck import check_gradients
 
 import reference as ref
 from conftest import CPU_PATHS, assert_close, cpu_path, net_from
@@ -210,7 +210,7 @@ DECONV_CASES = [
     (1, 3, 5, 1, (4, 4), (2, 2), (1, 1), (1, 1), 1, False),   # the bilinear x2 upsampler's shape
     (3, 3, 4, 3, (8, 8), (4, 4), (2, 2), (1, 1), 3, True),    # depthwise with groups
     (2, 4, 4, 4, (3, 3), (1, 2), (0, 1), (2, 1), 2, True),
-    # depthwise geometries the phase-gathered forward (layers/depthwise.cpp) must get right:
+    # depthwise geometries the phase-gathered forward (layers/conv/depthwise.cpp) must get right:
     # dilation, unequal strides, pad 0 and pad > stride, kernels shorter than the stride
     (2, 5, 6, 2, (3, 5), (2, 3), (2, 0), (2, 1), 2, False),
     (1, 4, 3, 1, (5, 2), (1, 3), (0, 1), (1, 3), 1, True),
@@ -661,7 +661,7 @@ def test_fillers(device, kind):
         assert abs(w.std() - np.sqrt(2 / 1600)) < 0.002
 
 
-# Convolution and Pooling read kernel, stride and pad by one rule (layers/window.h): a value for
+# Convolution and Pooling read kernel, stride and pad by one rule (util/window.h): a value for
 # both axes, (h, w) for Convolution's repeated fields, or both _h/_w twins; the errors name the layer.
 @pytest.mark.parametrize("kind", ["Convolution", "Pooling"])
 @pytest.mark.parametrize("fields, message", [

@@ -1,4 +1,4 @@
-"""Net(reuse_memory=...) (csrc/net_memory.cpp): an inference net whose intermediate blobs share one
+"""Net(reuse_memory=...) (csrc/graph/net_memory.cpp): an inference net whose intermediate blobs share one
 arena by liveness and whose layers run in a schedule that lets blobs die early. Its outputs equal
 the plain net's exactly (the same arithmetic, reordered only between independent layers), at
 several input sizes (the plan is remade when shapes change); the arena is smaller than the blobs

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from pycolorize import color, metrics
+from pycolorize.colorization import color
+from pycolorize.evaluation import metrics
 
 # Two pixels, worked by hand. Truth (0.6, 0.3, 0.3): gray 0.4, alpha = 0.3 - 0.45 = -0.15, beta = 0.3,
 # |(alpha, beta)| = sqrt(0.1125). Truth (0.2, 0.2, 0.5): gray 0.3, alpha = 0.3, beta = 0, norm 0.3.

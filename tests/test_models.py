@@ -10,7 +10,7 @@ import pytest
 
 import pycolorize
 from pycolorize import data, models
-from pycolorize.gradcheck import check_gradients
+from pycolorize.engine.gradcheck import check_gradients
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}

@@ -6,7 +6,9 @@ import json
 
 import numpy as np
 
-from pycolorize import models, segmentation
+from pycolorize import models
+from pycolorize.data import voc as vocdata
+from pycolorize.evaluation import segmentation
 
 from conftest import tool_main
 from synthetic_voc import make_synthetic_voc
@@ -60,7 +62,7 @@ def test_colorization_pretraining_then_segmentation(tmp_path):
     # against about 0.2).
     cm = segmentation.ConfusionMatrix()
     for i in voc["val"]:
-        label = segmentation.read_label(t / "voc" / "SegmentationClass" / f"{i}.png")
+        label = vocdata.read_label(t / "voc" / "SegmentationClass" / f"{i}.png")
         cm.add(np.zeros_like(label), label)
     chance = cm.metrics()["mean_iu"]
     assert 0.1 < chance < 0.3

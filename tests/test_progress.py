@@ -1,7 +1,7 @@
-"""pycolorize.progress: a bar on a terminal, plain periodic lines elsewhere (no carriage returns)."""
+"""pycolorize.util.progress: a bar on a terminal, plain periodic lines elsewhere (no carriage returns)."""
 import io
 
-from pycolorize.progress import progress
+from pycolorize.util.progress import progress
 
 
 class Terminal(io.StringIO):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pycolorize import color, decode, sampling
+from pycolorize.colorization import color, decode, sampling
 
 
 def test_lab_decoders():

@@ -1,4 +1,4 @@
-"""Semantic segmentation on VOC 2012 (pycolorize.segmentation, `pycolorize evaluate-segmentation`):
+"""Semantic segmentation on VOC 2012 (pycolorize.data.voc, `pycolorize evaluate-segmentation`):
 the palette, the VOC layout and its errors, training examples, FCN's scores on a hand-computed
 case, prediction files, and the command end to end on a synthetic VOC (tests/synthetic_voc.py)
 with predictions made elsewhere and with a tiny net whose output is known, interrupted and resumed."""
@@ -11,8 +11,10 @@ import pytest
 from PIL import Image
 
 import pycolorize
-from pycolorize import cli, color
-from pycolorize import segmentation as seg
+from pycolorize import cli
+from pycolorize.colorization import color
+from pycolorize.data import voc as vocdata
+from pycolorize.evaluation import segmentation as seg
 
 from conftest import tool_main
 from synthetic_voc import make_synthetic_voc
@@ -23,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def write_png(path, a, mode="P"):
     im = Image.fromarray(np.asarray(a, np.uint8), mode=mode)
     if mode == "P":
-        im.putpalette(seg.PALETTE.tobytes())
+        im.putpalette(vocdata.PALETTE.tobytes())
     im.save(path)
 
 
@@ -35,17 +37,17 @@ def one_line(err, prefix):
 # ---- constants ---------------------------------------------------------------------------------
 
 def test_palette_and_classes():
-    assert seg.PALETTE.shape == (256, 3) and seg.PALETTE.dtype == np.uint8
-    assert tuple(seg.PALETTE[0]) == (0, 0, 0)
-    assert tuple(seg.PALETTE[1]) == (128, 0, 0)
-    assert tuple(seg.PALETTE[2]) == (0, 128, 0)
-    assert tuple(seg.PALETTE[15]) == (192, 128, 128)
-    assert tuple(seg.PALETTE[20]) == (0, 64, 128)
-    assert tuple(seg.PALETTE[255]) == (224, 224, 192)
-    assert len({tuple(c) for c in seg.PALETTE}) == 256
-    assert len(seg.CLASSES) == 21 and seg.CLASSES[0] == "background" and seg.CLASSES[1] == "aeroplane"
-    assert seg.CLASSES[15] == "person" and seg.CLASSES[20] == "tvmonitor" and seg.IGNORE == 255
-    assert seg.MEAN_GRAY == pytest.approx((0.485 + 0.456 + 0.406) / 3)
+    assert vocdata.PALETTE.shape == (256, 3) and vocdata.PALETTE.dtype == np.uint8
+    assert tuple(vocdata.PALETTE[0]) == (0, 0, 0)
+    assert tuple(vocdata.PALETTE[1]) == (128, 0, 0)
+    assert tuple(vocdata.PALETTE[2]) == (0, 128, 0)
+    assert tuple(vocdata.PALETTE[15]) == (192, 128, 128)
+    assert tuple(vocdata.PALETTE[20]) == (0, 64, 128)
+    assert tuple(vocdata.PALETTE[255]) == (224, 224, 192)
+    assert len({tuple(c) for c in vocdata.PALETTE}) == 256
+    assert len(vocdata.CLASSES) == 21 and vocdata.CLASSES[0] == "background" and vocdata.CLASSES[1] == "aeroplane"
+    assert vocdata.CLASSES[15] == "person" and vocdata.CLASSES[20] == "tvmonitor" and vocdata.IGNORE == 255
+    assert vocdata.MEAN_GRAY == pytest.approx((0.485 + 0.456 + 0.406) / 3)
 
 
 # ---- the synthetic VOC -------------------------------------------------------------------------
@@ -56,16 +58,16 @@ def test_synthetic_voc_is_voc_shaped_and_learnable_from_gray(tmp_path):
     root = voc["root"]
     for name in ("train", "val", "trainval"):
         assert os.path.isfile(os.path.join(root, "ImageSets", "Segmentation", name + ".txt"))
-    assert seg.voc_pairs(root, "trainval") == seg.voc_pairs(root, "train") + seg.voc_pairs(root, "val")
-    seg.check_labels(seg.voc_pairs(root, "trainval"))
+    assert vocdata.voc_pairs(root, "trainval") == vocdata.voc_pairs(root, "train") + vocdata.voc_pairs(root, "val")
+    vocdata.check_labels(vocdata.voc_pairs(root, "trainval"))
     levels = {}  # class -> gray values of its pixels away from every boundary
     correct = total = 0
     for split in ("train", "val"):
         seen = set()
-        for n, (i, image, label) in enumerate(seg.voc_pairs(root, split)):
+        for n, (i, image, label) in enumerate(vocdata.voc_pairs(root, split)):
             im = Image.open(label)
-            assert im.mode == "P" and im.getpalette()[:3 * 21] == seg.PALETTE[:21].ravel().tolist()
-            rgb, lab = seg.read_pair(image, label)
+            assert im.mode == "P" and im.getpalette()[:3 * 21] == vocdata.PALETTE[:21].ravel().tolist()
+            rgb, lab = vocdata.read_pair(image, label)
             assert lab.shape == sizes[(n + (9 if split == "val" else 0)) % 3]
             assert set(np.unique(lab).tolist()) <= {0, 1, 8, 12, 15, 255}
             seen |= set(np.unique(lab).tolist())
@@ -80,8 +82,8 @@ def test_synthetic_voc_is_voc_shaped_and_learnable_from_gray(tmp_path):
     # each class has its own gray level: the nearest level classifies most pixels of a 5x5 mean
     means = {c: np.concatenate(v).mean() for c, v in levels.items()}
     assert min(abs(a - b) for a in means.values() for b in means.values() if a is not b) > 0.1, means
-    for i, image, label in seg.voc_pairs(root, "val"):
-        rgb, lab = seg.read_pair(image, label)
+    for i, image, label in vocdata.voc_pairs(root, "val"):
+        rgb, lab = vocdata.read_pair(image, label)
         g = color.gray(rgb)
         h, w = g.shape
         p = np.pad(g, 2, mode="edge")
@@ -104,14 +106,14 @@ def test_read_label_palette_gives_indices_not_colours(tmp_path):
     a = np.array([[0, 1, 15], [20, 255, 7]], np.uint8)
     write_png(tmp_path / "p.png", a)
     assert Image.open(tmp_path / "p.png").mode == "P"
-    np.testing.assert_array_equal(seg.read_label(tmp_path / "p.png"), a)
+    np.testing.assert_array_equal(vocdata.read_label(tmp_path / "p.png"), a)
     # the same indices under a scrambled palette: still the indices
     im = Image.fromarray(a, mode="P")
-    im.putpalette(seg.PALETTE[::-1].tobytes())
+    im.putpalette(vocdata.PALETTE[::-1].tobytes())
     im.save(tmp_path / "q.png")
-    np.testing.assert_array_equal(seg.read_label(tmp_path / "q.png"), a)
+    np.testing.assert_array_equal(vocdata.read_label(tmp_path / "q.png"), a)
     write_png(tmp_path / "l.png", a, mode="L")
-    np.testing.assert_array_equal(seg.read_label(tmp_path / "l.png"), a)
+    np.testing.assert_array_equal(vocdata.read_label(tmp_path / "l.png"), a)
 
 
 def test_read_label_names_bad_values_with_counts_and_bad_modes(tmp_path):
@@ -120,52 +122,52 @@ def test_read_label_names_bad_values_with_counts_and_bad_modes(tmp_path):
     a[1, 0] = 254
     write_png(tmp_path / "bad.png", a)
     with pytest.raises(ValueError) as e:
-        seg.read_label(tmp_path / "bad.png")
+        vocdata.read_label(tmp_path / "bad.png")
     msg = str(e.value)
     assert "bad.png" in msg and "21 (3 px)" in msg and "254 (1 px)" in msg and "0..20 and 255" in msg
     Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(tmp_path / "rgb.png")
     with pytest.raises(ValueError, match=r"rgb\.png: a RGB image"):
-        seg.read_label(tmp_path / "rgb.png")
+        vocdata.read_label(tmp_path / "rgb.png")
 
 
 def test_read_pair_names_both_sizes(tmp_path):
     Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "x.jpg")
     write_png(tmp_path / "x.png", np.zeros((40, 30), np.uint8))
     with pytest.raises(ValueError) as e:
-        seg.read_pair(tmp_path / "x.jpg", tmp_path / "x.png")
+        vocdata.read_pair(tmp_path / "x.jpg", tmp_path / "x.png")
     assert "30x40" in str(e.value) and "40x30" in str(e.value) and "x.png" in str(e.value)
     write_png(tmp_path / "x.png", np.full((30, 40), 3, np.uint8))
-    rgb, label = seg.read_pair(tmp_path / "x.jpg", tmp_path / "x.png")
+    rgb, label = vocdata.read_pair(tmp_path / "x.jpg", tmp_path / "x.png")
     assert rgb.shape == (30, 40, 3) and label.shape == (30, 40) and (label == 3).all()
 
 
 def test_voc_pairs_formats_and_counted_errors(tmp_path):
     voc = make_synthetic_voc(tmp_path / "voc", n_train=4, n_val=2, size=(40, 48))
     root = voc["root"]
-    pairs = seg.voc_pairs(root, "ImageSets/Segmentation/train.txt")
+    pairs = vocdata.voc_pairs(root, "ImageSets/Segmentation/train.txt")
     assert [p[0] for p in pairs] == voc["train"]
     assert pairs[0] == (voc["train"][0], os.path.join(root, "JPEGImages", voc["train"][0] + ".jpg"),
                         os.path.join(root, "SegmentationClass", voc["train"][0] + ".png"))
-    assert seg.voc_pairs(root, "val") == seg.voc_pairs(root, os.path.join(root, "ImageSets/Segmentation/val.txt"))
+    assert vocdata.voc_pairs(root, "val") == vocdata.voc_pairs(root, os.path.join(root, "ImageSets/Segmentation/val.txt"))
     # the SBD train_aug form: '<image> <label>' relative to the root, comments and blank lines
     aug = tmp_path / "aug.txt"
     aug.write_text(f"# comment\n\n/JPEGImages/{voc['val'][1]}.jpg /SegmentationClass/{voc['val'][1]}.png\n")
-    assert seg.voc_pairs(root, str(aug)) == [seg.voc_pairs(root, "val")[1]]
+    assert vocdata.voc_pairs(root, str(aug)) == [vocdata.voc_pairs(root, "val")[1]]
     # missing files: every one counted, the first named with its line
     os.remove(os.path.join(root, "SegmentationClass", voc["train"][1] + ".png"))
     os.remove(os.path.join(root, "SegmentationClass", voc["train"][3] + ".png"))
     os.remove(os.path.join(root, "JPEGImages", voc["train"][2] + ".jpg"))
     with pytest.raises(FileNotFoundError) as e:
-        seg.voc_pairs(root, "train")
+        vocdata.voc_pairs(root, "train")
     msg = str(e.value)
     assert "train.txt" in msg and "2 of 4 images have no label PNG" in msg and "1 of 4 images have no JPEG" in msg
     assert f"{voc['train'][1]}.png (line 2)" in msg and f"{voc['train'][2]}.jpg (line 3)" in msg
     bad = tmp_path / "bad.txt"
     bad.write_text(f"{voc['val'][0]}\na b c\n{voc['val'][0]}\n")
     with pytest.raises(ValueError, match=r"line 2.*listed twice.*lines 1 and 3"):
-        seg.voc_pairs(root, str(bad))
+        vocdata.voc_pairs(root, str(bad))
     with pytest.raises(FileNotFoundError, match="nope"):
-        seg.voc_pairs(root, "nope")
+        vocdata.voc_pairs(root, "nope")
 
 
 def test_check_labels_counts_values_and_sizes(tmp_path):
@@ -176,12 +178,12 @@ def test_check_labels_counts_values_and_sizes(tmp_path):
     write_png(lab(2), np.full((40, 48), 250, np.uint8))
     write_png(lab(4), np.zeros((48, 40), np.uint8))
     with pytest.raises(ValueError) as e:
-        seg.check_labels(seg.voc_pairs(root, "train"), "train.txt")
+        vocdata.check_labels(vocdata.voc_pairs(root, "train"), "train.txt")
     msg = str(e.value)
     assert msg.startswith("train.txt: ") and "2 of 5 labels hold values outside 0..20 and 255" in msg
     assert "22 (1920 px)" in msg and "250 (1920 px)" in msg
     assert "1 of 5 labels differ in size" in msg and "is 40x48 but" in msg and "is 48x40" in msg
-    seg.check_labels(seg.voc_pairs(root, "val"))  # the untouched split passes
+    vocdata.check_labels(vocdata.voc_pairs(root, "val"))  # the untouched split passes
 
 
 # ---- training examples -------------------------------------------------------------------------
@@ -198,18 +200,18 @@ def coded(h, w, values, block=6, seed=0):
 def test_example_shapes_values_and_determinism():
     rgb, label = coded(50, 70, [0, 3, 7, 255])
     rgb[..., 0] += 0.05  # not gray, so RGB and gray inputs differ
-    ex = seg.segmentation_example(rgb, label, np.random.default_rng(3), crop=32)
+    ex = vocdata.segmentation_example(rgb, label, np.random.default_rng(3), crop=32)
     assert ex["data"].shape == (1, 32, 32) and ex["label"].shape == (1, 32, 32)
     assert ex["data"].dtype == np.float32 and ex["label"].dtype == np.float32
-    again = seg.segmentation_example(rgb, label, np.random.default_rng(3), crop=32)
+    again = vocdata.segmentation_example(rgb, label, np.random.default_rng(3), crop=32)
     for k in ex:
         np.testing.assert_array_equal(ex[k], again[k])
-    ex3 = seg.segmentation_example(rgb, label, np.random.default_rng(3), crop=32, gray=False)
+    ex3 = vocdata.segmentation_example(rgb, label, np.random.default_rng(3), crop=32, gray=False)
     assert ex3["data"].shape == (3, 32, 32)
     np.testing.assert_allclose(ex3["data"].mean(0), ex["data"][0], atol=1e-6)  # the same window
     assert (ex3["data"][0] > ex3["data"][1]).all()  # channel 0 is R
     with pytest.raises(ValueError, match="48x40"):
-        seg.segmentation_example(rgb, label[:40, :48], np.random.default_rng(0))
+        vocdata.segmentation_example(rgb, label[:40, :48], np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("scale", [(1.0, 1.0), (0.5, 1.7)])
@@ -217,7 +219,7 @@ def test_example_labels_hold_only_source_values_and_match_the_image(scale):
     rgb, label = coded(60, 80, [0, 3, 7, 255], block=8)
     agree, mirrored = [], set()
     for s in range(24):
-        ex = seg.segmentation_example(rgb, label, np.random.default_rng(s), crop=48, scale=scale)
+        ex = vocdata.segmentation_example(rgb, label, np.random.default_rng(s), crop=48, scale=scale)
         lab, g = ex["label"][0], ex["data"][0]
         assert set(np.unique(lab).tolist()) <= {0, 3, 7, 255}  # never an interpolated label value
         # image and label stay aligned (mirrored together): the gray decodes to the label
@@ -230,7 +232,7 @@ def test_example_labels_hold_only_source_values_and_match_the_image(scale):
             for dy in range(3):
                 for dx in range(3):
                     inside &= p[dy:dy + 48, dx:dx + 48] == lab
-            inside &= np.abs(g - seg.MEAN_GRAY) > 1e-6
+            inside &= np.abs(g - vocdata.MEAN_GRAY) > 1e-6
         agree.append((np.abs(g - expect) < 1e-3)[inside].mean())
         if scale == (1.0, 1.0):
             # the crop is one of the windows of the label, mirrored or not
@@ -250,16 +252,16 @@ def test_example_labels_hold_only_source_values_and_match_the_image(scale):
 def test_example_pads_small_images_with_the_mean_and_255():
     rgb, label = coded(10, 12, [1, 2])
     for s in range(6):
-        ex = seg.segmentation_example(rgb, label, np.random.default_rng(s), crop=16, mirror=False)
+        ex = vocdata.segmentation_example(rgb, label, np.random.default_rng(s), crop=16, mirror=False)
         d, lab = ex["data"][0], ex["label"][0]
         np.testing.assert_allclose(d[:10, :12], color.gray(rgb), atol=1e-6)
         np.testing.assert_array_equal(lab[:10, :12], label)
-        assert np.allclose(d[10:], seg.MEAN_GRAY) and np.allclose(d[:, 12:], seg.MEAN_GRAY)
+        assert np.allclose(d[10:], vocdata.MEAN_GRAY) and np.allclose(d[:, 12:], vocdata.MEAN_GRAY)
         assert (lab[10:] == 255).all() and (lab[:, 12:] == 255).all()
-    ex = seg.segmentation_example(rgb, label, np.random.default_rng(0), crop=16, mirror=False, gray=False)
-    np.testing.assert_allclose(ex["data"][:, 12, 14], seg.MEAN_RGB, atol=1e-7)
+    ex = vocdata.segmentation_example(rgb, label, np.random.default_rng(0), crop=16, mirror=False, gray=False)
+    np.testing.assert_allclose(ex["data"][:, 12, 14], vocdata.MEAN_RGB, atol=1e-7)
     # mirrored: the image and the padding flip together
-    flips = [seg.segmentation_example(rgb, label, np.random.default_rng(s), crop=16) for s in range(12)]
+    flips = [vocdata.segmentation_example(rgb, label, np.random.default_rng(s), crop=16) for s in range(12)]
     flipped = [e for e in flips if (e["label"][0, :, :4] == 255).all()]
     assert flipped and len(flipped) < 12
     for e in flipped:
@@ -311,7 +313,7 @@ def test_predictions_round_trip_as_palette_pngs(tmp_path):
     pred = np.random.default_rng(0).integers(0, 21, (17, 23)).astype(np.uint8)
     seg.save_prediction(tmp_path / "sub" / "a.png", pred)
     im = Image.open(tmp_path / "sub" / "a.png")
-    assert im.mode == "P" and im.getpalette()[:3 * 21] == seg.PALETTE[:21].ravel().tolist()
+    assert im.mode == "P" and im.getpalette()[:3 * 21] == vocdata.PALETTE[:21].ravel().tolist()
     np.testing.assert_array_equal(seg.read_prediction(tmp_path / "sub" / "a.png"), pred)
     assert os.listdir(tmp_path / "sub") == ["a.png"]  # no temporary left behind
     write_png(tmp_path / "b.png", np.full((3, 3), 255, np.uint8))
@@ -324,11 +326,11 @@ def test_net_input_pads_with_the_mean_to_a_multiple_of_32():
     x = seg.net_input(rgb, 1)
     assert x.shape == (1, 1, 32, 64) and x.dtype == np.float32
     np.testing.assert_allclose(x[0, 0, :20, :45], rgb.mean(-1), atol=1e-6)
-    assert np.allclose(x[0, 0, 20:], seg.MEAN_GRAY) and np.allclose(x[0, 0, :, 45:], seg.MEAN_GRAY)
+    assert np.allclose(x[0, 0, 20:], vocdata.MEAN_GRAY) and np.allclose(x[0, 0, :, 45:], vocdata.MEAN_GRAY)
     x3 = seg.net_input(rgb, 3)
     assert x3.shape == (1, 3, 32, 64)
     np.testing.assert_allclose(x3[0, :, :20, :45], rgb.transpose(2, 0, 1), atol=1e-6)
-    np.testing.assert_allclose(x3[0, :, 25, 50], seg.MEAN_RGB, atol=1e-7)
+    np.testing.assert_allclose(x3[0, :, 25, 50], vocdata.MEAN_RGB, atol=1e-7)
     assert seg.net_input(np.zeros((64, 32, 3)), 1).shape == (1, 1, 64, 32)
 
 
@@ -343,7 +345,7 @@ def voc(tmp_path_factory):
 
 
 def labels_of(voc, split="val"):
-    return {i: seg.read_label(os.path.join(voc["root"], "SegmentationClass", i + ".png")) for i in voc[split]}
+    return {i: vocdata.read_label(os.path.join(voc["root"], "SegmentationClass", i + ".png")) for i in voc[split]}
 
 
 def evaluate(argv):
@@ -400,7 +402,7 @@ def test_perfect_and_all_background_predictions(voc, tmp_path, capsys):
     assert len(present) == 4  # background and the three classes
     assert s["mean_iu"] == 1.0 and s["pixel_accuracy"] == 1.0 and s["mean_accuracy"] == 1.0
     assert s["frequency_weighted_iu"] == pytest.approx(1.0) and s["images"] == 6
-    assert s["per_class_iu"] == {c: (1.0 if k in present else None) for k, c in enumerate(seg.CLASSES)}
+    assert s["per_class_iu"] == {c: (1.0 if k in present else None) for k, c in enumerate(vocdata.CLASSES)}
     assert s["scored"]["predictions"] == str(perfect)
     assert not (out / "predictions").exists()
     stdout = capsys.readouterr().out
@@ -420,7 +422,7 @@ def test_perfect_and_all_background_predictions(voc, tmp_path, capsys):
     assert s["per_class_iu"]["aeroplane"] == 0.0 and s["per_class_iu"]["bicycle"] is None
     with open(out / "per_class.csv", newline="") as f:
         rows = {r["class"]: r for r in csv.DictReader(f)}
-    assert list(rows) == list(seg.CLASSES)
+    assert list(rows) == list(vocdata.CLASSES)
     assert int(rows["background"]["gt_pixels"]) == n[0] and int(rows["background"]["predicted_pixels"]) == total
     assert int(rows["person"]["gt_pixels"]) == n[15] and rows["person"]["iu"] == "0.0"
     assert rows["bicycle"]["iu"] == "" and rows["bicycle"]["accuracy"] == ""
@@ -453,7 +455,7 @@ def test_missing_predictions_and_malformed_voc_are_one_counted_line(voc, tmp_pat
     err = one_line(capsys.readouterr().err, "pycolorize evaluate-segmentation: ")
     assert "1 of 6 images have no label PNG" in err and f"{bad['val'][0]}.png (line 1)" in err
     write_png(os.path.join(sc, bad["val"][0] + ".png"), np.full(SIZES[3], 30, np.uint8))  # wrong size too
-    lab = seg.read_label(os.path.join(sc, bad["val"][1] + ".png")).copy()
+    lab = vocdata.read_label(os.path.join(sc, bad["val"][1] + ".png")).copy()
     lab[:2, :3] = 21
     write_png(os.path.join(sc, bad["val"][1] + ".png"), lab)
     assert evaluate(["--predictions", preds, "--voc", bad["root"], "--list", "val", "-o", tmp_path / "o4"]) == 1
@@ -503,8 +505,8 @@ def test_net_path_end_to_end(voc, tmp_path, channels, capsys):
     out = tmp_path / "out"
     assert evaluate(["--prototxt", proto, "--weights", weights, "--voc", voc["root"], "--list", "val", "-o", out]) == 0
     cm = seg.ConfusionMatrix()
-    for i, image, label in seg.voc_pairs(voc["root"], "val"):
-        rgb, lab = seg.read_pair(image, label)
+    for i, image, label in vocdata.voc_pairs(voc["root"], "val"):
+        rgb, lab = vocdata.read_pair(image, label)
         want = expected_prediction(rgb, channels)
         got = seg.read_prediction(out / "predictions" / (i + ".png"))
         assert Image.open(out / "predictions" / (i + ".png")).mode == "P"
@@ -535,7 +537,7 @@ def test_interrupted_run_resumes_to_the_same_summary(voc, tmp_path, monkeypatch,
     assert evaluate(args + ["-o", tmp_path / "whole"]) == 0
     whole = json.loads((tmp_path / "whole" / "summary.json").read_text())
 
-    real, calls = seg.read_pair, []
+    real, calls = vocdata.read_pair, []
 
     def interrupting(*a, **kw):
         calls.append(a)
@@ -544,10 +546,10 @@ def test_interrupted_run_resumes_to_the_same_summary(voc, tmp_path, monkeypatch,
         return real(*a, **kw)
 
     out = tmp_path / "cut"
-    monkeypatch.setattr(seg, "read_pair", interrupting)
+    monkeypatch.setattr(vocdata, "read_pair", interrupting)
     assert evaluate(args + ["-o", out]) == 130
     assert "3 of 6 image(s) scored" in capsys.readouterr().err
-    monkeypatch.setattr(seg, "read_pair", real)
+    monkeypatch.setattr(vocdata, "read_pair", real)
     with np.load(out / "partial.npz") as z:
         assert list(z["done"]) == voc["val"][:3] and z["hist"].sum() > 0
     assert not (out / "summary.json").exists() and len(os.listdir(out / "predictions")) == 3
@@ -570,7 +572,7 @@ def test_interrupted_run_resumes_to_the_same_summary(voc, tmp_path, monkeypatch,
     weights.write_bytes(kept)
     # resumed: only the rest is run, and the result is the uninterrupted one
     calls.clear()
-    monkeypatch.setattr(seg, "read_pair", interrupting)
+    monkeypatch.setattr(vocdata, "read_pair", interrupting)
     assert evaluate(args + ["-o", out, "--resume"]) == 0
     assert len(calls) == 3
     assert "resuming: 3 of 6" in capsys.readouterr().err
@@ -581,7 +583,7 @@ def test_interrupted_run_resumes_to_the_same_summary(voc, tmp_path, monkeypatch,
 
 def test_voc_source_holds_out_a_fixed_part_and_feeds_the_loader(tmp_path):
     from pycolorize import data
-    from pycolorize.images import open_source
+    from pycolorize.data.sources import open_source
 
     voc = make_synthetic_voc(tmp_path / "voc", n_train=10, n_val=2, size=(40, 48), seed=3)
     spec = {"type": "voc", "path": str(tmp_path / "voc"), "list": "train", "holdout": 3, "holdout_seed": 7}
@@ -591,10 +593,10 @@ def test_voc_source_holds_out_a_fixed_part_and_feeds_the_loader(tmp_path):
     assert open_source({**spec, "holdout_seed": 8}).held_out != a.held_out
     rgb, label = a.read(0)
     assert rgb.shape == (40, 48, 3) and label.shape == (40, 48)
-    with data.Loader(a, batch=2, example=seg.segmentation_example, crop=64, workers=1, seed=1) as loader:
+    with data.Loader(a, batch=2, example=vocdata.segmentation_example, crop=64, workers=1, seed=1) as loader:
         batch = next(iter(loader))
     assert batch["data"].shape == (2, 1, 64, 64) and batch["label"].shape == (2, 1, 64, 64)
-    assert (batch["label"][:, :, 40:] == seg.IGNORE).all()  # padded below with the ignore label
+    assert (batch["label"][:, :, 40:] == vocdata.IGNORE).all()  # padded below with the ignore label
     # a held-out list reads back as the same images, for VOC's id lists and SBD's pair lists alike
     import shutil
 
@@ -604,7 +606,7 @@ def test_voc_source_holds_out_a_fixed_part_and_feeds_the_loader(tmp_path):
     for list_file in ("train", str(lines)):
         src = open_source({**spec, "list": list_file})
         (tmp_path / "held.txt").write_text("".join(line + "\n" for line in src.held_out))
-        assert [p[0] for p in seg.voc_pairs(tmp_path / "voc", str(tmp_path / "held.txt"))] == \
+        assert [p[0] for p in vocdata.voc_pairs(tmp_path / "voc", str(tmp_path / "held.txt"))] == \
             [line.split()[0].rsplit("/", 1)[-1].split(".")[0] for line in src.held_out]
     assert src.held_out[0].startswith("/JPEGImages/") and " /SegmentationClassAug/" in src.held_out[0]
     with pytest.raises(ValueError, match="holdout must be between 1 and 9"):
@@ -615,7 +617,7 @@ def test_voc_source_holds_out_a_fixed_part_and_feeds_the_loader(tmp_path):
 
 def test_training_pairs_nets_with_their_sources(tmp_path):
     from pycolorize import models
-    from pycolorize.training import train
+    from pycolorize.training.loop import train
 
     make_synthetic_voc(tmp_path / "voc", n_train=4, n_val=1, size=(64, 64))
     mini = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pycolorize import color
-from pycolorize.colorizer import Colorizer
+from pycolorize.colorization import color
+from pycolorize.colorization.colorizer import Colorizer
 
 from test_colorizer import MINI, random_net
 
@@ -306,7 +306,7 @@ def test_a_loopback_server_answers_only_requests_that_name_it(colorizer):
 
 def test_later_strokes_replace_earlier_ones_where_they_cover_them(colorizer):
     # biases = global + sum_i m_i prod_{j > i} (1 - m_j) toward_i, written out naively here
-    from pycolorize import sampling
+    from pycolorize.colorization import sampling
     from pycolorize.serve.session import Session, parse_color, parse_state
 
     s = Session(colorizer, photo(5))

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pycolorize import color
-from pycolorize.colorizer import Colorizer
+from pycolorize.colorization import color
+from pycolorize.colorization.colorizer import Colorizer
 
 from test_colorizer import MINI, random_net
 

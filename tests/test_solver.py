@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize.training import train
+from pycolorize.training.loop import train
 
 from conftest import DATA, assert_close, cpu_path
 from test_training import setup  # noqa: F401 (a fixture: a tiny colorization net, photos and a data config)

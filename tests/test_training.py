@@ -17,8 +17,8 @@ from PIL import Image
 
 import pycolorize
 from pycolorize import models
-from pycolorize.solver import latest_snapshot
-from pycolorize.training import Diverged, load_config, train
+from pycolorize.engine.solver import latest_snapshot
+from pycolorize.training.loop import Diverged, load_config, train
 
 from conftest import tool_main
 
@@ -67,14 +67,14 @@ def test_from_scratch_net_trains_with_its_lightness_weights_and_snapshots_batchn
     t = setup
     (t / "net.prototxt").write_text(models.scratch_net(MINI, batch=2, crop=64, samples=8))
     fed = []
-    real = pycolorize.data.make_example
+    real = pycolorize.data.loader.make_example
 
     def spy(*a, **k):
         ex = real(*a, **k)
         fed.append(ex)
         return ex
 
-    monkeypatch.setattr(pycolorize.data, "make_example", spy)
+    monkeypatch.setattr(pycolorize.data.loader, "make_example", spy)
     solver = train(str(t / "solver.prototxt"), str(t / "data.yaml"), progress=False)
     # every example carried the chroma-loss weight min(3L, 1, 3(1 - L)) of its samples' gray
     assert fed and all(ex["chroma_weight"].shape == (8,) for ex in fed)

@@ -3,7 +3,7 @@ target recovered, quantile matching, and the Colorizer/CLI path."""
 import numpy as np
 import pytest
 
-from pycolorize import color, decode, transfer
+from pycolorize.colorization import color, decode, transfer
 
 
 def predictions(n=200, k=32, seed=0):

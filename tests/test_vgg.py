@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize import models, vgg
-from pycolorize.caffemodel import DecodeError, read_caffemodel
+from pycolorize import models
+from pycolorize.models import vgg
+from pycolorize.engine.caffemodel import DecodeError, read_caffemodel
 
 from conftest import DATA
 
@@ -128,11 +129,12 @@ def write_vgg_h5(layers, path):
 @pytest.mark.parametrize("quiet", [False, True])
 def test_convert_vgg16_shows_progress_unless_quiet(tmp_path, capsys, quiet):
     """The tool announces reading and writing, and shows the balancing's two passes over the
-    images with pycolorize.progress (plain lines: stderr is not a terminal here); --quiet prints
+    images with pycolorize.util.progress (plain lines: stderr is not a terminal here); --quiet prints
     nothing at all. The converted file is the balanced VGG-16-Gray."""
     from PIL import Image
 
-    from pycolorize import cli, cli_convert_vgg16
+    from pycolorize import cli
+    from pycolorize.cli import convert_vgg16 as cli_convert_vgg16
 
     src, out, photos = tmp_path / "vgg.h5", tmp_path / "gray.h5", tmp_path / "photos"
     layers = random_vgg()

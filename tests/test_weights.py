@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize import vgg
-from pycolorize.weights import open_h5, read_caffe_h5, write_caffe_h5
+from pycolorize.models import vgg
+from pycolorize.engine.weights import open_h5, read_caffe_h5, write_caffe_h5
 
 from conftest import net_from
 

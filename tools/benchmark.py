@@ -2,7 +2,7 @@
 """Benchmark: the authors' dense colorization network beside the same network in PyTorch, on the CPU
 or (--gpu) a CUDA device.
 
-The same as `pycolorize benchmark ARGS` (the code is in pycolorize/cli_benchmark.py); `python tools/benchmark.py
+The same as `pycolorize benchmark ARGS` (the code is in pycolorize/cli/benchmark/command.py); `python tools/benchmark.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Colorize photographs with a dense hue/chroma model, as the authors' released tool does.
 
-The same as `pycolorize colorize ARGS` (the code is in pycolorize/cli_colorize.py); `python tools/colorize.py
+The same as `pycolorize colorize ARGS` (the code is in pycolorize/cli/colorize.py); `python tools/colorize.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

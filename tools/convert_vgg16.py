@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """ImageNet VGG-16 weights to VGG-16-Gray for the colorization net (Caffe HDF5 out).
 
-The same as `pycolorize convert-vgg16 ARGS` (the code is in pycolorize/cli_convert_vgg16.py); `python tools/convert_vgg16.py
+The same as `pycolorize convert-vgg16 ARGS` (the code is in pycolorize/cli/convert_vgg16.py); `python tools/convert_vgg16.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

@@ -2,7 +2,7 @@
 """The end-to-end demo: train the tiny model on scikit-image's colour photos, colorize the held-out
 ones and compare with no colorization.
 
-The same as `pycolorize demo ARGS` (the code is in pycolorize/cli_demo.py); `python tools/demo.py
+The same as `pycolorize demo ARGS` (the code is in pycolorize/cli/demo.py); `python tools/demo.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Score colorizations as the paper does (RMSE in alpha-beta, PSNR), beside no colorization.
 
-The same as `pycolorize evaluate ARGS` (the code is in pycolorize/cli_evaluate.py); `python tools/evaluate.py
+The same as `pycolorize evaluate ARGS` (the code is in pycolorize/cli/evaluate.py); `python tools/evaluate.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

@@ -3,7 +3,7 @@
 predictions made elsewhere.
 
 The same as `pycolorize evaluate-segmentation ARGS` (the code is in
-pycolorize/cli_evaluate_segmentation.py); `python tools/evaluate_segmentation.py --help` lists the
+pycolorize/cli/evaluate_segmentation.py); `python tools/evaluate_segmentation.py --help` lists the
 options, defaults, examples and exit codes.
 """
 import os

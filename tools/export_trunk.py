@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The VGG-16 trunk of a colorization snapshot (conv1_1 .. fc7, BatchNorm folded), for fine-tuning.
 
-The same as `pycolorize export-trunk ARGS` (the code is in pycolorize/cli_export_trunk.py); `python tools/export_trunk.py
+The same as `pycolorize export-trunk ARGS` (the code is in pycolorize/cli/export_trunk.py); `python tools/export_trunk.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

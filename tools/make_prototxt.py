@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write the generated prototxts of prototxt/ from pycolorize.models (run from the repository root):
 
-The same as `pycolorize make-prototxt ARGS` (the code is in pycolorize/cli_make_prototxt.py); `python tools/make_prototxt.py
+The same as `pycolorize make-prototxt ARGS` (the code is in pycolorize/cli/make_prototxt.py); `python tools/make_prototxt.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The no-colorization RMSE(alpha-beta) under each reading of the paper's metric, beside the paper's
 
-The same as `pycolorize rmse-readings ARGS` (the code is in pycolorize/cli_rmse_readings.py); `python tools/rmse_readings.py
+The same as `pycolorize rmse-readings ARGS` (the code is in pycolorize/cli/rmse_readings.py); `python tools/rmse_readings.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train a colorization net with the C++ SGD solver.
 
-The same as `pycolorize train ARGS` (the code is in pycolorize/cli_train.py); `python tools/train.py
+The same as `pycolorize train ARGS` (the code is in pycolorize/cli/train.py); `python tools/train.py
 --help` lists the options, defaults, examples and exit codes.
 """
 import os

@@ -1,7 +1,7 @@
 // layers/base_conv_layer.cpp
 #include "layers/base_conv_layer.h"
-#include "layers/conv_passes.h"
-#include "layers/window.h"
+#include "layers/conv/conv_passes.h"
+#include "util/window.h"
 
 #include <algorithm>
 #include <atomic>
@@ -30,7 +30,7 @@ float* packed_buffer(int which, int64_t n) {
   return b.data();
 }
 
-// gemm_pass's CPU primitives (layers/conv_passes.h): OpenBLAS and util/im2col. The band of
+// gemm_pass's CPU primitives (layers/conv/conv_passes.h): OpenBLAS and util/im2col. The band of
 // columns is one buffer per calling thread, shared by every convolution (layers run one at a time
 // on a thread): a buffer per layer held ~16 MB each, 230 MB for the dense VGG-16 net.
 struct CpuBackend {

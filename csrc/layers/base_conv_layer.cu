@@ -1,10 +1,10 @@
 // layers/base_conv_layer.cu: the GPU side of Convolution/Deconvolution that is not cuDNN: the
 // engine choice, im2col/col2im kernels for the CAFFE engine (same band layout as util/im2col.h),
-// and bias kernels. Depthwise layers run layers/depthwise.cu.
+// and bias kernels. Depthwise layers run layers/conv/depthwise.cu.
 #include <algorithm>
 
 #include "layers/base_conv_layer.h"
-#include "layers/conv_passes.h"
+#include "layers/conv/conv_passes.h"
 #include "util/cuda.cuh"
 
 namespace pycolorize {
@@ -76,7 +76,7 @@ CudnnConv& BaseConvolutionLayer::cudnn_for(const Blob& bottom) {
 }
 
 namespace {
-// gemm_pass's GPU primitives (layers/conv_passes.h): cuBLAS and the band kernels above.
+// gemm_pass's GPU primitives (layers/conv/conv_passes.h): cuBLAS and the band kernels above.
 struct GpuBackend {
   static int64_t band_floats() { return kGpuBandFloats; }
   gpu::Buffer& col;

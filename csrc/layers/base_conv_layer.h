@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "layer.h"
-#include "layers/cudnn_conv.h"
-#include "layers/depthwise.h"
+#include "layers/conv/cudnn_conv.h"
+#include "layers/conv/depthwise.h"
 #include "util/gpu_math.h"
 #include "util/im2col.h"
 
@@ -34,7 +34,7 @@ class BaseConvolutionLayer : public Layer {
   void layer_setup(const Blobs& bottom, const Blobs& top) override;
 
   // The GEMM passes over `images` consecutive images of one bottom/top pair, pointers at the first
-  // one's start (layers/conv_passes.h): kColumns writes out = columns = W * im2col(image); kImage
+  // one's start (layers/conv/conv_passes.h): kColumns writes out = columns = W * im2col(image); kImage
   // writes out = image = col2im(W^T * columns); kWeightGrad adds columns * im2col(image)^T to
   // out = dW. Several images go through one GEMM side by side (images_per_gemm says how many).
   enum class Pass { kColumns, kImage, kWeightGrad };
@@ -83,7 +83,7 @@ class BaseConvolutionLayer : public Layer {
   void bias_gradient(const float* diff, int channels, int64_t spatial, float* db);
 
   // Single-channel-per-group case (e.g. the bilinear upsampling deconvolutions): direct loops
-  // (layers/depthwise.h) over this geometry, the column side being the small one.
+  // (layers/conv/depthwise.h) over this geometry, the column side being the small one.
   bool depthwise() const { return im_channels_ / group_ == 1 && col_channels_ / group_ == 1; }
   Depthwise depthwise_geometry() const {
     return {geom_.out_h, geom_.out_w, geom_.height, geom_.width, kh_, kw_, sh_, sw_, ph_, pw_, dh_, dw_, group_};
@@ -97,7 +97,7 @@ class BaseConvolutionLayer : public Layer {
   bool is_1x1_ = false;
 
   // ---- GPU (base_conv_layer.cu) ----
-  // engine: DEFAULT = cuDNN, except depthwise layers, which run layers/depthwise.cu; CUDNN =
+  // engine: DEFAULT = cuDNN, except depthwise layers, which run layers/conv/depthwise.cu; CUDNN =
   // cuDNN always; CAFFE = im2col + cuBLAS (and the direct kernels when depthwise).
   bool use_cudnn() const;
   CudnnConv& cudnn_for(const Blob& bottom);  // descriptors for this bottom's shape

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "layers/winograd.h"
+#include "layers/conv/winograd.h"
 
 namespace pycolorize {
 

@@ -10,7 +10,7 @@ class ConvolutionLayer : public BaseConvolutionLayer {
  public:
   using BaseConvolutionLayer::BaseConvolutionLayer;
   const char* type() const override { return "Convolution"; }
-  // The CPU's Winograd F(2x2, 3x3) for 3x3, stride 1 layers (layers/winograd.h): 0 off, 1 where
+  // The CPU's Winograd F(2x2, 3x3) for 3x3, stride 1 layers (layers/conv/winograd.h): 0 off, 1 where
   // it pays (the default; see winograd()), 2 wherever the geometry allows (tests).
   static void set_cpu_winograd(int mode);
 

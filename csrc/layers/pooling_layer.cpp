@@ -5,7 +5,7 @@
 #include <cfloat>
 #include <cmath>
 
-#include "layers/window.h"
+#include "util/window.h"
 #include "util/blas.h"
 
 namespace pycolorize {

@@ -2,7 +2,7 @@
 #include "layers/projection_layer.h"
 
 #include "filler.h"
-#include "layers/window.h"
+#include "util/window.h"
 #include "util/blas.h"
 
 namespace pycolorize {

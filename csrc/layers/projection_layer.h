@@ -5,7 +5,7 @@
 // (num_output, sum C_i, 1, 1) and bias (num_output) are those the Convolution after a Concat
 // (axis 1) would hold, so a Concat + 1x1 Convolution pair and a Projection load the same weights
 // file. convolution_param gives num_output, bias_term and the fillers (kernel_size may be given and
-// must be 1). The projection pass (net_optimize.cpp) makes one per group of hypercolumn inputs,
+// must be 1). The projection pass (graph/net_optimize.cpp) makes one per group of hypercolumn inputs,
 // viewing a column slice of the literal h_fc1's weights (view_weight_columns).
 #pragma once
 

@@ -2,7 +2,7 @@
 #include "layers/resample_add_layer.h"
 
 #include "filler.h"
-#include "layers/window.h"
+#include "util/window.h"
 
 namespace pycolorize {
 

@@ -1,4 +1,4 @@
-// layers/resample_add_layer.cu: ResampleAdd on the GPU (layers/depthwise.cu's kernels).
+// layers/resample_add_layer.cu: ResampleAdd on the GPU (layers/conv/depthwise.cu's kernels).
 #include "layers/resample_add_layer.h"
 
 namespace pycolorize {

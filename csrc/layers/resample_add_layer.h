@@ -4,12 +4,12 @@
 // num_output 1 if given, group 1, no bias) with weights (1, 1, kh, kw), e.g. the bilinear filler.
 // With bottom x alone, the top is D(x) per plane, of the size the Deconvolution gives.
 // It is the deploy nets' Reshape {-1,1} -> Deconvolution -> Reshape {-1,C} upsampling and the
-// Eltwise SUM after it, without their intermediate blobs; the projection pass (net_optimize.cpp)
-// writes it. The gradient w.r.t. y passes through; x and the kernel get theirs (layers/depthwise.h).
+// Eltwise SUM after it, without their intermediate blobs; the projection pass (graph/net_optimize.cpp)
+// writes it. The gradient w.r.t. y passes through; x and the kernel get theirs (layers/conv/depthwise.h).
 #pragma once
 
 #include "layer.h"
-#include "layers/depthwise.h"
+#include "layers/conv/depthwise.h"
 
 namespace pycolorize {
 

@@ -35,8 +35,8 @@ def main(argv=None):
 
     from PIL import Image
 
-    from .. import transfer
-    from ..colorizer import Colorizer
+    from pycolorize.colorization import transfer
+    from pycolorize.colorization.colorizer import Colorizer
     from .session import Session, parse_state
 
     rng = np.random.default_rng(0)

@@ -24,11 +24,10 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from PIL import Image, ImageOps
 
-from .. import color, sampling
-from ..colorizer import parse_param
-from ..images import _DECODE_ERRORS
+from pycolorize.colorization import color, sampling
+from pycolorize.colorization.colorizer import parse_param
+from pycolorize.data.images import TooManyPixels, UndecodableImage, decode_image
 
 HUE_STRENGTH_MAX, CHROMA_MAX, STROKE_STRENGTH_MAX = 20.0, 20.0, 50.0
 SAMPLE_STRENGTH = 2.0  # the strength of `pycolorize colorize --samples`
@@ -49,23 +48,14 @@ def decode_upload(data, max_pixels):
     """Image bytes -> (H, W) or (H, W, 3|4) uint8/float array, EXIF orientation applied; a BadRequest
     for bytes that are no image, a corrupt one, or one over max_pixels (refused before decoding)."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > max_pixels:
-                raise BadRequest(f"the photo has {im.width} x {im.height} pixels, more than this server's limit of "
-                                 f"{max_pixels / 1e6:.0f} megapixels", 413)
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            if im.mode.startswith("I"):  # 16-bit gray
-                return np.clip(np.asarray(im).astype(np.float32) / 65535.0, 0, 1)
-            if im.mode not in ("RGB", "RGBA", "L", "LA"):
-                im = im.convert("RGBA" if "A" in im.mode else "RGB")
-            a = np.asarray(im)
-    except BadRequest:
-        raise
-    except Image.UnidentifiedImageError:
-        raise BadRequest("not an image (or not a format Pillow reads: PNG, JPEG, TIFF, WebP, BMP, GIF, ...)", 415) from None
-    except (_DECODE_ERRORS + (Image.DecompressionBombWarning,)) as e:
-        raise BadRequest(f"a broken or truncated image ({type(e).__name__}: {' '.join(str(e).split())[:200]})", 415) from None
+        a = decode_image(io.BytesIO(data), max_pixels=max_pixels, exif_transpose=True)
+    except TooManyPixels as e:
+        raise BadRequest(f"the photo has {e.width} x {e.height} pixels, more than this server's limit of "
+                         f"{max_pixels / 1e6:.0f} megapixels", 413) from None
+    except UndecodableImage as e:
+        if e.unidentified:
+            raise BadRequest("not an image (or not a format Pillow reads: PNG, JPEG, TIFF, WebP, BMP, GIF, ...)", 415) from None
+        raise BadRequest(f"a broken or truncated image ({' '.join(str(e).split())[:200]})", 415) from None
     if min(a.shape[:2]) < 2:
         raise BadRequest(f"the photo is {a.shape[1]} x {a.shape[0]} pixels; it needs at least 2 x 2", 415)
     return a

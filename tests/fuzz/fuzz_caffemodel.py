@@ -1,5 +1,5 @@
 """atheris harness: the binary .caffemodel reader (pycolorize/caffemodel.py), through
-pycolorize.vgg.read_vgg_weights as tools/convert_vgg16.py calls it.
+pycolorize.models.vgg.read_vgg_weights as tools/convert_vgg16.py calls it.
 
 Clean: pycolorize.Error (caffemodel.DecodeError is one) or ValueError, naming the file. Anything
 else (IndexError, struct or NumPy errors, UnicodeDecodeError, MemoryError, ...) is a crash.
@@ -15,7 +15,7 @@ import fuzzlib  # noqa: E402
 
 with atheris.instrument_imports(include=["pycolorize"]):
     import pycolorize
-    from pycolorize import vgg
+    from pycolorize.models import vgg
 
 PATH = fuzzlib.scratch_path(".caffemodel")
 

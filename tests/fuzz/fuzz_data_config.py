@@ -21,7 +21,8 @@ import fuzzlib  # noqa: E402
 with atheris.instrument_imports(include=["pycolorize", "yaml"]):
     import yaml  # noqa: F401
     import pycolorize
-    from pycolorize import data, training
+    from pycolorize import data
+    from pycolorize.training import loop as training
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402

@@ -1,5 +1,5 @@
 """atheris harness: the Caffe HDF5 weights readers, pycolorize.load_weights (Net(weights=...),
-Solver(weights=...)) and the HDF5 branch of pycolorize.vgg.read_vgg_weights (tools/convert_vgg16.py).
+Solver(weights=...)) and the HDF5 branch of pycolorize.models.vgg.read_vgg_weights (tools/convert_vgg16.py).
 
 Two kinds of input, picked by the first byte: the rest taken as the file's bytes (a damaged file;
 seeds are the repository's .caffemodel.h5 files), or a recipe from which the harness writes a
@@ -20,7 +20,7 @@ import fuzzlib  # noqa: E402
 
 with atheris.instrument_imports(include=["pycolorize"]):
     import pycolorize
-    from pycolorize import vgg
+    from pycolorize.models import vgg
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402

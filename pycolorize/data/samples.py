@@ -1,0 +1,25 @@
+"""Photographs that the dependencies ship, by name: scikit-image's sample photos and matplotlib's
+portrait of Grace Hopper. The demo trains and tests on them, `pycolorize rmse-readings` reads the
+paper's metric on them, and the benchmark enlarges one into a big photo."""
+import warnings
+
+import numpy as np
+
+
+def sample_photo(name):
+    """uint8 RGB (H, W, 3) of a photo: a scikit-image data name ("coffee", "astronaut", "chelsea",
+    "rocket", ...), "motorcycle_left" or "motorcycle_right" (the views of scikit-image's stereo
+    pair) or "grace_hopper" (matplotlib's). ImportError when the package that ships it is missing."""
+    if name == "grace_hopper":
+        from matplotlib import cbook
+        from PIL import Image
+
+        with cbook.get_sample_data("grace_hopper.jpg") as f, Image.open(f) as im:
+            return np.asarray(im.convert("RGB"))
+    import skimage.data
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-image's notes about its data cache
+        if name in ("motorcycle_left", "motorcycle_right"):
+            return skimage.data.stereo_motorcycle()[0 if name.endswith("left") else 1][..., :3]
+        return getattr(skimage.data, name)()[..., :3]

@@ -1,0 +1,110 @@
+"""Sources: what training reads, made from a config dict by type (open_source; SOURCE_TYPES holds
+one entry per type: folder, list and hdf5 here, voc in pycolorize.data.voc)."""
+import threading
+
+from pycolorize.colorization.color import to_rgb
+from pycolorize.data.images import EXTENSIONS, find_images, load_image, read_list
+
+IMAGE, IMAGE_LABEL = "image", "image+label"  # what a source's read(i) gives (Source.kind)
+
+# ---- sources (what training reads) ---------------------------------------------------------
+
+class Source:
+    """A list of training items: `len(source)`, `source.name(i)` (a path, for messages) and
+    `source.read(i)`. Its `kind` says what read(i) gives: IMAGE, an RGB image (H, W, 3) in [0, 1];
+    IMAGE_LABEL, a pair (RGB image, label map). `held_out` lists the items a source kept out of
+    training (list lines, for scoring snapshots on); `file`, an open file the source reads from."""
+
+    def __init__(self, names, reader, kind=IMAGE, held_out=(), file=None):
+        if kind not in (IMAGE, IMAGE_LABEL):
+            raise ValueError(f"a source's kind is {IMAGE!r} or {IMAGE_LABEL!r}, not {kind!r}")
+        self.names, self._reader, self.kind = list(names), reader, kind
+        self.held_out, self.file = list(held_out), file
+
+    def __len__(self):
+        return len(self.names)
+
+    def name(self, i):
+        return self.names[i]
+
+    def read(self, i):
+        return self._reader(i)
+
+
+def list_source(list_file, root=None):
+    """The images of a list file (read_list's rule; labels are not used). Reading one that is missing
+    raises FileNotFoundError naming the list file and line."""
+    entries = read_list(list_file, root)
+
+    def read(i):
+        try:
+            return load_image(entries[i].path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{list_file}:{entries[i].line}: no such file: {entries[i].path}") from None
+
+    return Source([e.path for e in entries], read)
+
+
+def folder_source(folder, extensions=EXTENSIONS):
+    """The images under `folder` (find_images' rule)."""
+    paths = find_images(folder, extensions)
+    return Source(paths, lambda i: load_image(paths[i]))
+
+
+def hdf5_source(path, dataset="images"):
+    """Images in an HDF5 file: one dataset (N, H, W[, C]) of equal-sized images, or a group whose
+    datasets are one image each. Read with h5py (one reader at a time)."""
+    import h5py
+
+    f = h5py.File(path, "r")
+    if dataset not in f:
+        raise ValueError(f"{path}: no '{dataset}' in the file (has: {', '.join(list(f)[:10])})")
+    node = f[dataset]
+    lock = threading.Lock()
+    if isinstance(node, h5py.Dataset):
+        if node.ndim not in (3, 4):
+            raise ValueError(f"{path}:/{dataset}: expected (N, H, W[, C]) images, got shape {node.shape}")
+        names = [f"{path}:/{dataset}[{i}]" for i in range(node.shape[0])]
+
+        def read(i):
+            with lock:
+                return to_rgb(node[i])
+    else:
+        keys = sorted(node)
+        names = [f"{path}:/{dataset}/{k}" for k in keys]
+
+        def read(i):
+            with lock:
+                return to_rgb(node[keys[i]][()])
+    return Source(names, read, file=f)
+
+
+# type -> fn(spec): the source of a config dict of that type, one entry per type. Another module's
+# kind registers itself here (pycolorize.data.voc: "voc").
+SOURCE_TYPES = {
+    "folder": lambda spec: folder_source(spec["path"]),
+    "list": lambda spec: list_source(spec["path"], spec.get("root")),
+    "hdf5": lambda spec: hdf5_source(spec["path"], spec.get("dataset", "images")),
+}
+
+
+def open_source(spec):
+    """A source from a config dict: {"type": "list", "path": list_file, "root": folder},
+    {"type": "folder", "path": folder}, {"type": "hdf5", "path": file, "dataset": "images"}, or for
+    segmentation {"type": "voc", "path": VOC_ROOT, "list": "ImageSets/Segmentation/train.txt",
+    "holdout": 0, "holdout_seed": 0} (pycolorize.data.voc.voc_source: (image, label) pairs)."""
+    # The dict comes from a YAML file: wrong kinds of value are errors saying which, not AttributeError.
+    if not isinstance(spec, dict):
+        raise ValueError(f"data config: 'source' must be a mapping such as {{type: folder, path: ...}}, got {spec!r:.80}")
+    for key in ("type", "path", "root", "dataset", "list"):
+        if key in spec and not isinstance(spec[key], str):
+            raise ValueError(f"data config: source '{key}' must be a string, got {spec[key]!r:.80}")
+    for key in ("holdout", "holdout_seed"):
+        if key in spec and (not isinstance(spec[key], int) or isinstance(spec[key], bool) or spec[key] < 0):
+            raise ValueError(f"data config: source '{key}' must be a whole number >= 0, got {spec[key]!r:.80}")
+    kind = spec.get("type", "folder")
+    if kind not in SOURCE_TYPES:
+        raise ValueError(f"unknown source type {kind!r}; use {', '.join(SOURCE_TYPES)}")
+    if "path" not in spec:
+        raise ValueError(f"data config: the {kind} source needs a 'path'")
+    return SOURCE_TYPES[kind](spec)
