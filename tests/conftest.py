@@ -16,7 +16,7 @@ def net_from(text, phase="test", **kw):
     return pycolorize.Net.from_string(text, phase=phase, **kw)
 
 
-# The CPU runs a convolution one of three ways (README, "Design decisions"): im2col + one GEMM; the
+# The CPU runs a convolution one of three ways (docs/design.md, "Decisions"): im2col + one GEMM; the
 # kernel-row GEMMs (one per kernel row, over an unfolding of the kernel's columns only; stride 1 in
 # height, one image per GEMM); and, for all three passes of 3x3 stride-1 layers, Winograd
 # F(2x2, 3x3) (csrc/layers/conv/winograd.h). By default each runs where it pays; cpu_path forces one

@@ -132,6 +132,27 @@ def test_photo_part_prints_time_and_memory(tiny_weights, tmp_path, capsys):
     assert float(out.split("peak memory ")[1].split()[0]) > 0
 
 
+def test_scaling_part_profiles_the_net_and_measures_two_mpi_ranks(capsys):
+    # the real path of `pycolorize benchmark --parts scaling` (on the demo's narrow net, small crops):
+    # the per-layer profile, the projection to many GPUs, and 1 process against 2 MPI ranks
+    try:
+        import mpi4py  # noqa: F401
+
+        from pycolorize.training import distributed
+
+        distributed.mpiexec()
+    except (ImportError, pycolorize.Error) as e:
+        pytest.skip(f"mpi4py or mpiexec missing: {e}")
+    bench.scaling_part(["--widths", "tiny", "--crop", "64", "--reps", "1", "--mpi", "--mpi-crop", "64", "--iters", "1"])
+    out = capsys.readouterr().out
+    assert "Per layer, in backward order (CPU, crop 64, batch 1" in out
+    profiled = [line.split() for line in out.splitlines() if line.startswith("  conv") or line.startswith("  fc")]
+    assert {r[0] for r in profiled} >= {"conv1_2", "conv5_3", "fc6", "fc7"}
+    assert "MPI on this machine" in out and "2 ranks with 1 thread each" in out
+    two_ranks = out.split("per layer, in the order the sums ran")[1]
+    assert "fc6" in two_ranks and "conv1_1" in two_ranks
+
+
 def test_make_photo_has_the_size_asked():
     photo, what = bench.make_photo(30, 20)
     assert photo.shape == (20, 30, 3) and photo.dtype == np.uint8 and photo.std() > 0 and what

@@ -18,7 +18,7 @@ from conftest import tool_main
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
 SUBCOMMANDS = ["colorize", "train", "evaluate", "evaluate-segmentation", "convert-vgg16", "demo", "benchmark", "make-prototxt",
-               "rmse-readings", "export-trunk"]
+               "rmse-readings", "export-trunk", "weights"]
 # subcommand -> its script under tools/
 SCRIPTS = {sub: sub.replace("-", "_") + ".py" for sub in SUBCOMMANDS}
 
@@ -69,6 +69,7 @@ MUST_SAY = {
     "rmse-readings": ["-o FILE.json, --output FILE.json, --json FILE.json", "--folder", "0.285"],
     "evaluate-segmentation": ["--predictions DIR", "--resume", "(default: score)", "255"],
     "export-trunk": ["-o OUTPUT, --output OUTPUT", "--color", "(default: 1e-05)", "BatchNorm"],
+    "weights": ["fetch", "list", "path", "verify", "--url", "--from", "PYCOLORIZE_HOME", "PYCOLORIZE_WEIGHTS_URL"],
 }
 
 
@@ -89,7 +90,7 @@ def test_subcommand_help(sub, capsys, monkeypatch):
     assert "(default: None)" not in text and "(default: False)" not in text
 
 
-@pytest.mark.parametrize("argv", [[], ["nope"], ["colorize"], ["colorize", "a.png", "-o", "b.png"],
+@pytest.mark.parametrize("argv", [[], ["nope"], ["colorize"], ["colorize", "a.png"],
                                   ["train", "--solver", "s"], ["colorize", "a.png", "-o", "b.png", "--weights", "w", "--gpu", "x"],
                                   ["evaluate", "--folder", "f", "--list", "l", "--weights", "w", "-o", "o"],
                                   ["benchmark", "--sizes", "100"], ["convert-vgg16", "-o", "x.h5"]])
@@ -164,7 +165,8 @@ def test_scripts_and_console_reach_the_same_function(sub, monkeypatch):
     argv = {"colorize": ["a.png", "-o", "b.png", "--weights", "w"], "train": ["--solver", "s", "--data", "d"],
             "evaluate": ["--folder", "f", "--predictions", "p", "--out", "o"],
             "convert-vgg16": ["src.h5", "-o", "x.h5"], "export-trunk": ["snap.h5", "-o", "t.h5"],
-            "evaluate-segmentation": ["--predictions", "p", "--voc", "v", "--list", "val", "-o", "o"]}.get(sub, [])
+            "evaluate-segmentation": ["--predictions", "p", "--voc", "v", "--list", "val", "-o", "o"],
+            "weights": ["list"]}.get(sub, [])
     assert tool_main(SCRIPTS[sub])(argv) == 7
     assert cli.main([sub] + argv) == 7
     assert [a.prog for a in calls] == [SCRIPTS[sub], f"pycolorize {sub}"]
@@ -208,7 +210,7 @@ def test_gpu_without_a_device_is_one_line(photo, tmp_path, capsys):
 def test_importing_the_cli_is_cheap(tmp_path):
     """Building every subcommand's parser imports none of what the subcommands need to run."""
     heavy = ["yaml", "tqdm", "matplotlib", "torch", "skimage", "pycolorize.training", "pycolorize.evaluation.colorization",
-             "pycolorize.models.vgg", "pycolorize.models"]
+             "pycolorize.models.vgg", "pycolorize.models.trunk"]
     code = ("import sys, pycolorize.cli as c; c.parser(); "
             f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(pycolorize.__file__)))

@@ -183,7 +183,9 @@ def test_blobs_past_available_memory_are_errors_naming_the_bytes(tmp_path):
         "    pycolorize.Net.from_string(text, name='big.prototxt')\n"
         "except pycolorize.Error as e:\n"
         "    print(e)\n")
-    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    package_root = os.path.dirname(os.path.dirname(pycolorize.__file__))  # the pycolorize these tests import
+    env = dict(os.environ, PYTHONPATH=package_root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     # (the limit, or less where the machine has less memory available)
     assert re.match(r"big.prototxt:1:\d+: layer 'fc' \(InnerProduct\): blob \(31250000, 64\) needs 8000000000 bytes "

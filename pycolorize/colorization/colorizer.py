@@ -60,6 +60,7 @@ from pycolorize.colorization import resample
 from pycolorize.colorization.resample import resize_for_network, upsample_predictions
 from pycolorize.colorization.color import to_rgb
 from pycolorize.engine.net import Net
+from pycolorize.models import spaces
 from pycolorize.engine.runtime import synchronize
 
 CHROMA_MODES = ("median", "mode", "expectation", "sample")
@@ -118,18 +119,13 @@ class Colorizer:
         self.exact_upsample = bool(exact_upsample)
         # inference only: on the CPU, blobs other than the outputs share memory by liveness (Net's reuse_memory)
         self.net = Net(prototxt, phase="test", weights=weights, reuse_memory=True)
-        blobs = self.net.blobs
-        if "prediction_h_full" in blobs and "prediction_c_full" in blobs:
-            self.variant, self.outputs = "hue_chroma", [("prediction_h_full", "hue"), ("prediction_c_full", "chroma")]
-        elif "prediction_a_full" in blobs and "prediction_b_full" in blobs:
-            self.variant, self.outputs = "lab_k32", [("prediction_a_full", "a"), ("prediction_b_full", "b")]
-        elif "prediction_ab_full" in blobs:
-            self.variant = "lab_l2" if blobs["prediction_ab_full"].shape[1] == 2 else "lab_16x16"
-            self.outputs = [("prediction_ab_full", "ab")]
-        else:
+        # the output space (models.spaces) is the one whose prediction_*_full blobs the net has
+        self.space = spaces.of_deploy_outputs({name: b.shape[1] if len(b.shape) > 1 else None for name, b in self.net.blobs.items()})
+        if self.space is None:
             raise ValueError(f"{prototxt}: no prediction_h_full/prediction_c_full (hue/chroma) nor prediction_a_full/"
                              "prediction_b_full or prediction_ab_full (Lab) blobs; a dense net is needed "
                              "(e.g. prototxt/colorize_deploy.prototxt)")
+        self.variant, self.outputs = self.space.name, self.space.deploy_blobs()
         # The bin counts are the nets' (the released one has 32 hue and 32 chroma bins; others may differ).
         self.bins = {key: self._bin_count(prototxt, name) for name, key in self.outputs}
         self.temperature = self._temperature(calibration, weights)
@@ -142,6 +138,17 @@ class Colorizer:
             canvas = self.temperature["canvas"] if self.temperature else "zeros"
         self.canvas = cal.check_canvas(canvas)
         self.modes = self._modes(param)
+
+    @classmethod
+    def pretrained(cls, name="hypercolumn", **kwargs):
+        """The released model `name` (pycolorize.models.zoo; "hypercolumn": the paper's model as the
+        authors released it) from the cache, with its deploy net; `kwargs` as Colorizer's (size,
+        param, ...). Never downloads: when the model is not cached, a zoo.NotFetchedError (a
+        FileNotFoundError) naming the command that fetches it once, `pycolorize weights fetch`
+        (in Python: pycolorize.models.zoo.fetch(name)). The authors' load_default_classifier()."""
+        from pycolorize.models import zoo
+
+        return cls(zoo.prototxt(name), zoo.path(name), **kwargs)
 
     def _modes(self, param):
         """The decoding `param` names, for this net: (chroma, hue) modes of a hue/chroma net, one mode

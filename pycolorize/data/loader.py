@@ -35,26 +35,29 @@ import numpy as np
 
 from pycolorize.colorization import color
 from pycolorize.data.sources import IMAGE_LABEL
+from pycolorize.models import spaces
 from pycolorize.colorization.resample import resize_for_network
 
 
 # ---- one training example ------------------------------------------------------------------
 
 def targets(rgb_samples, variant):
-    """The per-sample targets of an output space from (P, 3) RGB values."""
-    if variant == "hue_chroma":
+    """The per-sample targets of an output space (models.spaces: its heads' target blobs and bins)
+    from (P, 3) RGB values."""
+    space = spaces.space(variant)
+    heads = space.heads
+    if space.hue_chroma:  # the hue and chroma bins, and the chroma (the hue loss's weight)
         h, c, _ = color.rgb_to_hcv(rgb_samples)
-        return {"hist_h": color.one_hot(color.uniform_bin(h, 32), 32),
-                "hist_c": color.one_hot(color.uniform_bin(c, 32), 32), "chroma": c.astype(np.float32)}
+        return {heads[0].target: color.one_hot(color.uniform_bin(h, heads[0].bins), heads[0].bins),
+                heads[1].target: color.one_hot(color.uniform_bin(c, heads[1].bins), heads[1].bins),
+                "chroma": c.astype(np.float32)}
     lab = color.rgb_to_lab(rgb_samples)
-    if variant == "lab_k32":
-        return {"hist_a": color.one_hot(color.lab_bin(lab[:, 1], 32), 32),
-                "hist_b": color.one_hot(color.lab_bin(lab[:, 2], 32), 32)}
-    if variant == "lab_16x16":
-        return {"hist_ab": color.one_hot(color.lab_joint_bin(lab[:, 1], lab[:, 2], 16), 256)}
-    if variant == "lab_l2":
-        return {"ab": (lab[:, 1:] / 100.0).astype(np.float32)}
-    raise ValueError(f"unknown variant {variant!r}")
+    if not space.histogram:  # (a, b) / 100, regressed
+        return {heads[0].target: (lab[:, 1:] / 100.0).astype(np.float32)}
+    if len(heads) == 2:  # the marginals of a and b
+        return {h.target: color.one_hot(color.lab_bin(lab[:, i], h.bins), h.bins) for i, h in zip((1, 2), heads)}
+    k = int(round(np.sqrt(heads[0].bins)))  # a joint k x k histogram
+    return {heads[0].target: color.one_hot(color.lab_joint_bin(lab[:, 1], lab[:, 2], k), heads[0].bins)}
 
 
 class TooSmall(ValueError):

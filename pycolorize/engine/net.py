@@ -9,8 +9,8 @@ from pycolorize.engine.core import _core
 _PHASES = {"train": 0, "test": 1}
 
 _PASS = ("the hypercolumn projection pass removed it (a 1x1 convolution over a concat of upsampled maps "
-         "runs as projections at each map's own resolution, upsampled after; see README, 'The hypercolumn "
-         "projection pass'); build the net with optimize=False to keep the literal graph")
+         "runs as projections at each map's own resolution, upsampled after; see docs/design.md, 'The "
+         "hypercolumn projection pass'); build the net with optimize=False to keep the literal graph")
 
 
 class RemovedError(KeyError, _core.Error):
@@ -78,7 +78,7 @@ class Net:
         prototxt: path to a net definition in Caffe's text format.
         weights:  optional Caffe HDF5 weights file (``/data/<layer>/<i>``) to load.
         optimize: a TEST net runs the hypercolumn projection pass where it applies (a 1x1
-                  convolution over a concat of bilinearly upsampled maps: see README); False keeps
+                  convolution over a concat of bilinearly upsampled maps: see docs/design.md); False keeps
                   the graph as written. The outputs agree to float32 rounding. ``removed_blobs``
                   and ``removed_layers`` list what the pass replaced (asking ``blobs`` for one
                   raises a KeyError that says so); ``params``, ``copy_from`` and ``save`` work on

@@ -202,7 +202,7 @@ def load_weights(net, path):
                 stored.update(fold_batchnorm({**convs, **bn}, where=path))
                 warnings.warn(f"{path}: BatchNorm statistics folded into the convolutions of net '{net.name}', which has "
                               f"no BatchNorm layers: {', '.join(bn)}", stacklevel=2)
-        pending, loaded, reshaped = _match(net, path, params, stored)
+        pending, loaded, reshaped = match_blobs(net, path, params, stored)
         for _, src in pending:
             if isinstance(src, h5py.Dataset):
                 read_into(src, False, path)
@@ -220,7 +220,7 @@ def load_weights(net, path):
     return loaded
 
 
-def _match(net, path, params, stored):
+def match_blobs(net, path, params, stored):
     """(blob, source) pairs to copy (a source is an h5py dataset or a float32 array of the blob's
     count), the layers they come from and the reshapes to warn about ("layer blob i (stored shape)
     -> (net shape)"), from read_caffe_h5's datasets or arrays; reads and writes nothing."""

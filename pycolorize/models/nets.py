@@ -23,6 +23,8 @@ lightness-dependent factor and uses BatchNorm; this is the ECCV model, as the re
 
 import os
 
+from pycolorize.models import spaces
+
 # The project's prototxt files (prototxt/ in the source tree, package data pycolorize.prototxt when
 # installed; prototxt/README.md is their schema). The released model's dense net:
 DEPLOY = "colorize_deploy.prototxt"
@@ -53,7 +55,7 @@ BLOCKS = (2, 2, 3, 3, 3)  # convolutions per VGG block
 HYPERCOLUMN = ["data", "conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
                "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3", "fc6", "fc7"]
 STRIDES = [1, 1, 1, 2, 2, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32]
-VARIANTS = ("hue_chroma", "lab_k32", "lab_16x16", "lab_l2")
+VARIANTS = tuple(spaces.SPACES)  # the output spaces (models.spaces)
 
 _WB = 'param { lr_mult: 1 decay_mult: 1 } param { lr_mult: 2 decay_mult: 0 }'
 
@@ -134,19 +136,14 @@ def train_net(variant="hue_chroma", widths=VGG16, batch=8, crop=256, samples=128
     `freeze_conv` keeps conv1_1 .. conv5_3 fixed (lr_mult 0: their backward pass is skipped);
     `batchnorm` puts BatchNorm after every trunk convolution (see scratch_net); `lightness_weight`
     (hue/chroma only) adds the input ``chroma_weight`` (N*P,) that weights the chroma loss."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    if lightness_weight and variant != "hue_chroma":
+    space = spaces.space(variant)
+    if lightness_weight and not any(h.lightness_weighted for h in space.heads):
         raise ValueError("lightness_weight weights the chroma loss: it needs the hue_chroma variant")
     n = batch * samples
     out = (f'name: "{name or "colorize_train_" + variant}"\n' + _input("data", batch, 1, crop, crop)
            + _input("centroids", batch, samples, 2))
-    targets = {"hue_chroma": [("hist_h", 32), ("hist_c", 32)], "lab_k32": [("hist_a", 32), ("hist_b", 32)],
-               "lab_16x16": [("hist_ab", 256)], "lab_l2": [("ab", 2)]}[variant]
-    for name, k in targets:
-        out += _input(name, n, k)
-    if variant == "hue_chroma":
-        out += _input("chroma", n)
+    for target, k in space.targets:
+        out += _input(target, n) if k is None else _input(target, n, k)
     if lightness_weight:
         out += _input("chroma_weight", n)
     out += _trunk(widths, trunk_filler, conv_lr_mult=0 if freeze_conv else 1, batchnorm=batchnorm)
@@ -159,18 +156,16 @@ def train_net(variant="hue_chroma", widths=VGG16, batch=8, crop=256, samples=128
     out += 'layer { name: "relu_h_fc1" type: "ReLU" bottom: "h_fc1" top: "h_fc1" }\n'
     if head_dropout:
         out += 'layer { name: "dropout_h_fc1" type: "Dropout" bottom: "h_fc1" top: "h_fc1" dropout_param { dropout_ratio: 0.5 } }\n'
-    if variant == "hue_chroma":
-        out += _ip("prediction_h", "h_fc1", 32) + _ip("prediction_c", "h_fc1", 32)
-        out += (_kld("loss_h", "prediction_h", "hist_h", 5, mask="chroma")
-                + _kld("loss_c", "prediction_c", "hist_c", 1, mask="chroma_weight" if lightness_weight else None))
-    elif variant == "lab_k32":
-        out += _ip("prediction_a", "h_fc1", 32) + _ip("prediction_b", "h_fc1", 32)
-        out += _kld("loss_a", "prediction_a", "hist_a", 1) + _kld("loss_b", "prediction_b", "hist_b", 1)
-    elif variant == "lab_16x16":
-        out += _ip("prediction_ab", "h_fc1", 256) + _kld("loss_ab", "prediction_ab", "hist_ab", 1)
-    else:
-        out += _ip("prediction_ab", "h_fc1", 2)
-        out += 'layer { name: "loss_ab" type: "EuclideanLoss" bottom: "prediction_ab" bottom: "ab" top: "loss_ab" }\n'
+    for h in space.heads:
+        out += _ip(f"prediction_{h.name}", "h_fc1", h.bins)
+    for h in space.heads:
+        pred, loss = f"prediction_{h.name}", f"loss_{h.name}"
+        if not space.histogram:
+            out += (f'layer {{ name: "{loss}" type: "EuclideanLoss" bottom: "{pred}" bottom: "{h.target}" '
+                    f'top: "{loss}" }}\n')
+            continue
+        mask = "chroma_weight" if lightness_weight and h.lightness_weighted else h.mask
+        out += _kld(loss, pred, h.target, f"{h.loss_weight:g}", mask=mask)
     return out
 
 
@@ -205,10 +200,6 @@ def _upsample(name, bottom, c, factor):
             f'  reshape_param {{ shape {{ dim: -1 dim: {c} }} axis: 0 num_axes: 2 }} }}\n')
 
 
-HEADS = {"hue_chroma": [("h", 32), ("c", 32)], "lab_k32": [("a", 32), ("b", 32)], "lab_16x16": [("ab", 256)],
-         "lab_l2": [("ab", 2)]}
-
-
 def deploy_net(widths=VGG16, size=512, name="autocolorize", variant="hue_chroma"):
     """The dense inference net (the released template's structure): the hypercolumn at 1/4
     resolution (AVE pooling for data, conv1, conv2; conv3 as is; x2/x4/x8 bilinear upsampling for
@@ -216,8 +207,7 @@ def deploy_net(widths=VGG16, size=512, name="autocolorize", variant="hue_chroma"
     histograms to the input size. The hue/chroma net outputs prediction_h_full and prediction_c_full,
     (1, 32, S, S); the Lab nets prediction_a_full/prediction_b_full, or prediction_ab_full (256
     joint bins, or the two regressed values (a, b) / 100 without a softmax)."""
-    if variant not in HEADS:
-        raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(HEADS)}")
+    space = spaces.space(variant)
     out = f'name: "{name}"\n' + _input("data", 1, 1, size, size) + _trunk(widths, "")
     cols = []
     names, strides = columns(widths)
@@ -234,17 +224,16 @@ def deploy_net(widths=VGG16, size=512, name="autocolorize", variant="hue_chroma"
     out += ('layer { name: "dense_hypercolumn" type: "Concat" ' + " ".join(f'bottom: "{c}"' for c in cols)
             + ' top: "dense_hypercolumn" concat_param { axis: 1 } }\n')
     out += _conv("h_fc1", "dense_hypercolumn", widths["h_fc1"], 1, 0)
-    heads = HEADS[variant]
-    for head, k in heads:
-        out += (f'layer {{ name: "prediction_{head}" type: "Convolution" bottom: "h_fc1" top: "prediction_{head}" {_WB}\n'
-                f'  convolution_param {{ num_output: {k} kernel_size: 1 pad: 0 }} }}\n')
-    if variant == "lab_l2":
-        return out + _upsample("prediction_ab_full", "prediction_ab", 2, 4)
-    for head, _ in heads:
-        out += (f'layer {{ name: "prediction_{head}_softmax" type: "Softmax" bottom: "prediction_{head}" '
-                f'top: "prediction_{head}_softmax" }}\n')
-    for head, k in heads:
-        out += _upsample(f"prediction_{head}_full", f"prediction_{head}_softmax", k, 4)
+    for h in space.heads:
+        out += (f'layer {{ name: "prediction_{h.name}" type: "Convolution" bottom: "h_fc1" top: "prediction_{h.name}" {_WB}\n'
+                f'  convolution_param {{ num_output: {h.bins} kernel_size: 1 pad: 0 }} }}\n')
+    if not space.histogram:
+        return out + "".join(_upsample(f"prediction_{h.name}_full", f"prediction_{h.name}", h.bins, 4) for h in space.heads)
+    for h in space.heads:
+        out += (f'layer {{ name: "prediction_{h.name}_softmax" type: "Softmax" bottom: "prediction_{h.name}" '
+                f'top: "prediction_{h.name}_softmax" }}\n')
+    for h in space.heads:
+        out += _upsample(f"prediction_{h.name}_full", f"prediction_{h.name}_softmax", h.bins, 4)
     return out
 
 

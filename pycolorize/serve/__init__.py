@@ -10,4 +10,7 @@ weighted by the stroke's soft mask. Nothing is written to disk; a request never 
     session.py   the photo, its prediction and the decoding of an edit state (no web code)
     app.py       the Starlette application (routes, limits, sessions)
     static/      the page: index.html, app.js, style.css (plain files, no build step)
+
+May import: the library below it (colorization, data, models, engine, util); only the `serve`
+command imports it.
 """

@@ -312,7 +312,7 @@ class NCCLContext(Context):
         super().__init__(env, timeout)
         if not getattr(_core, "nccl_compiled", False):
             raise Error("GPU ranks talk over NCCL, and this build of pycolorize has none (it needs the CUDA build "
-                        "and NCCL: the system's or pip install nvidia-nccl-cu12; see README)")
+                        "and NCCL: the system's or pip install nvidia-nccl-cu12; see docs/distributed.md)")
         self.sync = None
 
     def _unique_id(self):

@@ -87,11 +87,11 @@ from pycolorize import data
 from pycolorize.engine.core import _core
 from pycolorize.training import distributed
 from pycolorize.engine.core import Error
+from pycolorize.models import spaces
 from pycolorize.util.errors import one_line
 from pycolorize.engine.solver import Solver, latest_snapshot
 from pycolorize.util.files import atomic_open, remove_stale_temporaries
 
-TARGETS = {"hist_h": "hue_chroma", "hist_a": "lab_k32", "hist_ab": "lab_16x16", "ab": "lab_l2"}
 
 
 # The data config's keys besides `source`, with their types and defaults (the docstring above).
@@ -175,10 +175,10 @@ def net_geometry(net):
     if c != 1 or h != w:
         raise ValueError(f"the data blob must be (N, 1, S, S), got {net.blobs['data'].shape}")
     samples = net.blobs["centroids"].shape[1]
-    variants = [v for k, v in TARGETS.items() if k in net.inputs]
-    if len(variants) != 1:
+    space = spaces.of_training_inputs(net.inputs)
+    if space is None:
         raise ValueError(f"cannot tell the output space of net '{net.name}' from its inputs {net.inputs}")
-    return b, h, samples, variants[0]
+    return b, h, samples, space.name
 
 
 class Diverged(Error):

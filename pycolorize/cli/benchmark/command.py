@@ -577,6 +577,25 @@ def check_gpu(device_id):
                                                     f"there {'is 1 CUDA device' if count == 1 else f'are {count} CUDA devices'}"))
 
 
+def scaling_part(argv=("--mpi", "--layers")):
+    """The multi-node estimate (pycolorize.cli.benchmark.scaling; `argv`, its options): the CPU
+    profile of the training net, its projection, and 2 MPI ranks measured against 1 process."""
+    import pycolorize
+    from pycolorize.cli.benchmark import scaling
+    from pycolorize.training import distributed
+
+    try:
+        import mpi4py  # noqa: F401
+
+        distributed.mpiexec()
+    except (ImportError, pycolorize.Error) as e:
+        raise CommandError(f"the scaling estimate runs 2 MPI ranks: {e} (pip install 'pycolorize[mpi]')") from None
+    try:
+        scaling.main(list(argv))
+    except RuntimeError as e:  # a rank failed
+        raise CommandError(f"the scaling estimate: {e}") from None
+
+
 def run(args):
     say = (lambda *a: None) if args.quiet else print
     for s in args.sizes:
@@ -611,12 +630,7 @@ def run(args):
             elif part == "train":
                 train_part(args, tmp, have_torch)
             elif part == "scaling":
-                from pycolorize.cli.benchmark.scaling import main as scaling_main
-
-                try:
-                    scaling_main(["--mpi", "--layers"])
-                except (ImportError, RuntimeError) as e:  # no mpi4py / mpiexec, or a rank failed
-                    raise CommandError(f"the scaling estimate: {e}") from None
+                scaling_part()
             else:
                 photo_part(args, weights, tmp)
     return 0

@@ -30,7 +30,7 @@ from pycolorize.cli.benchmark import train
 from pycolorize.util.spawn import python_command
 from pycolorize.util.files import atomic_open
 
-# One H100 80GB, FP32: README "Measured on an NVIDIA H100" (commit 9b3fdce): 200.2 images/s,
+# One H100 80GB, FP32: docs/benchmarks/log/2026-11-26_9b3fdce_h100_benchmark-fp32.txt: 200.2 images/s,
 # batch 8 of 256x256 crops, a 40 ms step.
 GPU_STEP_S, GPU_BATCH = 0.040, 8
 # Links, as NCCL's all-reduce bus bandwidth (nccl-tests' busbw) for messages of a few MB and up,
@@ -41,8 +41,14 @@ LINKS = {
 }
 
 
-def _solver(crop, batch, samples):
-    return train.ours_solver(train.train_prototxt(False, batch=batch, crop=crop, samples=samples), base_lr=1e-5)
+WIDTHS = {"vgg16": "VGG16", "tiny": "TINY"}  # --widths: the paper's net, or the demo's narrow fc6/fc7/h_fc1
+
+
+def _solver(crop, batch, samples, widths="vgg16"):
+    from pycolorize import models
+
+    text = train.train_prototxt(False, batch=batch, crop=crop, samples=samples, widths=getattr(models, WIDTHS[widths]))
+    return train.ours_solver(text, base_lr=1e-5)
 
 
 def _feeder(net, crop, samples, seed):
@@ -51,10 +57,10 @@ def _feeder(net, crop, samples, seed):
     return lambda: train.load_batch(net, next(batches))
 
 
-def layer_profile(crop=256, batch=1, samples=128, reps=2):
+def layer_profile(crop=256, batch=1, samples=128, reps=2, widths="vgg16"):
     """[(layer, backward seconds on this CPU, bytes summed after it)] in backward order, and the
     forward and backward totals."""
-    solver = _solver(crop, batch, samples)
+    solver = _solver(crop, batch, samples, widths)
     net = solver.net
     _feeder(net, crop, samples, 0)()
     sizes = [blob.count * 4 for blob, _, _ in net.flat_params()]
@@ -89,7 +95,7 @@ def projection(rows, fwd_s, bwd_s, say=print, batches=(GPU_BATCH, 4 * GPU_BATCH)
     share = bwd_s / (fwd_s + bwd_s)
     total = sum(r[2] for r in rows)
     say(f"Projection (arithmetic, not a measurement). One GPU: {GPU_STEP_S * 1e3:.0f} ms per step of {GPU_BATCH} "
-        f"images (H100 FP32, README), a step time proportional to the per-GPU batch, of which backward {share:.0%} "
+        f"images (H100 FP32, docs/benchmarks.md), a step time proportional to the per-GPU batch, of which backward {share:.0%} "
         f"(the CPU profile's share, with its per-layer proportions, assumed for the GPU); the global batch is N x "
         f"the per-GPU batch; {total / 1e6:.1f} MB of gradients per step.")
     out = {}
@@ -114,14 +120,15 @@ def projection(rows, fwd_s, bwd_s, say=print, batches=(GPU_BATCH, 4 * GPU_BATCH)
     return out
 
 
-def measure_mpi(crop, iters, say=print):
+def measure_mpi(crop, iters, say=print, widths="vgg16"):
     """The net trained for `iters` steps (after one warm-up) by 1 process (global batch 2) and by
     2 MPI ranks (1 each); seconds per step, and on the ranks the sums' time against the waits."""
     from pycolorize.training import distributed
 
     results = {}
     for ranks in (1, 2):
-        cmd = python_command("pycolorize.cli.benchmark.scaling") + ["--worker", "--crop", str(crop), "--iters", str(iters)]
+        cmd = python_command("pycolorize.cli.benchmark.scaling") + ["--worker", "--crop", str(crop), "--iters", str(iters),
+                                                                       "--widths", widths]
         if ranks > 1:
             cmd = distributed.mpiexec_command(ranks) + cmd
         env = dict(os.environ, OMP_NUM_THREADS=str(2 // ranks))
@@ -141,7 +148,7 @@ def measure_mpi(crop, iters, say=print):
     return results
 
 
-def _worker(crop, iters):
+def _worker(crop, iters, widths="vgg16"):
     from pycolorize.engine.core import _core
     from pycolorize.training import distributed
     from pycolorize.training.loop import split_batch
@@ -150,7 +157,7 @@ def _worker(crop, iters):
     world = env.world if env else 1
     if env:
         _core.set_shard(env.rank, env.world)
-    solver = _solver(crop, 2, 128)
+    solver = _solver(crop, 2, 128, widths)
     ctx = None
     if env:
         split_batch(solver.net, world, "benchmark net")
@@ -195,19 +202,21 @@ def main(argv=None):
     ap.add_argument("--json", help="also write the figures to this file")
     ap.add_argument("--from-json", help="project from the profile a --json file holds (no profiling, no MPI run)")
     ap.add_argument("--layers", action="store_true", help="print each layer's all-reduce in the projected schedule")
+    ap.add_argument("--widths", choices=sorted(WIDTHS), default="vgg16",
+                    help="the training net: the paper's VGG-16 (default) or the demo's narrow one")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        _worker(args.crop, args.iters)
+        _worker(args.crop, args.iters, args.widths)
         return 0
     if args.from_json:
         with open(args.from_json) as f:
             saved = json.load(f)
         projection([tuple(r) for r in saved["layers"]], saved["forward_s"], saved["backward_s"], layers=args.layers)
         if args.mpi:
-            measure_mpi(args.mpi_crop, args.iters)
+            measure_mpi(args.mpi_crop, args.iters, widths=args.widths)
         return 0
-    rows, fwd, bwd = layer_profile(args.crop, args.batch, reps=args.reps)
+    rows, fwd, bwd = layer_profile(args.crop, args.batch, reps=args.reps, widths=args.widths)
     print(f"Per layer, in backward order (CPU, crop {args.crop}, batch {args.batch}; forward {fwd:.2f} s, "
           f"backward {bwd:.2f} s): the gradients summed once the layer's backward has run")
     print(f"  {'layer':<22}{'backward ms':>12}{'MB summed':>11}")
@@ -217,7 +226,7 @@ def main(argv=None):
     result = {"layers": rows, "forward_s": fwd, "backward_s": bwd,
               "projection": projection(rows, fwd, bwd, layers=args.layers)}
     if args.mpi:
-        result["mpi"] = measure_mpi(args.mpi_crop, args.iters)
+        result["mpi"] = measure_mpi(args.mpi_crop, args.iters, widths=args.widths)
     if args.json:
         with atomic_open(args.json) as f:
             json.dump(result, f, indent=1)

@@ -173,6 +173,7 @@ def torch_train_net(scratch=False, widths=None):
     import torch.nn.functional as F
 
     from pycolorize import models
+    from pycolorize.models import spaces
 
     widths = widths or models.VGG16
 
@@ -190,7 +191,8 @@ def torch_train_net(scratch=False, widths=None):
                     chans.append((cin, widths["conv"][block]))
                     cin = widths["conv"][block]
             self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in chans)
-            fc, h_fc1, (_, kh), (_, kc) = widths["fc"], widths["h_fc1"], *models.HEADS["hue_chroma"]
+            fc, h_fc1 = widths["fc"], widths["h_fc1"]
+            kh, kc = (h.bins for h in spaces.SPACES["hue_chroma"].heads)
             self.fc6, self.fc7 = nn.Conv2d(cin, fc, 7, padding=3), nn.Conv2d(fc, fc, 1)
             norm = (lambda c: nn.BatchNorm2d(c, affine=False, momentum=0.001)) if scratch else (lambda c: nn.Identity())
             self.bns = nn.ModuleList(norm(b) for _, b in chans + [(cin, fc), (fc, fc)])
