@@ -301,3 +301,18 @@ def test_the_canvas_choices_are_the_calibrations():
     cli.add_calibration_overrides(ap)
     canvas = next(a for a in ap._actions if a.dest == "canvas")
     assert tuple(canvas.choices) == calibration.CANVASES
+
+
+@pytest.mark.parametrize("sub", ["colorize", "evaluate", "benchmark"])
+def test_prototxt_defaults_resolve_from_any_folder(sub, monkeypatch):
+    # from the file system's root (no prototxt/ there, no tools/ script's tree): the default deploy
+    # net is found where pycolorize is installed (package data), or in its source tree
+    import argparse
+
+    monkeypatch.chdir("/")
+    args = cli.parser().parse_args([sub] + {"colorize": ["a.png", "-o", "b.png"], "evaluate": ["--folder", "f", "-o", "o"]}.get(sub, []))
+    default = cli.DEPLOY_PROTOTXT if sub == "benchmark" else args.prototxt  # benchmark's is fixed: the paper's net
+    assert default == cli.DEPLOY_PROTOTXT
+    path = cli.repo_path(argparse.Namespace(), default)
+    assert os.path.isabs(path) and os.path.isfile(path), path
+    assert os.path.basename(path) == "colorize_deploy.prototxt"
