@@ -49,6 +49,19 @@ def test_the_data_is_flushed_before_the_rename(tmp_path, monkeypatch):
     assert events == ["fsync", "rename", "fsync"]
 
 
+def test_permissions_are_those_of_a_plain_write(tmp_path):
+    # a new file as open() makes it (not mkstemp's owner-only 0o600); a file written over keeps its mode
+    with open(tmp_path / "plain.txt", "w") as f:
+        f.write("x")
+    with files.atomic_open(tmp_path / "new.txt") as f:
+        f.write("x")
+    assert os.stat(tmp_path / "new.txt").st_mode & 0o777 == os.stat(tmp_path / "plain.txt").st_mode & 0o777
+    os.chmod(tmp_path / "new.txt", 0o640)
+    with files.atomic_open(tmp_path / "new.txt") as f:
+        f.write("y")
+    assert os.stat(tmp_path / "new.txt").st_mode & 0o777 == 0o640
+
+
 def test_an_os_error_names_the_target(tmp_path):
     with pytest.raises(OSError, match=r"cannot write .*missing/x.txt: .*any earlier file there is untouched"):
         with files.atomic_open(tmp_path / "missing" / "x.txt") as f:

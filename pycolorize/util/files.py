@@ -22,6 +22,17 @@ PREFIX = ".tmp-"  # every temporary starts with it (pycolorize.engine.solver's s
 _cleaned = set()  # folders whose dead temporaries this process has already removed
 
 
+def _umask():
+    mask = os.umask(0o022)  # read once, at import (os.umask can only be read by setting it)
+    os.umask(mask)
+    return mask
+
+
+# A new file gets the permissions open() would give it (0o666 less the umask), not mkstemp's 0o600;
+# a file written over keeps its own.
+NEW_FILE_MODE = 0o666 & ~_umask()
+
+
 def _host():
     return socket.gethostname().replace("-", "_") or "host"
 
@@ -91,7 +102,10 @@ def atomic_path(path, before_publish=None):
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{PREFIX}{_host()}-{os.getpid()}-", suffix=ext, dir=directory)
-        os.close(fd)
+        try:
+            os.fchmod(fd, os.stat(path).st_mode & 0o7777 if os.path.exists(path) else NEW_FILE_MODE)
+        finally:
+            os.close(fd)
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
