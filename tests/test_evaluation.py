@@ -137,3 +137,17 @@ def test_rmse_readings_tool(tmp_path):
     assert m["mean / rms"] == pytest.approx(norm / ((R + G + B) / 3 + 1e-4), rel=1e-9)
     assert m["none / rms"] == pytest.approx(norm, rel=1e-9) and m["none / mean"] == pytest.approx(norm, rel=1e-9)
     assert "sum / rms (default)" in r.stdout and "0.285" in r.stdout
+
+
+@pytest.mark.parametrize("pixel,gray", [((0, 1, 2), True), ((100, 101, 102), True), ((253, 254, 255), True),
+                                        ((7, 7, 7), True), ((0, 0, 2), False), ((100, 101, 103), False),
+                                        ((200, 202, 201), True), ((200, 203, 201), False)])
+def test_grayscale_is_decided_in_whole_levels_anywhere_in_the_range(pixel, gray):
+    # one pixel of a colour among gray ones decides, the same at every brightness (in floating point,
+    # (0, 1, 2)/255 was gray and (100, 101, 102)/255 was not)
+    from pycolorize.evaluation.colorization import is_grayscale
+
+    img = np.full((3, 4, 3), 0.5)
+    img[1, 2] = np.array(pixel) / 255
+    assert is_grayscale(img) == gray
+    assert is_grayscale(np.array(pixel, np.uint8)[None, None] / 255.0) == gray

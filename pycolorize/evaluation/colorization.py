@@ -48,8 +48,13 @@ def list_images(list_file=None, root=None, folder=None):
     raise ValueError("give an image list or a folder")
 
 
-def is_grayscale(rgb, tol=1.0 / 255):
-    return bool(np.abs(rgb - rgb.mean(axis=-1, keepdims=True)).max() <= tol)
+def is_grayscale(rgb, tol=1):
+    """Whether an RGB image in [0, 1] is gray: every pixel's channels within `tol` 8-bit levels of
+    their mean. Compared in integers (levels, times 3 so that the mean stays whole), so that a
+    pixel's verdict does not depend on where in the range it is: (0, 1, 2) and (100, 101, 102) are
+    both gray, (100, 101, 103) is not."""
+    levels = np.rint(np.asarray(rgb, np.float64) * 255).astype(np.int64)
+    return bool(np.abs(3 * levels - levels.sum(axis=-1, keepdims=True)).max() <= 3 * tol)
 
 
 def score(pred, truth, reading=metrics.DEFAULT_READING):
