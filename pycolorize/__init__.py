@@ -52,7 +52,16 @@ try:
         _openblas = None
     if _openblas is not None:
         _ctypes.CDLL(_os.path.join(_openblas.get_lib_dir(), _openblas.get_library(True)), mode=_ctypes.RTLD_GLOBAL)
-    from pycolorize import _core  # noqa: E402
+    # A CUDA build's cuDNN, cuBLAS and runtime come from the nvidia-* wheels where PyTorch's are
+    # installed, so that the two share one copy of each whoever is imported first (util.cudalibs).
+    import importlib.util as _importlib_util
+
+    from .util import cudalibs as _cudalibs
+
+    _spec = _importlib_util.find_spec(__name__ + "._core")
+    if _spec is not None and _spec.origin:
+        _cudalibs.preload_for(_spec.origin)
+    from . import _core  # noqa: E402
 except ImportError as _e:
     if "_core" not in str(_e):
         raise

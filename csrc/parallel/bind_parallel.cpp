@@ -4,6 +4,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#ifdef USE_NCCL
+#include "parallel/nccl_api.h"  // nccl.h: only where the build found NCCL
+#endif
 #include "parallel/nccl_sync.h"
 #include "parallel/parallel.h"
 #include "solver.h"
@@ -43,6 +46,11 @@ void bind_parallel(py::module_& m) {
 #ifdef USE_NCCL
   m.attr("nccl_compiled") = true;
   m.def("nccl_unique_id", [] { return py::bytes(nccl_unique_id()); });
+  // NCCL is loaded on first use (parallel/nccl_api.h): where to look, and what was loaded
+  m.def("set_nccl_search_paths", &set_nccl_search_paths, py::arg("folders"),
+        "folders to look in for libnccl.so.2 (after PYCOLORIZE_NCCL_LIBRARY, before the loader's search path)");
+  m.def("nccl_loaded", &nccl_loaded, "whether NCCL has been loaded (a query that loads nothing)");
+  m.def("nccl_library", [] { return nccl().path; }, "the file NCCL's functions come from (loading it if needed)");
   py::class_<NcclSync, GradientSync, std::shared_ptr<NcclSync>>(m, "NcclSync")
       .def(py::init([](py::bytes id, int rank, int world, std::shared_ptr<Net> net, double timeout_s) {
              std::string s = id;

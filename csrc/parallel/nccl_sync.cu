@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "parallel/nccl_api.h"
 #include "util/cuda.cuh"
 
 namespace pycolorize {
@@ -36,7 +37,7 @@ struct NcclSync::Impl {
                     "; a rank died, hangs or failed: stopping (the other ranks stop within their timeout)"));
   }
   void abort_comm() {
-    if (comm && !aborted) ncclCommAbort(comm);
+    if (comm && !aborted) nccl().CommAbort(comm);
     aborted = true;
   }
   // A non-blocking communicator's call may return ncclInProgress: poll its state until it settles.
@@ -45,9 +46,9 @@ struct NcclSync::Impl {
     while (r == ncclInProgress) {
       if (Clock::now() > deadline) fail(str(call, " did not complete in ", timeout_s, " s"));
       std::this_thread::sleep_for(std::chrono::microseconds(100));
-      ncclCommGetAsyncError(comm, &r);
+      nccl().CommGetAsyncError(comm, &r);
     }
-    if (r != ncclSuccess) fail(str(call, ": ", ncclGetErrorString(r)));
+    if (r != ncclSuccess) fail(str(call, ": ", nccl().GetErrorString(r)));
   }
   // Waits on the host for `ev`, checking NCCL's error state, at most timeout_s seconds.
   void host_wait(cudaEvent_t ev, const char* what) {
@@ -57,8 +58,8 @@ struct NcclSync::Impl {
       if (e == cudaSuccess) return;
       if (e != cudaErrorNotReady) fail(str(what, ": ", cudaGetErrorString(e)));
       ncclResult_t r = ncclSuccess;
-      ncclCommGetAsyncError(comm, &r);
-      if (r != ncclSuccess && r != ncclInProgress) fail(str(what, ": ", ncclGetErrorString(r)));
+      nccl().CommGetAsyncError(comm, &r);
+      if (r != ncclSuccess && r != ncclInProgress) fail(str(what, ": ", nccl().GetErrorString(r)));
       if (Clock::now() > deadline) fail(str("waited ", timeout_s, " s for ", what));
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
@@ -75,8 +76,8 @@ struct NcclSync::Impl {
 
 std::string nccl_unique_id() {
   ncclUniqueId id;
-  const ncclResult_t r = ncclGetUniqueId(&id);
-  if (r != ncclSuccess) throw Error(str("ncclGetUniqueId: ", ncclGetErrorString(r)));
+  const ncclResult_t r = nccl().GetUniqueId(&id);
+  if (r != ncclSuccess) throw Error(str("ncclGetUniqueId: ", nccl().GetErrorString(r)));
   return std::string(id.internal, sizeof(id.internal));
 }
 
@@ -94,7 +95,7 @@ NcclSync::NcclSync(const std::string& unique_id, int rank, int world_size, std::
   std::memcpy(id.internal, unique_id.data(), NCCL_UNIQUE_ID_BYTES);
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;  // every call returns; settle() bounds the wait
-  m.settle(ncclCommInitRankConfig(&m.comm, world_size, id, rank, &config), "ncclCommInitRank (joining the ranks)");
+  m.settle(nccl().CommInitRankConfig(&m.comm, world_size, id, rank, &config), "ncclCommInitRank (joining the ranks)");
   // Non-blocking: the legacy default stream, where all of pycolorize's kernels run, would
   // otherwise serialise with it.
   CUDA_CHECK(cudaStreamCreateWithFlags(&m.stream, cudaStreamNonBlocking));
@@ -111,7 +112,7 @@ NcclSync::~NcclSync() {
     if (m.aborted)
       ;  // ncclCommAbort released it
     else
-      ncclCommDestroy(m.comm);
+      nccl().CommDestroy(m.comm);
   }
   for (auto& e : m.done) cudaEventDestroy(e);
   if (m.ready) cudaEventDestroy(m.ready);
@@ -128,13 +129,13 @@ void NcclSync::reduce(const std::vector<int>& params) {
   if (m.aborted) m.fail("the communicator was aborted");
   CUDA_CHECK(cudaEventRecord(m.ready, cudaStreamLegacy));
   CUDA_CHECK(cudaStreamWaitEvent(m.stream, m.ready, 0));
-  m.settle(ncclGroupStart(), "ncclGroupStart");
+  m.settle(nccl().GroupStart(), "ncclGroupStart");
   for (int p : params) {
     Blob& b = *m.net->params()[p];
-    m.settle(ncclAllReduce(b.gpu_diff(), b.mutable_gpu_diff(), b.count(), ncclFloat, ncclSum, m.comm, m.stream),
+    m.settle(nccl().AllReduce(b.gpu_diff(), b.mutable_gpu_diff(), b.count(), ncclFloat, ncclSum, m.comm, m.stream),
              "ncclAllReduce");
   }
-  m.settle(ncclGroupEnd(), "ncclGroupEnd (the gradients' all-reduce)");
+  m.settle(nccl().GroupEnd(), "ncclGroupEnd (the gradients' all-reduce)");
   for (int p : params) {
     CUDA_CHECK(cudaEventRecord(m.done[p], m.stream));
     m.pending[p] = true;
@@ -160,15 +161,15 @@ void NcclSync::broadcast_params(int root) {
   Impl& m = *impl_;
   CUDA_CHECK(cudaEventRecord(m.ready, cudaStreamLegacy));
   CUDA_CHECK(cudaStreamWaitEvent(m.stream, m.ready, 0));
-  m.settle(ncclGroupStart(), "ncclGroupStart");
+  m.settle(nccl().GroupStart(), "ncclGroupStart");
   const auto& params = m.net->params();
   for (size_t p = 0; p < params.size(); ++p) {
     if (m.net->param_owners()[p] >= 0) continue;  // shared: its owner carries it
     Blob& b = *params[p];
-    m.settle(ncclBroadcast(b.gpu_data(), b.mutable_gpu_data(), b.count(), ncclFloat, root, m.comm, m.stream),
+    m.settle(nccl().Broadcast(b.gpu_data(), b.mutable_gpu_data(), b.count(), ncclFloat, root, m.comm, m.stream),
              "ncclBroadcast");
   }
-  m.settle(ncclGroupEnd(), "ncclGroupEnd (the weights' broadcast)");
+  m.settle(nccl().GroupEnd(), "ncclGroupEnd (the weights' broadcast)");
   CUDA_CHECK(cudaEventRecord(m.idle, m.stream));
   m.host_wait(m.idle, "the weights' broadcast from rank 0");
 }
@@ -177,7 +178,7 @@ void NcclSync::allreduce_host(double* data, size_t n) {
   Impl& m = *impl_;
   double* d = m.stage(n * sizeof(double));
   CUDA_CHECK(cudaMemcpyAsync(d, data, n * sizeof(double), cudaMemcpyHostToDevice, m.stream));
-  m.settle(ncclAllReduce(d, d, n, ncclDouble, ncclSum, m.comm, m.stream), "ncclAllReduce");
+  m.settle(nccl().AllReduce(d, d, n, ncclDouble, ncclSum, m.comm, m.stream), "ncclAllReduce");
   CUDA_CHECK(cudaMemcpyAsync(data, d, n * sizeof(double), cudaMemcpyDeviceToHost, m.stream));
   CUDA_CHECK(cudaEventRecord(m.idle, m.stream));
   m.host_wait(m.idle, "an all-reduce of the ranks' losses and flags");
@@ -187,7 +188,7 @@ void NcclSync::broadcast_host(void* data, size_t bytes, int root) {
   Impl& m = *impl_;
   void* d = m.stage(bytes);
   CUDA_CHECK(cudaMemcpyAsync(d, data, bytes, cudaMemcpyHostToDevice, m.stream));
-  m.settle(ncclBroadcast(d, d, bytes, ncclUint8, root, m.comm, m.stream), "ncclBroadcast");
+  m.settle(nccl().Broadcast(d, d, bytes, ncclUint8, root, m.comm, m.stream), "ncclBroadcast");
   CUDA_CHECK(cudaMemcpyAsync(data, d, bytes, cudaMemcpyDeviceToHost, m.stream));
   CUDA_CHECK(cudaEventRecord(m.idle, m.stream));
   m.host_wait(m.idle, "a broadcast from rank 0");

@@ -3,6 +3,7 @@ and what this build has (config, show_config)."""
 from pycolorize.engine.core import _core
 from pycolorize.engine.core import Error
 from pycolorize._version import __version__
+from pycolorize.util import cudalibs
 
 
 def set_mode_cpu():
@@ -30,11 +31,19 @@ def config():
     """What this build of pycolorize has and runs on, as a dict: its version, the compiler and its
     flags, the build type, OpenMP, OpenBLAS (library, version, the kernel it picked for this CPU),
     and the CUDA toolkit it was built with and the CUDA runtime, driver, cuBLAS and cuDNN it runs
-    on (absent without CUDA). NCCL is not used (no multi-GPU training yet)."""
+    on (absent without CUDA); and which file of each CUDA library this process has loaded
+    ("loaded <library>": shared with PyTorch when both run in one process; NCCL only once the NCCL
+    backend has been used, "not loaded" before)."""
     info = {"version": __version__}
     info.update(_core.build_info())
     info["gpus"] = ", ".join(gpu_name(i) for i in range(gpu_count())) if cuda_compiled() else ""
     info["gpus"] = info["gpus"] or "none"
+    files = cudalibs.loaded()
+    for lib in cudalibs.CUDA_LIBRARIES:
+        if lib in files:
+            info[f"loaded {lib}"] = files[lib]
+    if getattr(_core, "nccl_compiled", False) and "libnccl" not in files:
+        info["loaded libnccl"] = "not loaded (loaded when the NCCL backend is first used)"
     return info
 
 
