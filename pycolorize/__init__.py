@@ -59,11 +59,16 @@ try:
     from .util import cudalibs as _cudalibs
 
     _spec = _importlib_util.find_spec(__name__ + "._core")
-    if _spec is not None and _spec.origin:
-        _cudalibs.preload_for(_spec.origin)
-    from . import _core  # noqa: E402
+    _preloaded = _cudalibs.preload_for(_spec.origin) if _spec is not None and _spec.origin else []
+    try:
+        from . import _core  # noqa: E402
+    except ImportError as _e:
+        if not _preloaded:
+            raise
+        raise ImportError(f"pycolorize's extension did not load ({_e}) after {', '.join(_preloaded)} from the nvidia-* "
+                          f"wheels: set {_cudalibs.OPT_OUT}=0 to use the CUDA libraries the build found instead") from None
 except ImportError as _e:
-    if "_core" not in str(_e):
+    if "_core" not in str(_e) or _cudalibs.OPT_OUT in str(_e):
         raise
     raise _no_extension(_e) from None
 finally:

@@ -19,7 +19,7 @@ pytest.importorskip("skimage", reason="the demo's photos come from scikit-image 
 
 
 def offline_fetch(requirement, *a, **k):
-    raise cli.CommandError(f"could not download {requirement} with pip (offline? network is unreachable)")
+    raise wheelfiles.FetchError(f"could not download {requirement} with pip (offline? network is unreachable)")
 
 
 @pytest.fixture

@@ -60,10 +60,10 @@ def test_nccl_loads_on_first_use_and_says_where_from(tmp_path):
         assert not _core.nccl_loaded()
         _core.set_nccl_search_paths(cudalibs.nccl_folders())
         path = _core.nccl_library()
-        print(_core.nccl_loaded(), path, cudalibs.loaded().get("libnccl"))
+        print(_core.nccl_loaded(), path, *cudalibs.loaded().get("libnccl", []))
     """, tmp_path)
     assert r.returncode == 0, r.stderr
-    loaded, path, mapped = r.stdout.split()
+    loaded, path, mapped = r.stdout.split()  # one copy
     assert loaded == "True" and os.path.basename(path).startswith("libnccl.so") and os.path.samefile(path, mapped)
 
 
@@ -105,8 +105,43 @@ if "cuda" in devices:
     out = net.forward(data=np.ones((1, 1, 64, 64), np.float32))
     y = conv.cuda()(torch.ones(1, 1, 8, 8, device="cuda"))
     print("gpu", out["prediction_h_full"].shape, tuple(y.shape))
-loaded = cudalibs.loaded()
-print("loaded", sorted(loaded.items()))
+import json
+print(json.dumps(cudalibs.loaded()))
 """, tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.splitlines()[0] == "(1, 32, 64, 64) (1, 2, 6, 6)", r.stdout
+    import json
+
+    copies = json.loads(r.stdout.splitlines()[-1])
+    assert all(len(files) == 1 for files in copies.values()), copies  # one copy of each library
+
+
+def test_loaded_lists_every_copy(tmp_path):
+    # two files of one library in the process are both named (the check above relies on it): two
+    # copies of a small system library, under a CUDA library's name, stand in for them
+    r = python("""
+        import ctypes, ctypes.util, os, shutil, sys
+        from pycolorize.util import cudalibs
+        src = ctypes.util.find_library("z") or "libz.so.1"
+        path = None
+        for folder in ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/usr/lib"):
+            try:
+                shutil.copy(f"{folder}/{src}", "libcudart.so.98"); shutil.copy(f"{folder}/{src}", "libcudart.so.99")
+                path = folder
+                break
+            except OSError:
+                pass
+        if path is None:
+            print("skip"); sys.exit(0)
+        ctypes.CDLL(os.path.abspath("libcudart.so.98")); ctypes.CDLL(os.path.abspath("libcudart.so.99"))
+        print(len(cudalibs.loaded()["libcudart"]))
+    """, tmp_path)
+    assert r.returncode == 0, r.stderr
+    if r.stdout.strip() == "skip":
+        pytest.skip("no libz to copy as a stand-in library")
+    assert r.stdout.strip() == "2"
+
+
+def test_the_wheel_libraries_can_be_left_out(tmp_path, monkeypatch):
+    monkeypatch.setenv(cudalibs.OPT_OUT, "0")
+    assert cudalibs.preload_for(CORE) == []

@@ -404,6 +404,28 @@ def test_a_complete_part_is_checked_without_downloading_it_again(cache, server, 
     assert (cache / FILE).read_bytes() == good and sorted(os.listdir(cache)) == [FILE, FILE + ".sha256"]
 
 
+def test_ctrl_c_while_installing_keeps_the_checked_part(cache, server, small, capsys, monkeypatch):
+    # the checks passed and the .part is being flushed to disk when the user presses Ctrl-C: the
+    # download is not lost (the next fetch installs it without a request), nothing is half-installed
+    good = small["files"]["good"]
+    cache.mkdir()
+    (cache / (FILE + ".part")).write_bytes(good)
+    real_fsync = os.fsync
+
+    def interrupted(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    assert cli.main(["weights", "fetch", "--quiet"]) == 130  # Ctrl-C's status
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    nothing_installed(cache, part=True)
+    assert (cache / (FILE + ".part")).read_bytes() == good
+    status, out, err = run(capsys, "weights", "fetch", "--quiet")
+    assert status == 0 and server.requests == [], err
+    assert (cache / FILE).read_bytes() == good
+    assert (cache / (FILE + ".sha256")).read_text().split()[0] == sha256(good)
+
+
 def test_http_404(cache, server, small, capsys, monkeypatch):
     use(monkeypatch, server, small, "404", "good")
     status, out, err = run(capsys, "weights", "fetch", "--quiet")

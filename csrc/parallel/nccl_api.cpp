@@ -5,7 +5,9 @@
 #include <dlfcn.h>
 #include <link.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 
 #include "common.h"
@@ -17,7 +19,7 @@ namespace {
 const char* kSoname = "libnccl.so.2";
 std::mutex g_mutex;
 std::vector<std::string> g_paths;
-NcclApi* g_api = nullptr;  // set once, never freed (the library stays loaded for the process)
+std::atomic<NcclApi*> g_api{nullptr};  // set once, never freed (the library stays loaded for the process)
 
 std::string loaded_path(void* handle) {
   link_map* map = nullptr;
@@ -35,10 +37,7 @@ void bind(void* handle, const char* name, F* out, const std::string& path) {
 
 }  // namespace
 
-bool nccl_loaded() {
-  std::lock_guard<std::mutex> lock(g_mutex);
-  return g_api != nullptr;
-}
+bool nccl_loaded() { return g_api.load() != nullptr; }
 
 void set_nccl_search_paths(const std::vector<std::string>& folders) {
   std::lock_guard<std::mutex> lock(g_mutex);
@@ -46,10 +45,12 @@ void set_nccl_search_paths(const std::vector<std::string>& folders) {
 }
 
 const NcclApi& nccl() {
+  if (NcclApi* api = g_api.load(std::memory_order_acquire)) return *api;  // the polling loops' fast path
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_api) return *g_api;
+  if (NcclApi* api = g_api.load()) return *api;
   std::vector<std::string> tried;
   void* handle = dlopen(kSoname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);  // a copy already in the process
+  const bool already = handle != nullptr;
   if (!handle) tried.push_back(str(kSoname, " already loaded in this process"));
   const char* env = std::getenv("PYCOLORIZE_NCCL_LIBRARY");
   if (!handle && env && *env) {  // the user's choice: that file or an error, nothing else
@@ -74,20 +75,26 @@ const NcclApi& nccl() {
                     ". Install it (pip install nvidia-nccl-cu13, or the system's), or set PYCOLORIZE_NCCL_LIBRARY "
                     "to its libnccl.so.2"));
   }
-  auto* api = new NcclApi;
+  auto api = std::make_unique<NcclApi>();
   api->path = loaded_path(handle);
-  bind(handle, "ncclGetErrorString", &api->GetErrorString, api->path);
-  bind(handle, "ncclGetUniqueId", &api->GetUniqueId, api->path);
-  bind(handle, "ncclCommInitRankConfig", &api->CommInitRankConfig, api->path);
-  bind(handle, "ncclCommGetAsyncError", &api->CommGetAsyncError, api->path);
-  bind(handle, "ncclCommAbort", &api->CommAbort, api->path);
-  bind(handle, "ncclCommDestroy", &api->CommDestroy, api->path);
-  bind(handle, "ncclGroupStart", &api->GroupStart, api->path);
-  bind(handle, "ncclGroupEnd", &api->GroupEnd, api->path);
-  bind(handle, "ncclAllReduce", &api->AllReduce, api->path);
-  bind(handle, "ncclBroadcast", &api->Broadcast, api->path);
-  g_api = api;
-  return *g_api;
+  try {
+    bind(handle, "ncclGetErrorString", &api->GetErrorString, api->path);
+    bind(handle, "ncclGetUniqueId", &api->GetUniqueId, api->path);
+    bind(handle, "ncclCommInitRankConfig", &api->CommInitRankConfig, api->path);
+    bind(handle, "ncclCommGetAsyncError", &api->CommGetAsyncError, api->path);
+    bind(handle, "ncclCommAbort", &api->CommAbort, api->path);
+    bind(handle, "ncclCommDestroy", &api->CommDestroy, api->path);
+    bind(handle, "ncclGroupStart", &api->GroupStart, api->path);
+    bind(handle, "ncclGroupEnd", &api->GroupEnd, api->path);
+    bind(handle, "ncclAllReduce", &api->AllReduce, api->path);
+    bind(handle, "ncclBroadcast", &api->Broadcast, api->path);
+  } catch (...) {
+    // an NCCL too old for us is not left in the process, where it would serve a later `import torch`
+    if (!already) dlclose(handle);
+    throw;
+  }
+  g_api.store(api.release(), std::memory_order_release);
+  return *g_api.load();
 }
 
 }  // namespace pycolorize

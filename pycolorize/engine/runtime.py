@@ -41,7 +41,7 @@ def config():
     files = cudalibs.loaded()
     for lib in cudalibs.CUDA_LIBRARIES:
         if lib in files:
-            info[f"loaded {lib}"] = files[lib]
+            info[f"loaded {lib}"] = ", ".join(files[lib])
     if getattr(_core, "nccl_compiled", False) and "libnccl" not in files:
         info["loaded libnccl"] = "not loaded (loaded when the NCCL backend is first used)"
     return info

@@ -139,7 +139,8 @@ class Evaluation:
                 if row is not None:
                     writer.writerow(row)
                     f.flush()
-                    np.savez(self.hist_path, **self.hist)
+                    with atomic_open(self.hist_path, "wb") as hf:  # the resume's state: whole or the previous one
+                        np.savez(hf, **self.hist)
                 if bar is not None:
                     bar.update(1)
         if bar is not None:

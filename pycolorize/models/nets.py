@@ -32,18 +32,23 @@ DEPLOY = "colorize_deploy.prototxt"
 
 def prototxt_path(name):
     """The path of the project's prototxt file `name` (e.g. DEPLOY), from any folder: the copy
-    installed with the package (importlib.resources), else the source tree's prototxt/ (a build in
-    place). A name that is in neither gives the source tree's path, for the error to name."""
+    installed with the package (package data pycolorize.prototxt, read with importlib.resources;
+    on Python 3.9, which cannot read a package without an __init__ that way, found beside the
+    package's files), else the source tree's prototxt/ (a build in place). A name that is in none
+    gives the source tree's path, for the error to name."""
     from importlib import resources
 
     try:
         found = resources.files("pycolorize.prototxt") / name
         if found.is_file():
             return os.fspath(found)
-    except (ModuleNotFoundError, TypeError, NotADirectoryError):  # a source tree: no such package
+    except (ModuleNotFoundError, TypeError, NotADirectoryError):  # a source tree, or Python 3.9
         pass
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(root, "prototxt", name)
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    installed = os.path.join(package, "prototxt", name)
+    if os.path.isfile(installed):
+        return installed
+    return os.path.join(os.path.dirname(package), "prototxt", name)
 
 
 VGG16 = {"conv": (64, 128, 256, 512, 512), "fc": 4096, "h_fc1": 1024}

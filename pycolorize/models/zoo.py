@@ -44,8 +44,8 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from pycolorize.models.nets import DEPLOY
-from pycolorize.util.errors import UserError
-from pycolorize.util.files import atomic_open, atomic_path
+from pycolorize.util.errors import FetchError
+from pycolorize.util.files import atomic_open, atomic_path, fsync_dir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +87,6 @@ HASH_CHUNK = 1 << 20  # bytes per read when hashing or copying a file
 MIB = 1 << 20
 
 
-class FetchError(UserError):
-    """A model could not be fetched, installed or verified: one line saying what and what to do."""
 
 
 class NotFetchedError(FetchError, FileNotFoundError):
@@ -512,36 +510,41 @@ def _publish(src, final, digest=None):
     """`src` to `final`, atomically, with its sha256 recorded beside it just before the rename:
     the checked .part is moved (its `digest` given), a copy brought by hand (`digest` None) is
     copied and hashed on the way. A failure (the disk full, ...) is a FetchError and leaves no file
-    under the final name (a moved .part goes back to its name)."""
+    under the final name (a moved .part keeps its name until the rename)."""
     move = digest is not None
     state = {"digest": digest}
 
     def record():
-        try:
-            with atomic_open(_sha_file(final), "w") as f:
-                f.write(f"{state['digest']}  {os.path.basename(final)}\n")
-        except OSError:
-            if move:
-                os.replace(state["tmp"], src)  # the download survives for the next try
-            raise
+        with atomic_open(_sha_file(final), "w") as f:
+            f.write(f"{state['digest']}  {os.path.basename(final)}\n")
 
     existed = os.path.isfile(final)
     before = _recorded(final) if existed else None
     try:
-        with atomic_path(final, before_publish=record) as tmp:
-            state["tmp"] = tmp
-            if move:
-                os.replace(src, tmp)
-            else:
+        if move:  # the checked .part itself: flushed, recorded, renamed; Ctrl-C before the rename keeps it
+            with open(src, "rb+") as fh:
+                os.fsync(fh.fileno())
+            with atomic_open(_sha_file(final), "w") as f:
+                f.write(f"{digest}  {os.path.basename(final)}\n")
+            os.replace(src, final)
+            state["renamed"] = True
+            fsync_dir(os.path.dirname(os.path.abspath(final)))
+        else:
+            with atomic_path(final, before_publish=record) as tmp:
+                state["tmp"] = tmp
                 state["digest"] = _copy(src, tmp)
-    except OSError as e:
-        # not renamed: `final` is absent, or the earlier file, whose record goes back as it was
-        with contextlib.suppress(OSError):
-            if existed and before:
-                with atomic_open(_sha_file(final), "w") as f:
-                    f.write(f"{before}  {os.path.basename(final)}\n")
-            else:
-                _remove(_sha_file(final))
+    except BaseException as e:
+        # not renamed (an error, Ctrl-C): `final` is absent, or the earlier file, whose record goes
+        # back as it was; a moved .part is still there, for the next fetch
+        if not state.get("renamed"):
+            with contextlib.suppress(OSError):
+                if existed and before:
+                    with atomic_open(_sha_file(final), "w") as f:
+                        f.write(f"{before}  {os.path.basename(final)}\n")
+                elif not os.path.isfile(final):
+                    _remove(_sha_file(final))
+        if not isinstance(e, OSError):
+            raise
         if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
             raise FetchError(_full_disk_message(final, e, "nothing was installed")) from None
         raise FetchError(f"cannot install {final} ({e}); nothing was installed") from None

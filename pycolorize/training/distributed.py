@@ -35,7 +35,6 @@ import time
 import numpy as np
 
 from pycolorize.engine.core import _core
-from pycolorize.util import cudalibs
 from pycolorize.util.spawn import python_command
 from pycolorize.engine.core import Error
 
@@ -314,9 +313,6 @@ class NCCLContext(Context):
         if not getattr(_core, "nccl_compiled", False):
             raise Error("GPU ranks talk over NCCL, and this build of pycolorize has none (it needs the CUDA build "
                         "and NCCL: the system's or pip install nvidia-nccl-cu13; see docs/distributed.md)")
-        # NCCL loads on first use: a copy already in the process first (PyTorch's), then the
-        # nvidia-nccl wheel's, then the one the build found (csrc/parallel/nccl_api.h)
-        _core.set_nccl_search_paths(cudalibs.nccl_folders())
         self.sync = None
 
     def _unique_id(self):

