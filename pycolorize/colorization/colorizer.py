@@ -47,6 +47,17 @@ For interactive recolouring (`pycolorize serve`) the net runs once:
 render() decodes with any bias of Eq. 5 (a global (K,) vector, or per-pixel (h, w, K) for a region
 with a soft mask: pycolorize.colorization.sampling builds both), any decoding, at any output size, without
 running the net again.
+
+For a photo too large to hold as float RGB (`pycolorize colorize` on a 100-megapixel scan):
+
+    gray = pycolorize.data.images.load_lightness(path)   # float32 (H, W), no RGB copy of the photo
+    pred = c.prepare_lightness(gray)
+    for rows, rgb in c.colorize_bands(pred, threads=2):  # float32 (rows, W, 3), the rows of colorize()
+        out[rows] = to_uint8(rgb)                        # the released tool's truncation to 8 bits
+
+The same numbers as colorize(load_image(path)), bit for bit: lightness() is the float32 of the float64
+mean either way, the gray is resized from the rows it reads (_resize_rows_read), and a band's
+numbers do not depend on its height or on the thread that made it.
 """
 import os
 import time
@@ -57,7 +68,7 @@ import numpy as np
 from pycolorize.colorization import calibration as cal
 from pycolorize.colorization import color, decode, transfer
 from pycolorize.colorization import resample
-from pycolorize.colorization.resample import resize_for_network, upsample_predictions
+from pycolorize.colorization.resample import upsample_predictions
 from pycolorize.colorization.color import to_rgb
 from pycolorize.engine.net import Net
 from pycolorize.models import spaces
@@ -197,12 +208,13 @@ class Colorizer:
         return k
 
     # ---- the net on the canvas -------------------------------------------------------------
-    def _canvas(self, gray, timings=None):
+    def _canvas(self, gray, timings=None, dtype=np.float64):
         """Run the net on the gray, resized by the released rule and centred on the S x S canvas
-        (`timings`, a dict: its "network_s" gains the forward pass's seconds)."""
+        (`timings`, a dict: its "network_s" gains the forward pass's seconds). The histograms in
+        `dtype` (the net's float32 values, as float64 for the released order's arithmetic)."""
         h, w = gray.shape
         s = released_scale(h, w, self.size)
-        small = gray if s == 1.0 else resize_for_network(gray, max(1, int(round(h * s))), max(1, int(round(w * s))))
+        small = gray if s == 1.0 else _resize_rows_read(gray, max(1, int(round(h * s))), max(1, int(round(w * s))))
         oy, ox = (self.size - small.shape[0]) // 2, (self.size - small.shape[1]) // 2
         # "zeros": constant 0; "reflect": numpy mirrors again and again where the border is wider than the photo
         canvas = np.pad(np.asarray(small, np.float32), ((oy, self.size - oy - small.shape[0]), (ox, self.size - ox - small.shape[1])),
@@ -214,7 +226,8 @@ class Colorizer:
         if timings is not None:
             synchronize()
             timings["network_s"] = timings.get("network_s", 0.0) + time.perf_counter() - start
-        hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0).astype(np.float64)
+        # (the layout astype keeps, the channels outermost, is what every step after this was written and checked against)
+        hist = np.concatenate([out[name][0] for name, _ in self.outputs]).transpose(1, 2, 0).astype(dtype, copy=False)
         return Canvas(hist, s, (slice(oy, oy + small.shape[0]), slice(ox, ox + small.shape[1])))
 
     def split_outputs(self, maps):
@@ -307,7 +320,9 @@ class Colorizer:
             rgb = color.lab_to_rgb(np.stack([big_l, a, b], axis=-1))
         else:
             c = np.hypot(ab[..., 0], ab[..., 1])
-            hue = (np.arctan2(ab[..., 1], ab[..., 0]) / np.float32(2 * np.pi)) % 1.0
+            hue = np.arctan2(ab[..., 1], ab[..., 0])
+            hue /= np.float32(2 * np.pi)
+            _wrap_unit(hue)  # hue % 1.0
             if self.clamp_chroma:  # at full resolution: the bound is the full-resolution lightness's
                 c = np.minimum(c, color.max_chroma(hue, lightness))
             return _hue_chroma_rgb32(hue, c, lightness)
@@ -318,8 +333,16 @@ class Colorizer:
         """Run the net once: a Prediction holding the (calibrated) histograms at the network's
         resolution and the photo's lightness, for render() and uncertainty_map(). `timings`: as for
         colorize()."""
-        gray = self._gray32(image)
-        return Prediction(gray, self._canvas(gray, timings), self)
+        return self.prepare_lightness(self._gray32(image), timings)
+
+    def prepare_lightness(self, gray, timings=None):
+        """prepare() of a photo whose lightness is `gray`, float32 (H, W) in [0, 1] as lightness()
+        computes it (pycolorize.data.images.load_lightness reads it from a file without the photo's
+        colour channels): the Prediction keeps that array itself, not a copy."""
+        gray = np.asarray(gray)
+        if gray.dtype != np.float32 or gray.ndim != 2:
+            raise ValueError(f"the lightness is a float32 (H, W) array; got {gray.dtype} of shape {gray.shape}")
+        return Prediction(gray, self._canvas(gray, timings, dtype=np.float32), self)
 
     def render(self, pred, bias=None, param=None, size=None):
         """RGB float32 (H, W, 3) in [0, 1] of a Prediction, at the photo's size or `size` = (H, W) (a
@@ -327,6 +350,19 @@ class Colorizer:
         log histograms before decoding (Eq. 5's posteriors softmax(log y + b)); each is a (K,) vector (a
         global bias) or (h, w, K) over pred.shape (a bias that varies over the photo, e.g. mask x
         vector), or absent. `param`: the decoding ('chroma:hue'; default the Colorizer's)."""
+        return self._upsample_to(pred, self._decode_ab(*self._biased(pred, bias, param)), size, self._ab_to_rgb, 3)
+
+    def render_bands(self, pred, bias=None, param=None, threads=1, band_rows=None):
+        """render(pred, bias, param) at the photo's size, one band of rows at a time: (row slice,
+        float32 RGB (rows, W, 3)) in order from the top, the same numbers as render()'s rows. For a
+        photo too large to hold as float RGB: only a few bands' float32 exist at once (`threads`
+        bands computed at once, and one more ready), of `band_rows` rows (default the Colorizer's;
+        a band's numbers do not depend on its height)."""
+        return self._upsample_bands(pred, self._decode_ab(*self._biased(pred, bias, param)), None, self._ab_to_rgb,
+                                    threads, band_rows)
+
+    def _biased(self, pred, bias, param):
+        """(the histograms with `bias` applied, the decoding modes of `param`), for _decode_ab."""
         modes = self.modes if param is None else self._modes(param)
         parts = pred.parts
         if bias:
@@ -336,7 +372,7 @@ class Colorizer:
                 raise ValueError(f"bias keys are 'hue' and 'chroma', got {sorted(unknown)}")
             parts = [p if bias.get(key) is None else transfer.softmax_biased(log, bias[key])
                      for (_, key), p, log in zip(self.outputs, pred.parts, pred.logs)]
-        return self._upsample_to(pred, self._decode_ab(parts, modes), size, self._ab_to_rgb, 3)
+        return parts, modes
 
     def uncertainty_map(self, pred, size=None):
         """Normalised hue entropy x chroma (pycolorize.colorization.sampling.uncertainty) at the network's
@@ -345,7 +381,15 @@ class Colorizer:
 
         self._need_hue_chroma("the uncertainty map")
         u = sampling.uncertainty(*pred.parts).astype(np.float32)
-        return self._upsample_to(pred, u[..., None], size, lambda v, _: v[..., 0], None)
+        return self._upsample_to(pred, u[..., None], size, _first_channel, None)
+
+    def uncertainty_bands(self, pred, threads=1, band_rows=None):
+        """uncertainty_map(pred) at the photo's size in bands of rows, as render_bands()."""
+        from pycolorize.colorization import sampling
+
+        self._need_hue_chroma("the uncertainty map")
+        u = sampling.uncertainty(*pred.parts).astype(np.float32)
+        return self._upsample_bands(pred, u[..., None], None, _first_channel, threads, band_rows)
 
     def reference_bias(self, pred, reference, lam=10.0, max_pixels=20000):
         """{"hue", "chroma"}: Eq. 5's global biases towards a reference photo's colour histograms,
@@ -356,19 +400,29 @@ class Colorizer:
         return dict(zip(("hue", "chroma"), self._solve_transfer(inner, reference, lam, max_pixels)))
 
     def _upsample_to(self, pred, values, size, finish, channels):
-        """finish(values upsampled to the output, its lightness) in bands of rows; `values` (h, w, C)
-        over the window, bilinear with pixel centres aligned (the photo's edge pixels read the margin)."""
+        """finish(values upsampled to the output, its lightness), assembled from _upsample_bands."""
+        height, width = pred.gray.shape if size is None else size
+        out = np.empty((height, width) + ((channels,) if channels else ()), np.float32)
+        for rows, band in self._upsample_bands(pred, values, size, finish):
+            out[rows] = band
+        return out
+
+    def _upsample_bands(self, pred, values, size, finish, threads=1, band_rows=None):
+        """(row slice, finish(values upsampled to those rows of the output, their lightness)) for
+        bands of band_rows rows, in order; `values` (h, w, C) over the window, bilinear with pixel
+        centres aligned (the photo's edge pixels read the margin). An iterator (its arguments are
+        checked now); `threads` > 1 computes that many bands at once (NumPy releases the GIL), each
+        band the same numbers as alone; `band_rows`: default the Colorizer's."""
+        step = self.band_rows if band_rows is None else max(1, int(band_rows))
         height, width = pred.gray.shape if size is None else size
         gray = pred.gray if size is None else pred.lightness_at(height, width)
         (h, w), (r, c) = pred.photo_shape_net, (pred.inner[0].start, pred.inner[1].start)
         ry = resample.axis_weights(h, height, offset=r, window=values.shape[0], outside="edge", dtype=np.float32)
         rx = resample.axis_weights(w, width, offset=c, window=values.shape[1], outside="edge", dtype=np.float32)
-        out = np.empty((height, width) + ((channels,) if channels else ()), np.float32)
-        for y0 in range(0, height, self.band_rows):
-            rows = slice(y0, min(y0 + self.band_rows, height))
-            band = resample.interpolate(resample.interpolate(values, ry, 0, rows), rx, 1)
-            out[rows] = finish(band, gray[rows])
-        return out
+
+        def band(rows):
+            return finish(_interpolate_columns(resample.interpolate(values, ry, 0, rows), rx), gray[rows])
+        return _in_order(band, [slice(y0, min(y0 + step, height)) for y0 in range(0, height, step)], threads)
 
     # ---- the photo in, colour out -------------------------------------------------------------
     def prediction_for(self, image):
@@ -379,16 +433,22 @@ class Colorizer:
     def samples(self, image, n=4, strength=2.0, seed=0, prediction=None):
         """n spatially coherent colorizations (pycolorize.colorization.sampling), each RGB in [0, 1].
         `prediction`, the image's prediction_for() if the caller has it, saves running the net again."""
+        biases = self.sample_biases(n, strength, seed)
+        prediction = self.prediction_for(image) if prediction is None else prediction
+        if not self.exact_upsample:
+            return [self.render(prediction, bias) for bias in biases]
+        gray = self._gray(image)
+        return [self._decode((transfer.apply_bias(prediction["hue"], b["hue"]), transfer.apply_bias(prediction["chroma"], b["chroma"])),
+                             gray) for b in biases]
+
+    def sample_biases(self, n=4, strength=2.0, seed=0):
+        """The n biases {"hue", "chroma"} that samples() decodes with (render(pred, bias) or
+        render_bands(pred, bias) gives sample i of a Prediction)."""
         from pycolorize.colorization import sampling
 
         self._need_hue_chroma("samples")
-        biases = sampling.sample_biases(n, strength, seed, self.bins["hue"], self.bins["chroma"])
-        prediction = self.prediction_for(image) if prediction is None else prediction
-        if not self.exact_upsample:
-            return [self.render(prediction, {"hue": b_h, "chroma": b_c}) for b_h, b_c in biases]
-        gray = self._gray(image)
-        return [self._decode((transfer.apply_bias(prediction["hue"], b_h), transfer.apply_bias(prediction["chroma"], b_c)),
-                             gray) for b_h, b_c in biases]
+        return [{"hue": b_h, "chroma": b_c}
+                for b_h, b_c in sampling.sample_biases(n, strength, seed, self.bins["hue"], self.bins["chroma"])]
 
     def uncertainty(self, image, prediction=None):
         """Per-pixel uncertainty in [0, 1]: normalised hue entropy times chroma (pycolorize.colorization.sampling);
@@ -412,11 +472,7 @@ class Colorizer:
         applied everywhere), "quantile" matches the lightness-normalised RGB quantiles of the result.
         `timings`: a dict whose "network_s" gains the seconds of the network's forward pass (the
         device synchronised around it); the rest of the call is decoding and upsampling."""
-        if reference is not None and transfer_mode not in ("energy", "quantile"):
-            raise ValueError(f"transfer must be 'energy' or 'quantile', got {transfer_mode!r}")
-        energy = reference is not None and transfer_mode == "energy"
-        if energy:
-            self._need_hue_chroma("energy histogram transfer")
+        energy = self._check_transfer(reference, transfer_mode)
         if self.exact_upsample:
             gray = self._gray(image)
             out = self._colorize_exact(gray, reference if energy else None, lam, timings)
@@ -425,8 +481,34 @@ class Colorizer:
             gray = pred.gray
             out = self.render(pred, self.reference_bias(pred, reference, lam) if energy else None)
         if reference is not None and transfer_mode == "quantile":
-            out = color.match_lightness(transfer.quantile_transfer(out, to_rgb(np.asarray(reference))), gray).astype(out.dtype)
+            out = self._quantile(out, reference, gray)
         return out
+
+    def colorize_bands(self, pred, reference=None, transfer_mode="energy", lam=10.0, threads=1, band_rows=None):
+        """colorize() of the photo of a Prediction (prepare() or prepare_lightness()) in bands of
+        rows, as render_bands(): (row slice, float32 RGB (rows, W, 3)), the same numbers as the rows
+        of colorize(image, reference, transfer_mode, lam). Quantile transfer matches the whole
+        result's quantiles, so with it the whole float32 image is made first (the bands are its rows)."""
+        energy = self._check_transfer(reference, transfer_mode)
+        if reference is None or energy:
+            return self.render_bands(pred, self.reference_bias(pred, reference, lam) if energy else None,
+                                     threads=threads, band_rows=band_rows)
+        out = self._quantile(self.render(pred), reference, pred.gray)
+        step = self.band_rows if band_rows is None else max(1, int(band_rows))
+        return ((slice(y0, min(y0 + step, len(out))), out[y0:y0 + step]) for y0 in range(0, len(out), step))
+
+    def _check_transfer(self, reference, transfer_mode):
+        """Whether the transfer is the energy one (checked: a known mode, a net that can)."""
+        if reference is not None and transfer_mode not in ("energy", "quantile"):
+            raise ValueError(f"transfer must be 'energy' or 'quantile', got {transfer_mode!r}")
+        energy = reference is not None and transfer_mode == "energy"
+        if energy:
+            self._need_hue_chroma("energy histogram transfer")
+        return energy
+
+    @staticmethod
+    def _quantile(out, reference, gray):
+        return color.match_lightness(transfer.quantile_transfer(out, to_rgb(np.asarray(reference))), gray).astype(out.dtype)
 
     def _colorize_exact(self, gray, reference, lam, timings=None):
         """The released order: histograms upsampled to the photo (in bands of rows), then decoded."""
@@ -453,33 +535,106 @@ class Colorizer:
         return [transfer.solve_bias(part, t, lam) for part, t in zip(parts, targets)]
 
     def _gray32(self, image):
-        """The lightness as float32, converted in bands of rows (no full-size float64 RGB copy). An
-        8-bit photo (gray, RGB or RGBA: the alpha is dropped, as to_rgb does) takes a shortcut: the
-        exact integer sum R + G + B divided by 765 in float32: the same float32 as _gray's float64
-        mean rounded (checked for all 2^24 RGB triples), in 0.2 instead of 1 s for 24 megapixels."""
-        a = np.asarray(image)
-        out = np.empty(a.shape[:2], np.float32)
-        step = max(1, (1 << 22) // max(1, a.shape[1]))
-        rgb8 = a.dtype == np.uint8 and a.ndim == 3 and a.shape[-1] in (3, 4)
-        for y0 in range(0, a.shape[0], step):
-            band = a[y0:y0 + step]
-            if rgb8:
-                total = band[..., 0].astype(np.uint16)
-                total += band[..., 1]
-                total += band[..., 2]
-                np.divide(total, np.float32(765), out=out[y0:y0 + step], dtype=np.float32)
-            elif a.dtype == np.uint8 and a.ndim == 2:
-                np.divide(band, np.float32(255), out=out[y0:y0 + step], dtype=np.float32)
-            else:
-                out[y0:y0 + step] = self._gray(band)
-        return out
+        return lightness(image)
 
     @staticmethod
     def _gray(image):
-        a = np.asarray(image)
-        if a.ndim == 2:
-            return to_rgb(a)[..., 0]
-        return color.gray(to_rgb(a))
+        return _gray64(image)
+
+
+def lightness(image, out=None):
+    """The network's input of any image array (gray, gray + alpha, RGB, RGBA; 8 or 16 bit, or float
+    in [0, 1]): L = mean(R, G, B) as float32 (H, W), converted in bands of rows (no full-size float64
+    RGB copy); into `out` (float32 (H, W)) when given. An 8-bit photo takes a shortcut: the exact
+    integer sum R + G + B divided by 765 in float32 (gray: L / 255), the same float32 as the float64
+    mean of to_rgb's channels rounded (checked for all 2^24 RGB triples and all 256 gray levels),
+    in 0.2 instead of 1 s for 24 megapixels."""
+    a = np.asarray(image)
+    out = np.empty(a.shape[:2], np.float32) if out is None else out
+    step = max(1, (1 << 22) // max(1, a.shape[1] if a.ndim > 1 else 1))
+    rgb8 = a.dtype == np.uint8 and a.ndim == 3 and a.shape[-1] in (3, 4)
+    for y0 in range(0, a.shape[0], step):
+        band = a[y0:y0 + step]
+        if rgb8:
+            total = band[..., 0].astype(np.uint16)
+            total += band[..., 1]
+            total += band[..., 2]
+            np.divide(total, np.float32(765), out=out[y0:y0 + step], dtype=np.float32)
+        elif a.dtype == np.uint8 and a.ndim == 2:
+            np.divide(band, np.float32(255), out=out[y0:y0 + step], dtype=np.float32)
+        else:
+            out[y0:y0 + step] = _gray64(band)
+    return out
+
+
+def _gray64(image):
+    """mean(R, G, B) of to_rgb(image), float64 (gray input: its one channel)."""
+    a = np.asarray(image)
+    if a.ndim == 2:
+        return to_rgb(a)[..., 0]
+    return color.gray(to_rgb(a))
+
+
+def to_uint8(rgb, in_place=False):
+    """8-bit pixels as the released tool saved them: truncation of rgb * 255 (after clipping to
+    [0, 1]), in the input's float precision: `(np.clip(rgb, 0, 1) * 255).astype(np.uint8)`.
+    `in_place`: the same numbers, with `rgb` (a float array) as the scratch space."""
+    if not in_place:
+        return (np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    np.clip(rgb, 0, 1, out=rgb)
+    rgb *= 255
+    return rgb.astype(np.uint8)
+
+
+def _in_order(fn, items, threads=1):
+    """(item, fn(item)) for the items in order: computed one by one, or with `threads` > 1 by that
+    many threads, never more than threads + 1 results held (so memory stays a few bands')."""
+    if threads <= 1:
+        return ((item, fn(item)) for item in items)
+
+    def ahead():
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            pending = deque()
+            for item in items:
+                pending.append((item, pool.submit(fn, item)))
+                if len(pending) > threads:
+                    first, done = pending.popleft()
+                    yield first, done.result()
+            while pending:
+                first, done = pending.popleft()
+                yield first, done.result()
+    return ahead()
+
+
+def _interpolate_columns(a, idx):
+    """resample.interpolate(a, idx, 1) for a (rows, w, C): the same products and sum, in place
+    (two temporaries of the result's size instead of four)."""
+    i0, w0, i1, w1 = idx
+    out = np.take(a, i0, axis=1)
+    out *= w0[:, None]
+    other = np.take(a, i1, axis=1)
+    other *= w1[:, None]
+    out += other
+    return out
+
+
+def _first_channel(values, _lightness):
+    return values[..., 0]
+
+
+def _resize_rows_read(gray, height, width):
+    """resize_for_network(gray, height, width), bit for bit, reading only the rows of `gray` that
+    the order-1 interpolation weighs, converted to float64 (not the whole photo: for 100 megapixels
+    that copy alone would be 800 MB). The same weights multiply the same float64 values, in the
+    same order: only the unread rows are left out."""
+    i0, w0, i1, w1 = resample.axis_weights(gray.shape[0], height)
+    rows, where = np.unique(np.concatenate([i0, i1]), return_inverse=True)
+    used = np.asarray(gray[rows], dtype=np.float64)
+    by_rows = resample.interpolate(used, (where[:len(i0)], w0, where[len(i0):], w1), 0)
+    return resample.interpolate(by_rows, resample.axis_weights(gray.shape[1], width), 1)
 
 
 class Prediction:
@@ -487,7 +642,8 @@ class Prediction:
     histograms [hue (h, w, K_h), chroma (h, w, K_c)] (or a Lab net's) at the network's resolution over
     `shape` = (h, w), the canvas window the photo covers plus a one-pixel margin; `logs`, their logs;
     `inner`, the (rows, cols) slices of the photo within the window; `gray`, the photo's lightness
-    (H, W) float32. float32 throughout: about 2 (K_h + K_c) x 4 bytes per network pixel."""
+    (H, W) float32. float32 throughout: about (K_h + K_c) x 4 bytes per network pixel, twice that
+    once a bias was applied (`logs`)."""
 
     def __init__(self, gray, canvas, colorizer):
         rows, cols = canvas.placed
@@ -495,13 +651,20 @@ class Prediction:
         r0, r1, c0, c1 = max(rows.start - 1, 0), min(rows.stop + 1, s), max(cols.start - 1, 0), min(cols.stop + 1, s)
         maps = canvas.hist[r0:r1, c0:c1].astype(np.float32)
         self.parts = [np.ascontiguousarray(p, dtype=np.float32) for p in colorizer.split_outputs(maps)]
-        self.logs = [np.log(np.maximum(p, np.float32(1e-12))) for p in self.parts]
+        self._logs = None
         self.inner = (slice(rows.start - r0, rows.stop - r0), slice(cols.start - c0, cols.stop - c0))
         self.shape = (r1 - r0, c1 - c0)
         self.photo_shape_net = (rows.stop - rows.start, cols.stop - cols.start)
         self.scale = canvas.scale
         self.gray = gray
         self._previews = {}
+
+    @property
+    def logs(self):
+        """The parts' logs (what a bias is added to), made when first asked for and kept."""
+        if self._logs is None:
+            self._logs = [np.log(np.maximum(p, np.float32(1e-12))) for p in self.parts]
+        return self._logs
 
     def grid(self):
         """(y, x): the photo's pixel coordinates (of its full resolution, pixel centres at +0.5) of
@@ -528,23 +691,47 @@ def _hue_chroma_rgb32(hue, chroma, lightness):
     """color.match_lightness(color.hue_chroma_to_rgb(hue, chroma, L), L) (the released colour
     formation, which is the reference and tested against this) fused in float32 for the per-pixel
     path: HSV to RGB in its branchless form f(n) = V - V S clip(min(k, 4 - k), 0, 1), k = (n + 6 H)
-    mod 6, with n = 5, 3, 1 for R, G, B."""
+    mod 6, with n = 5, 3, 1 for R, G, B. In place where it can be (a band's temporaries are a few
+    float32 planes): the same operations on the same operands as the plain expressions beside them."""
     hue, chroma, lightness = (np.asarray(x, np.float32) for x in (hue, chroma, lightness))
-    v = lightness + chroma / 2
-    denom = 2 * lightness + chroma
-    s = np.divide(2 * chroma, denom, out=np.zeros_like(denom), where=denom > 0)
+    v = np.divide(chroma, 2, dtype=np.float32)
+    v += lightness  # lightness + chroma / 2
+    denom = np.multiply(lightness, 2, dtype=np.float32)
+    denom += chroma  # 2 * lightness + chroma
+    positive = denom > 0
+    s = np.multiply(chroma, 2, dtype=np.float32)
+    np.divide(s, denom, out=s, where=positive)  # 2 chroma / denom where denom > 0, else 0
+    s[~positive] = 0
+    del denom, positive
     np.clip(s, 0, 1, out=s)
     np.clip(v, 0, 1, out=v)
-    vs = v * s
-    h6 = np.clip(hue, 0, 1) * 6
+    vs = s
+    vs *= v  # v * s
+    h6 = np.clip(hue, 0, 1)
+    h6 *= 6
     out = np.empty(hue.shape + (3,), np.float32)
+    k, t = np.empty_like(h6), np.empty_like(h6)
     for j, n in enumerate((5, 3, 1)):
-        k = h6 + n
+        np.add(h6, n, out=k)
         np.subtract(k, 6, out=k, where=k >= 6)  # mod 6 (k < 12); np.mod is several times slower
-        np.minimum(k, 4 - k, out=k)
+        np.subtract(4, k, out=t)
+        np.minimum(k, t, out=k)
         np.clip(k, 0, 1, out=k)
         k *= vs
         np.subtract(v, k, out=out[..., j])
-    shift = lightness - (out[..., 0] + out[..., 1] + out[..., 2]) / 3
+    del h6, k, vs, v
+    shift = np.add(out[..., 0], out[..., 1], out=t)
+    shift += out[..., 2]
+    shift /= 3
+    np.subtract(lightness, shift, out=shift)  # lightness - (R + G + B) / 3
     out += shift[..., None]
     return np.clip(out, 0, 1, out=out)
+
+
+def _wrap_unit(x):
+    """x % 1.0 in place for float32 x in [-1, 1) (hue angles / 2 pi), several times faster than
+    np.remainder: x + 1 where x < 0, and -0 made +0. The same bits as x % 1.0 for every float32 in
+    [-1, 1) (checked exhaustively; at 1 itself the remainder is 0, which an angle never reaches)."""
+    np.add(x, np.float32(1), out=x, where=x < 0)
+    x += np.float32(0)
+    return x

@@ -6,6 +6,7 @@ or list gives each of them the same images in the same order.
     paths = pycolorize.data.images.find_images("photos/")          # the folder rule below
     entries = pycolorize.data.images.read_list("ctest10k.txt", root="/data/val256")   # the list rule
     rgb = pycolorize.data.images.load_image(paths[0])              # float64 RGB in [0, 1]
+    gray = pycolorize.data.images.load_lightness(paths[0])         # float32 mean(R, G, B), no RGB copy
 
 The folder rule: every file under the folder, recursively, whose name ends in one of EXTENSIONS
 (in any case), except hidden ones: a file or folder whose name starts with '.' is skipped (macOS's
@@ -73,6 +74,20 @@ def decode_image(file, max_pixels=None, exif_transpose=False):
     16-bit PNGs as I or I;16). `max_pixels` (default PIL.Image.MAX_IMAGE_PIXELS) is checked before
     decoding (TooManyPixels); `exif_transpose` applies the EXIF orientation. An undecodable file
     raises UndecodableImage. The one decoder of the project: files (load_image) and uploads (serve)."""
+    return _decoded(file, max_pixels, exif_transpose, _as_array)
+
+
+def decode_lightness(file, max_pixels=None, exif_transpose=False):
+    """The lightness of an image from a binary file object, float32 (H, W): exactly
+    pycolorize.colorization.colorizer.lightness(decode_image(file, ...)) (the network's input,
+    mean(R, G, B)), but made from the decoded image in bands of rows, so that no array of the whole
+    photo exists but the result (4 bytes a pixel; the decoder's own image, about 4 bytes a pixel
+    for colour, is freed on return). Arguments and errors as decode_image's."""
+    return _decoded(file, max_pixels, exif_transpose, _lightness_of)
+
+
+def _decoded(file, max_pixels, exif_transpose, use):
+    """use(the decoded Pillow image), with decode_image's size check and errors."""
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
     try:
         with Image.open(file) as im:
@@ -81,11 +96,7 @@ def decode_image(file, max_pixels=None, exif_transpose=False):
             im.load()
             if exif_transpose:
                 im = ImageOps.exif_transpose(im)
-            if im.mode.startswith("I"):  # 16-bit gray
-                return np.clip(np.asarray(im).astype(np.float64) / 65535.0, 0, 1)
-            if im.mode not in ("RGB", "RGBA", "L", "LA"):
-                im = im.convert("RGBA" if "A" in im.mode else "RGB")
-            return np.asarray(im)
+            return use(im)
     except TooManyPixels:
         raise
     except Image.UnidentifiedImageError as e:
@@ -94,16 +105,53 @@ def decode_image(file, max_pixels=None, exif_transpose=False):
         raise UndecodableImage(f"{type(e).__name__}: {e}") from None
 
 
-def load_image(path):
+def _as_array(im):
+    """A decoded Pillow image as decode_image returns it (also for a band of rows cropped from one:
+    every conversion here is pixel by pixel)."""
+    if im.mode.startswith("I"):  # 16-bit gray
+        return np.clip(np.asarray(im).astype(np.float64) / 65535.0, 0, 1)
+    if im.mode not in ("RGB", "RGBA", "L", "LA"):
+        im = im.convert("RGBA" if "A" in im.mode else "RGB")
+    return np.asarray(im)
+
+
+def _lightness_of(im, band_pixels=1 << 20):
+    """lightness(_as_array(im)), band by band (about `band_pixels` pixels each) of im's rows."""
+    from pycolorize.colorization.colorizer import lightness
+
+    out = np.empty((im.height, im.width), np.float32)
+    step = max(1, band_pixels // max(1, im.width))
+    for y0 in range(0, im.height, step):
+        y1 = min(im.height, y0 + step)
+        lightness(_as_array(im.crop((0, y0, im.width, y1))), out=out[y0:y1])
+    return out
+
+
+def load_image(path, max_pixels=None):
     """Read an image file as float64 RGB in [0, 1] (Pillow; 16-bit files keep their precision).
     A file that cannot be opened raises OSError (FileNotFoundError, ...); one that is not a decodable
-    image, or has more than PIL.Image.MAX_IMAGE_PIXELS pixels (refused before decoding: the float64
-    RGB of a bigger image takes gigabytes), raises pycolorize.Error naming it."""
+    image, or has more than `max_pixels` (default PIL.Image.MAX_IMAGE_PIXELS) pixels (refused before
+    decoding: the float64 RGB of a bigger image takes gigabytes), raises pycolorize.Error naming it."""
+    return _read(path, lambda f: to_rgb(decode_image(f, max_pixels)), max_pixels)
+
+
+def load_lightness(path, max_pixels=None):
+    """Read an image file's lightness, float32 (H, W) in [0, 1]: the same numbers as
+    pycolorize.colorization.colorizer.lightness(load_image(path)), without the photo's float64 RGB
+    (24 bytes a pixel) nor any full-size array but the result (decode_lightness). What `pycolorize
+    colorize` reads: the colour channels of the input are never needed again. Errors and `max_pixels`
+    as load_image's. (Pillow's own check, which warns past PIL.Image.MAX_IMAGE_PIXELS and refuses past
+    twice it, runs first when that is set.)"""
+    return _read(path, lambda f: decode_lightness(f, max_pixels), max_pixels)
+
+
+def _read(path, decode, max_pixels=None):
     with open(path, "rb") as f:
         try:
-            return to_rgb(decode_image(f))
+            return decode(f)
         except TooManyPixels as e:
-            raise Error(f"{path}: {e.width} x {e.height} pixels, more than PIL.Image.MAX_IMAGE_PIXELS ({e.limit})") from None
+            limit = "PIL.Image.MAX_IMAGE_PIXELS" if max_pixels is None else "the limit"
+            raise Error(f"{path}: {e.width} x {e.height} pixels, more than {limit} ({e.limit})") from None
         except UndecodableImage as e:
             raise Error(f"{path}: not a readable image ({e})") from None
 
