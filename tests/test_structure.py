@@ -135,3 +135,29 @@ def test_only_the_engine_touches_the_core_objects():
                         if re.search(r"\._(net|solver)\b", line.split("#")[0]):
                             found.append(f"{os.path.relpath(path, PACKAGE)}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_no_module_calls_another_packages_private_functions():
+    # a call `x._name(...)` on anything but self/cls: a private function reached from outside its
+    # class (the Colorizer's _gray/_decode/_modes from serve, say); `args._parser` (argparse's
+    # namespace, the commands' own convention) and the extension's _testing hooks are not calls of this kind
+    # inside one package: Net.from_string finishes the Net it made; models.vgg builds on its own nets' parts
+    allowed = {("engine/net.py", "net._init"), ("models/vgg.py", "nets._input"), ("models/vgg.py", "nets._trunk")}
+    found = []
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            with open(path) as f:
+                for n, line in enumerate(f, 1):
+                    code = line.split("#")[0]
+                    for m in re.finditer(r"\b([A-Za-z_]\w*)\._([a-z]\w*)\(", code):
+                        if m.group(1) in ("self", "cls", "_core", "os", "sys") or m.group(1).startswith("_"):
+                            continue
+                        if m.group(1) == "args" and m.group(2) in ("parser", "module"):
+                            continue
+                        if (os.path.relpath(path, PACKAGE), f"{m.group(1)}._{m.group(2)}") in allowed:
+                            continue
+                        found.append(f"{os.path.relpath(path, PACKAGE)}:{n}: {line.strip()}")
+    assert not found, "\n".join(found)

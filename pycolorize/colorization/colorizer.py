@@ -437,9 +437,18 @@ class Colorizer:
         prediction = self.prediction_for(image) if prediction is None else prediction
         if not self.exact_upsample:
             return [self.render(prediction, bias) for bias in biases]
-        gray = self._gray(image)
-        return [self._decode((transfer.apply_bias(prediction["hue"], b["hue"]), transfer.apply_bias(prediction["chroma"], b["chroma"])),
-                             gray) for b in biases]
+        return [self.decode_histograms(prediction, image, b) for b in biases]
+
+    def decode_histograms(self, hist, image, bias=None, param=None):
+        """The released order's colours: predict()'s per-pixel histograms of `image` decoded at its
+        resolution in float64, after a global bias {"hue": b_h, "chroma": b_c} (Eq. 5's posteriors
+        softmax(log y + b)) if given, by the decoding `param` (default: the Colorizer's)."""
+        parts = [hist[key] for _, key in self.outputs]
+        if bias:
+            self._need_hue_chroma("a bias")
+            parts = [p if bias.get(key) is None else transfer.apply_bias(p, bias[key])
+                     for (_, key), p in zip(self.outputs, parts)]
+        return self._decode(parts, self._gray(image), None if param is None else self._modes(param))
 
     def sample_biases(self, n=4, strength=2.0, seed=0):
         """The n biases {"hue", "chroma"} that samples() decodes with (render(pred, bias) or
