@@ -97,13 +97,14 @@ def evaluate(args, weights, output):
     """Score one net (--prototxt with `weights`) or the --predictions into `output`; its mean IU."""
     from pycolorize.evaluation import segmentation as seg
 
-    net = None
-    if args.prototxt:
+    def make_net():  # after the list, the labels and the predictions have been checked
         import pycolorize
 
         select_gpu(args)
-        net = pycolorize.Net(args.prototxt, phase="test", weights=weights)
-    m, images, files = seg.evaluate(args.voc, args.list, output, net=net, prototxt=args.prototxt, weights=weights,
+        return pycolorize.Net(args.prototxt, phase="test", weights=weights)
+
+    m, images, files = seg.evaluate(args.voc, args.list, output, make_net=make_net if args.prototxt else None,
+                                    prototxt=args.prototxt, weights=weights,
                                     predictions=args.predictions, output_blob=args.output_blob, resume=args.resume,
                                     progress=not args.quiet)
     print(f"mean IU {100 * m['mean_iu']:.2f} % over {m['classes_in_mean_iu']} classes, pixel accuracy "

@@ -266,11 +266,13 @@ def write_results(out, m, images, scored, input_kind):
 
 
 def evaluate(voc_root, list_file, output, net=None, prototxt=None, weights=None, predictions=None,
-             output_blob="score", resume=False, progress=True, log=None):
+             output_blob="score", resume=False, progress=True, log=None, make_net=None):
     """Score a net (`net`, built from `prototxt` and `weights`) or a folder of `predictions` on the
     VOC list into folder `output` (summary.json, per_class.csv, table.md, with a net also
     predictions/<id>.png), as FCN scores; PARTIAL is kept after every image, and `resume` continues
-    it. (metrics, images scored, the files written)."""
+    it. `make_net()`, instead of `net`, builds the net once the list and its files have been checked
+    (so that a malformed VOC folder is found before a net is loaded). (metrics, images scored, the
+    files written)."""
     from pycolorize.data import voc
 
     log = sys.stderr if log is None else log
@@ -285,16 +287,6 @@ def evaluate(voc_root, list_file, output, net=None, prototxt=None, weights=None,
         if missing:
             raise ValueError(f"{predictions}: {len(missing)} of {len(pairs)} predictions are missing, e.g. "
                              + ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else ""))
-    input_kind = "-"
-    if net is not None:
-        if "data" not in net.blobs or len(net.blobs["data"].shape) != 4 or net.blobs["data"].shape[1] not in (1, 3):
-            raise ValueError(f"{prototxt}: the net needs an Input blob \"data\" of shape (1, C, H, W) with C 1 "
-                             f"(gray) or 3 (RGB); inputs: {', '.join(net.inputs) or 'none'}")
-        if output_blob not in net.blobs:
-            raise ValueError(f"{prototxt}: no blob {output_blob!r} (outputs: {', '.join(net.outputs)}); "
-                             "name the class scores with --output-blob")
-        input_kind = "gray" if net.blobs["data"].shape[1] == 1 else "RGB"
-
     ids = [p[0] for p in pairs]
     ident = run_identity(voc_root, list_path, ids, prototxt, weights, predictions, output_blob)
     os.makedirs(output, exist_ok=True)
@@ -310,6 +302,18 @@ def evaluate(voc_root, list_file, output, net=None, prototxt=None, weights=None,
         print(f"resuming: {len(done)} of {len(ids)} image(s) already scored in {partial}", file=log)
     elif resume:
         print(f"nothing to resume in {output} (no {PARTIAL}): starting from the first image", file=log)
+    input_kind = "-"
+    if make_net is not None:
+        net = make_net()
+    if net is not None:
+        if "data" not in net.blobs or len(net.blobs["data"].shape) != 4 or net.blobs["data"].shape[1] not in (1, 3):
+            raise ValueError(f"{prototxt}: the net needs an Input blob \"data\" of shape (1, C, H, W) with C 1 "
+                             f"(gray) or 3 (RGB); inputs: {', '.join(net.inputs) or 'none'}")
+        if output_blob not in net.blobs:
+            raise ValueError(f"{prototxt}: no blob {output_blob!r} (outputs: {', '.join(net.outputs)}); "
+                             "name the class scores with --output-blob")
+        input_kind = "gray" if net.blobs["data"].shape[1] == 1 else "RGB"
+
     pred_dir = os.path.join(output, "predictions")
     if net is not None:
         os.makedirs(pred_dir, exist_ok=True)
