@@ -21,10 +21,11 @@ solver's `snapshot` and carry the data position, so a resume continues the same 
 re-queued after pre-emption wants)."""
 
 DATA_CONFIG = """\
-data config (--data, YAML; pycolorize/training.py):
+data config (--data, YAML; pycolorize/training/loop.py):
   source: {type: folder, path: /data/imagenet/train}   # required; or
           {type: list, path: train.txt, root: /data/imagenet}   # one relative path a line
           {type: hdf5, path: images.h5, dataset: images}
+          {type: tar, path: "shards/train-{0000..1023}.tar"}   # WebDataset shards (pycolorize make-shards)
   short_side: 256    # resize so the short side is at most this
   short_side_max: 0  # > 0: resize to a short side drawn from short_side .. short_side_max
                      # (the released from-scratch trainer: 352 .. 599 with 352 crops, margin 96)

@@ -1,9 +1,17 @@
 """Sources: what training reads, made from a config dict by type (open_source; SOURCE_TYPES holds
-one entry per type: folder, list and hdf5 here, voc in pycolorize.data.voc)."""
+one entry per type: folder, list, hdf5 and tar here, voc in pycolorize.data.voc).
+
+Two shapes of source. A Source is a list: `len(source)`, `source.read(i)`, read in any order (the
+Loader shuffles the positions of each epoch). A tar source (pycolorize.data.shards.TarSource, the
+WebDataset layout) is a stream: shards read from the first byte to the last, locally or over HTTP,
+in an order shuffled per epoch; the Loader asks it for each epoch's items."""
 import threading
+
+import numpy as np
 
 from pycolorize.colorization.color import to_rgb
 from pycolorize.data.images import EXTENSIONS, find_images, load_image, read_list
+from pycolorize.data.pixels import load_pixels
 
 IMAGE, IMAGE_LABEL = "image", "image+label"  # what a source's read(i) gives (Source.kind)
 
@@ -13,13 +21,24 @@ class Source:
     """A list of training items: `len(source)`, `source.name(i)` (a path, for messages) and
     `source.read(i)`. Its `kind` says what read(i) gives: IMAGE, an RGB image (H, W, 3) in [0, 1];
     IMAGE_LABEL, a pair (RGB image, label map). `held_out` lists the items a source kept out of
-    training (list lines, for scoring snapshots on); `file`, an open file the source reads from."""
+    training (list lines, for scoring snapshots on); `file`, an open file the source reads from.
 
-    def __init__(self, names, reader, kind=IMAGE, held_out=(), file=None):
+    `pixels(i)` (an IMAGE source's, for the Loader) gives the image as its decoder does (uint8, no
+    float64 copy; loader.make_example reads either); `reopen()`, the source to use in a worker
+    process forked from this one (an HDF5 source opens its file again there)."""
+
+    def __init__(self, names, reader, kind=IMAGE, held_out=(), file=None, pixels=None, reopen=None):
         if kind not in (IMAGE, IMAGE_LABEL):
             raise ValueError(f"a source's kind is {IMAGE!r} or {IMAGE_LABEL!r}, not {kind!r}")
         self.names, self._reader, self.kind = list(names), reader, kind
         self.held_out, self.file = list(held_out), file
+        self._pixels, self._reopen = pixels, reopen
+
+    def pixels(self, i):
+        return self._pixels(i) if self._pixels is not None else self.read(i)
+
+    def reopen(self):
+        return self._reopen() if self._reopen is not None else self
 
     def __len__(self):
         return len(self.names)
@@ -36,19 +55,21 @@ def list_source(list_file, root=None):
     raises FileNotFoundError naming the list file and line."""
     entries = read_list(list_file, root)
 
-    def read(i):
-        try:
-            return load_image(entries[i].path)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{list_file}:{entries[i].line}: no such file: {entries[i].path}") from None
+    def reader(load):
+        def read(i):
+            try:
+                return load(entries[i].path)
+            except FileNotFoundError:
+                raise FileNotFoundError(f"{list_file}:{entries[i].line}: no such file: {entries[i].path}") from None
+        return read
 
-    return Source([e.path for e in entries], read)
+    return Source([e.path for e in entries], reader(load_image), pixels=reader(load_pixels))
 
 
 def folder_source(folder, extensions=EXTENSIONS):
     """The images under `folder` (find_images' rule)."""
     paths = find_images(folder, extensions)
-    return Source(paths, lambda i: load_image(paths[i]))
+    return Source(paths, lambda i: load_image(paths[i]), pixels=lambda i: load_pixels(paths[i]))
 
 
 def hdf5_source(path, dataset="images"):
@@ -66,17 +87,22 @@ def hdf5_source(path, dataset="images"):
             raise ValueError(f"{path}:/{dataset}: expected (N, H, W[, C]) images, got shape {node.shape}")
         names = [f"{path}:/{dataset}[{i}]" for i in range(node.shape[0])]
 
-        def read(i):
+        def raw(i):
             with lock:
-                return to_rgb(node[i])
+                return node[i]
     else:
         keys = sorted(node)
         names = [f"{path}:/{dataset}/{k}" for k in keys]
 
-        def read(i):
+        def raw(i):
             with lock:
-                return to_rgb(node[keys[i]][()])
-    return Source(names, read, file=f)
+                return node[keys[i]][()]
+
+    def pixels(i):  # integers as stored (to_rgb's scaling is make_example's); floats as read() gives them
+        a = raw(i)
+        return a if np.issubdtype(a.dtype, np.unsignedinteger) else to_rgb(a)
+    # a forked worker process opens the file again: HDF5 handles are not shared across a fork
+    return Source(names, lambda i: to_rgb(raw(i)), file=f, pixels=pixels, reopen=lambda: hdf5_source(path, dataset))
 
 
 # type -> fn(spec): the source of a config dict of that type, one entry per type. Another module's
@@ -85,12 +111,23 @@ SOURCE_TYPES = {
     "folder": lambda spec: folder_source(spec["path"]),
     "list": lambda spec: list_source(spec["path"], spec.get("root")),
     "hdf5": lambda spec: hdf5_source(spec["path"], spec.get("dataset", "images")),
+    "tar": lambda spec: tar_source(spec["path"], spec.get("shuffle", 256)),
 }
+
+
+def tar_source(pattern, shuffle=256):
+    """Images in tar shards of the WebDataset layout (key.jpg, optional key.cls) named by a brace
+    pattern, local or http(s) (pycolorize.data.shards.TarSource); each epoch reads them in a new order,
+    each shard's samples shuffled within blocks of `shuffle` samples."""
+    from pycolorize.data.shards import TarSource  # a stream, not a list: its own module
+
+    return TarSource(pattern, shuffle=shuffle)
 
 
 def open_source(spec):
     """A source from a config dict: {"type": "list", "path": list_file, "root": folder},
-    {"type": "folder", "path": folder}, {"type": "hdf5", "path": file, "dataset": "images"}, or for
+    {"type": "folder", "path": folder}, {"type": "hdf5", "path": file, "dataset": "images"},
+    {"type": "tar", "path": "shards/train-{0000..0146}.tar", "shuffle": 256}, or for
     segmentation {"type": "voc", "path": VOC_ROOT, "list": "ImageSets/Segmentation/train.txt",
     "holdout": 0, "holdout_seed": 0} (pycolorize.data.voc.voc_source: (image, label) pairs)."""
     # The dict comes from a YAML file: wrong kinds of value are errors saying which, not AttributeError.
@@ -99,7 +136,7 @@ def open_source(spec):
     for key in ("type", "path", "root", "dataset", "list"):
         if key in spec and not isinstance(spec[key], str):
             raise ValueError(f"data config: source '{key}' must be a string, got {spec[key]!r:.80}")
-    for key in ("holdout", "holdout_seed"):
+    for key in ("holdout", "holdout_seed", "shuffle"):
         if key in spec and (not isinstance(spec[key], int) or isinstance(spec[key], bool) or spec[key] < 0):
             raise ValueError(f"data config: source '{key}' must be a whole number >= 0, got {spec[key]!r:.80}")
     kind = spec.get("type", "folder")

@@ -6,6 +6,7 @@ The data config (YAML, or a dict) names the images and the sampling; sizes come 
 
     source: {type: folder, path: /data/imagenet/train}   # or {type: list, path: train.txt, root: ...}
                                                           # or {type: hdf5, path: images.h5}
+                                                          # or {type: tar, path: "train-{0000..1023}.tar"}
     short_side: 256      # resize so the short side is at most this
     short_side_max: 0    # > 0: resize to a short side drawn from short_side .. short_side_max
     mirror: true
@@ -13,7 +14,7 @@ The data config (YAML, or a dict) names the images and the sampling; sizes come 
     margin: 16           # sample locations stay this far from the crop's border
     mean_shift: 0.0      # subtracted from the gray input (0 for the released model)
     seed: 0
-    workers: 4           # decoding threads
+    workers: 4           # decoding workers (processes; the same stream whatever their number)
     prefetch: 4          # batches prepared ahead
 
 A segmentation net (models.segmentation_net: Input blobs data and label) trains on VOC:
