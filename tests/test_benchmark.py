@@ -44,7 +44,7 @@ def bench_args(**kw):
 def test_dense_twins_match_the_deploy_net(torch, tiny_weights, graph, channels_last):
     x = np.random.RandomState(1).rand(1, 1, 64, 64).astype(np.float32)
     ours = bench.run_ours(64, 1, tiny_weights, x, False, prototxt=TINY_DEPLOY)
-    theirs = bench.run_torch(64, 1, tiny_weights, x, False, graph=graph, channels_last=channels_last)
+    theirs = bench.run_torch(64, 1, tiny_weights, x, False, graph=graph, channels_last=channels_last, prototxt=TINY_DEPLOY)
     assert bench.same_outputs(ours, theirs, tol=1e-4) < 1e-4
     theirs["out"] = theirs["out"][:, :, ::-1]  # a twin computing something else is refused
     with pytest.raises(CommandError, match="not the network of the prototxt"):

@@ -18,7 +18,7 @@ from conftest import tool_main
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MINI = {"conv": (3, 3, 4, 4, 4), "fc": 4, "h_fc1": 5}
 SUBCOMMANDS = ["colorize", "train", "evaluate", "evaluate-segmentation", "convert-vgg16", "demo", "benchmark", "make-prototxt",
-               "rmse-readings", "export-trunk", "weights"]
+               "rmse-readings", "export-trunk", "weights", "make-shards", "export"]
 # subcommand -> its script under tools/
 SCRIPTS = {sub: sub.replace("-", "_") + ".py" for sub in SUBCOMMANDS}
 
@@ -69,7 +69,11 @@ MUST_SAY = {
     "rmse-readings": ["-o FILE.json, --output FILE.json, --json FILE.json", "--folder", "0.285"],
     "evaluate-segmentation": ["--predictions DIR", "--resume", "(default: score)", "255"],
     "export-trunk": ["-o OUTPUT, --output OUTPUT", "--color", "(default: 1e-05)", "BatchNorm"],
+    "export": ["--format {onnx,torch}", "-o OUTPUT, --output OUTPUT", "--size H W", "--static", "dynamic",
+               "multiples of 32", "prediction_h_full", "torch.export", "(default: 0.0001)", "docs/export.md",
+               "pycolorize[export]"],
     "weights": ["fetch", "list", "path", "verify", "--url", "--from", "PYCOLORIZE_HOME", "PYCOLORIZE_WEIGHTS_URL"],
+    "make-shards": ["-o PATTERN, --output PATTERN", "--shard-size N", "(default: 1000)", "--verify", "KEY.cls", "type: tar"],
 }
 
 
@@ -164,9 +168,9 @@ def test_scripts_and_console_reach_the_same_function(sub, monkeypatch):
     monkeypatch.setattr(module, "run", lambda args: calls.append(args) or 7)
     argv = {"colorize": ["a.png", "-o", "b.png", "--weights", "w"], "train": ["--solver", "s", "--data", "d"],
             "evaluate": ["--folder", "f", "--predictions", "p", "--out", "o"],
-            "convert-vgg16": ["src.h5", "-o", "x.h5"], "export-trunk": ["snap.h5", "-o", "t.h5"],
+            "convert-vgg16": ["src.h5", "-o", "x.h5"], "export-trunk": ["snap.h5", "-o", "t.h5"], "export": ["-o", "x.onnx"],
             "evaluate-segmentation": ["--predictions", "p", "--voc", "v", "--list", "val", "-o", "o"],
-            "weights": ["list"]}.get(sub, [])
+            "weights": ["list"], "make-shards": ["photos", "-o", "s-%04d.tar"]}.get(sub, [])
     assert tool_main(SCRIPTS[sub])(argv) == 7
     assert cli.main([sub] + argv) == 7
     assert [a.prog for a in calls] == [SCRIPTS[sub], f"pycolorize {sub}"]

@@ -100,8 +100,9 @@ PYTHONUNBUFFERED=1 timeout "$(limit 200)" $PY -X faulthandler -m pytest tests -q
   -m gpu --junitxml="$LOG/tests_gpu.xml" > "$LOG/tests_gpu.txt" 2>&1
 rc=$?; [ $rc -eq 0 ] || status=1
 echo "marked gpu: $(tail -1 "$LOG/tests_gpu.txt") (exit $rc)" | tee -a "$LOG/summary.txt"
-PYTHONUNBUFFERED=1 timeout "$(limit 120)" $PY -X faulthandler -m pytest tests/test_gpu.py tests/test_memory_reuse.py tests/test_golden.py \
-  tests/test_solver.py -q -rfE -p no:cacheprovider > "$LOG/tests_gpu_files.txt" 2>&1
+# (test_libraries: this CUDA build and the machine's PyTorch in one process, both import orders, on the GPU)
+PYTHONUNBUFFERED=1 timeout "$(limit 150)" $PY -X faulthandler -m pytest tests/test_gpu.py tests/test_memory_reuse.py tests/test_golden.py \
+  tests/test_solver.py tests/test_libraries.py -q -rfE -p no:cacheprovider > "$LOG/tests_gpu_files.txt" 2>&1
 rc=$?; [ $rc -eq 0 ] || status=1
 echo "GPU files: $(tail -1 "$LOG/tests_gpu_files.txt") (exit $rc)" | tee -a "$LOG/summary.txt"
 grep -h -E "^(FAILED|ERROR) " "$LOG"/tests_gpu*.txt | head -40 | tee -a "$LOG/summary.txt"

@@ -21,6 +21,7 @@ import importlib
 import sys
 
 from pycolorize._version import __version__
+from pycolorize.models.nets import DEPLOY
 from pycolorize.util.errors import UserError, one_line  # noqa: F401 (one_line: the commands')
 
 # subcommand -> module (pycolorize.cli.<module>); the order of `pycolorize --help`
@@ -36,6 +37,8 @@ COMMANDS = {
     "make-prototxt": "make_prototxt",
     "rmse-readings": "rmse_readings",
     "export-trunk": "export_trunk",
+    "make-shards": "make_shards",
+    "export": "export",
     "serve": "serve",
 }
 
@@ -113,7 +116,7 @@ def select_gpu(args):
         raise CommandError(f"--gpu {args.gpu}: {e}") from None
 
 
-DEPLOY_PROTOTXT = "prototxt/colorize_deploy.prototxt"  # the released model's dense net (models.DEPLOY)
+DEPLOY_PROTOTXT = "prototxt/" + DEPLOY  # the released model's dense net, as the tools' defaults name it
 
 
 def repo_path(args, rel):

@@ -19,7 +19,7 @@ from pycolorize.cli import DEPLOY_PROTOTXT, EXIT_CODES, CommandError, add_quiet,
 from pycolorize.util.spawn import python_command
 
 HEAD = "prediction_h_full"
-PARTS = ("forward", "train", "photo", "scaling")
+PARTS = ("forward", "train", "photo", "scaling", "loader")
 DEFAULT_PARTS = ("forward", "train", "photo")  # scaling: only when asked (it runs 2 MPI ranks)
 
 SUMMARY = "time the dense net, a training step and a large photo beside PyTorch (CPU, or --gpu)"
@@ -40,14 +40,16 @@ weights), each measured in a fresh process of its own, beside PyTorch in the sam
            256x256, and the from-scratch BatchNorm net beside it) beside the same step in PyTorch
            (torch.optim.SGD; on the GPU with cudnn.benchmark, NCHW and channels_last).
   photo    a --photo sized photograph (default 6000x4000, 24 megapixels: scikit-image's coffee
-           photo resized up, or a synthetic one without scikit-image) colorized with
-           Colorizer(...).colorize at the released 512 canvas: total time, the network's part
-           (its forward pass at 512x512, timed inside the call) and the rest, peak memory.
+           photo resized up, or a synthetic one without scikit-image) written as a PNG, then
+           colorized by `python -m pycolorize colorize PNG -o OUT.png --timings` at the released
+           512 canvas, the whole command as a user runs it: its wall time, the parts it reports
+           (decode, the network and its forward pass, upsampling and colour, encode, the model's
+           load) and the peak resident memory of that process.
 
 Memory: the peak resident memory of the worker process (VmHWM) above its idle level, taken after
-its imports (and for `photo`, after the input photo is built: the photo's own 72 MB are not
-counted); it counts the weights (588 MB), their HDF5 load, the blobs and buffers, and what the
-call returns. With --gpu: device memory (ours: own allocations; PyTorch: its allocator's peak).
+its imports; it counts the weights (588 MB), their HDF5 load, the blobs and buffers, and what the
+call returns (for `photo`: the whole colorize process's peak, interpreter and all). With --gpu:
+device memory (ours: own allocations; PyTorch: its allocator's peak).
 
 PyTorch is optional (PyPI's `torch` wheel is a large download but runs on the CPU); without it
 the comparisons are skipped and only our figures are printed. Precision: FP32 in both (TF32 in
@@ -91,7 +93,9 @@ def add_arguments(ap):
     ap.add_argument("--parts", nargs="+", choices=PARTS, metavar="PART",
                     help="what to measure: forward, train, photo, scaling (the data-parallel estimate of "
                          "pycolorize.cli.benchmark.scaling: gradient bytes and backward time per layer, the projected 8-GPU "
-                         "NVLink and 2x8 InfiniBand throughput, 2 MPI ranks measured here; needs pycolorize[mpi]) "
+                         "NVLink and 2x8 InfiniBand throughput, 2 MPI ranks measured here; needs pycolorize[mpi]), "
+                         "loader (the training loader's images/s from JPEG files and from tar shards, 1 .. N workers, "
+                         "beside PyTorch's DataLoader where PyTorch is installed) "
                          "(default: forward, train and photo on the CPU; train and forward with --gpu)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="CPU forward: input sides, multiples of 32 (--gpu: 512)")
     ap.add_argument("--runs", type=int, default=5, help="timed forward passes per size (median reported)")
@@ -191,80 +195,34 @@ def run_ours(size, runs, weights, x, profile, device="cpu", prototxt=None):
     return result
 
 
-def run_torch(size, runs, weights, x, profile, device="cpu", graph="caffe", channels_last=False, compile=False):
-    """The dense net in PyTorch. graph "caffe": the prototxt's upsampling as written (Reshape to
-    (N*C, 1, h, w), one single-channel bilinear ConvTranspose2d, Reshape back); "grouped": the same
-    bilinear kernel as one ConvTranspose2d with a group per channel (the same numbers, one call on
-    the (N, C, h, w) tensor). `channels_last` stores the input and the convolution weights NHWC;
-    `compile` runs the forward under torch.compile."""
+def run_torch(size, runs, weights, x, profile, device="cpu", graph="caffe", channels_last=False, compile=False,
+              prototxt=None):
+    """The dense net in PyTorch, as pycolorize.export.to_torch builds it from `prototxt` (default: the
+    released deploy net) with `weights` (torch_dense_net). graph "caffe": the prototxt's upsampling as
+    written (Reshape to (N*C, 1, h, w), one single-channel bilinear ConvTranspose2d, Reshape back);
+    "grouped": the same bilinear kernel as one ConvTranspose2d with a group per channel (the same
+    numbers, one call on the (N, C, h, w) tensor). `channels_last` stores the input and the
+    convolution weights NHWC; `compile` runs the forward under torch.compile."""
     import torch
-    import torch.nn.functional as F
-
-    from pycolorize import models
-    from pycolorize.engine.weights import open_h5, read_caffe_h5
 
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    with open_h5(weights) as f:
-        W = {name: [torch.from_numpy(b).to(device) for b in blobs] for name, blobs in read_caffe_h5(f, weights).items() if blobs}
-    for blobs in W.values():
-        if blobs[0].dim() == 4:
-            blobs[0] = blobs[0].contiguous(memory_format=fmt)
-    grouped = {}  # (upsampling layer, channels) -> its kernel repeated per channel, made once (a user's nn.Parameter)
+    if prototxt is None:
+        from pycolorize import models
 
-    def conv(h, name, pad):
-        return F.relu(F.conv2d(h, W[name][0], W[name][1], padding=pad))
+        prototxt = models.prototxt_path(models.DEPLOY)
+    net = torch_dense_net(prototxt, weights, device, graph, channels_last)
+    fn = torch.compile(net) if compile else net
 
-    def up(t, name):  # the deploy net's bilinear upsampling by f = kernel / 2
-        k = W[name][0]
-        f = k.shape[-1] // 2
-        pad = (f + 1) // 2 if f > 1 else 0
-        n, c, h, w = t.shape
-        if graph == "grouped":
-            if (name, c) not in grouped:
-                grouped[name, c] = k.expand(c, 1, *k.shape[2:]).contiguous(memory_format=fmt)
-            return F.conv_transpose2d(t, grouped[name, c], stride=f, padding=pad, groups=c)
-        u = F.conv_transpose2d(t.reshape(n * c, 1, h, w), k, stride=f, padding=pad)
-        return u.reshape(n, c, u.shape[-2], u.shape[-1])
-
-    stride = dict(zip(models.HYPERCOLUMN, models.STRIDES))
-
-    def column(name, h):  # the deploy net's resampling of each hypercolumn layer to 1/4 resolution
-        s = stride[name]
-        return F.avg_pool2d(h, 4 // s) if s < 4 else h if s == 4 else up(h, name + "_full_reshaped")
-
-    def forward(data):
-        # the structure of models.deploy_net: VGG blocks of models.BLOCKS convolutions, fc6 7x7 / fc7
-        # 1x1, the models.HYPERCOLUMN layers resampled to 1/4, h_fc1 and the two heads
-        cols, h, k = {"data": column("data", data)}, data, 0
-        convs = [n for n in models.HYPERCOLUMN if n.startswith("conv")]
-        for n in models.BLOCKS:
-            for name in convs[k:k + n]:
-                h = conv(h, name, 1)
-                cols[name] = column(name, h)
-            k += n
-            h = F.max_pool2d(h, 2, 2, ceil_mode=True)
-        h = conv(h, "fc6", 3)
-        cols["fc6"] = column("fc6", h)
-        h = conv(h, "fc7", 0)
-        cols["fc7"] = column("fc7", h)
-        hyper = torch.cat([cols[n] for n in models.HYPERCOLUMN], dim=1)
-        h = conv(hyper, "h_fc1", 0)
-        ph = torch.softmax(F.conv2d(h, W["prediction_h"][0], W["prediction_h"][1]), dim=1)
-        pc = torch.softmax(F.conv2d(h, W["prediction_c"][0], W["prediction_c"][1]), dim=1)
-        return up(ph, "prediction_h_full_reshaped"), up(pc, "prediction_c_full_reshaped")
-
-    fn = torch.compile(forward) if compile else forward
-
-    def host(data):  # input from the host, both histograms back on the host, as net.forward returns them
-        ph, pc = fn(torch.from_numpy(data).to(device).contiguous(memory_format=fmt))
-        return ph.cpu(), pc.cpu()
+    def host(data):  # input from the host, every output back on the host, as net.forward returns them
+        out = fn(torch.from_numpy(data).to(device).contiguous(memory_format=fmt))
+        return {k: v.cpu() for k, v in out.items()}
 
     with torch.inference_mode():
         host(x)  # warm-up (with cudnn.benchmark: the algorithm search; with compile: the compilation)
         times = []
         for _ in range(runs):
             t = time.perf_counter()
-            out, _ = host(x)
+            out = host(x)[HEAD]
             times.append(time.perf_counter() - t)
     result = {"times": times, "out": out.contiguous().numpy(), "version": torch.__version__}
     if device == "cuda":
@@ -272,6 +230,72 @@ def run_torch(size, runs, weights, x, profile, device="cpu", graph="caffe", chan
         free, total = torch.cuda.mem_get_info()
         result["gpu_used_mb"] = (total - free) / 2**20
     return result
+
+
+def torch_dense_net(prototxt, weights, device="cpu", graph="caffe", channels_last=False):
+    """The dense net of `prototxt` in PyTorch (pycolorize.export.to_torch, eval mode), on `device`;
+    graph "grouped" rewrites each upsampling triple as a grouped ConvTranspose2d (grouped_upsampling)."""
+    import torch
+
+    from pycolorize.export import to_torch
+
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    net = to_torch(prototxt, weights).eval()
+    if graph == "grouped":
+        grouped_upsampling(net, fmt)
+    return net.to(device=device, memory_format=fmt)
+
+
+def grouped_upsampling(net, memory_format=None):
+    """Rewrite, in the to_torch module `net`, every Reshape {-1, 1} -> single-channel Deconvolution ->
+    Reshape {-1, C} of the dense net as one ConvTranspose2d with a group per channel on the (N, C,
+    h, w) blob (the two Reshapes pass it through): the faster graph a PyTorch user would write, the
+    same kernel and so the same numbers. Returns how many it rewrote."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    memory_format = memory_format or torch.contiguous_format
+
+    class Through(nn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            self.caffe_name, self.caffe_type, self.bottoms, self.tops = layer.caffe_name, "Reshape", layer.bottoms, layer.tops
+
+        def forward(self, x):
+            return [x]
+
+    class Grouped(nn.Module):
+        def __init__(self, layer):
+            super().__init__()
+            self.caffe_name, self.caffe_type, self.bottoms, self.tops = layer.caffe_name, "Deconvolution", layer.bottoms, layer.tops
+            self.weight, self.stride, self.padding = layer.weight, layer.stride, layer.padding
+            self.kernels = {}  # (channels, device) -> the kernel repeated per channel, made once (a user's nn.Parameter)
+
+        def forward(self, x):
+            c = x.shape[1]
+            if (c, x.device) not in self.kernels:
+                k = self.weight.to(x.device)
+                self.kernels[c, x.device] = k.expand(c, 1, *k.shape[2:]).contiguous(memory_format=memory_format)
+            return [F.conv_transpose2d(x, self.kernels[c, x.device], stride=self.stride, padding=self.padding, groups=c)]
+
+    layers = net.layers
+    producer = {top: key for key, layer in layers.items() for top in layer.tops}
+    consumers = {}
+    for key, layer in layers.items():
+        for b in layer.bottoms:
+            consumers.setdefault(b, []).append(key)
+    done = 0
+    for key, layer in list(layers.items()):
+        if layer.caffe_type != "Deconvolution" or tuple(layer.weight.shape[:2]) != (1, 1) or layer.groups != 1:
+            continue
+        before, after = producer.get(layer.bottoms[0]), consumers.get(layer.tops[0], [])
+        if (before is None or layers[before].caffe_type != "Reshape" or layers[before].dims != [-1, 1]
+                or len(after) != 1 or layers[after[0]].caffe_type != "Reshape" or len(layers[after[0]].dims) != 2):
+            continue
+        layers[before], layers[key], layers[after[0]] = Through(layers[before]), Grouped(layer), Through(layers[after[0]])
+        done += 1
+    return done
 
 
 def same_outputs(ours, theirs, tol=5e-3):
@@ -437,35 +461,80 @@ def make_photo(width, height):
     return np.asarray(Image.fromarray(small).resize((width, height), Image.BILINEAR)), what
 
 
-def run_photo(prototxt, weights, photo, size, idle, cuda=False):
-    """Colorizer(...).colorize(photo), timed; the network's part is the time of its forward pass
-    inside that call (so never more than the total: a forward timed apart could be, on a busy host)."""
-    import pycolorize
+def write_photo(path, width, height):
+    """make_photo's photo written to `path` as a PNG (zlib level 1), as a user's file would be; what it is."""
+    from PIL import Image
 
-    c = pycolorize.Colorizer(prototxt, weights, size=size, calibration=None)
-    c.net.forward(data=np.zeros((1, 1, size, size), np.float32))  # warm-up: every blob allocated, as a long-running colorizer has them
-    pycolorize.synchronize()
-    net_mb = peak_rss_mb() - idle
-    timings = {}
-    t = time.perf_counter()
-    out = c.colorize(photo, timings=timings)
-    total_s = time.perf_counter() - t
-    return {"total_s": total_s, "net_s": timings["network_s"], "net_mb": net_mb, "out_mb": out.nbytes / 2**20,
-            "out_dtype": str(out.dtype), "out_shape": list(out.shape)}
+    photo, what = make_photo(width, height)
+    Image.fromarray(photo).save(path, compress_level=1)
+    return what
+
+
+TIMED_PARTS = ("model", "decode", "network", "forward", "colour", "encode")
+
+
+def run_photo(prototxt, weights, photo, out, size, threads, gpu=None):
+    """`python -m pycolorize colorize PHOTO -o OUT --timings` as a user runs it, in a fresh process of
+    this copy of pycolorize: {"total_s": its wall time, "peak_mb": its peak resident memory (the whole
+    process: interpreter, weights, network, the photo), and "<part>_s" for each part its --timings
+    lines report (TIMED_PARTS)}. OMP_NUM_THREADS = `threads` (the network's and the colour's
+    threads); `gpu`: the command's --gpu. The peak is the one the command reports, its VmHWM: the
+    child's ru_maxrss (os.wait4) would count this process's own peak too (it survives the fork and
+    exec, and this process may have held the weights), so it is the fallback only where no VmHWM is."""
+    import re
+    import sys
+
+    cmd = python_command("pycolorize") + ["colorize", photo, "-o", out, "--prototxt", prototxt, "--weights", weights,
+                                          "--size", str(size), "--timings", "--overwrite", "--max-megapixels", "0"]
+    cmd += ["--gpu", str(gpu)] if gpu is not None else []
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=stdout, stderr=stderr, env=env, text=True)
+        if hasattr(os, "wait4"):  # this child's own resource usage (RUSAGE_CHILDREN would be the largest child's so far)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        else:
+            proc.wait()
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        total_s = time.perf_counter() - start
+        stdout.seek(0)
+        stderr.seek(0)
+        text, err = stdout.read(), stderr.read()
+    if proc.returncode != 0:
+        raise CommandError(f"`pycolorize colorize` on the photo failed (exit {proc.returncode}): "
+                           f"{(err.strip().splitlines() or ['no message'])[-1]}")
+    # ru_maxrss: kilobytes on Linux, bytes on macOS
+    res = {"total_s": total_s, "peak_mb": usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)}
+    reported = re.search(r"peak memory ([0-9.]+) MB", text)
+    if reported:
+        res["peak_mb"] = float(reported.group(1))
+    for part, seconds in re.findall(r"\b(" + "|".join(TIMED_PARTS) + r") ([0-9.]+) s\b", text):
+        res[part + "_s"] = res.get(part + "_s", 0.0) + float(seconds)
+    missing = [p for p in TIMED_PARTS if p + "_s" not in res]
+    if missing:
+        raise CommandError(f"`pycolorize colorize --timings` printed no {', '.join(missing)} time: {text.strip()!r}")
+    return res
 
 
 def photo_part(args, weights, tmp, canvas=512):
-    """The photo colorized at the released canvas size (512) in a fresh process."""
+    """A --photo sized PNG colorized by `pycolorize colorize` at the released canvas size (512), the
+    whole command in a fresh process: wall time, its parts, peak resident memory."""
     w, h = args.photo
-    res, err = spawn("photo", args, weights, tmp, size=canvas, extra=["--photo", f"{w}x{h}"])
-    if res is None:
-        raise CommandError(f"the photo worker failed: {err}")
-    print(f"\nLarge photo: {w}x{h} ({w * h / 1e6:.1f} megapixels, {res['what']}), "
-          f"Colorizer({os.path.basename(args.prototxt)}, size={res['size']}).colorize on the {'GPU' if args.gpu is not None else 'CPU'}")
-    print(f"    total {res['total_s']:.2f} s = the network {res['net_s']:.2f} s (its forward at {res['size']}x{res['size']} "
-          f"inside the call) + outside the network {res['total_s'] - res['net_s']:.2f} s")
-    print(f"    peak memory {res['peak_mb']:.0f} MB above the idle process with the photo loaded (the network alone: "
-          f"{res['net_mb']:.0f} MB); it includes the returned {res['out_dtype']} image, {res['out_mb']:.0f} MB")
+    src, out = os.path.join(tmp, f"photo_{w}x{h}.png"), os.path.join(tmp, f"photo_{w}x{h}_color.png")
+    what = write_photo(src, w, h)
+    res = run_photo(args.prototxt, weights, src, out, canvas, args.threads, args.gpu)
+    rest = res["total_s"] - sum(res[p + "_s"] for p in TIMED_PARTS if p != "forward")
+    print(f"\nLarge photo: {w}x{h} ({w * h / 1e6:.1f} megapixels, {what}) in a PNG, `pycolorize colorize` "
+          f"({os.path.basename(args.prototxt)}, size={canvas}) on the {'GPU' if args.gpu is not None else 'CPU'}: "
+          f"the whole command in a fresh process")
+    print(f"    total {res['total_s']:.2f} s = decode {res['decode_s']:.2f} s + the network {res['network_s']:.2f} s "
+          f"(its forward at {canvas}x{canvas} {res['forward_s']:.2f} s) + upsampling and colour {res['colour_s']:.2f} s "
+          f"+ encode {res['encode_s']:.2f} s + the model's load {res['model_s']:.2f} s + start-up and the rest {rest:.2f} s")
+    print(f"    outside the network {res['total_s'] - res['network_s']:.2f} s; the photo alone (decode, colour, encode) "
+          f"{res['decode_s'] + res['colour_s'] + res['encode_s']:.2f} s")
+    print(f"    peak memory {res['peak_mb']:.0f} MB, the whole process's resident peak (weights, network, the photo's "
+          f"float32 lightness and 8-bit output; the colour is made in bands of rows, no returned float32 image)")
 
 
 # ---- workers ---------------------------------------------------------------------------------------
@@ -496,7 +565,6 @@ def worker(args):
             pycolorize.set_allow_tf32(bool(args.tf32))
         else:
             pycolorize.set_num_threads(args.threads)
-    photo, what = make_photo(*photo_size(args.photo)) if args.worker == "photo" else (None, None)
     idle = reset_peak()
     device = "cuda" if cuda else "cpu"
     if args.worker.startswith("train-"):
@@ -507,15 +575,13 @@ def worker(args):
         res = (bt.train_ours(args.runs, **spec, cuda=cuda, tf32=args.tf32, profile=args.profile, scratch=scratch)
                if args.worker.endswith("-ours") else
                bt.train_torch(args.runs, **spec, cuda=cuda, tf32=args.tf32, scratch=scratch, channels_last=args.channels_last))
-    elif args.worker == "photo":
-        res = run_photo(args.prototxt, args.weights, photo, args.size, idle, cuda)
-        res.update(what=what, size=args.size)
     else:
         x = np.random.RandomState(1).rand(1, 1, args.size, args.size).astype(np.float32)
         if args.worker == "ours":
             res = run_ours(args.size, args.runs, args.weights, x, args.profile, device, prototxt=args.prototxt)
         else:
-            res = run_torch(args.size, args.runs, args.weights, x, False, device, args.graph, args.channels_last, args.compile)
+            res = run_torch(args.size, args.runs, args.weights, x, False, device, args.graph, args.channels_last, args.compile,
+                            prototxt=args.prototxt)
         np.save(args.out + ".npy", res.pop("out"))
     res.update(peak_mb=(res.pop("peak_rss_mb", None) or peak_rss_mb()) - idle, idle_mb=idle)
     with open(args.out, "w") as f:
@@ -544,7 +610,7 @@ def spawn(kind, args, weights, tmp, size=None, runs=None, extra=()):
 def worker_main(argv=None):
     """A worker process (spawned by spawn(), never by hand): one measurement, a JSON file."""
     ap = argparse.ArgumentParser(prog="pycolorize benchmark worker")
-    ap.add_argument("--worker", required=True, choices=["ours", "torch", "photo", "train-ours", "train-torch",
+    ap.add_argument("--worker", required=True, choices=["ours", "torch", "train-ours", "train-torch",
                                                         "train-scratch-ours", "train-scratch-torch"])
     ap.add_argument("--size", type=int)
     ap.add_argument("--runs", type=int)
@@ -558,7 +624,6 @@ def worker_main(argv=None):
     ap.add_argument("--graph", choices=["caffe", "grouped"], default="caffe")
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--compile", action="store_true")
-    ap.add_argument("--photo", default="6000x4000")
     worker(ap.parse_args(argv))
 
 
@@ -631,6 +696,9 @@ def run(args):
                 train_part(args, tmp, have_torch)
             elif part == "scaling":
                 scaling_part()
+            elif part == "loader":
+                from pycolorize.cli.benchmark.loader import loader_part
+                loader_part(args)
             else:
                 photo_part(args, weights, tmp)
     return 0

@@ -6,9 +6,9 @@
     net = torch_train_net(); opt = torch_optimizer(net, 1e-4)
     loss = torch_step(net, opt, batch, "cpu")
 
-The twin is built from pycolorize.models' description and checked against the prototxt's tensors
-(check_twin); tests/test_benchmark.py checks that one step of each gives the same loss and the
-same updated weights on a narrow net."""
+The twin is the training prototxt itself in PyTorch (pycolorize.export.to_torch), checked against
+the prototxt's tensors (check_twin); tests/test_benchmark.py checks that one step of each gives the
+same loss and the same updated weights on a narrow net."""
 import os
 import tempfile
 import time
@@ -166,96 +166,31 @@ def train_profile(net, step_s, reps=3):
 # ---- PyTorch ----------------------------------------------------------------------------------------
 
 def torch_train_net(scratch=False, widths=None):
-    """The PyTorch twin of the training net (train_prototxt), built from pycolorize.models'
-    description, and checked against the prototxt (check_twin)."""
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
+    """The PyTorch twin of the training net (train_prototxt), built from that prototxt by
+    pycolorize.export.to_torch (phase train: Dropout on, BatchNorm on the batch's statistics with
+    Caffe's running sums; the sparse hypercolumn sampled as the core samples it; the losses as
+    layers, their weights from the prototxt; the prototxt's fillers), and checked against it
+    (check_twin)."""
+    from pycolorize.export import to_torch
 
-    from pycolorize import models
-    from pycolorize.models import spaces
-
-    widths = widths or models.VGG16
-
-    class ColorizeNet(nn.Module):
-        """The same training net: VGG-16 gray, fc6 7x7 / fc7 1x1 convolutions with dropout, the
-        sparse hypercolumn of 16 layers sampled with the released clamp and bilinear rule, h_fc1
-        with dropout, hue and chroma heads; for scratch, BatchNorm without affine parameters after
-        every trunk convolution (as models.scratch_net)."""
-
-        def __init__(self):
-            super().__init__()
-            chans, cin = [], 1
-            for block, n in enumerate(models.BLOCKS):
-                for _ in range(n):
-                    chans.append((cin, widths["conv"][block]))
-                    cin = widths["conv"][block]
-            self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in chans)
-            fc, h_fc1 = widths["fc"], widths["h_fc1"]
-            kh, kc = (h.bins for h in spaces.SPACES["hue_chroma"].heads)
-            self.fc6, self.fc7 = nn.Conv2d(cin, fc, 7, padding=3), nn.Conv2d(fc, fc, 1)
-            norm = (lambda c: nn.BatchNorm2d(c, affine=False, momentum=0.001)) if scratch else (lambda c: nn.Identity())
-            self.bns = nn.ModuleList(norm(b) for _, b in chans + [(cin, fc), (fc, fc)])
-            self.h_fc1 = nn.Linear(sum(models.channels(widths)), h_fc1)
-            self.pred_h, self.pred_c = nn.Linear(h_fc1, kh), nn.Linear(h_fc1, kc)
-
-        @staticmethod
-        def sample(f, cent, s):
-            n, c, h, w = f.shape
-            off = (s - 1) / 2
-            ly = ((cent[..., 0] - off) / s).clamp(0, h - 1.0001)
-            lx = ((cent[..., 1] - off) / s).clamp(0, w - 1.0001)
-            y0, x0 = ly.long(), lx.long()
-            wy1, wx1 = (ly - y0)[..., None], (lx - x0)[..., None]
-            ff = f.permute(0, 2, 3, 1)
-            i = torch.arange(n, device=f.device)[:, None]
-            v = ((1 - wy1) * ((1 - wx1) * ff[i, y0, x0] + wx1 * ff[i, y0, x0 + 1])
-                 + wy1 * ((1 - wx1) * ff[i, y0 + 1, x0] + wx1 * ff[i, y0 + 1, x0 + 1]))
-            return v.reshape(n * cent.shape[1], c)
-
-        def forward(self, data, cent):
-            feats, h, k = [data], data, 0
-            for n in models.BLOCKS:
-                for _ in range(n):
-                    h = F.relu(self.bns[k](self.convs[k](h)))
-                    feats.append(h)
-                    k += 1
-                h = F.max_pool2d(h, 2, 2, ceil_mode=True)
-            h = F.dropout(F.relu(self.bns[-2](self.fc6(h))), 0.5, self.training)
-            feats.append(h)
-            h = F.dropout(F.relu(self.bns[-1](self.fc7(h))), 0.5, self.training)
-            feats.append(h)
-            hc = torch.cat([self.sample(f, cent, s) for f, s in zip(feats, models.STRIDES)], dim=1)
-            h = F.dropout(F.relu(self.h_fc1(hc)), 0.5, self.training)
-            return self.pred_h(h), self.pred_c(h)
-
-    net = ColorizeNet()
-    check_twin([p.shape for p in net.parameters()], train_prototxt(scratch, batch=1, crop=64, samples=1, widths=widths))
+    # the Input shapes do not bind the module (any batch, crop and sample count runs): a small net builds fast
+    text = train_prototxt(scratch, batch=1, crop=64, samples=1, widths=widths)
+    net = to_torch(text, phase="train")
+    check_twin([p.shape for p in net.parameters()], text)
     return net
 
 
 def torch_optimizer(net, base_lr=1e-4):
-    """torch.optim.SGD with the settings of ours_solver: weights decayed, biases at twice the rate."""
+    """torch.optim.SGD with the settings of ours_solver: momentum 0.9, weight decay 5e-4, each tensor's
+    rate and decay scaled by its prototxt lr_mult and decay_mult (biases at twice the rate, not
+    decayed), as Caffe's SGD (with a fixed rate, torch's update is Caffe's: V = lr * buffer)."""
     import torch
 
-    weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
-    biases = [p for n, p in net.named_parameters() if n.endswith("bias")]
-    return torch.optim.SGD([{"params": weights, "weight_decay": 5e-4}, {"params": biases, "lr": 2 * base_lr, "weight_decay": 0}],
-                           lr=base_lr, momentum=0.9)
-
-
-def _kld(x, q, m=None):
-    """SoftmaxKLDLoss, FULL normalisation: the mean over the samples of KL(q || softmax(x)), masked."""
-    import torch
-    import torch.nn.functional as F
-
-    t = F.log_softmax(x, dim=1) - torch.log(q.clamp_min(torch.finfo(torch.float32).tiny))
-    per = -(q * t).sum(1)
-    return (per * m).mean() if m is not None else per.mean()
+    return torch.optim.SGD(net.param_groups(base_lr, weight_decay=5e-4), lr=base_lr, momentum=0.9)
 
 
 def torch_step(net, opt, batch, device, channels_last=False):
-    """One training step of the twin: the batch to the device, forward, the two KL losses (the
+    """One training step of the twin: the batch to the device, forward (the net's two KL losses: the
     hue one masked by chroma and weighted 5), backward, SGD; returns the loss."""
     import torch
 
@@ -263,8 +198,7 @@ def torch_step(net, opt, batch, device, channels_last=False):
     if channels_last:
         b["data"] = b["data"].contiguous(memory_format=torch.channels_last)
     opt.zero_grad()  # PyTorch's default, set_to_none=True: faster than zeroing the 588 MB of gradients
-    ph, pc = net(b["data"], b["centroids"])
-    loss = 5 * _kld(ph, b["hist_h"], b["chroma"]) + _kld(pc, b["hist_c"], b.get("chroma_weight"))
+    loss = net.loss(net(**b))
     loss.backward()
     opt.step()
     return loss.detach()
