@@ -25,6 +25,8 @@ cmake --build build-asan -j "${JOBS:-2}" >> build-asan.log
 mkdir -p build-asan/pkg/pycolorize
 find build-asan/pkg/pycolorize -mindepth 1 -maxdepth 1 ! -name '_core*' -exec rm -rf {} +
 tar -C pycolorize --exclude='./_core*' --exclude=__pycache__ -cf - . | tar -C build-asan/pkg/pycolorize -xf -
+# the prototxt files as an installed copy has them (package data pycolorize.prototxt)
+mkdir -p build-asan/pkg/pycolorize/prototxt && cp prototxt/*.prototxt prototxt/README.md build-asan/pkg/pycolorize/prototxt/
 # ASan's runtime must be the first library loaded, and libstdc++ with it: ASan finds the real
 # __cxa_throw when it starts, and Python itself does not load libstdc++ (without it the first C++
 # exception aborts). UBSan's runtime alone loads as _core's dependency.
