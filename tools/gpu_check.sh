@@ -30,8 +30,9 @@ status=0
 BUDGET_S=${BUDGET_S:-480}
 left() { echo $(( BUDGET_S - SECONDS )); }
 limit() { local l; l=$(left); echo $(( $1 < l ? $1 : (l > 1 ? l : 1) )); }  # limit SECONDS: the timeout to use
-# STEPS chooses the steps after the build (default all: "tests nccl memcheck racecheck bench"), so
-# that a rerun can take what the first run skipped; SKIP_BUILD=1 keeps the build-gpu/ of a first run.
+# STEPS chooses the steps after the build (default: "tests nccl memcheck racecheck bench"; "loader"
+# also times the training loader at the machine's core count), so that a rerun can take what the
+# first run skipped; SKIP_BUILD=1 keeps the build-gpu/ of a first run.
 STEPS=" ${STEPS:-tests nccl memcheck racecheck bench} "
 want() { [[ "$STEPS" == *" $1 "* ]]; }
 fits() {  # fits SECONDS WHAT: whether SECONDS more fit the budget; says so when not
@@ -144,6 +145,13 @@ if [ "$BENCH" != "--no-bench" ] && want bench; then
       PYTHONUNBUFFERED=1 timeout 200 $PY tools/benchmark.py --gpu --tf32 > "$LOG/benchmark_tf32.txt" 2>&1 || status=1
       tail -25 "$LOG/benchmark_tf32.txt" | tee -a "$LOG/summary.txt"
     fi
+  fi
+fi
+if want loader; then  # STEPS="... loader": the training loader at this machine's core count, beside PyTorch's
+  step "loader"
+  if fits 240 "the loader benchmark"; then
+    PYTHONUNBUFFERED=1 timeout 240 $PY -m pycolorize benchmark --parts loader > "$LOG/loader.txt" 2>&1 || status=1
+    tail -15 "$LOG/loader.txt" | tee -a "$LOG/summary.txt"
   fi
 fi
 step "done (status $status, $SECONDS s)"
