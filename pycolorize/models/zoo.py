@@ -239,14 +239,7 @@ def _offline(e):
         NameResolutionError = NewConnectionError
     if isinstance(e, requests.exceptions.ConnectTimeout):
         return True
-    seen, depth = e, 0
-    while seen is not None and depth < 10:
-        if isinstance(seen, (NameResolutionError, NewConnectionError)):
-            return True
-        seen = getattr(seen, "reason", None) or (seen.args[0] if seen.args and isinstance(seen.args[0], BaseException)
-                                                 else seen.__context__)
-        depth += 1
-    return False
+    return _caused_by(e, (NameResolutionError, NewConnectionError), follow_reason=True)
 
 
 def _is_timeout(e):
@@ -255,11 +248,18 @@ def _is_timeout(e):
 
     if isinstance(e, requests.exceptions.Timeout):
         return True
+    return _caused_by(e, (ReadTimeoutError, TimeoutError))
+
+
+def _caused_by(e, types, follow_reason=False):
+    """Whether `e` or one of the errors behind it (an exception given as its first argument, its
+    urllib3 `reason` where `follow_reason`, else its context; at most 10 deep) is one of `types`."""
     seen, depth = e, 0
     while seen is not None and depth < 10:
-        if isinstance(seen, (ReadTimeoutError, TimeoutError)):
+        if isinstance(seen, types):
             return True
-        seen = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else seen.__context__
+        wrapped = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else seen.__context__
+        seen = (getattr(seen, "reason", None) if follow_reason else None) or wrapped
         depth += 1
     return False
 
