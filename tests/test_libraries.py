@@ -134,12 +134,13 @@ def test_loaded_lists_every_copy(tmp_path):
         if path is None:
             print("skip"); sys.exit(0)
         ctypes.CDLL(os.path.abspath("libcudart.so.98")); ctypes.CDLL(os.path.abspath("libcudart.so.99"))
-        print(len(cudalibs.loaded()["libcudart"]))
+        here = os.path.realpath(os.getcwd())  # a CUDA build of the core holds the real libcudart as well
+        print(" ".join(sorted(os.path.basename(p) for p in cudalibs.loaded()["libcudart"] if os.path.dirname(p) == here)))
     """, tmp_path)
     assert r.returncode == 0, r.stderr
     if r.stdout.strip() == "skip":
         pytest.skip("no libz to copy as a stand-in library")
-    assert r.stdout.strip() == "2"
+    assert r.stdout.strip() == "libcudart.so.98 libcudart.so.99"
 
 
 def test_the_wheel_libraries_can_be_left_out(tmp_path, monkeypatch):

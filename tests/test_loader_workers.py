@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import pycolorize
 from pycolorize import data
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the folder that holds the pycolorize these tests imported (a pip-installed copy, or a source tree built in
+# place): the child scripts put it first, ahead of the current folder that `python -c` puts there
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(pycolorize.__file__)))
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes are forked on Linux only")
 
 
@@ -173,7 +176,7 @@ print(" ".join(str(p.pid) for p in loader._exe.procs), flush=True)
 
 
 def start(photos, script=SCRIPT):
-    proc = subprocess.Popen([sys.executable, "-c", script.format(root=ROOT, photos=str(photos))], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", script.format(root=PACKAGE_PARENT, photos=str(photos))], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     line = proc.stdout.readline()
     assert line.strip(), proc.stderr.read()
