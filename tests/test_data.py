@@ -82,6 +82,43 @@ def test_example_sampling_and_targets():
         data.make_example(np.zeros((50, 60, 3)), np.random.default_rng(0), crop=64)
 
 
+def test_every_crop_position_is_drawn_and_each_sample_reads_its_own_pixel():
+    # an image 2 rows and 3 columns larger than the crop, not resized: the crop's corner takes each of
+    # the 3 x 4 positions (the last row and column too), flipped or not, and the targets are those of
+    # the source pixels under the samples (found here by search, not by the loader's arithmetic)
+    rng = np.random.default_rng(1)
+    rgb = rng.random((10, 11, 3))
+    gray = rgb.mean(axis=2)
+    crop, seen = 8, set()
+    for _ in range(300):
+        ex = data.make_example(rgb, rng, crop=crop, short_side=64, samples=6, margin=1, variant="lab_l2")
+        got = ex["data"][0]
+        found = [(y, x, f) for y in range(3) for x in range(4) for f in (False, True)
+                 if np.allclose(got, gray[y:y + crop, x:x + crop][:, ::-1] if f else gray[y:y + crop, x:x + crop],
+                                atol=1e-6)]
+        assert len(found) == 1, found
+        y0, x0, flip = found[0]
+        seen.add(found[0])
+        window = rgb[y0:y0 + crop, x0:x0 + crop][:, ::-1] if flip else rgb[y0:y0 + crop, x0:x0 + crop]
+        py, px = ex["centroids"].astype(int).T
+        assert py.min() >= 1 and px.min() >= 1 and py.max() <= crop - 2 and px.max() <= crop - 2
+        np.testing.assert_allclose(ex["ab"], data.targets(window[py, px], "lab_l2")["ab"], atol=1e-6)
+    assert seen == {(y, x, f) for y in range(3) for x in range(4) for f in (False, True)}
+
+
+def test_sample_positions_reach_both_margins():
+    rng = np.random.default_rng(2)
+    pts = np.concatenate([data.make_example(np.random.default_rng(i).random((20, 20, 3)), rng, crop=16, short_side=20,
+                                            samples=64, margin=3)["centroids"] for i in range(20)])
+    assert pts.min() == 3 and pts.max() == 16 - 3 - 1  # margin .. crop - margin - 1, both ends drawn
+
+
+def test_lightness_weight_by_hand():
+    g = np.array([0.0, 0.1, 1 / 3, 0.5, 2 / 3, 0.9, 1.0])
+    np.testing.assert_allclose(data.lightness_weight(g), [0.0, 0.3, 1.0, 1.0, 1.0, 0.3, 0.0], atol=1e-6)
+    assert data.lightness_weight(g).dtype == np.float32
+
+
 def batches(loader, n):
     out = [next(loader) for _ in range(n)]
     return out

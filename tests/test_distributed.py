@@ -333,6 +333,55 @@ def test_environment_reads_each_launchers_variables():
         distributed.environment({"RANK": "4", "WORLD_SIZE": "4"})
 
 
+def test_environment_takes_the_rank_for_a_missing_local_rank_and_rejects_bad_values():
+    # no local-rank variable: the global rank stands in (one machine's ranks)
+    for rank_var, size_var in (("RANK", "WORLD_SIZE"), ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+                               ("PMI_RANK", "PMI_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS")):
+        e = distributed.environment({rank_var: "2", size_var: "3"})
+        assert (e.rank, e.world, e.local_rank) == (2, 3, 2), rank_var
+    e = distributed.environment({"PMI_RANK": "1", "PMI_SIZE": "2", "MPI_LOCALRANKID": "0"})
+    assert (e.rank, e.world, e.local_rank, e.mpi) == (1, 2, 0, True) and "MPICH" in e.launcher
+    e = distributed.environment({"RANK": "0", "WORLD_SIZE": "2"})
+    assert (e.rank, e.world, e.local_rank, e.mpi) == (0, 2, 0, False) and "torchrun" in e.launcher
+    assert distributed.environment({"RANK": "1"}) is None  # a rank without a size is no launcher
+    with pytest.raises(pycolorize.Error, match=r"RANK='a', WORLD_SIZE='2' are not integers"):
+        distributed.environment({"RANK": "a", "WORLD_SIZE": "2"})
+    with pytest.raises(pycolorize.Error, match=r"not integers"):
+        distributed.environment({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "x"})
+    with pytest.raises(pycolorize.Error, match="RANK=-1 is not a rank of WORLD_SIZE=2"):
+        distributed.environment({"RANK": "-1", "WORLD_SIZE": "2"})
+    with pytest.raises(pycolorize.Error, match="RANK=0 is not a rank of WORLD_SIZE=0"):
+        distributed.environment({"RANK": "0", "WORLD_SIZE": "0"})
+
+
+def test_each_rank_takes_the_gpu_of_its_local_rank():
+    env = distributed.Environment
+    assert distributed.device_for(None, None) is None
+    assert distributed.device_for(None, [3]) == 3  # one ID: this process's own, with or without ranks
+    assert distributed.device_for(env(5, 8, 1, "x", True), [6]) == 6
+    # several IDs: the local rank indexes them; without a local-rank variable, the global rank does
+    ids = [4, 5, 6, 7]
+    for rank in range(4):
+        assert distributed.device_for(distributed.environment({"RANK": str(rank), "WORLD_SIZE": "4"}), ids) == 4 + rank
+    assert distributed.device_for(env(6, 8, 2, "x", False), ids) == 6  # the second machine's third rank
+    with pytest.raises(pycolorize.Error, match=r"--gpu 4,5,6,7: no GPU for local rank 4"):
+        distributed.device_for(distributed.environment({"RANK": "4", "WORLD_SIZE": "8"}), ids)
+    with pytest.raises(pycolorize.Error, match=r"--gpu 0,1: several GPUs take several ranks \(--nproc 2\)"):
+        distributed.device_for(None, [0, 1])
+
+
+def test_the_timeout_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("PYCOLORIZE_DIST_TIMEOUT", raising=False)
+    assert distributed.timeout_from_env() == distributed.DEFAULT_TIMEOUT == 300.0
+    monkeypatch.setenv("PYCOLORIZE_DIST_TIMEOUT", "")
+    assert distributed.timeout_from_env() == 300.0
+    monkeypatch.setenv("PYCOLORIZE_DIST_TIMEOUT", "12.5")
+    assert distributed.timeout_from_env() == 12.5
+    monkeypatch.setenv("PYCOLORIZE_DIST_TIMEOUT", "soon")
+    with pytest.raises(pycolorize.Error, match="PYCOLORIZE_DIST_TIMEOUT='soon': not a number of seconds"):
+        distributed.timeout_from_env()
+
+
 def test_dropout_mask_is_keyed_by_the_global_sample():
     """Rank r of N on its n rows draws the mask one process draws on rows r*n .. (r+1)*n - 1 of the
     whole batch (the same seed on every rank), for any n (not only multiples of 4)."""

@@ -177,6 +177,49 @@ def test_bad_uploads_get_a_clear_4xx_and_the_server_stays_up(client):
     assert upload(client, buf.getvalue())
 
 
+def asgi_post(app, path, chunks, headers=()):
+    """POST `chunks` to the ASGI app straight (no test client that reads the body first): (status,
+    JSON answer, how many chunks the app read)."""
+    import asyncio
+
+    it, read, sent = iter(chunks), [0], []
+
+    async def receive():
+        for chunk in it:
+            read[0] += 1
+            return {"type": "http.request", "body": chunk, "more_body": True}
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+             "headers": [(b"host", b"127.0.0.1")] + [(k.encode(), v.encode()) for k, v in headers],
+             "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+    asyncio.run(app(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body), read[0]
+
+
+def test_the_upload_limit_holds_while_the_body_streams_in(colorizer):
+    app = create_app(colorizer, max_upload_bytes=200_000, max_pixels=100_000)
+    chunk = b"x" * 50_000
+    # no Content-Length: refused at the chunk that crosses the limit, the rest never read
+    status, answer, read = asgi_post(app, "/api/upload", [chunk] * 100)
+    assert (status, read) == (413, 5) and "limit of 0 MB" in answer["error"]
+    # a Content-Length over the limit: refused before any of the body is read
+    status, answer, read = asgi_post(app, "/api/upload", [chunk] * 100, [("content-length", "5000000")])
+    assert (status, read) == (413, 0) and "4.8 MB" in answer["error"]
+    # exactly the limit is allowed (and then found not to be an image); one byte more is not
+    assert asgi_post(app, "/api/upload", [chunk] * 4)[0] == 415
+    assert asgi_post(app, "/api/upload", [chunk] * 4, [("content-length", "200000")])[0] == 415
+    assert asgi_post(app, "/api/upload", [chunk] * 4 + [b"x"])[0] == 413
+    assert asgi_post(app, "/api/upload", [chunk] * 4 + [b"x"], [("content-length", "200001")])[:2] == (
+        413, {"error": "the upload is 0.2 MB, more than this server's limit of 0 MB"})
+    # a Content-Length that is no number is left to the streaming count
+    assert asgi_post(app, "/api/upload", [chunk] * 100, [("content-length", "lots")])[0::2] == (413, 5)
+
+
 def test_bad_edit_states_get_a_400_naming_the_field(client):
     sid = upload(client, png(photo(6)))
     for body, words in [("not json", "not valid JSON"), ("[1, 2]", "JSON object"), ('{"hue": "red"}', "'hue' must be a number"),
@@ -252,6 +295,65 @@ def test_parse_state_defaults_and_colours():
                  "param": "median:expectation-cf", "strokes": []}
     h, c = sess.parse_color("#0000ff")
     assert h == pytest.approx(2 / 3) and c == pytest.approx(1)
+
+
+def test_parse_state_clamps_each_field_to_its_range():
+    s = sess.parse_state({"hue": 1.5, "hue_strength": -3, "chroma": -1e9, "sample": 2.7, "reference": 1,
+                          "param": "mode:expectation"})
+    assert s == {"hue": 1.0, "hue_strength": 0.0, "chroma": -sess.CHROMA_MAX, "sample": 2, "reference": True,
+                 "param": "mode:expectation", "strokes": []}
+    s = sess.parse_state({"hue": -0.5, "hue_strength": 1e9, "chroma": 1e9, "sample": 1e9})
+    assert (s["hue"], s["hue_strength"], s["chroma"], s["sample"]) == (0.0, sess.HUE_STRENGTH_MAX, sess.CHROMA_MAX,
+                                                                       1_000_000)
+    s = sess.parse_state({"hue": 0.25, "hue_strength": 3, "chroma": -2.5})
+    assert (s["hue"], s["hue_strength"], s["chroma"]) == (0.25, 3.0, -2.5) and type(s["hue_strength"]) is float
+    stroke = sess.parse_state({"strokes": [{"points": [[0.123456789, -2], [9, 0.5]]}]})["strokes"][0]
+    assert stroke == {"points": [[0.12346, -0.5], [1.5, 0.5]], "radius": 0.03, "color": "#ff0000", "strength": 8.0}
+    stroke = sess.parse_state({"strokes": [{"points": [[0.5, 0.5]], "radius": 9, "strength": 99,
+                                            "color": "#00ff00"}]})["strokes"][0]
+    assert (stroke["radius"], stroke["strength"], stroke["color"]) == (0.5, sess.STROKE_STRENGTH_MAX, "#00ff00")
+    assert sess.parse_state({"strokes": [{"points": [[0.5, 0.5]], "radius": 0}]})["strokes"][0]["radius"] == 0.001
+    # the limits: at most MAX_STROKES strokes of 1 to MAX_POINTS points
+    one = {"points": [[0.5, 0.5]]}
+    assert len(sess.parse_state({"strokes": [one] * sess.MAX_STROKES})["strokes"]) == sess.MAX_STROKES
+    with pytest.raises(sess.BadRequest, match="at most 200 strokes"):
+        sess.parse_state({"strokes": [one] * (sess.MAX_STROKES + 1)})
+    assert len(sess.parse_state({"strokes": [{"points": [[0.1, 0.2]] * sess.MAX_POINTS}]})["strokes"][0]["points"]) == 5000
+    for bad in ([[0.1, 0.2]] * (sess.MAX_POINTS + 1), [], [[0.1, float("nan")]], [[0.1, 0.2, 0.3]], [0.1, 0.2]):
+        with pytest.raises(sess.BadRequest, match="1 to 5000 pairs"):
+            sess.parse_state({"strokes": [{"points": bad}]})
+    for v in (True, "1", None, float("inf"), [1]):
+        with pytest.raises(sess.BadRequest, match="'hue' must be a number") as e:
+            sess.parse_state({"hue": v})
+        assert e.value.status == 400
+
+
+def test_parse_color_by_hand():
+    assert sess.parse_color("#ff0000") == (0.0, 1.0)
+    h, c = sess.parse_color("#80ff80")  # light green: hue 1/3, chroma (255 - 128) / 255
+    assert h == pytest.approx(1 / 3) and c == pytest.approx(127 / 255)
+    h, c = sess.parse_color("#FF00ff")  # magenta, upper or lower case
+    assert h == pytest.approx(5 / 6) and c == 1.0
+    assert sess.parse_color("#777777") == (0.0, 0.0)
+    for bad in ("ff0000", "#ff000", "#ff00000", "#gg0000", 0xff0000, "red0000"):
+        with pytest.raises(sess.BadRequest, match="'#rrggbb'"):
+            sess.parse_color(bad)
+
+
+def test_decode_upload_limits_by_hand():
+    img = png(photo(9, h=20, w=30))
+    assert sess.decode_upload(img, 600).shape == (20, 30, 3)  # exactly the limit
+    with pytest.raises(sess.BadRequest, match="30 x 20 pixels, more than this server's limit of 0 megapixels") as e:
+        sess.decode_upload(img, 599)
+    assert e.value.status == 413
+    assert sess.decode_upload(png(np.zeros((2, 2, 3), np.uint8)), 600).shape == (2, 2, 3)
+    for shape in ((1, 9, 3), (9, 1, 3)):
+        with pytest.raises(sess.BadRequest, match="needs at least 2 x 2") as e:
+            sess.decode_upload(png(np.zeros(shape, np.uint8)), 600)
+        assert e.value.status == 415
+    with pytest.raises(sess.BadRequest, match="not an image") as e:
+        sess.decode_upload(b"plain text", 600)
+    assert e.value.status == 415
 
 
 def test_serve_cli_needs_a_model(tmp_path, capsys, monkeypatch, model):

@@ -284,3 +284,141 @@ def test_tool_set_up_errors_are_one_line(setup, capsys):
     if not (pycolorize.cuda_compiled() and pycolorize.gpu_count() > 0):
         one_line_error(capsys, main, run + ["--gpu", "0"], "--gpu")
     one_line_error(capsys, main, run + ["--gpu", "99"], "--gpu")
+
+
+# ---- the resume steps one by one, against hand-made answers ------------------------------------
+
+class FakeLoader:
+    def __init__(self, state=None):
+        self.restored, self._state = [], state
+
+    def restore(self, state):
+        self.restored.append(state)
+
+    def state(self):
+        return self._state
+
+
+def test_a_resumed_log_loses_exactly_the_rows_past_the_snapshot(tmp_path):
+    from pycolorize.training import loop
+
+    log = tmp_path / "log.csv"
+    log.write_text("iter,loss\n1,0.5\n2,0.4\n3,0.3\n\n10,0.2\nnote,x\n4,0.1\n")
+    loop._truncate_log(str(log), 3)
+    assert log.read_text().splitlines() == ["iter,loss", "1,0.5", "2,0.4", "3,0.3"]
+    inode = os.stat(log).st_ino
+    loop._truncate_log(str(log), 3)  # nothing past it: the file is left as it is, not rewritten
+    assert os.stat(log).st_ino == inode and log.read_text().splitlines()[-1] == "3,0.3"
+    loop._truncate_log(str(log), 0)  # the header stays
+    assert log.read_text().splitlines() == ["iter,loss"]
+
+
+def test_each_rank_resumes_its_own_data_position_or_else_the_furthest(tmp_path):
+    import json
+    import warnings
+
+    from pycolorize.training import loop
+
+    ranks = [{"epoch": 2, "index": 5, "seed": 1}, {"epoch": 2, "index": 9, "seed": 1}, {"epoch": 1, "index": 30, "seed": 1}]
+    extra = json.dumps({"data": ranks[0], "ranks": ranks, "world_size": 3})
+    for rank in range(3):  # as many ranks as wrote it: each its own
+        loader = FakeLoader()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loop._restore_data(loader, extra, rank, 3, "snap.solverstate.h5")
+        assert loader.restored == [ranks[rank]]
+    for world in (1, 2, 4):  # another number of ranks: every rank from the furthest (epoch, then index)
+        for rank in range(world):
+            loader = FakeLoader()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                loop._restore_data(loader, extra, rank, world, "snap.solverstate.h5")
+            assert loader.restored == [ranks[1]]
+            messages = [str(w.message) for w in caught]
+            if rank == 0:
+                assert len(messages) == 1 and messages[0].startswith(
+                    f"snap.solverstate.h5: written by 3 ranks, resumed on {world}:")
+                assert "(epoch 2, position 9)" in messages[0]
+            else:
+                assert messages == []
+    # a one-process snapshot ({"data": ...} only) on one process, and on two
+    single = json.dumps({"data": {"epoch": 0, "index": 7, "seed": 3}})
+    loader = FakeLoader()
+    loop._restore_data(loader, single, 0, 1, "s")
+    assert loader.restored == [{"epoch": 0, "index": 7, "seed": 3}]
+    with pytest.warns(UserWarning, match="written by 1 rank, resumed on 2"):
+        loop._restore_data(FakeLoader(), single, 0, 2, "s")
+
+
+def test_the_data_positions_of_all_ranks_are_gathered(tmp_path):
+    from pycolorize.training import loop
+
+    class Ctx:  # an allreduce that adds the other ranks' rows, as MPI would
+        rank, world = 1, 3
+
+        def allreduce(self, table):
+            assert table.dtype == np.float64 and table.shape == (3, 3) and not table[[0, 2]].any()
+            table[0], table[2] = (4, 10, 7), (4, 12, 7)
+
+    out = loop._positions(Ctx(), FakeLoader({"epoch": 4, "index": 11, "seed": 7}))
+    assert out == [{"epoch": 4, "index": 10, "seed": 7}, {"epoch": 4, "index": 11, "seed": 7},
+                   {"epoch": 4, "index": 12, "seed": 7}]
+    assert all(type(v) is int for row in out for v in row.values())
+
+
+def bare_run(tmp_path, lead=True, iteration=3, extra=None):
+    """A training run's steps without a net: a solver that only knows its iteration and what its
+    state file holds."""
+    from pycolorize.training import loop
+
+    class Solver:
+        iter = iteration
+        restored = []
+
+        def restore(self, path):
+            self.restored.append(path)
+            return extra
+
+    run = object.__new__(loop._Run)
+    run.solver, run.ctx, run.prefix, run.rank, run.world, run.lead = Solver(), None, str(tmp_path / "out" / "m"), 0, 1, lead
+    run.loader = FakeLoader()
+    return run
+
+
+def test_the_log_is_new_unless_resumed_and_then_cut_at_the_snapshot(tmp_path):
+    run = bare_run(tmp_path)
+    f, new = run.open_log(None, resumed=False)  # the default name beside the snapshots, its folder made
+    with f:
+        assert new and f.name == str(tmp_path / "out" / "m_log.csv")
+        f.write("iter,loss\n1,0.5\n2,0.4\n3,0.3\n4,0.2\n")
+    f, new = run.open_log(None, resumed=True)  # resumed at 3: row 4 goes, the rest is appended to
+    with f:
+        assert not new
+        f.write("4,0.25\n")
+    assert (tmp_path / "out" / "m_log.csv").read_text() == "iter,loss\n1,0.5\n2,0.4\n3,0.3\n4,0.25\n"
+    f, new = run.open_log(None, resumed=False)  # a fresh start replaces it
+    with f:
+        assert new
+    assert (tmp_path / "out" / "m_log.csv").read_text() == ""
+    f, new = run.open_log(str(tmp_path / "elsewhere" / "log.csv"), resumed=True)  # resumed, but no log yet
+    with f:
+        assert new and os.path.dirname(f.name) == str(tmp_path / "elsewhere")
+    f, new = bare_run(tmp_path, lead=False).open_log(str(tmp_path / "rank1.csv"), resumed=False)
+    with f:  # the other ranks write nowhere
+        assert f.name == os.devnull and not new
+    assert not (tmp_path / "rank1.csv").exists()
+
+
+def test_a_resume_restores_the_solver_then_the_data_position(tmp_path):
+    import json
+
+    position = {"epoch": 1, "index": 4, "seed": 0}
+    run = bare_run(tmp_path, extra=json.dumps({"data": position}))
+    run.resume("s.solverstate.h5")
+    assert run.solver.restored == ["s.solverstate.h5"] and run.loader.restored == [position]
+    run = bare_run(tmp_path, extra=json.dumps({"data": position}))
+    run.resume(None)  # a fresh start: nothing restored
+    assert run.solver.restored == [] and run.loader.restored == []
+    run = bare_run(tmp_path, extra=None)  # a state file without a data position (Caffe's own)
+    run.resume("caffe.solverstate.h5")
+    assert run.solver.restored == ["caffe.solverstate.h5"] and run.loader.restored == []

@@ -64,3 +64,105 @@ def test_reference_histograms_ignore_gray_pixels():
     hue, chroma = transfer.reference_histograms(ref, 24, 10)
     assert hue.shape == (24,) and hue.argmax() == 16 and chroma.shape == (10,)
     assert chroma[0] == pytest.approx(0.5) and chroma[9] == pytest.approx(0.5)
+
+
+def naive_softmax(z):
+    z = np.asarray(z, np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_softmax_biased_against_the_naive_softmax():
+    rng = np.random.RandomState(6)
+    log_y = np.log(predictions(n=12, k=10, seed=6))
+    b = rng.randn(10) * 3
+    before = log_y.copy()
+    out = transfer.softmax_biased(log_y, b)
+    assert out.dtype == np.float64 and out.shape == (12, 10)
+    np.testing.assert_allclose(out, naive_softmax(log_y + b), rtol=1e-12)
+    np.testing.assert_array_equal(log_y, before)  # the input is not changed
+    # float32 stays float32 (a float64 bias included), any leading shape
+    log32 = log_y.reshape(3, 4, 10).astype(np.float32)
+    out32 = transfer.softmax_biased(log32, list(b))
+    assert out32.dtype == np.float32 and out32.shape == (3, 4, 10)
+    np.testing.assert_allclose(out32, naive_softmax(log32.astype(np.float64) + b), rtol=2e-5, atol=1e-7)
+    # one bias per row (the same shape as log y)
+    b2 = rng.randn(12, 10)
+    np.testing.assert_allclose(transfer.softmax_biased(log_y, b2), naive_softmax(log_y + b2), rtol=1e-12)
+
+
+def test_softmax_biased_rows_that_underflow_are_redone():
+    # rows whose every bin is 80 below the bias's maximum: exp() of the shared shift underflows to
+    # almost nothing, and the row is redone with its own maximum
+    for dtype in (np.float32, np.float64):
+        log_y = np.array([[-80.0, -81.0, -90.0], [0.0, -1.0, -2.0], [-200.0, -199.0, -200.0]], dtype)
+        for b in (np.zeros(3), np.array([0.5, -0.5, 0.0]), np.array([[0, 0, 0], [1, 0, 0], [0, 0, 3.0]])):
+            out = transfer.softmax_biased(log_y, b)
+            assert out.dtype == dtype
+            np.testing.assert_allclose(out, naive_softmax(log_y.astype(np.float64) + b), rtol=1e-5 if dtype == np.float32
+                                       else 1e-12)
+        out = transfer.softmax_biased(log_y.reshape(1, 3, 3), np.zeros(3))  # any leading shape
+        np.testing.assert_allclose(out[0], naive_softmax(log_y.astype(np.float64)), rtol=1e-5)
+
+
+def test_energy_against_its_definition():
+    y, t = predictions(n=30, k=8, seed=7), np.random.RandomState(8).dirichlet(np.ones(8))
+    b = np.random.RandomState(9).randn(8)
+    ys = naive_softmax(np.log(y) + b)
+    kl = np.mean(np.sum(ys * (np.log(ys) - np.log(y)), axis=1))
+    p = ys.mean(axis=0)
+    chi2 = np.sum((p - t) ** 2 / (p + t))
+    for lam in (0.0, 2.5):
+        e, grad = transfer.energy(b, y, t, lam)
+        assert e == pytest.approx(kl + lam * chi2, rel=1e-10)
+        assert transfer.energy(b, y, t, lam, log_y=np.log(y))[0] == pytest.approx(e, rel=1e-12)
+        assert grad.shape == (8,)
+    assert transfer.energy(np.zeros(8), y, t, 0.0)[0] == pytest.approx(0.0, abs=1e-12)  # b = 0: y* = y
+
+
+def test_solve_bias_reaches_the_minimum():
+    # the bias found is a stationary point of E, lower than any small step away from it
+    y, t = predictions(n=80, k=12, seed=10), np.random.RandomState(11).dirichlet(np.ones(12) * 2)
+    b = transfer.solve_bias(y, t * 7.0, lam=5.0, iters=2000)  # the target is normalised
+    e, grad = transfer.energy(b, y, t, 5.0)
+    assert np.abs(grad).max() < 2e-4
+    rng = np.random.RandomState(12)
+    for _ in range(20):
+        assert transfer.energy(b + 1e-2 * rng.randn(12), y, t, 5.0)[0] > e
+    assert e < transfer.energy(np.zeros(12), y, t, 5.0)[0] - 1e-3
+    # a budget of one step moves b, and only by one step
+    one = transfer.solve_bias(y, t, lam=5.0, iters=1)
+    assert 0 < np.abs(one).max() and not np.allclose(one, b, atol=1e-3)
+
+
+def test_apply_bias_any_shape():
+    y = predictions(n=6, k=5, seed=13)
+    b = np.array([0.3, -0.2, 0.0, 1.0, -1.0])
+    want = naive_softmax(np.log(y) + b)
+    np.testing.assert_allclose(transfer.apply_bias(y, b), want, rtol=1e-12)
+    np.testing.assert_allclose(transfer.apply_bias(y.reshape(2, 3, 5), b), want.reshape(2, 3, 5), rtol=1e-12)
+    np.testing.assert_allclose(transfer.apply_bias(y.astype(np.float32), b), want, rtol=1e-6)  # decoded in float64
+    assert transfer.apply_bias(y.astype(np.float32), b).dtype == np.float64
+
+
+def test_reference_histograms_by_hand():
+    # 4 pixels: red (hue 0, chroma 1), half-saturated green (hue 1/3, chroma 0.5), two grays
+    ref = np.array([[[1.0, 0, 0], [0.25, 0.75, 0.25]], [[0.5, 0.5, 0.5], [0.2, 0.2, 0.2]]])
+    hue, chroma = transfer.reference_histograms(ref, 6, 4)
+    np.testing.assert_allclose(hue, [1 / 1.5, 0, 0.5 / 1.5, 0, 0, 0])  # weighted by chroma
+    np.testing.assert_allclose(chroma, [0.5, 0, 0.25, 0.25])  # chroma 0, 0, 0.5, 1 in 4 bins
+    assert hue.dtype == chroma.dtype == np.float64
+    hue, chroma = transfer.reference_histograms(np.full((3, 3, 3), 0.4), 5)  # all gray: a flat hue histogram
+    np.testing.assert_allclose(hue, np.full(5, 0.2))
+    np.testing.assert_allclose(chroma, [1, 0, 0, 0, 0])
+
+
+def test_quantile_transfer_by_hand():
+    # one channel pattern: the source's ranks pick the reference's quantiles, and the lightness stays
+    src = np.array([[[0.2, 0.2, 0.2], [0.4, 0.4, 0.4]]])  # two grays (normalised RGB all ~1)
+    ref = np.array([[[0.3, 0.6, 0.9], [0.3, 0.6, 0.9]]])  # one colour
+    out = transfer.quantile_transfer(src, ref, eps=0.0)
+    np.testing.assert_allclose(out, [[[0.1, 0.2, 0.3], [0.2, 0.4, 0.6]]], atol=1e-12)  # the reference's ratios
+    np.testing.assert_allclose(color.gray(out), color.gray(src), atol=1e-12)
+    bright = transfer.quantile_transfer(np.full((1, 1, 3), 0.9), np.array([[[0.1, 0.1, 1.0]]]), eps=0.0)
+    assert bright.max() == 1.0 and bright.min() >= 0  # clipped to [0, 1]

@@ -152,14 +152,8 @@ def run(args):
                 raise CommandError(f"--nproc with ranks already launched ({env.launcher}): give one or the other")
             if args.nproc > 1:
                 return _spawn(args, gpus)
-        if gpus is not None and len(gpus) > 1:  # one ID: this rank's device (--nproc passes each its own)
-            if env is None:
-                raise CommandError(f"--gpu {args.gpu}: several GPUs take several ranks (--nproc {len(gpus)})")
-            if env.local_rank >= len(gpus):
-                raise CommandError(f"--gpu {args.gpu}: no GPU for local rank {env.local_rank}")
-            args.gpu = gpus[env.local_rank]
-        elif gpus is not None:
-            args.gpu = gpus[0]
+        if gpus is not None:
+            args.gpu = distributed.device_for(env, gpus)
         select_gpu(args)
         solver = train(args.solver, args.data, weights=args.weights, resume=args.resume, log=args.log,
                        max_iter=args.max_iter, progress=not args.quiet)

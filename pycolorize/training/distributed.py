@@ -80,6 +80,23 @@ def environment(env=None):
     return None
 
 
+def device_for(env, gpus, flag="--gpu"):
+    """This process's GPU from the IDs given (`flag` names them in errors): one ID is this
+    process's own (--nproc hands each rank its own); several are the machine's, one per local
+    rank: the local rank's variable, or, where the launcher sets none, the global rank (so one
+    machine's ranks). None where no GPU was asked for."""
+    if not gpus:
+        return None
+    if len(gpus) == 1:
+        return gpus[0]
+    ids = ",".join(map(str, gpus))
+    if env is None:
+        raise Error(f"{flag} {ids}: several GPUs take several ranks (--nproc {len(gpus)})")
+    if env.local_rank >= len(gpus):
+        raise Error(f"{flag} {ids}: no GPU for local rank {env.local_rank} ({env.launcher})")
+    return gpus[env.local_rank]
+
+
 def timeout_from_env():
     value = os.environ.get("PYCOLORIZE_DIST_TIMEOUT")
     try:
