@@ -62,6 +62,26 @@ def test_fit_recovers_the_temperature_and_calibrates():
     assert cal.fit_temperature(both, idx, w) == pytest.approx(t, rel=1e-3)
 
 
+def test_reliability_diagram_by_hand():
+    # four pixels, weights 1, 1, 2, 4 (total 8), ten confidence bins; a confidence of exactly 1.0
+    # belongs to the last bin
+    p = np.array([[1.0, 0.0, 0.0],     # conf 1.0 -> bin 9, right
+                  [0.9, 0.1, 0.0],     # conf 0.9 -> bin 9, wrong
+                  [0.5, 0.3, 0.2],     # conf 0.5 -> bin 5, right
+                  [0.4, 0.35, 0.25]])  # conf 0.4 -> bin 4, wrong
+    truth = np.array([0, 1, 0, 2])
+    r = cal.reliability(p, truth, weight=[1, 1, 2, 4])
+    expect = [(0.4, 0.0, 0.5), (0.5, 1.0, 0.25), (0.95, 0.5, 0.25)]
+    np.testing.assert_allclose([(b["confidence"], b["accuracy"], b["share"]) for b in r["bins"]], expect, rtol=1e-12)
+    assert r["ece"] == pytest.approx(0.5 * 0.4 + 0.25 * 0.5 + 0.25 * 0.45)
+    r = cal.reliability(p, truth)  # unweighted: each pixel a quarter
+    np.testing.assert_allclose([(b["confidence"], b["accuracy"], b["share"]) for b in r["bins"]],
+                               [(0.4, 0.0, 0.25), (0.5, 1.0, 0.25), (0.95, 0.5, 0.5)], rtol=1e-12)
+    assert r["ece"] == pytest.approx(0.25 * 0.4 + 0.25 * 0.5 + 0.5 * 0.45)
+    r = cal.reliability(p[:1], truth[:1], bins=4)  # the one pixel at 1.0, in the last of four bins
+    assert r == {"ece": 0.0, "bins": [{"confidence": 1.0, "accuracy": 1.0, "share": 1.0}]}
+
+
 def test_fit_on_pixels_weights_hue_by_chroma():
     rng = np.random.default_rng(2)
     rgb = rng.random((3000, 3))
@@ -200,3 +220,211 @@ def test_the_canvas_around_the_photo_is_black_or_the_photo_mirrored(model):
     with pytest.raises(ValueError, match="model.calibration.json: not a calibration file .*canvas must be"):
         Colorizer(deploy, weights, size=64)
     os.remove(cal.path_for(weights))
+
+
+# ---- mutation-testing follow-ups: hand-computed temperatures, closed forms, file checks -----------
+
+import math  # noqa: E402
+
+
+def _tempered(row, t, prior=None):
+    """p^(1/t) prior^(1 - 1/t) renormalised, p floored at 1e-12, in scalars."""
+    w = [max(x, 1e-12) ** (1 / t) * (1.0 if prior is None else prior[k] ** (1 - 1 / t)) for k, x in enumerate(row)]
+    return [x / sum(w) for x in w]
+
+
+def test_apply_and_tempered_log_by_hand():
+    p = np.array([[0.5, 0.25, 0.25, 0.0], [0.1, 0.2, 0.3, 0.4]])
+    prior = [0.4, 0.3, 0.2, 0.1]
+    for t in (0.5, 2.0, 3.0):
+        np.testing.assert_allclose(cal.apply(p, t), [_tempered(r, t) for r in p], rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(cal.apply(p, t, prior), [_tempered(r, t, prior) for r in p], rtol=1e-12, atol=1e-300)
+        logs = [[math.log(max(x, 1e-12)) / t + (1 - 1 / t) * math.log(prior[k]) for k, x in enumerate(r)] for r in p]
+        np.testing.assert_allclose(cal._tempered_log(p, t, prior), logs, rtol=1e-13)
+        np.testing.assert_allclose(cal._tempered_log(p, t), [[math.log(max(x, 1e-12)) / t for x in r] for r in p], rtol=1e-13)
+    # a float32 prior is taken in float64
+    pr32 = np.array(prior, np.float32)
+    np.testing.assert_allclose(cal._tempered_log(p, 2.0, pr32), cal._tempered_log(p, 2.0, pr32.astype(np.float64)),
+                               rtol=1e-15)
+    # any leading shape: (2, 3, 4), each histogram on its own
+    p3 = np.random.default_rng(0).dirichlet(np.ones(4), size=(2, 3))
+    out = cal.apply(p3, 2.5, prior)
+    assert out.shape == (2, 3, 4)
+    np.testing.assert_allclose(out, [[_tempered(r, 2.5, prior) for r in rows] for rows in p3], rtol=1e-12)
+    # cold: T -> 0 tends to the most likely bin; rows far apart in scale do not underflow to NaN
+    cold = cal.apply(np.array([[1.0, 0, 0, 0], [0.25] * 4, [0.6, 0.4, 0, 0]]), 0.001)
+    np.testing.assert_allclose(cold, [[1, 0, 0, 0], [0.25] * 4, [1, 0, 0, 0]], atol=1e-12)
+
+
+def test_nll_by_hand():
+    # -sum_i w_i log p_T(index_i) / sum_i w_i, with p_T written out as above
+    p = np.array([[0.5, 0.25, 0.25], [0.1, 0.2, 0.7], [0.6, 0.4, 0.0]])
+    idx = np.array([0, 2, 1])
+    w = np.array([3.0, 1.0, 0.5])
+    prior = [0.5, 0.3, 0.2]
+    assert cal.nll(p, idx) == pytest.approx(-(math.log(0.5) + math.log(0.7) + math.log(0.4)) / 3, rel=1e-12)
+    assert cal.nll(p, idx, w) == pytest.approx(-(3 * math.log(0.5) + math.log(0.7) + 0.5 * math.log(0.4)) / 4.5, rel=1e-12)
+    for t in (0.5, 2.5):
+        for pr in (None, prior):
+            q = [_tempered(r, t, pr) for r in p]
+            assert cal.nll(p, idx, t=t, prior=pr) == pytest.approx(-sum(math.log(q[i][k]) for i, k in enumerate(idx)) / 3, rel=1e-12)
+            assert cal.nll(p, idx, w, t, pr) == pytest.approx(-sum(wi * math.log(q[i][k]) for i, (k, wi) in enumerate(zip(idx, w))) / 4.5, rel=1e-12)
+    assert cal.nll(p, idx, np.zeros(3)) == 0.0  # no weight at all: 0, not 0 / 0
+
+
+def _two_bins(q, n0, n1):
+    """n0 + n1 rows (q, 1 - q), the first n0 true in bin 0."""
+    return np.tile([q, 1 - q], (n0 + n1, 1)), np.array([0] * n0 + [1] * n1)
+
+
+def test_fit_temperature_matches_the_closed_form():
+    # two bins, every row (q, 1 - q), a (weighted) share f of the truths in bin 0: the nll is least
+    # where p_T(0) = f, at T = log(q / (1 - q)) / log(f / (1 - f)); towards a prior (pi, 1 - pi) at
+    # T = (log Q - log P) / (log F - log P) with Q, P, F those odds; outside [0.25, 16]: the end
+    p, idx = _two_bins(0.9, 3, 1)
+    assert cal.fit_temperature(p, idx) == pytest.approx(math.log(9) / math.log(3), rel=1e-7)  # 2
+    p, idx = _two_bins(0.9, 1, 1)
+    assert cal.fit_temperature(p, idx, np.array([3.0, 1.0])) == pytest.approx(2.0, rel=1e-7)
+    assert cal.fit_temperature(p, idx, None, np.array([0.25, 0.75])) == pytest.approx(3.0, rel=1e-7)
+    p, idx = _two_bins(0.8, 7, 3)
+    assert cal.fit_temperature(p, idx) == pytest.approx(math.log(4) / math.log(7 / 3), rel=1e-7)
+    p, idx = _two_bins(0.6, 9, 1)
+    assert math.log(1.5) / math.log(9) < 0.25  # the optimum lies below the search's range: its end
+    assert cal.fit_temperature(p, idx) == pytest.approx(0.25, rel=1e-7)
+    assert cal.fit_temperature(*_two_bins(0.9, 4, 0)) == pytest.approx(0.25, rel=1e-7)
+    p, idx = _two_bins(0.9, 1, 1)
+    assert cal.fit_temperature(p, idx) == pytest.approx(16.0, rel=1e-7)  # f = 1/2: T -> infinity
+
+
+def _pixels():
+    """8 pixels: red (hue bin 0, chroma 1), cyan (0, .5, .5) (hue bin 1, chroma .5), 6 grays (hue bin
+    0, chroma 0); hue and chroma histograms (0.9, 0.1) on 2 bins."""
+    rgb = np.array([[1.0, 0, 0], [0, 0.5, 0.5]] + [[0.5, 0.5, 0.5]] * 6)
+    h = np.tile([0.9, 0.1], (8, 1))
+    return {"hue": h, "chroma": h.copy()}, rgb
+
+
+def test_fit_by_hand_on_eight_pixels():
+    # hue weighted by chroma: f = 1 / 1.5 in bin 0, T = log 9 / log 2; chroma unweighted: f = 6/8,
+    # T = log 9 / log 3 = 2, towards the prior (1/4, 3/4): T = 3 log 3 / (2 log 3) = 1.5; both reach
+    # p_T(0) = f exactly, so the calibrated reliability has no error
+    hist, rgb = _pixels()
+    out = cal.fit(hist, rgb)
+    assert out["pixels"] == 8 and out["chroma_prior"] is None
+    assert out["temperature"]["hue"] == pytest.approx(math.log(9) / math.log(2), rel=1e-7)
+    assert out["temperature"]["chroma"] == pytest.approx(2.0, rel=1e-7)
+    l9, l1 = math.log(0.9), math.log(0.1)
+    assert out["hue"]["nll_before"] == pytest.approx(-(l9 + 0.5 * l1) / 1.5, rel=1e-12)
+    assert out["hue"]["nll_after"] == pytest.approx(-(math.log(2 / 3) + 0.5 * math.log(1 / 3)) / 1.5, rel=1e-9)
+    assert out["chroma"]["nll_before"] == pytest.approx(-(6 * l9 + 2 * l1) / 8, rel=1e-12)
+    assert out["chroma"]["nll_after"] == pytest.approx(-(6 * math.log(0.75) + 2 * math.log(0.25)) / 8, rel=1e-9)
+    rb = out["hue"]["reliability_before"]
+    assert rb["ece"] == pytest.approx(0.9 - 2 / 3, rel=1e-12) and len(rb["bins"]) == 1
+    assert rb["bins"][0] == pytest.approx({"confidence": 0.9, "accuracy": 2 / 3, "share": 1.0}, rel=1e-12)
+    ra = out["hue"]["reliability_after"]
+    assert ra["ece"] == pytest.approx(0, abs=1e-7)
+    assert ra["bins"][0] == pytest.approx({"confidence": 2 / 3, "accuracy": 2 / 3, "share": 1.0}, rel=1e-7)
+    assert out["chroma"]["reliability_before"]["ece"] == pytest.approx(0.15, rel=1e-12)
+    assert out["chroma"]["reliability_after"]["bins"][0] == pytest.approx({"confidence": 0.75, "accuracy": 0.75, "share": 1.0}, rel=1e-7)
+    towards = cal.fit(hist, rgb, chroma_prior=np.array([0.25, 0.75]))
+    assert towards["chroma_prior"] == [0.25, 0.75]
+    assert towards["temperature"]["chroma"] == pytest.approx(1.5, rel=1e-7)
+    assert towards["temperature"]["hue"] == out["temperature"]["hue"]
+    assert towards["chroma"]["nll_after"] == pytest.approx(out["chroma"]["nll_after"], rel=1e-9)  # p_T = (3/4, 1/4) again
+    assert towards["chroma"]["reliability_after"]["bins"][0]["confidence"] == pytest.approx(0.75, rel=1e-7)
+    # maps (H, W, K) and (H, W, 3) are flattened; float32 histograms are taken in float64: the
+    # closed form on the float32 values' odds
+    maps = cal.fit({k: v.reshape(2, 4, 2) for k, v in hist.items()}, rgb.reshape(2, 4, 3))
+    assert maps["temperature"] == out["temperature"]
+    h32 = hist["hue"].astype(np.float32)
+    q = float(h32[0, 0]) / float(h32[0, 1])
+    out32 = cal.fit({"hue": h32, "chroma": h32}, rgb)
+    assert out32["temperature"]["hue"] == pytest.approx(math.log(q) / math.log(2), rel=1e-7)
+    assert out32["temperature"]["chroma"] == pytest.approx(math.log(q) / math.log(3), rel=1e-7)
+    q0, q1 = (float(x) / (float(h32[0, 0]) + float(h32[0, 1])) for x in h32[0])  # renormalised, logs in float64
+    assert out32["hue"]["nll_before"] == pytest.approx(-(math.log(q0) + 0.5 * math.log(q1)) / 1.5, rel=1e-13)
+    assert out32["chroma"]["nll_before"] == pytest.approx(-(6 * math.log(q0) + 2 * math.log(q1)) / 8, rel=1e-13)
+    # one pixel is enough; none is an error
+    assert cal.fit({"hue": hist["hue"][:1], "chroma": hist["chroma"][:1]}, rgb[:1])["pixels"] == 1
+    with pytest.raises(ValueError, match="as many hue and chroma histograms as pixels, got 0, 0, 0"):
+        cal.fit({"hue": np.zeros((0, 2)), "chroma": np.zeros((0, 2))}, np.zeros((0, 3)))
+
+
+def test_fit_subsamples_distinct_pixels_reproducibly(monkeypatch):
+    # ten gray pixels whose chroma histograms' confidences fall in ten different reliability bins:
+    # nine kept are nine distinct pixels (shares 1/9 in nine bins); the default seed is 0; at most
+    # max_pixels pixels means all of them, untouched, when there are exactly that many
+    conf = 0.055 + 0.1 * np.arange(10)
+    chroma = np.array([[c] + [(1 - c) / 19] * 19 for c in conf])
+    hue = np.tile([0.5, 0.5], (10, 1))
+    rgb = np.full((10, 3), 0.5)
+    hist = {"hue": hue, "chroma": chroma}
+    sub = cal.fit(hist, rgb, max_pixels=9)
+    bins = sub["chroma"]["reliability_before"]["bins"]
+    assert sub["pixels"] == 9 and len(bins) == 9
+    assert all(b["share"] == pytest.approx(1 / 9) for b in bins)
+    assert cal.fit(hist, rgb, max_pixels=9, seed=0) == sub
+    other = [cal.fit(hist, rgb, max_pixels=9, seed=s)["chroma"]["reliability_before"] for s in (1, 2, 3)]
+    assert any(o != sub["chroma"]["reliability_before"] for o in other)
+    rng = np.random.default_rng(6)
+    h = rng.dirichlet(np.ones(8), 40)
+    c = rng.dirichlet(np.ones(8), 40)
+    px = rng.random((40, 3))
+    assert cal.fit({"hue": h, "chroma": c}, px, max_pixels=40) == cal.fit({"hue": h, "chroma": c}, px, max_pixels=41)
+    half = cal.fit({"hue": h, "chroma": c}, px, max_pixels=20)  # 20 of 40: reproducible, seed 0 by default
+    assert half == cal.fit({"hue": h, "chroma": c}, px, max_pixels=20, seed=0)
+    assert half["temperature"] != cal.fit({"hue": h, "chroma": c}, px, max_pixels=20, seed=1)["temperature"]
+    # the default cap is 200000 pixels (the search stubbed out: only the count matters here)
+    monkeypatch.setattr(cal, "fit_temperature", lambda p, index, weight=None, prior=None: 1.0)
+    many = np.tile([0.5, 0.5], (200001, 1))
+    assert cal.fit({"hue": many, "chroma": many}, np.full((200001, 3), 0.5))["pixels"] == 200000
+
+
+def test_reliability_bins_by_floor_of_confidence_and_float64_weights():
+    # confidences 0.45, 0.62, 0.68: bins 4, 6, 6 of ten; float32 weights are summed in float64
+    p = np.array([[0.45, 0.35, 0.2], [0.38, 0.62, 0.0], [0.68, 0.32, 0.0]])
+    truth = np.array([0, 0, 0])
+    r = cal.reliability(p, truth)
+    assert [(b["confidence"], b["accuracy"]) for b in r["bins"]] == [pytest.approx((0.45, 1.0)), pytest.approx((0.65, 0.5))]
+    assert [b["share"] for b in r["bins"]] == pytest.approx([1 / 3, 2 / 3])
+    assert r["ece"] == pytest.approx(0.55 / 3 + 2 / 3 * 0.15)
+    w = np.array([0.1, 0.2, 0.3], np.float32)
+    wd = [float(x) for x in w]
+    r = cal.reliability(p, truth, w)
+    assert r["bins"][0]["share"] == pytest.approx(wd[0] / (wd[0] + wd[1] + wd[2]), rel=1e-14)
+    assert r["bins"][1]["confidence"] == pytest.approx((0.62 * wd[1] + 0.68 * wd[2]) / (wd[1] + wd[2]), rel=1e-14)
+
+
+def test_chroma_prior_and_targets_by_hand():
+    # 3 grays (chroma 0: bin 0) and one pixel of chroma 0.3 (bin 1 of 4); empty bins get 1e-4, then
+    # renormalised
+    rgb = np.array([[0.5, 0.5, 0.5]] * 3 + [[0.5, 0.2, 0.2]])
+    np.testing.assert_allclose(cal.chroma_prior(rgb, 4), np.array([0.75, 0.25, 1e-4, 1e-4]) / 1.0002, rtol=1e-12)
+    assert cal.chroma_prior(rgb.reshape(2, 2, 3), 4).shape == (4,)
+    hb, cb, c = cal.targets(np.array([[1.0, 0, 0], [0, 0.5, 0.5], [0.2, 0.2, 0.9]]), 8, 4)
+    assert hb.tolist() == [0, 4, 5] and cb.tolist() == [3, 2, 2]  # hues 0, 1/2, 2/3; chromas 1, .5, .7
+    np.testing.assert_allclose(c, [1, 0.5, 0.7])
+
+
+def test_calibration_files_read_write_and_refuse(tmp_path):
+    # written as indented JSON; read back; errors name the file or "calibration" and the
+    # exception's type; temperatures must be > 0, the prior a flat list of positive finite numbers
+    c = {"temperature": {"hue": 2.0, "chroma": 3.0}, "chroma_prior": [0.5, 0.5]}
+    path = tmp_path / "m.calibration.json"
+    cal.save(c, str(path))
+    assert json.loads(path.read_text()) == c and path.read_text().count("\n") >= 4  # indented, for people
+    got = cal.load(str(path))
+    assert got["hue"] == 2.0 and got["chroma"] == 3.0 and got["chroma_prior"].tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match=r"missing\.json: not a calibration file \(FileNotFoundError: "):
+        cal.load(str(tmp_path / "missing.json"))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match=r"bad\.json: not a calibration file \(JSONDecodeError: "):
+        cal.load(str(tmp_path / "bad.json"))
+    with pytest.raises(ValueError, match=r"^calibration: not a calibration file \(KeyError: 'temperature'\)"):
+        cal.parse({})
+    assert cal.parse({"temperature": {"hue": 1, "chroma": 2}, "chroma_prior": [1, 2, 3]})["chroma_prior"].dtype == np.float64
+    with pytest.raises(ValueError, match="^calibration: temperatures must be positive numbers"):
+        cal.parse({"temperature": {"hue": 0.0, "chroma": 1.0}})
+    for prior in ([0.0, 1.0], [float("inf"), 1.0], [float("nan"), 1.0], [[1.0, 2.0], [3.0, 4.0]], [-1.0, 2.0]):
+        with pytest.raises(ValueError, match="^x: chroma_prior must be a list of positive numbers$"):
+            cal.parse({"temperature": {"hue": 1.0, "chroma": 1.0}, "chroma_prior": prior}, "x")

@@ -189,12 +189,16 @@ def run(group, log):
     names = pending(group)
     if names == []:
         print(f"{group}: every mutant is killed already", flush=True)
-        return 0.0
+        return
     r = subprocess.run([sys.executable, "-m", "mutmut", "run", *(names or mutant_patterns(files, functions))],
                        cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
     if r.returncode:
         sys.exit(f"{group}: mutmut exited with {r.returncode}; see {log.name}")
-    return (datetime.datetime.now() - started).total_seconds()
+    info = {"commit": commit(), "date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()} cores",
+            "minutes": round((datetime.datetime.now() - started).total_seconds() / 60, 1),
+            "tested": "all" if names is None else f"the {len(names)} not killed before"}
+    with open(os.path.join(work, "run.json"), "w") as f:
+        json.dump(info, f)
 
 
 def results_of(group):
@@ -310,8 +314,8 @@ def write_page(results):
                         f"{c['survived'] + c['no tests'] + c['not checked']} | {100 * rate(c):.1f} % |")
         for module, fn, change, reason in r["equivalent"]:
             equiv.append(f"- `{module}.{fn}`: `{' / '.join(change)}`: {reason}")
-    runs = "\n".join(f"- {g}: commit {results[g]['commit']}, {results[g]['date']}, {results[g]['minutes']:.0f} min "
-                     f"on {results[g]['machine']}" for g in GROUPS if g in results)
+    runs = "\n".join(f"- {g}: commit {results[g]['commit']}, {results[g]['date']}, {results[g]['machine']}; the last run "
+                     f"tested {results[g]['tested']} in {results[g]['minutes']:.0f} min" for g in GROUPS if g in results)
     text = HEAD.format(target=int(TARGET * 100)) + "\n".join(
         ["| group | module | mutants | killed | equivalent | not killed | kill rate |",
          "|---|---|---:|---:|---:|---:|---:|", *rows]) + "\n\nThe runs behind these figures:\n\n" + runs + \
@@ -361,7 +365,8 @@ def main(argv=None):
     p.add_argument("groups", nargs="*", help=f"groups to run (default: all): {', '.join(GROUPS)}")
     p.add_argument("--list", action="store_true", help="print the groups and exit")
     p.add_argument("--survivors", action="store_true", help="print the surviving mutants' diffs (no run)")
-    p.add_argument("--report", action="store_true", help="rewrite the page from the last runs (no run)")
+    p.add_argument("--report", action="store_true", help="count the last runs again (with the equivalent list as it "
+                                                          "is now) and rewrite the page (no run)")
     args = p.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
@@ -377,8 +382,9 @@ def main(argv=None):
         if not (args.survivors or args.report):
             os.makedirs(WORK, exist_ok=True)
             with open(os.path.join(WORK, f"{group}.log"), "w") as log:
-                seconds = run(group, log)
-        elif not os.path.isdir(os.path.join(WORK, group, "mutants")):
+                run(group, log)
+        ran = os.path.join(WORK, group, "run.json")
+        if not os.path.exists(ran):
             print(f"{group}: not run yet")
             continue
         counts, equiv, survivors = collect(group)
@@ -386,9 +392,8 @@ def main(argv=None):
             for key, status, change in survivors:
                 print(f"{key} ({status}):\n    " + "\n    ".join(change))
             continue
-        if not args.report:
-            results[group] = {"commit": commit(), "date": datetime.date.today().isoformat(), "minutes": seconds / 60,
-                              "machine": f"{os.cpu_count()} cores", "modules": counts,
+        with open(ran) as f:
+            results[group] = {**json.load(f), "modules": counts,
                               "equivalent": [list(e[:2]) + [list(e[2]), e[3]] for e in equiv]}
         for module, c in counts.items():
             ok = rate(c) >= TARGET

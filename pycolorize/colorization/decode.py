@@ -4,8 +4,8 @@ sheet 4.3). Histograms have their K bins on the last axis and sum to 1.
 The released defaults are chroma "median" and hue "expectation-cf" (complex expectation with
 chromatic fading).
 
-float32 histograms are decoded in float32 (the network-resolution decoding of the Colorizer), all
-others in float64.
+The hue/chroma decoders decode float32 histograms in float32 (the network-resolution decoding of
+the Colorizer) and all others in float64; the Lab decoders always decode in float64.
 """
 import numpy as np
 
@@ -58,12 +58,14 @@ def hue_expectation(p, fading=True, eta=FADING_ETA):
 
 
 def sample(p, rng=None):
-    """The centre of a bin drawn from each pixel's histogram."""
+    """The centre of a bin drawn from each pixel's histogram: for a uniform draw u in [0, 1), the
+    bin k with cdf_{k-1} <= u < cdf_k, so a bin without probability is never drawn (not even for
+    u = 0); a histogram whose mass falls short of u by rounding gives its last bin."""
     p = _float(p)
     rng = rng if rng is not None else np.random.default_rng()
     flat = p.reshape(-1, p.shape[-1])
     u = rng.random(len(flat))[:, None]
-    k = np.minimum((np.cumsum(flat, axis=1) < u).sum(axis=1), p.shape[-1] - 1)
+    k = np.minimum((np.cumsum(flat, axis=1) <= u).sum(axis=1), p.shape[-1] - 1)
     return uniform_centres(p.shape[-1])[k].reshape(p.shape[:-1])
 
 
