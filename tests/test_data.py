@@ -2,6 +2,7 @@
 any image format, the paper's sampling and targets, reproducibility whatever the worker count,
 exact resume, and bad images skipped once."""
 import io
+import re
 
 import h5py
 import numpy as np
@@ -238,3 +239,572 @@ def test_exposure_jitter_scales_lightness_and_chroma_keeps_hue():
     assert min(factors) < 0.9 and max(factors) > 1.1
     bright = data.make_example(np.full((40, 50, 3), 0.9), np.random.default_rng(0), exposure=2.0, **kw)
     assert bright["data"].max() <= 1.0  # clipped to [0, 1]
+
+
+# ---- pixels: the decoder's uint8 pixels, simplejpeg for clean JPEGs, Pillow for the rest --------
+
+from pycolorize.data import pixels as pixels_mod  # noqa: E402
+from pycolorize.data import sources as sources_mod  # noqa: E402
+from pycolorize.data import loader as loader_mod  # noqa: E402
+from pycolorize.data.shards import Item  # noqa: E402
+from pycolorize.engine.core import Error  # noqa: E402
+
+
+def encoded(array, fmt="JPEG", **kw):
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+class SimplejpegSpy:
+    """simplejpeg, recording what it decoded and what it gave back."""
+
+    def __init__(self, real):
+        self.real, self.decoded, self.returned = real, [], []
+
+    def decode_jpeg_header(self, data):
+        return self.real.decode_jpeg_header(data)
+
+    def decode_jpeg(self, data, **kw):
+        self.decoded.append(kw)
+        out = self.real.decode_jpeg(data, **kw)
+        self.returned.append(out)
+        return out
+
+
+@pytest.fixture
+def jpeg_spy(monkeypatch):
+    if pixels_mod.simplejpeg is None:
+        pytest.skip("simplejpeg is not installed")
+    spy = SimplejpegSpy(pixels_mod.simplejpeg)
+    monkeypatch.setattr(pixels_mod, "simplejpeg", spy)
+    return spy
+
+
+def test_clean_jpegs_are_decoded_by_simplejpeg_into_pillows_pixels(jpeg_spy):
+    # Pillow's decode of the same bytes is the answer; the array returned is simplejpeg's own
+    rng = np.random.RandomState(4)
+    colour = encoded((rng.rand(17, 23, 3) * 255).astype(np.uint8), quality=85)
+    gray = encoded((rng.rand(17, 23) * 255).astype(np.uint8), quality=85)
+    for data_, shape in ((colour, (17, 23, 3)), (gray, (17, 23))):
+        px = pixels_mod.decode_bytes(data_)
+        assert px.dtype == np.uint8 and px.shape == shape
+        np.testing.assert_array_equal(px, np.asarray(Image.open(io.BytesIO(data_))))
+        assert len(jpeg_spy.returned) == 1 and np.shares_memory(px, jpeg_spy.returned[0])
+        jpeg_spy.returned.clear()
+
+
+def test_other_formats_cmyk_and_damaged_jpegs_go_to_pillow(jpeg_spy):
+    # a PNG, a CMYK JPEG and a truncated JPEG: Pillow's pixels (or Pillow's error), not simplejpeg's
+    rng = np.random.RandomState(5)
+    png = encoded((rng.rand(9, 11, 3) * 255).astype(np.uint8), "PNG")
+    np.testing.assert_array_equal(pixels_mod.decode_bytes(png), np.asarray(Image.open(io.BytesIO(png))))
+    buf = io.BytesIO()
+    Image.fromarray((rng.rand(9, 11, 3) * 255).astype(np.uint8)).convert("CMYK").save(buf, "JPEG")
+    cmyk = buf.getvalue()
+    np.testing.assert_array_equal(pixels_mod.decode_bytes(cmyk), np.asarray(Image.open(io.BytesIO(cmyk)).convert("RGB")))
+    assert jpeg_spy.returned == []
+    whole = encoded((rng.rand(40, 40, 3) * 255).astype(np.uint8))
+    cut = whole[:len(whole) // 2]
+    try:
+        expected = np.asarray(Image.open(io.BytesIO(cut)).convert("RGB"))
+    except OSError:
+        expected = None
+    if expected is None:
+        with pytest.raises(Error, match="^image: not a readable image"):
+            pixels_mod.decode_bytes(cut)
+    else:
+        np.testing.assert_array_equal(pixels_mod.decode_bytes(cut), expected)
+    assert jpeg_spy.returned == []  # strict: libjpeg's warning sends it to Pillow
+
+
+def test_without_simplejpeg_pillow_decodes_jpegs(monkeypatch):
+    # Pillow's own decode of the bytes is the answer
+    monkeypatch.setattr(pixels_mod, "simplejpeg", None)
+    data_ = encoded((np.random.RandomState(6).rand(8, 12, 3) * 255).astype(np.uint8))
+    np.testing.assert_array_equal(pixels_mod.decode_bytes(data_), np.asarray(Image.open(io.BytesIO(data_))))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_decode_bytes_pixel_limit_exactly_met_and_exceeded_by_one(fmt):
+    data_ = encoded(np.full((5, 7, 3), 120, np.uint8), fmt)  # 35 pixels, 7 wide and 5 high
+    assert pixels_mod.decode_bytes(data_, "x", max_pixels=35).shape == (5, 7, 3)
+    with pytest.raises(Error, match=r"^shard\.tar:a\.jpg: 7 x 5 pixels, more than PIL.Image.MAX_IMAGE_PIXELS \(34\)$"):
+        pixels_mod.decode_bytes(data_, "shard.tar:a.jpg", max_pixels=34)
+
+
+@pytest.mark.parametrize("fmt, limit", [("JPEG", 10), ("PNG", 20)])
+def test_decode_bytes_default_limit_is_pillows(monkeypatch, fmt, limit):
+    # a JPEG over twice Pillow's limit, which Pillow would call a decompression bomb, is refused by
+    # the size check first; a PNG between the limit and twice it passes Pillow's check and fails ours
+    import warnings
+    data_ = encoded(np.full((5, 7, 3), 120, np.uint8), fmt)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with pytest.raises(Error, match=rf"^image: 7 x 5 pixels, more than PIL.Image.MAX_IMAGE_PIXELS \({limit}\)$"):
+            pixels_mod.decode_bytes(data_)
+
+
+def test_decode_bytes_and_load_pixels_name_what_is_unreadable(tmp_path):
+    with pytest.raises(Error, match=r"^image: not a readable image \(UnidentifiedImageError"):
+        pixels_mod.decode_bytes(b"junk")
+    p = tmp_path / "x.png"
+    p.write_bytes(b"junk")
+    with pytest.raises(Error, match=rf"^{p}: not a readable image"):
+        pixels_mod.load_pixels(str(p))
+    a = (np.random.RandomState(0).rand(4, 5, 4) * 255).astype(np.uint8)
+    p.write_bytes(encoded(a, "PNG"))
+    np.testing.assert_array_equal(pixels_mod.load_pixels(str(p)), a)  # RGBA as written
+
+
+# ---- samples ------------------------------------------------------------------------------------
+
+def test_sample_photos_are_the_packages_own_rgb_photos():
+    # the answers: matplotlib's and scikit-image's own arrays
+    skdata = pytest.importorskip("skimage.data")
+    cbook = pytest.importorskip("matplotlib.cbook")
+    from pycolorize.data.samples import sample_photo
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        np.testing.assert_array_equal(sample_photo("grace_hopper"), np.asarray(Image.open(f)))
+    np.testing.assert_array_equal(sample_photo("coffee"), skdata.coffee())
+    logo = sample_photo("logo")  # RGBA in scikit-image: its alpha is dropped
+    assert logo.shape == skdata.logo().shape[:2] + (3,)
+    np.testing.assert_array_equal(logo, skdata.logo()[..., :3])
+    left, right, _ = skdata.stereo_motorcycle()
+    np.testing.assert_array_equal(sample_photo("motorcycle_left"), left)
+    np.testing.assert_array_equal(sample_photo("motorcycle_right"), right)
+    assert not np.array_equal(left, right)
+
+
+# ---- sources ------------------------------------------------------------------------------------
+
+def test_source_defaults_and_its_kind(tmp_path):
+    calls = []
+    src = data.Source(iter(["a", "b"]), lambda i: calls.append(i) or f"read {i}")
+    assert src.names == ["a", "b"] and len(src) == 2 and src.name(1) == "b"
+    assert src.kind == "image" and src.held_out == [] and src.file is None
+    assert src.pixels(1) == "read 1" and calls == [1]  # no pixels(): read()
+    assert src.reopen() is src
+    other = data.Source(["x"], lambda i: None, kind="image+label", held_out=("h",), file="F",
+                        pixels=lambda i: ("px", i), reopen=lambda: "again")
+    assert other.kind == "image+label" and other.held_out == ["h"] and other.file == "F"
+    assert other.pixels(0) == ("px", 0) and other.reopen() == "again"
+    with pytest.raises(ValueError, match=r"^a source's kind is 'image' or 'image\+label', not 'video'$"):
+        data.Source([], lambda i: None, kind="video")
+
+
+def test_folder_and_list_sources_read_float_rgb_and_uint8_pixels(tmp_path):
+    # the pixels written to PNG, and those / 255 as RGB
+    a = (np.random.RandomState(2).rand(6, 8, 3) * 255).astype(np.uint8)
+    d = tmp_path / "f"
+    d.mkdir()
+    save(d / "a.png", a)
+    save(d / "b.bmp", a[::-1])
+    src = data.folder_source(str(d))
+    assert src.names == [str(d / "a.png"), str(d / "b.bmp")]
+    np.testing.assert_array_equal(src.read(0), a / 255.0)
+    px = src.pixels(1)
+    assert px.dtype == np.uint8
+    np.testing.assert_array_equal(px, a[::-1])
+    assert data.folder_source(str(d), extensions=(".bmp",)).names == [str(d / "b.bmp")]
+    lst = tmp_path / "l.txt"
+    lst.write_text("f/a.png 0\n\nf/gone.png\n")
+    src = data.list_source(str(lst))
+    np.testing.assert_array_equal(src.pixels(0), a)
+    np.testing.assert_array_equal(src.read(0), a / 255.0)
+    with pytest.raises(FileNotFoundError, match=rf"^{lst}:3: no such file: {tmp_path / 'f' / 'gone.png'}$"):
+        src.pixels(1)
+
+
+def test_hdf5_source_one_dataset(tmp_path):
+    # N images in one dataset: uint8 pixels as stored, RGB / 255 from read(); gray (N, H, W) too
+    rgb = (np.random.RandomState(1).rand(3, 5, 6, 3) * 255).astype(np.uint8)
+    gray16 = (np.random.RandomState(2).rand(2, 5, 6) * 65535).astype(np.uint16)
+    h5 = tmp_path / "a.h5"
+    with h5py.File(h5, "w") as f:
+        f["images"] = rgb
+        f["gray"] = gray16
+        f["floats"] = rgb[:, :, :, 0] / 255.0
+        f["flat"] = np.zeros((4, 5))
+        f["five"] = np.zeros((1, 2, 3, 4, 5))
+    s = sources_mod.hdf5_source(str(h5))
+    assert s.names == [f"{h5}:/images[{i}]" for i in range(3)]
+    assert isinstance(s.file, h5py.File) and s.file.filename == str(h5)
+    np.testing.assert_array_equal(s.read(2), rgb[2] / 255.0)
+    assert s.pixels(1).dtype == np.uint8
+    np.testing.assert_array_equal(s.pixels(1), rgb[1])
+    g = sources_mod.hdf5_source(str(h5), "gray")
+    np.testing.assert_array_equal(g.pixels(0), gray16[0])  # integers as stored
+    np.testing.assert_allclose(g.read(1), np.repeat(gray16[1][..., None] / 65535.0, 3, axis=-1))
+    fl = sources_mod.hdf5_source(str(h5), "floats")
+    np.testing.assert_array_equal(fl.pixels(0), np.repeat(rgb[0, :, :, :1] / 255.0, 3, axis=-1))  # floats as read()
+    again = s.reopen()
+    assert again is not s and again.file is not s.file and again.names == s.names
+    np.testing.assert_array_equal(again.pixels(0), rgb[0])
+    assert sources_mod.hdf5_source(str(h5), "gray").reopen().names == g.names
+    for name, shape in (("flat", (4, 5)), ("five", (1, 2, 3, 4, 5))):
+        with pytest.raises(ValueError, match=rf"^{h5}:/{name}: expected \(N, H, W\[, C\]\) images, got shape {re.escape(str(shape))}$"):
+            sources_mod.hdf5_source(str(h5), name)
+
+
+def test_hdf5_source_group_of_images_and_missing_dataset(tmp_path):
+    # a group: one image each, sorted by name; a missing dataset lists the first ten names there
+    h5 = tmp_path / "g.h5"
+    imgs = {k: (np.random.RandomState(i).rand(4 + i, 3, 3) * 255).astype(np.uint8) for i, k in enumerate("cab")}
+    with h5py.File(h5, "w") as f:
+        for k, v in imgs.items():
+            f[f"photos/{k}"] = v
+        for i in range(11):
+            f[f"k{i:02d}"] = np.zeros(1)
+    s = sources_mod.hdf5_source(str(h5), "photos")
+    assert s.names == [f"{h5}:/photos/{k}" for k in "abc"]
+    for i, k in enumerate("abc"):
+        np.testing.assert_array_equal(s.pixels(i), imgs[k])
+        np.testing.assert_array_equal(s.read(i), imgs[k] / 255.0)
+    listed = ", ".join(["k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09"])
+    with pytest.raises(ValueError, match=rf"^{h5}: no 'images' in the file \(has: {listed}\)$"):
+        sources_mod.hdf5_source(str(h5))
+
+
+def test_open_source_checks_each_key_and_defaults_to_a_folder(tmp_path):
+    d = tmp_path / "f"
+    d.mkdir()
+    save(d / "a.png", np.zeros((4, 4, 3), np.uint8))
+    assert data.open_source({"path": str(d)}).names == [str(d / "a.png")]  # the folder type by default
+    for key in ("holdout", "holdout_seed", "shuffle"):
+        assert len(data.open_source({"type": "folder", "path": str(d), key: 0})) == 1  # 0 is a whole number >= 0
+        for bad in (-1, True, "3", 1.5):
+            with pytest.raises(ValueError, match=rf"^data config: source '{key}' must be a whole number >= 0, got "):
+                data.open_source({"type": "folder", "path": str(d), key: bad})
+    for key in ("type", "path", "root", "dataset", "list"):
+        with pytest.raises(ValueError, match=rf"^data config: source '{key}' must be a string, got 7$"):
+            data.open_source({"type": "folder", "path": str(d), key: 7})
+    with pytest.raises(ValueError, match=r"^data config: 'source' must be a mapping such as \{type: folder, path: \.\.\.\}, got \['x'\]$"):
+        data.open_source(["x"])
+    with pytest.raises(ValueError, match=r"^unknown source type 'lmdb'; use folder, list, hdf5, tar"):
+        data.open_source({"type": "lmdb", "path": "x"})
+    with pytest.raises(ValueError, match=r"^data config: the hdf5 source needs a 'path'$"):
+        data.open_source({"type": "hdf5"})
+
+
+def test_tar_source_keeps_the_shuffle_block(tmp_path):
+    import tarfile
+    shard = tmp_path / "s-0.tar"
+    with tarfile.open(shard, "w") as t:
+        body = encoded(np.zeros((4, 4, 3), np.uint8), "PNG")
+        info = tarfile.TarInfo("k.png")
+        info.size = len(body)
+        t.addfile(info, io.BytesIO(body))
+    assert sources_mod.tar_source(str(shard)).shuffle == 256  # the documented default
+    assert sources_mod.tar_source(str(shard), shuffle=5).shuffle == 5
+    assert data.open_source({"type": "tar", "path": str(shard), "shuffle": 7}).shuffle == 7
+
+
+# ---- the loader's state, order and shards (a source of numbered images, an example that says which) ----
+
+def numbered_source(n):
+    # image i is a 1x1 picture whose value is i: the example below reads back which image it got
+    return data.Source([f"img{i}" for i in range(n)], lambda i: np.full((1, 1, 3), float(i)))
+
+
+def which(image, rng, **kw):
+    return {"data": np.array([[image[0, 0, 0]]], np.float32), "draw": np.array([rng.random()])}
+
+
+def served(loader, n):
+    return [next(loader) for _ in range(n)]
+
+
+def test_loader_state_and_restore_round_trip():
+    with data.Loader(numbered_source(5), batch=2, seed=4, example=which, log=io.StringIO()) as ld:
+        assert ld.state() == {"epoch": 0, "index": 0, "seed": 4}
+        ld.restore({"epoch": "3", "index": 2, "seed": "9"})
+        assert ld.state() == {"epoch": 3, "index": 2, "seed": 9}
+        ld.restore({"epoch": 1, "index": 0})  # no seed: kept
+        assert ld.state() == {"epoch": 1, "index": 0, "seed": 9}
+        ld.restore({"epoch": 2, "index": 4, "seed": 1, "shard": "3", "member": 5})  # a tar source's position
+        assert ld.state() == {"epoch": 2, "index": 4, "seed": 1, "shard": 3, "member": 5}
+        for half in ({"shard": 3}, {"member": 5}):  # both or neither
+            ld.restore(dict({"epoch": 0, "index": 1}, **half))
+            assert ld.state() == {"epoch": 0, "index": 1, "seed": 1}
+        next(ld)
+        with pytest.raises(RuntimeError, match=r"^restore\(\) before iterating$"):
+            ld.restore({"epoch": 0, "index": 0})
+
+
+def test_each_epoch_is_a_permutation_and_the_state_counts_positions():
+    # 5 images, batch 1: every epoch serves each once, in an order of its own; the state after k
+    # batches of an epoch is (epoch, k)
+    with data.Loader(numbered_source(5), batch=1, seed=3, example=which, log=io.StringIO()) as ld:
+        epochs = []
+        for e in range(3):
+            got = []
+            for k in range(5):
+                got.append(int(next(ld)["data"][0, 0, 0]))
+                assert ld.state() == {"epoch": e, "index": k + 1, "seed": 3}
+            assert sorted(got) == [0, 1, 2, 3, 4]
+            epochs.append(got)
+        next(ld)
+        assert ld.state() == {"epoch": 3, "index": 1, "seed": 3}
+    assert len({tuple(e) for e in epochs}) == 3
+
+
+def test_each_example_draws_from_a_generator_seeded_by_seed_epoch_and_position():
+    # the module doc: every random choice comes from default_rng((seed, epoch, position))
+    with data.Loader(numbered_source(3), batch=1, seed=6, example=which, log=io.StringIO()) as ld:
+        for e in range(2):
+            for pos in range(3):
+                assert next(ld)["draw"][0] == np.random.default_rng((6, e, pos)).random()
+
+
+def test_restore_into_another_position_and_seed_serves_what_a_fresh_loader_serves_there():
+    src = numbered_source(7)
+    with data.Loader(src, batch=3, seed=11, example=which, log=io.StringIO()) as fresh:
+        stream = served(fresh, 6)  # more than two epochs
+        states = []
+    with data.Loader(src, batch=3, seed=11, example=which, log=io.StringIO()) as ld:
+        for _ in range(4):
+            next(ld)
+            states.append(ld.state())
+    for k in (1, 2, 3):  # resume after batch k (one crosses into the next epoch)
+        with data.Loader(src, batch=3, seed=0, example=which, log=io.StringIO()) as ld:
+            ld.restore(states[k - 1])
+            assert ld.state()["seed"] == 11
+            for want, got in zip(stream[k:], served(ld, 6 - k)):
+                np.testing.assert_array_equal(want["data"], got["data"])
+                np.testing.assert_array_equal(want["draw"], got["draw"])
+
+
+def test_ranks_serve_their_slices_of_the_global_batch():
+    # the module doc: rank r's batch k is one process's global batch k, rows r * batch .. (r + 1) * batch - 1
+    src = numbered_source(5)  # not a multiple of the batch: blocks run across epochs
+    with data.Loader(src, batch=6, seed=2, example=which, log=io.StringIO()) as one:
+        whole = [b["data"][:, 0, 0] for b in served(one, 5)]
+    for ranks, batch in ((2, 3), (3, 2)):
+        for r in range(ranks):
+            with data.Loader(src, batch=batch, seed=2, example=which, log=io.StringIO(), shard=(r, ranks)) as ld:
+                for k, b in enumerate(served(ld, 5)):
+                    np.testing.assert_array_equal(b["data"][:, 0, 0], whole[k][r * batch:(r + 1) * batch])
+
+
+class FakeStream:
+    """A stream source: records how the loader asks for each epoch, gives 2 numbered items each."""
+    kind = "image"
+
+    def __init__(self):
+        self.asked = []
+
+    def epoch_items(self, epoch, seed, rank, ranks, batch, start):
+        self.asked.append((epoch, seed, rank, ranks, batch, start))
+        for j in range(2):
+            yield Item((99, epoch, j), f"item{epoch}.{j}", 10 * epoch + j, {"epoch": epoch, "index": j + 1})
+
+    def read(self, i):
+        return np.full((1, 1, 3), float(i))
+
+
+def test_a_stream_source_is_asked_for_this_ranks_items_of_each_epoch():
+    src = FakeStream()
+    with data.Loader(src, batch=1, seed=8, example=which, log=io.StringIO(), shard=(1, 3)) as ld:
+        ld.restore({"epoch": 2, "index": 1, "seed": 5, "shard": 0, "member": 1})
+        got = [int(b["data"][0, 0, 0]) for b in served(ld, 4)]
+    assert got == [20, 21, 30, 31]
+    assert src.asked[:2] == [(2, 5, 1, 3, 1, {"epoch": 2, "index": 1, "shard": 0, "member": 1}),
+                             (3, 5, 1, 3, 1, None)]
+
+
+def test_an_unreadable_image_is_named_in_the_log():
+    def reader(i):
+        if i == 1:
+            raise OSError("broken")
+        return np.full((1, 1, 3), float(i))
+    log = io.StringIO()
+    src = data.Source(["a.png", "b.png", "c.png"], reader)
+    with data.Loader(src, batch=2, seed=0, example=which, log=log) as ld:
+        assert sorted(next(ld)["data"][:, 0, 0].tolist()) == [0.0, 2.0]
+    assert log.getvalue() == "pycolorize.data: skipping b.png: broken\n"
+
+
+# ---- make_example and targets against answers computed here ---------------------------------------
+
+from pycolorize.colorization import resample  # noqa: E402
+
+
+def test_targets_of_known_colours_by_hand():
+    # red: hue 0, chroma 1; green: hue 1/3 -> bin 10; (0, .25, .5): hue 3.5/6 -> bin 18, chroma .5 -> bin 16; gray: 0, 0
+    rgb = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0.25, 0.5], [0.5, 0.5, 0.5]])
+    t = data.targets(rgb, "hue_chroma")
+    assert sorted(t) == ["chroma", "hist_c", "hist_h"]
+    assert t["hist_h"].dtype == np.float32 and t["hist_h"].shape == (4, 32) and t["hist_c"].shape == (4, 32)
+    assert t["hist_h"].argmax(1).tolist() == [0, 10, 18, 0] and t["hist_c"].argmax(1).tolist() == [31, 31, 16, 0]
+    assert t["hist_h"].sum(1).tolist() == [1.0] * 4 and t["hist_c"].sum(1).tolist() == [1.0] * 4
+    assert t["chroma"].dtype == np.float32 and t["chroma"].tolist() == [1.0, 1.0, 0.5, 0.0]
+
+
+def test_lab_targets_are_the_bins_of_a_and_b():
+    # blue, green and a muted brown have different a and b bins; bins from color's Lab and binning
+    rgb = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.5, 0.4, 0.3]])
+    lab = color.rgb_to_lab(rgb)
+    a32, b32 = color.lab_bin(lab[:, 1], 32), color.lab_bin(lab[:, 2], 32)
+    assert np.all(a32 != b32)
+    t = data.targets(rgb, "lab_k32")
+    assert sorted(t) == ["hist_a", "hist_b"] and t["hist_a"].shape == (3, 32) and t["hist_a"].dtype == np.float32
+    assert t["hist_a"].argmax(1).tolist() == a32.tolist() and t["hist_b"].argmax(1).tolist() == b32.tolist()
+    j = data.targets(rgb, "lab_16x16")["hist_ab"]
+    assert j.shape == (3, 256) and j.sum(1).tolist() == [1.0] * 3
+    assert j.argmax(1).tolist() == (color.lab_bin(lab[:, 1], 16) * 16 + color.lab_bin(lab[:, 2], 16)).tolist()
+    ab = data.targets(rgb, "lab_l2")["ab"]
+    assert ab.dtype == np.float32 and ab.shape == (3, 2)
+    np.testing.assert_allclose(ab, lab[:, 1:] / 100.0, rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown variant"):
+        data.targets(rgb, "rgb")
+
+
+def test_make_example_defaults():
+    # 300 x 300 -> 256 x 256 (short side 256): the 256 crop is the whole resize, mirrored half the time;
+    # 128 samples in 16 .. 239; the hue/chroma targets; no weight, no shift, no exposure
+    rgb = np.random.default_rng(0).random((300, 300, 3))
+    whole = resample.resize_for_network(rgb, 256, 256).mean(axis=2)
+    flips, pts = set(), []
+    for seed in range(12):
+        ex = data.make_example(rgb, np.random.default_rng(seed))
+        assert sorted(ex) == ["centroids", "chroma", "data", "hist_c", "hist_h"]
+        assert ex["data"].shape == (1, 256, 256) and ex["data"].dtype == np.float32
+        assert ex["centroids"].shape == (128, 2) and ex["centroids"].dtype == np.float32
+        assert ex["hist_h"].shape == (128, 32) and ex["chroma"].shape == (128,)
+        flip = bool(np.allclose(ex["data"][0], whole[:, ::-1], atol=1e-6))
+        assert flip or np.allclose(ex["data"][0], whole, atol=1e-6)
+        flips.add(flip)
+        pts.append(ex["centroids"])
+    assert flips == {False, True}
+    pts = np.concatenate(pts)
+    assert pts.min() == 16 and pts.max() == 239
+
+
+def _ab_at(rgb, ys, xs):
+    return color.rgb_to_lab(rgb[ys, xs])[:, 1:] / 100.0
+
+
+@pytest.mark.parametrize("kind", ["uint8 rgb", "uint8 rgba", "uint8 gray", "uint8 gray+alpha", "uint16 gray",
+                                  "uint16 rgb", "float rgb"])
+def test_make_example_reads_any_image_array_as_to_rgb_does(kind):
+    # not resized (8 x 11, crop 8): the input is mean(R, G, B) of the window, the targets those of the
+    # pixels under the samples, each computed naively from to_rgb's float64 RGB
+    rng = np.random.RandomState(7)
+    a = {"uint8 rgb": lambda: (rng.rand(8, 11, 3) * 255).astype(np.uint8),
+         "uint8 rgba": lambda: (rng.rand(8, 11, 4) * 255).astype(np.uint8),
+         "uint8 gray": lambda: (rng.rand(8, 11) * 255).astype(np.uint8),
+         "uint8 gray+alpha": lambda: (rng.rand(8, 11, 2) * 255).astype(np.uint8),
+         "uint16 gray": lambda: (rng.rand(8, 11) * 65535).astype(np.uint16),
+         "uint16 rgb": lambda: (rng.rand(8, 11, 3) * 65535).astype(np.uint16),
+         "float rgb": lambda: rng.rand(8, 11, 3)}[kind]()
+    before = a.copy()
+    rgb = color.to_rgb(a)
+    seen = set()
+    for seed in range(16):
+        ex = data.make_example(a, np.random.default_rng(seed), crop=8, short_side=64, samples=20, margin=1,
+                               variant="lab_l2", chroma_weight=True)
+        assert ex["data"].shape == (1, 8, 8) and ex["data"].dtype == np.float32
+        found = [(x0, f) for x0 in range(4) for f in (False, True)
+                 if np.allclose(ex["data"][0], (lambda w: w[:, ::-1] if f else w)(rgb[:, x0:x0 + 8].mean(axis=2)),
+                                atol=1e-6)]
+        assert len(found) == 1, found
+        (x0, flip), = found
+        seen.add(found[0])
+        py, px = ex["centroids"].astype(int).T
+        xs = x0 + (7 - px if flip else px)
+        np.testing.assert_allclose(ex["ab"], _ab_at(rgb, py, xs), atol=1e-6)
+        g = rgb[py, xs].mean(axis=1)
+        np.testing.assert_allclose(ex["chroma_weight"], np.minimum(np.minimum(3 * g, 1), 3 * (1 - g)), atol=1e-6)
+    assert len(seen) >= 5
+    np.testing.assert_array_equal(a, before)  # the input is not modified
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float64])
+def test_make_example_shrinks_with_the_colorizers_resize(dtype):
+    # 20 x 30 -> short side 10: 10 x 15, from resample.resize_for_network of the float RGB
+    rng = np.random.RandomState(8)
+    a = (rng.rand(20, 30, 3) * 255).astype(np.uint8)
+    img = a if dtype == np.uint8 else a / 255.0
+    small = resample.resize_for_network(a / 255.0, 10, 15)
+    gray = small.mean(axis=2)
+    for seed in range(8):
+        ex = data.make_example(img, np.random.default_rng(seed), crop=10, short_side=10, samples=12, margin=1,
+                               variant="lab_l2", mirror=False)
+        found = [x0 for x0 in range(6) if np.allclose(ex["data"][0], gray[:, x0:x0 + 10], atol=1e-6)]
+        assert len(found) == 1
+        py, px = ex["centroids"].astype(int).T
+        np.testing.assert_allclose(ex["ab"], _ab_at(small, py, px + found[0]), atol=1e-6)
+
+
+def test_short_side_range_of_one_value_resizes_to_it():
+    # short_side .. short_side_max = 50 .. 50: always 60 x 90 -> 50 x 75
+    rgb = np.random.default_rng(4).random((60, 90, 3))
+    gray = resample.resize_for_network(rgb, 50, 75).mean(axis=2)
+    for seed in range(10):
+        ex = data.make_example(rgb, np.random.default_rng(seed), crop=50, short_side=50, short_side_max=50,
+                               samples=4, margin=2, mirror=False)
+        assert any(np.allclose(ex["data"][0], gray[:, x:x + 50], atol=1e-6) for x in range(26))
+
+
+def test_mean_shift_is_subtracted_from_the_input():
+    rgb = np.full((8, 8, 3), 0.6)
+    ex = data.make_example(rgb, np.random.default_rng(0), crop=8, samples=3, margin=1, mean_shift=0.25)
+    np.testing.assert_allclose(ex["data"], 0.35, atol=1e-6)
+
+
+def test_too_small_names_the_size_after_resizing():
+    with pytest.raises(data.TooSmall, match=r"^60x50 after resizing, smaller than the 64x64 crop$"):
+        data.make_example(np.zeros((50, 60, 3)), np.random.default_rng(0), crop=64)
+    ex = data.make_example(np.zeros((64, 70, 3)), np.random.default_rng(0), crop=64, samples=2, margin=1)
+    assert ex["data"].shape == (1, 64, 64)  # exactly the crop's size is enough
+
+
+@pytest.mark.parametrize("gray_input", [False, True])
+def test_exposure_clips_each_channel_then_averages(gray_input):
+    # one colour (or gray level) everywhere: find the factor f from the input, then the input and the
+    # targets must be those of clip(colour * f) worked out here
+    c = np.array([0.8] * 3) if gray_input else np.array([0.3, 0.6, 0.9])
+    img = np.full((10, 10), 0.8) if gray_input else np.tile(c, (10, 10, 1))
+    fs = set()
+    for seed in range(20):
+        ex = data.make_example(img, np.random.default_rng(seed), crop=10, samples=5, margin=1, exposure=1.0,
+                               variant="hue_chroma")
+        grid = np.exp(np.linspace(-1, 1, 200001))
+        means = np.clip(np.outer(grid, c), 0, 1).mean(axis=1)
+        f = grid[np.argmin(np.abs(means - ex["data"][0, 0, 0]))]
+        fs.add(round(float(f), 3))
+        v = np.clip(c * f, 0, 1)
+        np.testing.assert_allclose(ex["data"], v.mean(), atol=1e-5)
+        np.testing.assert_allclose(ex["chroma"], v.max() - v.min(), atol=1e-4)
+    assert min(fs) < 0.8 and max(fs) * c.max() > 0.999  # some darken, some clip at 1
+
+
+def test_gray_sample_photos_come_as_rgb():
+    pytest.importorskip("skimage.data")
+    from pycolorize.data.samples import sample_photo
+
+    gray = sample_photo("camera")  # scikit-image ships it as (512, 512) gray
+    assert gray.shape == (512, 512, 3) and gray.dtype == np.uint8
+    import skimage.data
+
+    for c in range(3):
+        np.testing.assert_array_equal(gray[..., c], skimage.data.camera())
+
+
+def test_targets_follow_the_bins_of_the_spaces_heads(monkeypatch):
+    # a hue/chroma space with 12 hue and 5 chroma bins (the released one has 32 and 32): each head's
+    # one-hot rows have its own length, with the bin int(v * K) of its own K
+    from pycolorize.models import spaces
+
+    s = spaces.SPACES["hue_chroma"]
+    heads = (spaces.Head("h", "hue", 12, "hist_h", 5.0, mask="chroma"),
+             spaces.Head("c", "chroma", 5, "hist_c", lightness_weighted=True))
+    monkeypatch.setitem(spaces.SPACES, "hue_chroma", spaces.OutputSpace("hue_chroma", heads, hue_chroma=True,
+                                                                          extra_inputs=s.extra_inputs))
+    rgb = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5], [0.9, 0.9, 0.0]])  # hues 0, 1/2, 1/6; chromas 1, 0.5, 0.9
+    t = data.targets(rgb, "hue_chroma")
+    assert t["hist_h"].shape == (3, 12) and t["hist_c"].shape == (3, 5)
+    assert t["hist_h"].argmax(1).tolist() == [0, 6, 2] and t["hist_c"].argmax(1).tolist() == [4, 2, 4]
+    np.testing.assert_allclose(t["chroma"], [1.0, 0.5, 0.9])

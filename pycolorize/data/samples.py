@@ -21,5 +21,10 @@ def sample_photo(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-image's notes about its data cache
         if name in ("motorcycle_left", "motorcycle_right"):
-            return skimage.data.stereo_motorcycle()[0 if name.endswith("left") else 1][..., :3]
-        return getattr(skimage.data, name)()[..., :3]
+            a = skimage.data.stereo_motorcycle()[0 if name.endswith("left") else 1]
+        else:
+            a = getattr(skimage.data, name)()
+    a = np.asarray(a)
+    if a.ndim == 2:  # a gray photo ("camera", "moon", ...): its gray in every channel
+        return np.repeat(a[..., None], 3, axis=-1)
+    return a[..., :3]
