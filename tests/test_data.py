@@ -3,6 +3,7 @@ any image format, the paper's sampling and targets, reproducibility whatever the
 exact resume, and bad images skipped once."""
 import io
 import re
+from statistics import NormalDist
 
 import h5py
 import numpy as np
@@ -808,3 +809,29 @@ def test_targets_follow_the_bins_of_the_spaces_heads(monkeypatch):
     assert t["hist_h"].shape == (3, 12) and t["hist_c"].shape == (3, 5)
     assert t["hist_h"].argmax(1).tolist() == [0, 6, 2] and t["hist_c"].argmax(1).tolist() == [4, 2, 4]
     np.testing.assert_allclose(t["chroma"], [1.0, 0.5, 0.9])
+
+
+def test_lab_targets_follow_the_bins_of_the_spaces_heads(monkeypatch):
+    # Lab spaces with 12 marginal bins and a 4 x 4 joint histogram (the released ones: 32, 16 x 16)
+    from pycolorize.models import spaces
+
+    monkeypatch.setitem(spaces.SPACES, "lab_k32", spaces.OutputSpace(
+        "lab_k32", (spaces.Head("a", "a", 12, "hist_a"), spaces.Head("b", "b", 12, "hist_b"))))
+    monkeypatch.setitem(spaces.SPACES, "lab_16x16", spaces.OutputSpace("lab_16x16", (spaces.Head("ab", "ab", 16, "hist_ab"),)))
+    rgb = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.5, 0.5, 0.5]])
+    lab = color.rgb_to_lab(rgb)
+    t = data.targets(rgb, "lab_k32")
+    for head, ch in (("hist_a", 1), ("hist_b", 2)):  # Gaussian-quantile bins of 12: Phi(v / 25) * 12
+        want = [min(int(NormalDist(0, 25).cdf(v) * 12), 11) for v in lab[:, ch]]
+        assert t[head].shape == (3, 12) and t[head].argmax(1).tolist() == want
+    joint = data.targets(rgb, "lab_16x16")["hist_ab"]
+    ia = [min(int(NormalDist(0, 25).cdf(v) * 4), 3) for v in lab[:, 1]]
+    ib = [min(int(NormalDist(0, 25).cdf(v) * 4), 3) for v in lab[:, 2]]
+    assert joint.shape == (3, 16) and joint.argmax(1).tolist() == [a * 4 + b for a, b in zip(ia, ib)]
+
+
+def test_an_array_that_is_no_image_is_refused_with_its_shape():
+    rng = np.random.default_rng(0)
+    for shape in ((4, 70, 70, 3), (70, 70, 5), (70,)):
+        with pytest.raises(ValueError, match=r"not an image: array of shape \(" + ", ".join(map(str, shape))):
+            data.make_example(np.zeros(shape), rng, crop=32, short_side=64)

@@ -322,3 +322,72 @@ def test_loading_reads_into_the_blobs_without_a_copy_of_the_file(tmp_path, rows,
         tracemalloc.stop()
     np.testing.assert_array_equal(net.params["ip"][0].data, src.params["ip"][0].data)
     assert peak < 24 * 2**20, f"loading a 32 MB layer took {peak / 2**20:.0f} MB of NumPy memory"
+
+
+def test_more_or_fewer_blobs_than_the_net_are_errors_naming_the_layer(tmp_path):
+    path = tmp_path / "extra.h5"
+    with h5py.File(path, "w") as f:  # a third blob for a convolution with weights and bias
+        f.create_dataset("data/conv/0", data=np.zeros((3, 2, 3, 3), np.float32))
+        f.create_dataset("data/conv/1", data=np.zeros(3, np.float32))
+        f.create_dataset("data/conv/2", data=np.zeros(3, np.float32))
+    with pytest.raises(pycolorize.Error, match=r"extra.h5: layer 'conv' has 3 blobs in the file but 2 in the net"):
+        net_from(TEXT, weights=path)
+    path = tmp_path / "gap.h5"
+    with h5py.File(path, "w") as f:  # only the bias (blob 1): blob 0 is missing, and conv shares nothing
+        f.create_dataset("data/conv/1", data=np.zeros(3, np.float32))
+    with pytest.raises(pycolorize.Error, match=r"gap.h5: layer 'conv' has 1 blobs in the file but 2 in the net"):
+        net_from(TEXT, weights=path)
+    path = tmp_path / "weights_only.h5"
+    with h5py.File(path, "w") as f:  # the weights without the bias: the bias is missing
+        f.create_dataset("data/conv/0", data=np.zeros((3, 2, 3, 3), np.float32))
+    with pytest.raises(pycolorize.Error, match=r"layer 'conv' has 1 blobs in the file but 2 in the net"):
+        net_from(TEXT, weights=path)
+
+
+def test_weights_stem_strips_one_known_suffix():
+    from pycolorize.engine.weights import weights_stem
+
+    assert weights_stem("snaps/m_iter_10.caffemodel.h5") == "snaps/m_iter_10"
+    assert weights_stem("m.caffemodel") == "m" and weights_stem("m.h5") == "m"
+    assert weights_stem("m.solverstate.h5") == "m.solverstate"
+    assert weights_stem("model.bin") == "model.bin"
+    import pathlib
+
+    assert weights_stem(pathlib.Path("a/b.caffemodel.h5")) == "a/b"
+
+
+@pytest.mark.parametrize("shape, chunk", [((5, 7), 14), ((5, 7), 7), ((5, 7), 6), ((3, 4, 5), 9), ((2, 3), 100),
+                                          ((4,), 3), ((), 5), ((3, 0, 2), 4), ((6, 6), 1)])
+def test_pieces_cover_every_element_once_within_the_chunk(shape, chunk):
+    from pycolorize.engine.weights import _pieces
+
+    seen = np.zeros(shape, np.int64)
+    for piece in _pieces(shape, chunk):
+        part = seen[piece]
+        assert part.size <= max(chunk, 1) or part.size == 1
+        seen[piece] += 1
+    assert (seen == 1).all()
+
+
+def test_folding_batchnorm_against_the_formula():
+    from pycolorize.engine.weights import fold_batchnorm
+
+    rng = np.random.RandomState(3)
+    w, b = rng.randn(4, 2, 3, 3), rng.randn(4)
+    mean, var, factor = rng.randn(4) * 2, rng.rand(4) * 3 + 0.1, 2.5  # Caffe keeps sums scaled by factor
+    out = fold_batchnorm({"c": [w, b], "c_bn": [mean, var, np.array([factor])], "other": [np.ones(2)]}, eps=1e-3)
+    assert set(out) == {"c", "other"} and out["other"][0].tolist() == [1.0, 1.0]
+    s = 1 / np.sqrt(var / factor + 1e-3)
+    np.testing.assert_allclose(out["c"][0], w * s[:, None, None, None], rtol=1e-6)
+    np.testing.assert_allclose(out["c"][1], (b - mean / factor) * s, rtol=1e-6)
+    assert out["c"][0].dtype == out["c"][1].dtype == np.float32
+    # no bias: (0 - mean) * s; a factor of 0 (never updated): scale 0, the statistics count for nothing
+    np.testing.assert_allclose(fold_batchnorm({"c": [w], "c_bn": [mean, var, np.array([factor])]})["c"][1],
+                               -mean / factor / np.sqrt(var / factor + 1e-5), rtol=1e-6)
+    zero = fold_batchnorm({"c": [w, b], "c_bn": [mean, var, np.array([0.0])]}, eps=0.25)
+    np.testing.assert_allclose(zero["c"][0], w * 2.0, rtol=1e-6)  # 1 / sqrt(0 + 0.25)
+    np.testing.assert_allclose(zero["c"][1], b * 2.0, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"f.h5: BatchNorm statistics x_bn follow no convolution named 'x'"):
+        fold_batchnorm({"x_bn": [mean, var, np.array([1.0])]}, where="f.h5")
+    with pytest.raises(ValueError, match=r"BatchNorm c_bn has 4 channels, convolution c 3 outputs"):
+        fold_batchnorm({"c": [w[:3], b[:3]], "c_bn": [mean, var, np.array([1.0])]})

@@ -306,8 +306,11 @@ def write_page(results):
         if not r:
             rows.append(f"| {group} | (not run) | | | | | |")
             continue
-        for module, c in r["modules"].items():
-            scope = GROUPS[group][1].get(module[len("pycolorize."):].replace(".", "/") + ".py")
+        for path in GROUPS[group][0]:  # the group's order, whatever the order in the file
+            module = module_name(path)
+            if module not in r["modules"]:
+                continue
+            c, scope = r["modules"][module], GROUPS[group][1].get(path)
             what = f"`{module}`" + (f" ({', '.join(scope)})" if scope else "")
             rows.append(f"| {group} | {what} | {c['mutants']} | {c['killed']} | {c['equivalent']} | "
                         f"{c['survived'] + c['no tests'] + c['not checked']} | {100 * rate(c):.1f} % |")
