@@ -391,3 +391,134 @@ def test_folding_batchnorm_against_the_formula():
         fold_batchnorm({"x_bn": [mean, var, np.array([1.0])]}, where="f.h5")
     with pytest.raises(ValueError, match=r"BatchNorm c_bn has 4 channels, convolution c 3 outputs"):
         fold_batchnorm({"c": [w[:3], b[:3]], "c_bn": [mean, var, np.array([1.0])]})
+
+
+def test_batchnorm_blobs_are_recognised_by_their_shapes():
+    from pycolorize.engine.weights import is_batchnorm
+
+    m, v, f = np.zeros(4), np.ones(4), np.ones(1)
+    assert is_batchnorm([m, v, f]) and is_batchnorm([m, v, np.ones((1, 1))])
+    for blobs in ([m, v], [m, v, f, f], [m, None, f], [np.zeros((4, 1)), np.ones((4, 1)), f],
+                  [m, np.ones(3), f], [m, v, np.ones(2)], [np.zeros(1), np.ones((4,)), f]):
+        assert not is_batchnorm(blobs), [None if b is None else b.shape for b in blobs]
+
+
+def test_folding_keeps_every_layer_that_is_not_a_batchnorm_of_a_convolution():
+    from pycolorize.engine.weights import fold_batchnorm
+
+    w, b = np.ones((2, 1, 1, 1)), np.zeros(2)
+    stats = [np.zeros(2), np.ones(2), np.ones(1)]  # BatchNorm-shaped, but not named X_bn
+    not_bn = [np.ones((2, 3)), np.ones(2)]         # named X_bn, but not BatchNorm-shaped
+    out = fold_batchnorm({"c": [w, b], "c_bn": stats, "stats": stats, "d_bn": not_bn})
+    assert set(out) == {"c", "stats", "d_bn"} and out["stats"] is stats and out["d_bn"] is not_bn
+    with pytest.raises(ValueError, match=r"^weights: BatchNorm statistics x_bn follow no convolution named 'x'$"):
+        fold_batchnorm({"x_bn": stats})  # the default name in messages
+    with pytest.raises(ValueError, match=r"follow no convolution named 'x'"):
+        fold_batchnorm({"x_bn": stats, "x": []})
+    with pytest.raises(ValueError, match=r"follow no convolution named 'x'"):
+        fold_batchnorm({"x_bn": stats, "x": [None, b]})
+
+
+def test_shapes_that_fit_up_to_trailing_ones():
+    from pycolorize.engine.weights import _fits, _strip_ones
+
+    assert _strip_ones((3, 1)) == (3,) and _strip_ones((2, 3, 1)) == (2, 3) and _strip_ones((3, 1, 1)) == (3,)
+    assert _strip_ones((1, 1)) == () and _strip_ones((1, 3)) == (1, 3) and _strip_ones([4, 5]) == (4, 5)
+    assert _fits((4, 25), (4, 1, 5, 5)) and _fits((4, 3, 1, 1), (4, 3)) and _fits((4, 3), (4, 3, 1, 1))
+    assert not _fits((4, 24), (4, 1, 5, 5)) and not _fits((5, 25), (4, 1, 5, 5)) and not _fits((4, 3), (3, 4))
+
+
+def many_layers(n):
+    text = 'layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 } } }\n'
+    for i in range(n):
+        text += (f'layer {{ name: "ip{i}" type: "InnerProduct" bottom: "x" top: "y{i}" '
+                 f'inner_product_param {{ num_output: 1 }} }}\n')
+    return text
+
+
+@pytest.mark.parametrize("n, tail", [(8, ""), (9, ", ...")])
+def test_a_file_for_another_network_names_eight_of_each(tmp_path, n, tail):
+    path = tmp_path / "other.h5"
+    write_caffe_h5({f"z{i}": [np.ones(2)] for i in range(n)}, path)
+    names = ", ".join(f"z{i}" for i in range(8))
+    params = ", ".join(f"ip{i}" for i in range(8))
+    with pytest.raises(pycolorize.Error) as e:
+        net_from(many_layers(n), weights=path)
+    assert str(e.value) == (f"{path}: none of its layers ({names}{tail}) is a layer with parameters in net "
+                            f"'' ({params}); wrong network?")
+
+
+def test_load_warnings_point_at_the_caller(tmp_path):
+    # a reshape on load and BatchNorm statistics folded on load: one warning each, naming the layers
+    # (joined by ", "), attributed to the code that asked for the load
+    path = tmp_path / "ip_form.h5"
+    text = ('layer { name: "x" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }\n'
+            'layer { name: "c" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: 2 kernel_size: 3 } }\n'
+            'layer { name: "d" type: "Convolution" bottom: "x" top: "d" convolution_param { num_output: 2 kernel_size: 3 } }\n')
+    write_caffe_h5({"c": [np.ones((2, 18)), np.zeros(2)], "d": [np.ones((2, 18)), np.zeros(2)]}, path)
+    net = net_from(text)
+    with pytest.warns(UserWarning) as caught:
+        pycolorize.load_weights(net, str(path))
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert str(caught[0].message).endswith(": c blob 0 (2, 18) -> (2, 2, 3, 3), d blob 0 (2, 18) -> (2, 2, 3, 3)")
+    bn = [np.zeros(2), np.ones(2), np.ones(1)]
+    write_caffe_h5({"c": [np.ones((2, 2, 3, 3)), np.zeros(2)], "c_bn": bn, "d": [np.ones((2, 2, 3, 3)), np.zeros(2)],
+                    "d_bn": bn}, tmp_path / "bn.h5")
+    with pytest.warns(UserWarning) as caught:
+        pycolorize.load_weights(net, str(tmp_path / "bn.h5"))
+    assert len(caught) == 1 and caught[0].filename == __file__
+    assert str(caught[0].message).endswith("which has no BatchNorm layers: c_bn, d_bn")
+    np.testing.assert_allclose(net.params["c"][0].data, 1 / np.sqrt(1 + 1e-5), rtol=1e-6)  # folded, then loaded
+
+
+def test_blob_indices_stop_at_the_limit_and_odd_members_are_named(tmp_path):
+    from pycolorize.engine.weights import MAX_BLOBS
+
+    path = tmp_path / "many.h5"
+    with h5py.File(path, "w") as f:
+        f[f"data/a/{MAX_BLOBS - 1}"] = np.ones(1, np.float32)
+        f.create_group("data/empty")
+    with open_h5(path) as f:
+        got = read_caffe_h5(f, str(path))
+    assert len(got["a"]) == MAX_BLOBS and got["a"][:-1] == [None] * (MAX_BLOBS - 1) and got["empty"] == []
+    with h5py.File(path, "w") as f:
+        f[f"data/a/{MAX_BLOBS}"] = np.ones(1, np.float32)
+    with open_h5(path) as f, pytest.raises(pycolorize.Error, match=rf"/data/a/{MAX_BLOBS} is not a blob"):
+        read_caffe_h5(f, str(path))
+    with h5py.File(path, "w") as f:
+        f["data/a"] = np.ones(3, np.float32)
+    with open_h5(path) as f, pytest.raises(pycolorize.Error, match=r"/data/a is not a group of blobs /data/a/0, /data/a/1, \.\.\. "
+                                                                   r"\(it is a Dataset\)$"):
+        read_caffe_h5(f, str(path))
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data/a/0", dtype="f4")  # a dataset without a shape
+    for lazy in (False, True):
+        with open_h5(path) as f, pytest.raises(pycolorize.Error, match=r"/data/a/0 is not a numeric dataset \(it is an empty dataset\)$"):
+            read_caffe_h5(f, str(path), lazy=lazy)
+
+
+def test_the_lazy_reader_checks_types_and_names_the_kind(tmp_path):
+    path = tmp_path / "odd.h5"
+    with h5py.File(path, "w") as f:
+        f["data/a/0"] = np.ones(3, np.float16)
+        f["data/a/1"] = np.ones(2, np.uint8)
+        f["data/b/0"] = np.ones(2, bool)
+    with open_h5(path) as f:
+        got = read_caffe_h5(f, str(path), layers={"a"}, lazy=True)
+        assert [type(d).__name__ for d in got["a"]] == ["Dataset", "Dataset"]  # not read yet
+        with pytest.raises(pycolorize.Error, match=r"/data/b/0 is not a numeric dataset \(its type is bool\)"):
+            read_caffe_h5(f, str(path), lazy=True)
+    with h5py.File(path, "w") as f:
+        f["data/a/0"] = np.array([b"abc"])
+    for lazy in (False, True):
+        with open_h5(path) as f, pytest.raises(pycolorize.Error, match=r"not a readable mystery file \(.*\) at /data/a/0$"):
+            read_caffe_h5(f, str(path), kind="mystery file", lazy=lazy)
+
+
+def test_saving_calls_before_publish_once_the_file_is_complete(tmp_path):
+    from pycolorize.engine.weights import save_weights
+
+    seen = []
+    path = tmp_path / "w.h5"
+    save_weights(net_from(TEXT), str(path), before_publish=lambda: seen.append(os.path.exists(path)))
+    assert seen == [False] and path.exists()
