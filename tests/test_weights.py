@@ -522,3 +522,19 @@ def test_saving_calls_before_publish_once_the_file_is_complete(tmp_path):
     path = tmp_path / "w.h5"
     save_weights(net_from(TEXT), str(path), before_publish=lambda: seen.append(os.path.exists(path)))
     assert seen == [False] and path.exists()
+
+
+def test_folding_is_computed_in_float64_and_rounded_once():
+    # float32 statistics as a file holds them: the folded weights and bias are the float64 formula
+    # rounded to float32 once, element for element
+    from pycolorize.engine.weights import fold_batchnorm
+
+    rng = np.random.RandomState(8)
+    n = 2000
+    w, b = rng.randn(n, 3).astype(np.float32), rng.randn(n).astype(np.float32)
+    mean, var, f = (rng.randn(n) * 50).astype(np.float32), (rng.rand(n) * 7).astype(np.float32), np.float32(3.0)
+    out = fold_batchnorm({"c": [w, b], "c_bn": [mean, var, np.array([f])]})
+    scale = 1.0 / 3.0
+    s = 1.0 / np.sqrt(var.astype(np.float64) * scale + 1e-5)
+    np.testing.assert_array_equal(out["c"][0], (w.astype(np.float64) * s[:, None]).astype(np.float32))
+    np.testing.assert_array_equal(out["c"][1], ((b.astype(np.float64) - mean.astype(np.float64) * scale) * s).astype(np.float32))
