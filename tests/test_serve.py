@@ -356,6 +356,73 @@ def test_decode_upload_limits_by_hand():
     assert e.value.status == 415
 
 
+def test_png_truncates_to_eight_bits_after_clipping():
+    from pycolorize.serve.app import _png
+
+    rgb = np.array([[[-0.5, 0.0, 0.5], [1.0, 1.5, 0.999]]])
+    got = np.asarray(Image.open(io.BytesIO(_png(rgb))))
+    assert got.dtype == np.uint8 and got.tolist() == [[[0, 0, 127], [255, 255, 254]]]  # (0.5 * 255) -> 127
+    assert np.asarray(Image.open(io.BytesIO(_png(np.full((2, 3), 2.0))))).tolist() == [[255] * 3] * 2  # gray
+
+
+def test_the_page_and_its_messages_word_for_word(client):
+    r = client.get("/")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert r.headers["x-content-type-options"] == "nosniff"
+    with pytest.raises(sess.BadRequest, match=r"^the edit state must be a JSON object$"):
+        sess.parse_state([])
+    with pytest.raises(sess.BadRequest, match=r"^each stroke must be a JSON object$"):
+        sess.parse_state({"strokes": [[0.1, 0.2]]})
+    with pytest.raises(sess.BadRequest, match=r"the decoding must be chroma:hue .*; got '3'$"):
+        sess.parse_state({"param": 3})  # a value that is no string is named as written
+    long = "#" + "a" * 500
+    for f, arg in ((sess.parse_color, long), (sess.parse_state, {"hue": "x" * 500})):
+        with pytest.raises(sess.BadRequest) as e:
+            f(arg)
+        assert len(str(e.value)) == 200  # long values are cut, the message stays one short line
+    with pytest.raises(sess.BadRequest) as e:
+        sess.decode_upload(b"plain text", 10)
+    assert str(e.value) == "not an image (or not a format Pillow reads: PNG, JPEG, TIFF, WebP, BMP, GIF, ...)"
+    jpeg = png(photo(3), "JPEG")
+    with pytest.raises(sess.BadRequest) as e:
+        sess.decode_upload(jpeg[:len(jpeg) // 2], 10 ** 6)
+    text = str(e.value)
+    assert text.startswith("a broken or truncated image (") and text.endswith(")") and "  " not in text
+    assert len(text) <= len("a broken or truncated image ()") + 200 and "\n" not in text
+    with pytest.raises(sess.BadRequest) as e:  # 1.5 megapixels rounds to 2
+        sess.decode_upload(png(np.zeros((1300, 1200, 3), np.uint8)), 1_500_000)
+    assert str(e.value) == "the photo has 1200 x 1300 pixels, more than this server's limit of 2 megapixels"
+    with pytest.raises(sess.BadRequest) as e:
+        sess.decode_upload(png(np.zeros((7, 1, 3), np.uint8)), 10 ** 6)
+    assert str(e.value) == "the photo is 1 x 7 pixels; it needs at least 2 x 2"
+
+
+def test_an_upload_is_turned_upright_by_its_exif_orientation():
+    # a 30 x 20 JPEG whose EXIF says "rotate 90 degrees clockwise to view" (orientation 6) is 20 x 30
+    buf = io.BytesIO()
+    im = Image.fromarray(photo(12, h=20, w=30))
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(buf, format="JPEG", exif=exif.tobytes())
+    upright = sess.decode_upload(buf.getvalue(), 10 ** 6)
+    assert upright.shape == (30, 20, 3)
+    raw = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    np.testing.assert_array_equal(upright, np.rot90(raw, -1))
+
+
+def test_stroke_mask_on_one_row_and_for_a_short_segment():
+    # a grid of one row; a segment shorter than a pixel (the projection onto it still applies)
+    y, x = np.mgrid[:1, :12].astype(np.float32) + 0.5
+    got = sess.stroke_mask(y, x, np.array([[3.0, 0.5], [3.4, 0.5]]), 1.0)
+    d = np.where(x[0] < 3.0, 3.0 - x[0], np.where(x[0] > 3.4, x[0] - 3.4, 0.0))
+    np.testing.assert_allclose(got[0], np.clip((1.5 - d) / 0.5, 0, 1), atol=1e-6)
+    assert got.dtype == np.float32 and got.shape == (1, 12)
+    y, x = np.mgrid[:6, :6].astype(np.float32) + 0.5
+    m = sess.stroke_mask(y, x, np.array([[2.5, 2.5], [2.9, 2.5]]), 2.0)
+    dist = np.hypot(np.clip(x, 2.5, 2.9) - x, y - 2.5)
+    np.testing.assert_allclose(m, np.clip((3.0 - dist) / 1.0, 0, 1), atol=1e-5)
+
+
 def test_serve_cli_needs_a_model(tmp_path, capsys, monkeypatch, model):
     from pycolorize.cli import main
 
