@@ -356,6 +356,75 @@ def test_decode_upload_limits_by_hand():
     assert e.value.status == 415
 
 
+def test_the_api_answers_in_detail(colorizer, monkeypatch, caplog):
+    # each endpoint's status, content type, headers and fields; the limits named in MB; the overlay's
+    # colour and opacity from the session's own uncertainty
+    app = create_app(colorizer, max_upload_bytes=3 << 20, max_pixels=100_000)
+    client = TestClient(app)
+    r = client.post("/api/upload", content=png(photo(13)))
+    assert r.status_code == 200 and set(r.json()) == {"session", "width", "height", "preview"}
+    sid = r.json()["session"]
+    assert (r.json()["width"], r.json()["height"], r.json()["preview"]) == (60, 48, [60, 48])
+    session = app.state.sessions[sid]
+    for method, path in (("get", "/api/gray"), ("get", "/api/uncertainty"), ("post", "/api/render"),
+                         ("post", "/api/download")):
+        r = getattr(client, method)(f"{path}?session={sid}", **({"content": "{}"} if method == "post" else {}))
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", path
+    assert r.headers["content-disposition"] == 'attachment; filename="colorized.png"'
+    r = client.post(f"/api/render?session={sid}", content="{}")
+    assert 0 <= int(r.headers["x-render-ms"]) < 60_000
+    heat = np.asarray(Image.open(io.BytesIO(client.get(f"/api/uncertainty?session={sid}").content)))
+    u = session.uncertainty()
+    assert heat.shape == u.shape + (4,)
+    assert (heat[..., 0] == 255).all() and (heat[..., 1] == 25).all() and (heat[..., 2] == 178).all()
+    np.testing.assert_array_equal(heat[..., 3], (np.clip(0.85 * u, 0, 1) * 255).astype(np.uint8))
+    r = client.get("/static/style.css")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    r = client.get("/static/" + "z" * 300)
+    assert r.status_code == 404 and r.json() == {"error": f"no such file: {'z' * 100!r}"}
+    # limits and messages
+    r = client.post("/api/upload", content=b"")
+    assert (r.status_code, r.json()) == (400, {"error": "the upload is empty: choose a photo"})
+    r = client.post("/api/upload", content=b"x" * ((3 << 20) + 1))
+    assert r.status_code == 413 and r.json()["error"].endswith("more than this server's limit of 3 MB")
+    r = client.post(f"/api/reference?session={sid}", content=png(np.zeros((400, 300, 3), np.uint8)))
+    assert r.status_code == 413 and "megapixels" in r.json()["error"]  # the pixel limit holds for references too
+    r = client.get("/api/gray?session=nope")
+    assert (r.status_code, r.json()) == (404, {"error": "this photo's session has expired or never existed: upload the "
+                                                        "photo again"})
+    # the reference's bias: Eq. 5 with lambda 10 on REFERENCE_PIXELS network pixels
+    calls = []
+    monkeypatch.setattr(colorizer, "reference_bias", lambda *a: calls.append(a[2:]) or None)
+    assert client.post(f"/api/reference?session={sid}", content=png(photo(14))).json() == {"ok": True}
+    from pycolorize.serve.app import REFERENCE_PIXELS
+
+    assert calls == [(10.0, REFERENCE_PIXELS)]
+    # out of memory: 507 with its message; a bug: 500, logged with the method and path
+    monkeypatch.setattr(sess.Session, "render", lambda *a, **k: (_ for _ in ()).throw(MemoryError()))
+    r = client.post(f"/api/render?session={sid}", content="{}")
+    assert (r.status_code, r.json()) == (507, {"error": "the server ran out of memory for this photo; try a smaller one"})
+    monkeypatch.setattr(sess.Session, "render", lambda *a, **k: 1 / 0)
+    with caplog.at_level("ERROR"):
+        r = client.post(f"/api/render?session={sid}", content="{}")
+    assert (r.status_code, r.json()) == (500, {"error": "internal error (see the server's log)"})
+    assert any(rec.getMessage() == "POST /api/render failed" for rec in caplog.records)
+
+
+def test_the_page_needs_a_hue_chroma_net():
+    class Lab:
+        variant = "lab_l2"
+    with pytest.raises(ValueError, match=r"^the page edits hue/chroma histograms; this net predicts lab_l2$"):
+        create_app(Lab())
+
+
+def test_eight_sessions_by_default(colorizer):
+    client = TestClient(create_app(colorizer))
+    ids = [upload(client, png(photo(20 + i, h=16, w=20))) for i in range(9)]
+    assert client.get(f"/api/gray?session={ids[0]}").status_code == 404  # the least recently used went
+    assert all(client.get(f"/api/gray?session={i}").status_code == 200 for i in ids[1:])
+
+
 def test_png_truncates_to_eight_bits_after_clipping():
     from pycolorize.serve.app import _png
 
