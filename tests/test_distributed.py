@@ -549,3 +549,13 @@ def test_nproc_with_gpus_stops_every_rank_when_one_fails(setup):
     p = run(train_cmd(t, write_solver(t, "gpus"), "--nproc", "2", "--gpu", "0,1"), timeout=60)
     assert p.returncode == 1 and "--gpu 0:" in p.stderr and "no GPU for local rank" not in p.stderr, p.stderr
     assert time.monotonic() - start < 30
+
+
+def test_environment_reads_this_process_by_default(monkeypatch):
+    for var in [v for launcher in distributed.LAUNCHERS for v in launcher[1:4]]:
+        monkeypatch.delenv(var, raising=False)
+    assert distributed.environment() is None
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    e = distributed.environment()
+    assert (e.rank, e.world, e.local_rank) == (1, 2, 1)
