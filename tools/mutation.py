@@ -300,7 +300,7 @@ def commit():
 
 def write_page(results):
     """docs/mutation.md from docs/mutation/results.json."""
-    rows, equiv = [], []
+    rows, equiv, alive = [], [], []
     for group in GROUPS:
         r = results.get(group)
         if not r:
@@ -316,13 +316,17 @@ def write_page(results):
                         f"{c['survived'] + c['no tests'] + c['not checked']} | {100 * rate(c):.1f} % |")
         for module, fn, change, reason in r["equivalent"]:
             equiv.append(f"- `{module}.{fn}`: `{' / '.join(change)}`: {reason}")
+        for module, fn, status, change in r.get("not_killed", []):
+            alive.append(f"- `{module}.{fn}` ({status}): `{' / '.join(change)}`")
     runs = "\n".join(f"- {g}: commit {results[g]['commit']}, {results[g]['date']}, {results[g]['machine']}; the last run "
                      f"tested {results[g]['tested']} in {results[g]['minutes']:.0f} min" for g in GROUPS if g in results)
     text = HEAD.format(target=int(TARGET * 100)) + "\n".join(
         ["| group | module | mutants | killed | equivalent | not killed | kill rate |",
          "|---|---|---:|---:|---:|---:|---:|", *rows]) + "\n\nThe runs behind these figures:\n\n" + runs + \
         "\n\n## The equivalent mutants\n\nChanges that no test can notice, because the behaviour stays the same " \
-        "(tools/mutation_equivalent.toml):\n\n" + ("\n".join(equiv) or "(none)") + "\n" + TAIL
+        "(tools/mutation_equivalent.toml):\n\n" + ("\n".join(equiv) or "(none)") + "\n" + \
+        "\n## Not killed\n\nChanges that behave differently but that no test catches yet; each is worth a " \
+        "test:\n\n" + ("\n".join(alive) or "(none)") + "\n" + TAIL
     with open(PAGE, "w") as f:
         f.write(text)
 
@@ -396,7 +400,8 @@ def main(argv=None):
             continue
         with open(ran) as f:
             results[group] = {**json.load(f), "modules": counts,
-                              "equivalent": [list(e[:2]) + [list(e[2]), e[3]] for e in equiv]}
+                              "equivalent": [list(e[:2]) + [list(e[2]), e[3]] for e in equiv],
+                              "not_killed": [[*mutant_function(key), status, list(change)] for key, status, change in survivors]}
         for module, c in counts.items():
             ok = rate(c) >= TARGET
             failed += [] if ok else [module]
