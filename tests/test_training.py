@@ -422,3 +422,56 @@ def test_a_resume_restores_the_solver_then_the_data_position(tmp_path):
     run = bare_run(tmp_path, extra=None)  # a state file without a data position (Caffe's own)
     run.resume("caffe.solverstate.h5")
     assert run.solver.restored == ["caffe.solverstate.h5"] and run.loader.restored == []
+
+
+def test_a_resume_on_ranks_takes_rank_zeros_state_then_each_ranks_position(tmp_path):
+    import json
+    import warnings
+
+    ranks = [{"epoch": 3, "index": 1, "seed": 2}, {"epoch": 3, "index": 2, "seed": 2}]
+    extra = json.dumps({"data": ranks[0], "ranks": ranks, "world_size": 2})
+
+    class Ctx:  # rank `rank` of `world`; the broadcasts hand rank 0's values on, as MPI would
+        def __init__(self, rank, world):
+            self.rank, self.world, self.sent = rank, world, []
+
+        def broadcast_bytes(self, data):
+            self.sent.append(("bytes", data))
+            return data
+
+        def broadcast_params(self, net):
+            self.sent.append(("params", net))
+
+        def broadcast_arrays(self, arrays):
+            self.sent.append(("arrays", len(arrays)))
+
+    for world, rank, want in ((2, 0, ranks[0]), (3, 0, ranks[1])):
+        run = bare_run(tmp_path, extra=extra)
+        run.ctx, run.rank, run.world = Ctx(rank, world), rank, world
+        run.solver.iter, run.solver.current_step, run.solver.net, run.solver.history = 7, 1, "NET", []
+        positions = []
+        run.solver.set_position = lambda it, step: positions.append((it, step))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run.resume("snap.solverstate.h5")
+        assert run.solver.restored == ["snap.solverstate.h5"] and run.loader.restored == [want]
+        assert [k for k, _ in run.ctx.sent] == ["bytes", "params", "arrays"] and run.ctx.sent[1][1] == "NET"
+        assert positions == [(7, 1)]
+        assert [str(w.message).split(":")[0] for w in caught] == ([] if world == 2 else ["snap.solverstate.h5"])
+
+
+def test_the_resume_warning_counts_ranks_in_words():
+    import json
+
+    from pycolorize.training import loop
+
+    two = json.dumps({"ranks": [{"epoch": 0, "index": i, "seed": 0} for i in range(2)]})
+    with pytest.warns(UserWarning, match=r"^s: written by 2 ranks, resumed on 1: every rank continues"):
+        loop._restore_data(FakeLoader(), two, 0, 1, "s")
+
+
+def test_the_other_ranks_log_is_a_sink_that_takes_writes(tmp_path):
+    f, new = bare_run(tmp_path, lead=False).open_log(None, resumed=True)
+    with f:
+        f.write("iter,loss\n")  # written and dropped
+    assert not new
