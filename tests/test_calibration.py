@@ -428,3 +428,26 @@ def test_calibration_files_read_write_and_refuse(tmp_path):
     for prior in ([0.0, 1.0], [float("inf"), 1.0], [float("nan"), 1.0], [[1.0, 2.0], [3.0, 4.0]], [-1.0, 2.0]):
         with pytest.raises(ValueError, match="^x: chroma_prior must be a list of positive numbers$"):
             cal.parse({"temperature": {"hue": 1.0, "chroma": 1.0}, "chroma_prior": prior}, "x")
+
+
+def test_the_kept_calibration_is_the_lowest_validation_rmse_of_the_four(model):
+    # every combination of canvas and clamp tried, and the one kept scores (through the public
+    # Colorizer, rebuilt here from the returned file's contents) the RMSE it is listed with, the lowest
+    from pycolorize.evaluation import metrics
+    from pycolorize.evaluation.calibrate import choose_calibration
+
+    deploy, weights = model
+    rng = np.random.RandomState(3)
+    validation = {f"v{i}": (rng.rand(40, 52, 3) * 255).astype(np.uint8) for i in range(2)}
+    train = rng.rand(500, 3)
+    got = choose_calibration(deploy, weights, validation, train, 64)
+    tried = got["validation_rmse_ab"]
+    assert set(tried) == {"zeros, clamp off", "zeros, clamp on", "reflect, clamp off", "reflect, clamp on"}
+    assert f"{got['canvas']}, clamp {'on' if got['clamp_chroma'] else 'off'}" == min(tried, key=tried.get)
+    assert got["temperature"]["hue"] > 0 and got["temperature"]["chroma"] > 0
+    c = Colorizer(deploy, weights, size=64, calibration=cal.parse(got), clamp_chroma=got["clamp_chroma"])
+    assert c.canvas == got["canvas"]
+    rmse = np.mean([metrics.rmse_alphabeta(c.colorize(im).astype(np.float64), im / 255.0) for im in validation.values()])
+    assert rmse == pytest.approx(min(tried.values()), rel=1e-6)
+    # the chroma prior is the training pixels' chroma histogram, over the net's chroma bins
+    np.testing.assert_allclose(got["chroma_prior"], cal.chroma_prior(train, 32), rtol=1e-12)

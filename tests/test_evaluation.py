@@ -1,15 +1,20 @@
 """tools/evaluate.py and pycolorize.evaluation: known scores, skipped images counted, resume, figures."""
+import contextlib
 import csv
+import io
 import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from pycolorize.evaluation import colorization as evaluation
+
+from conftest import tool_main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,8 +39,20 @@ def dataset(tmp_path):
     return tmp_path
 
 
-def run(args):
+def run_script(args):
     return subprocess.run([sys.executable, os.path.join(ROOT, "tools", "evaluate.py")] + args, capture_output=True, text=True)
+
+
+def run(args):
+    """tools/evaluate.py's main() in this process (as `python tools/evaluate.py ARGS` runs it; one test
+    runs the script itself), so that what it reaches is measured and mutation-tested."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = tool_main("evaluate.py")(args)
+        except SystemExit as e:  # argparse's usage errors
+            code = e.code if isinstance(e.code, int) else 1
+    return types.SimpleNamespace(returncode=code or 0, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_scores_skips_resume_and_figures(dataset):
@@ -91,6 +108,8 @@ def test_list_format_and_errors(dataset, tmp_path):
     assert r.returncode != 0 and "the list is empty" in r.stderr
     r = run(["--folder", str(tmp_path / "missing"), "--predictions", str(dataset / "preds"), "-o", str(tmp_path / "o")])
     assert r.returncode != 0 and "no such folder" in r.stderr
+    r = run_script(["--folder", str(tmp_path / "missing"), "--predictions", str(dataset / "preds"), "-o", str(tmp_path / "o")])
+    assert r.returncode != 0 and "no such folder" in r.stderr and "Traceback" not in r.stderr  # the script itself
 
 
 def test_literal_reading_selectable_and_resume_guard(dataset):
