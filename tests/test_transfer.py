@@ -166,3 +166,72 @@ def test_quantile_transfer_by_hand():
     np.testing.assert_allclose(color.gray(out), color.gray(src), atol=1e-12)
     bright = transfer.quantile_transfer(np.full((1, 1, 3), 0.9), np.array([[[0.1, 0.1, 1.0]]]), eps=0.0)
     assert bright.max() == 1.0 and bright.min() >= 0  # clipped to [0, 1]
+
+
+def test_softmax_biased_with_a_large_bias_does_not_overflow():
+    # a bias far above the log-probabilities: the shift by its maximum keeps exp() finite
+    log_y = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]))
+    b = np.array([400.0, 0.0, 399.0])
+    np.testing.assert_allclose(transfer.softmax_biased(log_y, b), naive_softmax(log_y + b), rtol=1e-12)
+
+
+def test_solve_bias_defaults_and_a_target_in_any_scale():
+    y, t = predictions(n=40, k=6, seed=14), np.array([1.0, 2, 3, 4, 5, 6])
+    b = transfer.solve_bias(y, t)
+    np.testing.assert_array_equal(b, transfer.solve_bias(y, t, lam=10.0, iters=300, step=4.0, tol=1e-9))
+    np.testing.assert_array_equal(b, transfer.solve_bias(y.tolist(), t.tolist()))  # lists are float64 arrays too
+    np.testing.assert_allclose(transfer.solve_bias(y, t * 3.0), b, atol=1e-9)  # the target is normalised
+    assert np.abs(transfer.energy(b, y, t / t.sum(), 10.0)[1]).max() < 1e-3
+
+
+def test_quantile_transfer_with_the_default_eps_by_hand():
+    # lightness-normalised: out = (ref_c / (L_ref + eps)) * (L_src + eps) for a one-colour reference
+    src = np.array([[[0.2, 0.2, 0.2], [0.0, 0.0, 0.0]]])
+    ref = np.array([[[0.3, 0.6, 0.9]]])
+    out = transfer.quantile_transfer(src, ref)
+    want = np.array([0.3, 0.6, 0.9]) / (0.6 + 1e-4)
+    np.testing.assert_allclose(out, [[want * (0.2 + 1e-4), want * 1e-4]], rtol=1e-12)
+    assert out.dtype == np.float64
+    assert transfer.quantile_transfer(src.astype(np.float32), ref).dtype == np.float64
+    np.testing.assert_array_equal(transfer.quantile_transfer(src, ref.astype(np.float32)),
+                                  transfer.quantile_transfer(src, ref.astype(np.float32).astype(np.float64)))
+
+
+def test_quantile_transfer_gives_each_pixel_the_quantile_of_its_rank():
+    # each channel's lightness-normalised values ranked (ties by position, earlier first): pixel i
+    # gets the reference's normalised quantile at (rank + 0.5) / n, times its own lightness
+    rng = np.random.RandomState(15)
+    src = rng.rand(1, 12, 3) * 0.6 + 0.2
+    ref = rng.rand(1, 9, 3) * 0.6 + 0.2
+    out = transfer.quantile_transfer(src, ref, eps=0.0)
+    g = src[0].mean(-1)
+    src_n, ref_n = src[0] / g[:, None], ref[0] / ref[0].mean(-1, keepdims=True)
+    for c in range(3):
+        rank = np.array([sum(v < src_n[i, c] or (v == src_n[i, c] and j < i) for j, v in enumerate(src_n[:, c]))
+                         for i in range(12)])
+        want = np.quantile(ref_n[:, c], (rank + 0.5) / 12) * g
+        np.testing.assert_allclose(out[0, :, c], np.clip(want, 0, 1), rtol=1e-12)
+    # many exact ties (two colours, interleaved): stable, so within each colour the quantiles rise
+    # along the pixels' order
+    two = np.tile(np.array([[0.6, 0.5, 0.4], [0.4, 0.5, 0.6]]), (1500, 1))[None]
+    ramp = np.stack([np.stack([np.linspace(0.1, 0.9, 3000) * 1.2, np.linspace(0.1, 0.9, 3000),
+                               np.linspace(0.1, 0.9, 3000) * 0.8], -1)])
+    tied = transfer.quantile_transfer(two, ramp, eps=0.0)[0, :, 0]
+    for part in (tied[0::2], tied[1::2]):
+        assert (np.diff(part) >= 0).all() and part[-1] > part[0]
+
+
+def test_reference_histograms_of_faint_and_low_chroma_references():
+    faint = np.array([[[0.75, 0.25, 0.25]]])  # hue 0, chroma 0.5: a chroma-weighted sum of 0.5
+    hue, chroma = transfer.reference_histograms(faint, 4, 8)
+    assert hue.tolist() == [1.0, 0.0, 0.0, 0.0] and chroma.shape == (8,) and chroma[4] == 1.0
+    dull = np.array([[[0.5, 0.45, 0.45], [0.3, 0.3, 0.32]]])  # chromas 0.05 and 0.02: only the first bin
+    hue, chroma = transfer.reference_histograms(dull, 6, 5)
+    assert chroma.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0] and hue.shape == (6,)
+
+
+def test_solve_bias_works_in_float64_whatever_it_is_given():
+    y, t = predictions(n=30, k=5, seed=16), np.array([0.1, 0.2, 0.3, 0.2, 0.2])
+    y32, t32 = y.astype(np.float32), t.astype(np.float32)
+    np.testing.assert_array_equal(transfer.solve_bias(y32, t32, iters=20),
+                                  transfer.solve_bias(y32.astype(np.float64), t32.astype(np.float64), iters=20))
