@@ -637,3 +637,275 @@ def test_training_pairs_nets_with_their_sources(tmp_path):
                                                        "scale_min": 2.0, "scale_max": 1.0}, progress=False)
     solver = train(str(tmp_path / "seg_solver.prototxt"), str(tmp_path / "voc.yaml"), progress=False)
     assert solver.iter == 1
+
+
+# ---- exact messages, defaults and edge cases of the scoring helpers -----------------------------
+
+class _FakeBlob:
+    def __init__(self, shape):
+        self.shape = shape
+
+
+class _FakeNet:
+    """What predict() touches of a net: .blobs (names -> .shape), .inputs, .outputs, .forward (recorded)."""
+
+    def __init__(self, blobs, inputs=(), outputs=(), scores=None):
+        self.blobs = {n: _FakeBlob(s) for n, s in blobs.items()}
+        self.inputs, self.outputs = list(inputs), list(outputs)
+        self.scores, self.calls = scores, []
+
+    def forward(self, **kw):
+        self.calls.append(kw)
+        return dict(self.scores)
+
+
+def _scores(n_classes, h, w, winner):
+    """(1, n_classes, h, w) scores whose argmax is the class map `winner` (h, w)."""
+    s = np.zeros((1, n_classes, h, w), np.float32)
+    for k in range(n_classes):
+        s[0, k][winner == k] = 1.0
+    return s
+
+
+def test_net_input_defaults_to_gray_and_names_unsupported_channels():
+    rgb = np.random.default_rng(1).random((20, 45, 3))
+    x = seg.net_input(rgb)
+    assert x.shape == (1, 1, 32, 64) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0, 0, :20, :45], rgb.mean(-1), atol=1e-6)
+    for c in (2, 4, 0):
+        with pytest.raises(ValueError) as e:
+            seg.net_input(rgb, c)
+        assert str(e.value) == f"the net's input has {c} channels; 1 (gray) or 3 (RGB) are supported"
+
+
+def test_net_input_image_part_does_not_depend_on_padding():
+    # the image is read as float64 whether or not it needs padding: a long double value that
+    # float32 and float64-then-float32 round differently gives the same input either way
+    if np.finfo(np.longdouble).nmant <= np.finfo(np.float64).nmant:
+        pytest.skip("long double is no wider than float64 here")
+    v = np.longdouble(0.5) + np.longdouble(2.0) ** -25 + np.longdouble(2.0) ** -60
+    assert np.float32(v) != np.float32(np.float64(v))  # the case is a real one
+    rgb = np.full((32, 32, 3), v, np.longdouble)
+    whole = seg.net_input(rgb, 3)                 # 32 x 32: no padding
+    cut = seg.net_input(rgb[:31], 3)              # 31 x 32: padded
+    assert whole.shape == cut.shape == (1, 3, 32, 32)
+    np.testing.assert_array_equal(whole[..., :31, :], cut[..., :31, :])
+    assert (whole == np.float32(np.float64(v))).all()
+
+
+def test_predict_defaults_forward_call_crop_and_dtype():
+    rng = np.random.default_rng(2)
+    rgb = rng.random((20, 30, 3))
+    winner = rng.integers(0, 21, (32, 32))
+    net = _FakeNet({"data": (1, 1, 32, 32), "score": (1, 21, 32, 32)}, ["data"], ["score"],
+                   {"score": _scores(21, 32, 32, winner)})
+    got = seg.predict(net, rgb)
+    assert got.dtype == np.uint8 and got.shape == (20, 30)
+    np.testing.assert_array_equal(got, winner[:20, :30])
+    assert len(net.calls) == 1 and sorted(net.calls[0]) == ["blobs", "data"]
+    assert net.calls[0]["blobs"] == ["score"]
+    np.testing.assert_array_equal(net.calls[0]["data"], seg.net_input(rgb, 1))
+    # other names: the blobs asked for by name, the input passed under its own name
+    net = _FakeNet({"img": (1, 3, 32, 32), "fc8": (1, 4, 32, 32)}, ["img"], ["prob"],
+                   {"prob": np.zeros((1, 4, 32, 32)), "fc8": _scores(4, 32, 32, winner % 4)})
+    got = seg.predict(net, rgb, output_blob="fc8", input_blob="img", n_classes=4)
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, (winner % 4)[:20, :30])
+    assert sorted(net.calls[0]) == ["blobs", "img"] and net.calls[0]["blobs"] == ["fc8"]
+    np.testing.assert_array_equal(net.calls[0]["img"], seg.net_input(rgb, 3))
+    # NaN in the padding is cropped away before the check
+    s = _scores(21, 32, 32, winner)
+    s[0, :, 25:, :] = np.nan
+    net = _FakeNet({"data": (1, 1, 32, 32), "score": (1, 21, 32, 32)}, ["data"], ["score"], {"score": s})
+    np.testing.assert_array_equal(seg.predict(net, rgb), winner[:20, :30])
+
+
+def test_predict_on_a_real_net_reads_a_blob_that_is_not_an_output(tmp_path):
+    # "score" feeds a Softmax: the net's only output is "prob", and predict must ask for "score"
+    text = TINY.format(c=1) + ('layer { name: "prob" type: "Softmax" bottom: "score" top: "prob" }\n')
+    net = pycolorize.Net.from_string(text, phase="test")
+    assert net.outputs == ["prob"]
+    w, b = net.params["score"][0].data, net.params["score"][1].data
+    w[...] = 0
+    b[...] = -100
+    b[0] = 0
+    w[1, 0], b[1] = 10, -5
+    w[15, 0], b[15] = -10, 10 * T15
+    rgb = np.zeros((20, 25, 3))
+    rgb[:, :8] = 0.9
+    rgb[:, 8:16] = 0.05
+    rgb[:, 16:] = 0.35
+    got = seg.predict(net, rgb)
+    assert got.dtype == np.uint8
+    want = np.zeros((20, 25), np.uint8)
+    want[:, :8], want[:, 8:16] = 1, 15
+    np.testing.assert_array_equal(got, want)
+
+
+def test_predict_error_messages():
+    rgb = np.random.default_rng(3).random((20, 30, 3))
+    cases = [
+        (_FakeNet({"score": (1, 21, 32, 32)}, ["img", "aux"], ["score"]), {},
+         "the net has no input blob 'data' (inputs: img, aux)"),
+        (_FakeNet({"score": (1, 21, 32, 32)}, [], ["score"]), {},
+         "the net has no input blob 'data' (inputs: none)"),
+        (_FakeNet({"data": (1, 1, 32, 32)}, ["data"], ["prob", "loss"]), {},
+         "the net has no blob 'score' (outputs: prob, loss)"),
+        (_FakeNet({"data": (1, 1, 32, 32)}, ["data"], []), {},
+         "the net has no blob 'score' (outputs: none)"),
+        (_FakeNet({"data": (1, 1, 32, 32), "score": (1, 21, 32, 32)}, ["data"], ["score"]), {"output_blob": "fc8"},
+         "the net has no blob 'fc8' (outputs: score)"),
+        (_FakeNet({"data": (1, 1, 32, 32), "score": (1, 21, 32, 32)}, ["data"], ["score"]), {"input_blob": "img"},
+         "the net has no input blob 'img' (inputs: data)"),
+        (_FakeNet({"data": (1, 32, 32), "score": (1, 21, 32, 32)}, ["data"], ["score"]), {},
+         "the net's input blob 'data' has shape (1, 32, 32); expected (1, C, H, W)"),
+        (_FakeNet({"data": (1, 1, 32, 32), "score": (1, 21, 32, 32)}, ["data"], ["score"],
+                  {"score": np.zeros((1, 20, 32, 32))}), {},
+         "the net's 'score' is (1, 20, 32, 32) for a (1, 1, 32, 32) input; expected (1, 21, 32, 32): "
+         "21 class scores at the input's resolution"),
+        (_FakeNet({"data": (1, 3, 32, 32), "score": (1, 21, 32, 32)}, ["data"], ["score"],
+                  {"score": np.zeros((1, 21, 16, 16))}), {"n_classes": 5},
+         "the net's 'score' is (1, 21, 16, 16) for a (1, 3, 32, 32) input; expected (1, 5, 32, 32): "
+         "5 class scores at the input's resolution"),
+    ]
+    for net, kw, message in cases:
+        with pytest.raises(ValueError) as e:
+            seg.predict(net, rgb, **kw)
+        assert str(e.value) == message
+    for bad in (np.nan, np.inf, -np.inf):
+        s = np.zeros((1, 21, 32, 32))
+        s[0, 3, 19, 29] = bad
+        net = _FakeNet({"data": (1, 1, 32, 32), "score": (1, 21, 32, 32)}, ["data"], ["score"], {"score": s})
+        with pytest.raises(ValueError) as e:
+            seg.predict(net, rgb)
+        assert str(e.value) == "the net's 'score' holds NaN or infinite scores"
+
+
+def test_confusion_matrix_counts_are_int64_and_ignore_none_counts_every_pixel():
+    cm = seg.ConfusionMatrix(n_classes=3)
+    assert cm.hist.dtype == np.int64 and cm.hist.shape == (3, 3) and not cm.hist.any()
+    assert seg.ConfusionMatrix().hist.shape == (21, 21) and seg.ConfusionMatrix().hist.dtype == np.int64
+    label = np.array([[0, 1, 2], [2, 2, 255]])
+    pred = np.array([[0, 2, 2], [1, 2, 0]], np.uint8)
+    c = cm.add(pred, label)
+    np.testing.assert_array_equal(c, [[1, 0, 0], [0, 0, 1], [0, 1, 2]])
+    assert cm.hist.dtype == np.int64
+    np.testing.assert_array_equal(cm.hist, c)
+    m = cm.metrics()
+    assert m["gt_pixels"].dtype == np.int64 and m["predicted_pixels"].dtype == np.int64
+    np.testing.assert_array_equal(m["gt_pixels"], [1, 1, 3])
+    np.testing.assert_array_equal(m["predicted_pixels"], [1, 1, 3])
+    # ignore=None: every pixel counts, and 255 is then an out-of-range label
+    every = seg.ConfusionMatrix(n_classes=3, ignore=None)
+    label = np.array([[0, 1, 2], [2, 2, 1]])
+    c = every.add(pred, label)
+    np.testing.assert_array_equal(c, [[1, 0, 0], [1, 0, 1], [0, 1, 2]])
+    assert c.sum() == 6 and every.hist.sum() == 6 and every.hist.dtype == np.int64
+    np.testing.assert_array_equal(every.counts(np.zeros((1, 1), int), np.ones((1, 1), int)), [[0, 0, 0], [1, 0, 0],
+                                                                                               [0, 0, 0]])
+    with pytest.raises(ValueError) as e:
+        every.add(pred, np.array([[0, 1, 2], [2, 2, 255]]))
+    assert str(e.value) == "label values outside 0..2 and None: [255]"
+
+
+def test_confusion_matrix_error_messages_list_the_first_ten_values():
+    cm = seg.ConfusionMatrix(n_classes=3)
+    label = np.array([[3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14]])    # 12 bad values
+    with pytest.raises(ValueError) as e:
+        cm.add(np.zeros((2, 6), int), label)
+    assert str(e.value) == "label values outside 0..2 and 255: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]"
+    with pytest.raises(ValueError) as e:
+        cm.add(np.zeros((1, 2), int), np.array([[-1, 2]]))
+    assert str(e.value) == "label values outside 0..2 and 255: [-1]"
+    with pytest.raises(ValueError) as e:
+        cm.add(label + 1, np.zeros((2, 6), int))
+    assert str(e.value) == "predicted values outside 0..2: [4, 5, 6, 7, 8, 9, 10, 11, 12, 13]"
+    # exactly n_classes is out of range, for every label row
+    for row in range(3):
+        with pytest.raises(ValueError) as e:
+            cm.add(np.array([[3, 0]]), np.array([[row, 0]]))
+        assert str(e.value) == "predicted values outside 0..2: [3]"
+    with pytest.raises(ValueError) as e:
+        cm.add(np.array([[-2, 3, 1]]), np.array([[0, 0, 0]]))
+    assert str(e.value) == "predicted values outside 0..2: [-2, 3]"
+    # a prediction under an ignored label is not judged
+    cm.add(np.array([[3, 0]]), np.array([[255, 0]]))
+    np.testing.assert_array_equal(cm.hist, [[1, 0, 0], [0, 0, 0], [0, 0, 0]])
+    with pytest.raises(ValueError) as e:
+        seg.ConfusionMatrix().metrics()
+    assert str(e.value) == "no pixel was scored (every label pixel is ignored, or nothing was added)"
+
+
+def test_confusion_metrics_with_absent_classes_warn_nothing():
+    import warnings
+
+    cm = seg.ConfusionMatrix(n_classes=4)
+    cm.add(np.array([[0, 1, 1, 2]]), np.array([[0, 1, 0, 0]]))   # class 3 absent from both, 2 only predicted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = cm.metrics()
+    assert np.isnan(m["iu"][3]) and np.isnan(m["accuracy"][2]) and np.isnan(m["accuracy"][3])
+    np.testing.assert_allclose(m["iu"][:3], [1 / 3, 1 / 2, 0])
+    assert m["mean_iu"] == pytest.approx((1 / 3 + 1 / 2) / 3) and m["classes_in_mean_iu"] == 3
+
+
+def test_save_prediction_range_shape_and_format(tmp_path):
+    edge = np.array([[0, 255], [7, 20]], np.int64)
+    seg.save_prediction(str(tmp_path / "edge.png"), edge)       # 255 is a byte: allowed
+    with Image.open(tmp_path / "edge.png") as im:
+        assert im.format == "PNG" and im.mode == "P"
+        np.testing.assert_array_equal(np.array(im), edge)
+    # no extension: still a PNG
+    seg.save_prediction(str(tmp_path / "noext"), edge)
+    with Image.open(tmp_path / "noext") as im:
+        assert im.format == "PNG" and im.mode == "P"
+        np.testing.assert_array_equal(np.array(im), edge)
+    seg.save_prediction(str(tmp_path / "pred.dat"), edge)
+    with Image.open(tmp_path / "pred.dat") as im:
+        assert im.format == "PNG"
+    for bad in (np.array([[0, 256]]), np.array([[-1, 3]]), np.array([[-1, 300]])):
+        p = str(tmp_path / "bad.png")
+        with pytest.raises(ValueError) as e:
+            seg.save_prediction(p, bad)
+        assert str(e.value) == f"{p}: a prediction must be an (H, W) array of class indices; got shape (1, 2)"
+        assert not os.path.exists(p)
+    for shape in ((2, 2, 3), (4,), (1, 2, 2)):
+        p = str(tmp_path / "shape.png")
+        with pytest.raises(ValueError) as e:
+            seg.save_prediction(p, np.ones(shape, np.uint8))
+        assert str(e.value) == f"{p}: a prediction must be an (H, W) array of class indices; got shape {shape}"
+        assert not os.path.exists(p)
+
+
+def test_read_prediction_messages(tmp_path):
+    a = np.array([[0, 21, 21], [255, 3, 3]], np.uint8)
+    p = str(tmp_path / "p.png")
+    write_png(p, a)
+    with pytest.raises(ValueError) as e:
+        seg.read_prediction(p)
+    assert str(e.value) == f"{p}: predicted values outside 0..20: 21 (2 px), 255 (1 px)"
+    with pytest.raises(ValueError) as e:
+        seg.read_prediction(p, n_classes=3)
+    assert str(e.value) == f"{p}: predicted values outside 0..2: 3 (2 px), 21 (2 px), 255 (1 px)"
+    ok = str(tmp_path / "ok.png")
+    write_png(ok, np.array([[0, 3], [3, 1]], np.uint8), mode="L")
+    np.testing.assert_array_equal(seg.read_prediction(ok, n_classes=4), [[0, 3], [3, 1]])
+    rgb = str(tmp_path / "rgb.png")
+    Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(rgb)
+    with pytest.raises(ValueError) as e:
+        seg.read_prediction(rgb)
+    assert str(e.value) == (f"{rgb}: a RGB image; predictions are palette (P) or 8-bit gray (L) PNGs of class "
+                            "indices (an RGB rendering of the colours cannot be read back as classes)")
+
+
+def test_format_table_exact_markdown():
+    m = {"mean_iu": 0.5, "iu": np.array([0.25, np.nan, 0.7512])}
+    want = ("| Method | Input | mIU (%) | a | b | c |\n"
+            "|---|---|---:|---:|---:|---:|\n"
+            "| pycolorize (this run) | gray | 50.0 | 25.0 | - | 75.1 |")
+    assert seg.format_table(m, classes=("a", "b", "c")) == want
+    want = ("| Method | Input | mIU (%) | x |\n"
+            "|---|---|---:|---:|\n"
+            "| ours | RGB | - | 100.0 |")
+    assert seg.format_table({"mean_iu": float("nan"), "iu": [1.0]}, method="ours", input_kind="RGB",
+                            classes=["x"]) == want
