@@ -23,6 +23,7 @@ import argparse
 import datetime
 import filecmp
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -159,6 +160,16 @@ def prepare(group):
         if not os.path.islink(link):
             os.symlink(os.path.join(ROOT, name), link)
     sync_package(work, set(files))
+    # mutmut learns which tests reach which function once, and later only for tests with new names:
+    # when a test file of the group changed, its map is made again
+    digest = hashlib.sha256(b"".join(open(os.path.join(ROOT, "tests", t), "rb").read() for t in tests)).hexdigest()
+    stamp = os.path.join(work, "tests.sha256")
+    if (open(stamp).read() if os.path.exists(stamp) else None) != digest:
+        stats = os.path.join(work, "mutants", "mutmut-stats.json")
+        if os.path.exists(stats):
+            os.remove(stats)
+        with open(stamp, "w") as f:
+            f.write(digest)
     with open(os.path.join(ROOT, "pyproject.toml")) as f:
         text = f.read()
     section = "\n".join([
