@@ -170,3 +170,163 @@ def test_grayscale_is_decided_in_whole_levels_anywhere_in_the_range(pixel, gray)
     img[1, 2] = np.array(pixel) / 255
     assert is_grayscale(img) == gray
     assert is_grayscale(np.array(pixel, np.uint8)[None, None] / 255.0) == gray
+
+
+# ---- the library, with independent answers ---------------------------------------------------
+
+def test_score_reports_every_reading_and_both_aggregations():
+    from pycolorize.evaluation import metrics
+
+    rng = np.random.RandomState(4)
+    pred, truth = rng.rand(5, 6, 3), rng.rand(5, 6, 3)
+    for reading in metrics.READINGS:
+        out, err = evaluation.score(pred, truth, reading)
+        assert set(out) == {"rmse_ab", "rmse_ab_mean", "psnr"} | {f"rmse_ab_rms_{r}" for r in metrics.READINGS}
+        np.testing.assert_array_equal(err, metrics.pixel_errors(pred, truth, reading))
+        assert out["rmse_ab"] == pytest.approx(np.sqrt((err ** 2).mean()), rel=1e-12)
+        assert out["rmse_ab_mean"] == pytest.approx(err.mean(), rel=1e-12)
+        assert out["psnr"] == pytest.approx(10 * np.log10(1 / ((pred - truth) ** 2).mean()), rel=1e-12)
+        for r in metrics.READINGS:
+            assert out[f"rmse_ab_rms_{r}"] == pytest.approx(metrics.rmse_alphabeta(pred, truth, "rms", r), rel=1e-12)
+    assert evaluation.score(pred, truth)[0]["rmse_ab"] == evaluation.score(pred, truth, "sum")[0]["rmse_ab"]
+
+
+def colour_photos(folder, n=3, seed=5):
+    rng = np.random.RandomState(seed)
+    paths = []
+    for i in range(n):
+        p = os.path.join(folder, f"p{i}.png")
+        save(p, rng.rand(8, 10, 3))
+        paths.append((f"p{i}.png", p))
+    return paths
+
+
+def test_the_summary_averages_what_the_rows_hold(tmp_path):
+    # predictions: the truth itself (PSNR inf), a darker copy, and a copy with the channels rolled
+    images = colour_photos(str(tmp_path / "truth"))
+    truths = {n: np.asarray(Image.open(p)) / 255.0 for n, p in images}
+    outs = {"p0.png": lambda t: t, "p1.png": lambda t: t * 0.8, "p2.png": lambda t: np.roll(t, 1, axis=-1)}
+    names = iter(n for n, _ in images)
+    logged = []
+    ev = evaluation.Evaluation(images, str(tmp_path / "out"), colorize=lambda t: outs[next(names)](t),
+                               log=logged.append, grid=2)
+    t = ev.run(progress=False)
+    scores = {n: evaluation.score(outs[n](truths[n]), truths[n])[0] for n in truths}
+    base = {n: evaluation.score(np.repeat(truths[n].mean(-1, keepdims=True), 3, -1), truths[n])[0] for n in truths}
+    assert t["images"] == 3 and t["reading"] == "sum" and t["skipped"] == {} and logged == []
+    assert t["ours"]["rmse_ab"] == pytest.approx(np.mean([s["rmse_ab"] for s in scores.values()]), abs=1e-6)
+    assert t["ours"]["rmse_ab_mean"] == pytest.approx(np.mean([s["rmse_ab_mean"] for s in scores.values()]), abs=1e-6)
+    finite = [scores[n]["psnr"] for n in ("p1.png", "p2.png")]  # the perfect image's infinite PSNR left out
+    assert t["ours"]["psnr"] == pytest.approx(np.mean(finite), abs=1e-5)
+    assert t["ours"]["psnr_geometric"] == pytest.approx(np.exp(np.mean(np.log(finite))), abs=1e-5)
+    bpsnr = [b["psnr"] for b in base.values()]
+    assert t["no colorization"]["psnr"] == pytest.approx(np.mean(bpsnr), abs=1e-5)
+    assert t["no colorization"]["psnr_geometric"] == pytest.approx(np.exp(np.mean(np.log(bpsnr))), abs=1e-5)
+    assert t["no colorization"]["rmse_ab"] == pytest.approx(np.mean([b["rmse_ab"] for b in base.values()]), abs=1e-6)
+    assert t["no colorization"]["rmse_ab_mean"] == pytest.approx(np.mean([b["rmse_ab_mean"] for b in base.values()]),
+                                                                 abs=1e-6)
+    for r in ("sum", "mean", "none"):
+        assert t["by_reading"][r]["ours"] == pytest.approx(np.mean([s[f"rmse_ab_rms_{r}"] for s in scores.values()]), abs=1e-6)
+        assert t["by_reading"][r]["no colorization"] == pytest.approx(
+            np.mean([b[f"rmse_ab_rms_{r}"] for b in base.values()]), abs=1e-6)
+    assert t["psnr_values"]["ours"][0] == float("inf") and len(t["psnr_values"]["baseline"]) == 3
+    assert [row[0] for row in ev.grid_rows] == ["p0.png", "p1.png"]  # the first `grid` images
+    # the error histograms (Fig. 6): every pixel of every image counted once, errors above 3 in the last bin
+    assert ev.hist["ours"].sum() == ev.hist["baseline"].sum() == 3 * 8 * 10
+    with np.load(tmp_path / "out" / "pixel_errors.npz") as z:
+        np.testing.assert_array_equal(z["ours"], ev.hist["ours"])
+    # resumed: nothing left to score, the same summary, and a line saying so
+    ev2 = evaluation.Evaluation(images, str(tmp_path / "out"), colorize=lambda t: 1 / 0, log=logged.append)
+    np.testing.assert_array_equal(ev2.hist["ours"], ev.hist["ours"])
+    assert ev2.run(progress=False)["ours"] == t["ours"]
+    assert logged == [f"resuming: 3 image(s) already scored in {tmp_path / 'out' / 'per_image.csv'}"]
+
+
+def test_geometric_and_arithmetic_means_with_no_finite_value_are_infinite(tmp_path):
+    images = colour_photos(str(tmp_path / "truth"), n=2)
+    t = evaluation.Evaluation(images, str(tmp_path / "o"), colorize=lambda x: x, log=lambda m: None).run(progress=False)
+    assert t["ours"]["psnr"] == float("inf") and t["ours"]["psnr_geometric"] == float("inf")
+    assert t["ours"]["rmse_ab"] == 0.0
+
+
+def test_evaluation_refuses_bad_set_ups_in_words(tmp_path):
+    images = colour_photos(str(tmp_path / "truth"), n=1)
+    with pytest.raises(ValueError, match=r"^give either a model or a folder of predictions$"):
+        evaluation.Evaluation(images, str(tmp_path / "o"))
+    with pytest.raises(ValueError, match=r"^give either a model or a folder of predictions$"):
+        evaluation.Evaluation(images, str(tmp_path / "o"), colorize=lambda x: x, predictions=str(tmp_path))
+    with pytest.raises(ValueError, match=r"^RMSE reading must be one of sum, mean, none; got 'lab'$"):
+        evaluation.Evaluation(images, str(tmp_path / "o"), colorize=lambda x: x, reading="lab")
+    with pytest.raises(ValueError, match=r"^give an image list or a folder$"):
+        evaluation.list_images()
+    # nothing scorable: the reasons counted
+    gray = tmp_path / "gray" / "g.png"
+    save(str(gray), np.full((6, 6, 3), 0.4))
+    ev = evaluation.Evaluation([("g.png", str(gray)), ("x.png", str(tmp_path / "none.png"))], str(tmp_path / "o2"),
+                               colorize=lambda x: x, log=lambda m: None)
+    with pytest.raises(ValueError, match=r"^no image could be scored \(grayscale ground truth: 1; unreadable or missing: 1\)$"):
+        ev.run(progress=False)
+
+
+def test_predictions_are_found_by_name_png_first(tmp_path):
+    images = colour_photos(str(tmp_path / "truth"), n=1)
+    truth = np.asarray(Image.open(images[0][1])) / 255.0
+    preds = tmp_path / "preds"
+    save(str(preds / "p0.jpg"), truth * 0.5)
+    save(str(preds / "p0.png"), truth)  # the PNG wins over the JPEG of the same name
+    t = evaluation.Evaluation(images, str(tmp_path / "o"), predictions=str(preds), log=lambda m: None).run(progress=False)
+    assert t["ours"]["rmse_ab"] == 0.0
+    os.remove(preds / "p0.png")
+    t = evaluation.Evaluation(images, str(tmp_path / "o2"), predictions=str(preds), log=lambda m: None).run(progress=False)
+    assert t["ours"]["rmse_ab"] > 0
+    ev = evaluation.Evaluation(images, str(tmp_path / "o3"), predictions=str(tmp_path / "empty"), log=lambda m: None)
+    with pytest.raises(FileNotFoundError, match=rf"^no prediction for p0.png in {tmp_path / 'empty'}$"):
+        ev._prediction("p0.png")
+
+
+def test_the_summary_table_word_for_word():
+    t = {"reading": "sum", "images": 2, "skipped": {"no prediction": 1, "grayscale ground truth": 2},
+         "no colorization": {"rmse_ab": 0.3, "rmse_ab_mean": 0.25, "psnr": 23.5, "psnr_geometric": 23.25},
+         "ours": {"rmse_ab": 0.125, "rmse_ab_mean": 0.1, "psnr": 25.0, "psnr_geometric": 24.5},
+         "by_reading": {"sum": {"no colorization": 0.3, "ours": 0.125}, "mean": {"no colorization": 0.9, "ours": 0.375},
+                        "none": {"no colorization": 0.2, "ours": 0.0625}}}
+    from pycolorize.evaluation import metrics
+
+    want = "\n".join([
+        f"RMSE(ab) reading: sum: {metrics.READING_HELP['sum']}",
+        "method" + " " * 14 + "RMSE(ab) avg/px  (mean of norms)      PSNR  (geometric)",
+        "-" * 75,
+        "no colorization              0.3000           0.2500  23.50 dB     23.25 dB",
+        "ours                         0.1250           0.1000  25.00 dB     24.50 dB",
+        "2 image(s) scored; skipped: no prediction 1, grayscale ground truth 2",
+        "paper's no-colorization row: RMSE 0.333, PSNR 23.27 dB on ctest10k; RMSE 0.285 on SUN-6",
+        "",
+        "RMSE(ab) avg/px under each reading (docs/rmse_reading.md); on ctest10k or SUN-6 the reading whose",
+        "no-colorization value matches the paper's is the paper's:",
+        "method                  sum     mean     none   paper (0.333 ctest10k / 0.285 SUN-6)",
+        "no colorization      0.3000   0.9000   0.2000",
+        "ours                 0.1250   0.3750   0.0625"])
+    assert evaluation.format_table(t) == want
+    t["skipped"] = {}
+    assert evaluation.format_table(t).splitlines()[5] == "2 image(s) scored"
+
+
+def test_a_resume_needs_the_same_columns_and_reading(tmp_path):
+    images = colour_photos(str(tmp_path / "truth"), n=1)
+    out = tmp_path / "o"
+    evaluation.Evaluation(images, str(out), colorize=lambda x: x, log=lambda m: None).run(progress=False)
+    assert json.load(open(out / "rmse_reading.json")) == {"reading": "sum"}
+    with pytest.raises(ValueError, match=rf"^{out / 'per_image.csv'} holds RMSE under the 'sum' reading, not 'mean'; "
+                                         r"rerun with that reading or write to another folder$"):
+        evaluation.Evaluation(images, str(out), colorize=lambda x: x, reading="mean")
+    (out / "per_image.csv").write_text("image,other\n")
+    with pytest.raises(ValueError, match=rf"^{out / 'per_image.csv'} was written by another version of this tool"):
+        evaluation.Evaluation(images, str(out), colorize=lambda x: x)
+
+
+def test_list_images_names_and_paths(tmp_path):
+    images = colour_photos(str(tmp_path / "truth"), n=2)
+    assert evaluation.list_images(folder=str(tmp_path / "truth")) == images
+    lst = tmp_path / "l.txt"
+    lst.write_text("/p1.png 3\np0.png\n")
+    assert evaluation.list_images(str(lst), root=str(tmp_path / "truth")) == [("p1.png", images[1][1]), ("p0.png", images[0][1])]
