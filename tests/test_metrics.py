@@ -81,3 +81,23 @@ def test_bad_arguments_are_errors():
         metrics.rmse_alphabeta(GRAY, TRUTH, reading="lab")
     with pytest.raises(ValueError, match="reduce must be"):
         metrics.rmse_alphabeta(GRAY, TRUTH, reduce="max")
+
+
+def test_defaults_peaks_shapes_and_types():
+    rng = np.random.RandomState(3)
+    a, b = rng.rand(4, 5, 3), rng.rand(4, 5, 3)
+    err = metrics.pixel_errors(a, b)
+    assert metrics.reduce_errors(err) == pytest.approx(np.sqrt((err ** 2).mean()), rel=1e-12)  # "rms" by default
+    # PSNR with peak 255 on 0..255 values is PSNR with peak 1 on 0..1
+    assert metrics.psnr(a * 255, b * 255, peak=255) == pytest.approx(metrics.psnr(a, b), rel=1e-12)
+    assert metrics.psnr(a * 2, b * 2, peak=2.0) == pytest.approx(metrics.psnr(a, b), rel=1e-12)
+    # float32 images are scored in float64: exactly as their float64 copies
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    for f in (metrics.rmse_alphabeta, metrics.psnr):
+        assert f(a32, b32) == f(a32.astype(np.float64), b32.astype(np.float64))
+        assert f(a32, b32.astype(np.float64)) == f(a32.astype(np.float64), b32.astype(np.float64))
+        assert f(a32.astype(np.float64), b32) == f(a32.astype(np.float64), b32.astype(np.float64))
+    with pytest.raises(ValueError, match=r"same \(H, W, 3\)"):  # 2-D with 3 columns is not an image
+        metrics.psnr(np.zeros((4, 3)), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"same \(H, W, 3\)"):
+        metrics.psnr(np.zeros((4, 4, 4)), np.zeros((4, 4, 4)))
