@@ -451,3 +451,10 @@ def test_the_kept_calibration_is_the_lowest_validation_rmse_of_the_four(model):
     assert rmse == pytest.approx(min(tried.values()), rel=1e-6)
     # the chroma prior is the training pixels' chroma histogram, over the net's chroma bins
     np.testing.assert_allclose(got["chroma_prior"], cal.chroma_prior(train, 32), rtol=1e-12)
+    # the temperatures are those fitted on the kept canvas's raw predictions of every validation pixel
+    raw = Colorizer(deploy, weights, size=64, calibration=None, canvas=got["canvas"])
+    hist = [raw.predict(im) for im in validation.values()]
+    refit = cal.fit({k: np.concatenate([h[k].reshape(-1, 32) for h in hist]) for k in ("hue", "chroma")},
+                    np.concatenate([im.reshape(-1, 3) / 255.0 for im in validation.values()]),
+                    chroma_prior=cal.chroma_prior(train, 32))
+    assert got["temperature"] == pytest.approx(refit["temperature"], rel=1e-9)

@@ -330,3 +330,36 @@ def test_list_images_names_and_paths(tmp_path):
     lst = tmp_path / "l.txt"
     lst.write_text("/p1.png 3\np0.png\n")
     assert evaluation.list_images(str(lst), root=str(tmp_path / "truth")) == [("p1.png", images[1][1]), ("p0.png", images[0][1])]
+
+
+def test_evaluation_details_defaults_histograms_and_stale_files(tmp_path):
+    assert evaluation.is_grayscale(np.array([[[100, 102, 104]]]) / 255, tol=2)  # within 2 levels of the mean
+    assert not evaluation.is_grayscale(np.array([[[100, 102, 105]]]) / 255, tol=2)
+    lst = tmp_path / "l.txt"
+    (tmp_path / "Xray.png").write_bytes(b"")
+    lst.write_text("/Xray.png\n")
+    assert [n for n, _ in evaluation.list_images(str(lst), root=str(tmp_path))] == ["Xray.png"]
+    images = colour_photos(str(tmp_path / "truth"), n=7)
+    out = tmp_path / "o"
+    out.mkdir()
+    np.savez(out / "pixel_errors.npz", ours=np.ones(300), baseline=np.ones(300))  # stale: no CSV beside it
+    (tmp_path / "o2").mkdir()
+    (tmp_path / "o2" / "per_image.csv").write_text("")  # an empty CSV is no other version's
+    evaluation.Evaluation(images, str(tmp_path / "o2"), colorize=lambda x: x, log=lambda m: None)
+    ev = evaluation.Evaluation(images, str(out), colorize=lambda x: np.roll(x, 1, axis=-1), reading="mean",
+                               log=lambda m: None)
+    assert ev.hist["ours"].sum() == 0  # the stale histograms were not taken up
+    ev.run(progress=False)
+    assert len(ev.grid_rows) == 6  # six rows in the grid by default
+    # the histograms of Fig. 6: each image's per-pixel errors, those above 3 counted in the last bin
+    want = np.zeros(300)
+    for _, p in images:
+        t = np.asarray(Image.open(p)) / 255.0
+        err = evaluation.score(np.roll(t, 1, axis=-1), t, "mean")[1]
+        want += np.histogram(np.minimum(err, 3.0), np.linspace(0, 3, 301))[0]
+    np.testing.assert_array_equal(ev.hist["ours"], want)
+    assert want[-1] > 0  # some errors were above 3 under the literal reading
+    (out / "per_image.csv").write_text("image,other\n")
+    with pytest.raises(ValueError, match=r"another version of this tool \(other columns\); move it away or write to "
+                                         r"another folder$"):
+        evaluation.Evaluation(images, str(out), colorize=lambda x: x, reading="mean")
