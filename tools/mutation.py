@@ -197,7 +197,7 @@ def prepare(group):
 def run(group, log):
     files, functions, _ = GROUPS[group]
     work = prepare(group)
-    started = datetime.datetime.now()
+    started, at = datetime.datetime.now(), commit()  # the code and tests this run tests
     print(f"{group}: mutmut run in {os.path.relpath(work, ROOT)} (log: {os.path.relpath(log.name, ROOT)})", flush=True)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
     names = pending(group)
@@ -208,7 +208,7 @@ def run(group, log):
                        cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
     if r.returncode:
         sys.exit(f"{group}: mutmut exited with {r.returncode}; see {log.name}")
-    info = {"commit": commit(), "date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()} cores",
+    info = {"commit": at, "date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()} cores",
             "minutes": round((datetime.datetime.now() - started).total_seconds() / 60, 1),
             "tested": "all" if names is None else f"the {len(names)} not killed before"}
     with open(os.path.join(work, "run.json"), "w") as f:
@@ -365,8 +365,11 @@ extra):
     python tools/mutation.py                 # every group; or name some: colour data serve ...
     python tools/mutation.py data --survivors   # what no test caught, as diffs
 
-It runs each group in build-mutation/GROUP/ (a second run re-tests only what changed) and rewrites
-this page. Run it after changing one of these modules or its tests.
+It runs each group in build-mutation/GROUP/ and rewrites this page. A second run re-tests only the
+mutants not killed before and those of functions that changed (a killed mutant stays killed while
+its function is unchanged, and tests are only ever added), so a group's figures are those of its
+runs together, the last of which ran at the commit named below. Run it after changing one of these
+modules or its tests.
 
 ## The last run
 
