@@ -12,6 +12,10 @@ from PIL import Image
 
 from pycolorize import data
 from pycolorize.colorization import color
+from pycolorize.data import pixels as pixels_mod
+from pycolorize.data import sources as sources_mod
+from pycolorize.data.shards import Item
+from pycolorize.engine.core import Error
 
 
 def save(path, array, **kw):
@@ -244,11 +248,6 @@ def test_exposure_jitter_scales_lightness_and_chroma_keeps_hue():
 
 # ---- pixels: the decoder's uint8 pixels, simplejpeg for clean JPEGs, Pillow for the rest --------
 
-from pycolorize.data import pixels as pixels_mod  # noqa: E402
-from pycolorize.data import sources as sources_mod  # noqa: E402
-from pycolorize.data import loader as loader_mod  # noqa: E402
-from pycolorize.data.shards import Item  # noqa: E402
-from pycolorize.engine.core import Error  # noqa: E402
 
 
 def encoded(array, fmt="JPEG", **kw):
@@ -835,3 +834,13 @@ def test_an_array_that_is_no_image_is_refused_with_its_shape():
     for shape in ((4, 70, 70, 3), (70, 70, 5), (70,)):
         with pytest.raises(ValueError, match=r"not an image: array of shape \(" + ", ".join(map(str, shape))):
             data.make_example(np.zeros(shape), rng, crop=32, short_side=64)
+
+
+def test_sample_photos_are_uint8_rgb_or_refused():
+    pytest.importorskip("skimage.data")
+    from pycolorize.data.samples import sample_photo
+
+    horse = sample_photo("horse")  # a black-and-white mask: 0 and 255
+    assert horse.dtype == np.uint8 and horse.shape[-1] == 3 and set(np.unique(horse)) == {0, 255}
+    with pytest.raises(ValueError, match=r"'lfw_subset' is not a photo \(float64 array of shape \(200, 25, 25\)\)"):
+        sample_photo("lfw_subset")

@@ -366,6 +366,8 @@ def test_each_rank_takes_the_gpu_of_its_local_rank():
     assert distributed.device_for(env(6, 8, 2, "x", False), ids) == 6  # the second machine's third rank
     with pytest.raises(pycolorize.Error, match=r"--gpu 4,5,6,7: no GPU for local rank 4"):
         distributed.device_for(distributed.environment({"RANK": "4", "WORLD_SIZE": "8"}), ids)
+    with pytest.raises(pycolorize.Error, match=r"no GPU for local rank -1"):
+        distributed.device_for(env(0, 2, -1, "x", False), ids)
     with pytest.raises(pycolorize.Error, match=r"--gpu 0,1: several GPUs take several ranks \(--nproc 2\)"):
         distributed.device_for(None, [0, 1])
 

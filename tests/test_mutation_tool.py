@@ -64,6 +64,9 @@ def test_the_equivalent_mutants_are_well_formed():
         assert e["module"] in modules, e["module"]
         assert e["function"] in functions_of(os.path.join(ROOT, "pycolorize", modules[e["module"]])), e
         assert e["change"] and all(c[:1] in "+-" and c[1:] == c[1:].strip() for c in e["change"]), e
+        source = {line.strip() for line in open(os.path.join(ROOT, "pycolorize", modules[e["module"]])).read().splitlines()}
+        removed = [c[1:] for c in e["change"] if c.startswith("-")]
+        assert all(line in source for line in removed), f"stale (the module no longer has the line): {e}"
         assert len(e["reason"]) > 20, e
 
 

@@ -226,3 +226,13 @@ def test_uncertainty_by_hand_any_shape_and_float64():
     h32 = hue.astype(np.float32)
     want32 = sampling.uncertainty(h32.astype(np.float64), chroma)
     np.testing.assert_allclose(sampling.uncertainty(h32, chroma), want32, rtol=1e-14, atol=0)
+
+
+def test_a_float32_histogram_short_of_a_draw_gives_its_last_bin_with_probability():
+    # float32 rounding leaves the total below a draw near 1: the sample is the last bin that has
+    # probability, never the empty bins after it
+    p = np.array([[0.29927265644073486, 0.44877663254737854, 0.008717921562492847, 0.0009988462552428246,
+                   0.24223393201828003, 0, 0, 0]], np.float32)
+    assert np.cumsum(p)[-1] < np.float32(np.nextafter(1.0, 0.0))  # 0.99999994: short of the largest draws
+    centre = (np.arange(8) + 0.5) / 8
+    assert decode.sample(p, _Draws([np.nextafter(1.0, 0.0)])).tolist() == [centre[4]]

@@ -366,9 +366,10 @@ extra):
     python tools/mutation.py data --survivors   # what no test caught, as diffs
 
 It runs each group in build-mutation/GROUP/ and rewrites this page. A second run re-tests only the
-mutants not killed before and those of functions that changed (a killed mutant stays killed while
-its function is unchanged, and tests are only ever added), so a group's figures are those of its
-runs together, the last of which ran at the commit named below. Run it after changing one of these
+mutants not killed before and those of functions that changed (a killed mutant counts as killed
+while its function is unchanged), so a group's figures are those of its runs together, the last
+of which ran at the commit named below. After a test was weakened or removed, start the group
+afresh: delete build-mutation/GROUP. Run it after changing one of these
 modules or its tests.
 
 ## The last run

@@ -50,7 +50,6 @@ import datetime
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import time

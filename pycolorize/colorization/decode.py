@@ -60,12 +60,13 @@ def hue_expectation(p, fading=True, eta=FADING_ETA):
 def sample(p, rng=None):
     """The centre of a bin drawn from each pixel's histogram: for a uniform draw u in [0, 1), the
     bin k with cdf_{k-1} <= u < cdf_k, so a bin without probability is never drawn (not even for
-    u = 0); a histogram whose mass falls short of u by rounding gives its last bin."""
+    u = 0); a histogram whose mass falls short of u by rounding gives its last bin with probability."""
     p = _float(p)
     rng = rng if rng is not None else np.random.default_rng()
     flat = p.reshape(-1, p.shape[-1])
     u = rng.random(len(flat))[:, None]
-    k = np.minimum((np.cumsum(flat, axis=1) <= u).sum(axis=1), p.shape[-1] - 1)
+    last = p.shape[-1] - 1 - np.argmax(flat[:, ::-1] > 0, axis=1)  # the last bin with probability
+    k = np.minimum((np.cumsum(flat, axis=1) <= u).sum(axis=1), last)
     return uniform_centres(p.shape[-1])[k].reshape(p.shape[:-1])
 
 

@@ -25,6 +25,10 @@ def sample_photo(name):
         else:
             a = getattr(skimage.data, name)()
     a = np.asarray(a)
+    if a.dtype == bool:  # a black-and-white mask ("horse", "binary_blobs")
+        a = a.astype(np.uint8) * 255
+    if a.dtype != np.uint8 or not (a.ndim == 2 or (a.ndim == 3 and a.shape[-1] in (3, 4))):
+        raise ValueError(f"scikit-image's {name!r} is not a photo ({a.dtype} array of shape {a.shape})")
     if a.ndim == 2:  # a gray photo ("camera", "moon", ...): its gray in every channel
         return np.repeat(a[..., None], 3, axis=-1)
     return a[..., :3]

@@ -92,7 +92,7 @@ def device_for(env, gpus, flag="--gpu"):
     ids = ",".join(map(str, gpus))
     if env is None:
         raise Error(f"{flag} {ids}: several GPUs take several ranks (--nproc {len(gpus)})")
-    if env.local_rank >= len(gpus):
+    if not 0 <= env.local_rank < len(gpus):
         raise Error(f"{flag} {ids}: no GPU for local rank {env.local_rank} ({env.launcher})")
     return gpus[env.local_rank]
 
