@@ -338,16 +338,27 @@ def test_lightness_in_bands_of_rows_equals_the_whole():
 # ---- the folder and list rules: boundaries and errors ----------------------------------------
 
 def test_list_rule_reads_utf8_whatever_the_locale(tmp_path):
-    import locale
+    # in a process whose locale is ASCII and not in Python's UTF-8 mode, open() without an encoding
+    # would not read the list: the rule reads it as UTF-8 anyway
+    import subprocess
+    import sys
+
+    import pycolorize
+
     lst = tmp_path / "list.txt"
     lst.write_bytes("é/ü.png 3\n".encode("utf-8"))
-    old = locale.setlocale(locale.LC_CTYPE)
-    try:
-        locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale: open() without an encoding would not read it
-        entries = images.read_list(str(lst))
-    finally:
-        locale.setlocale(locale.LC_CTYPE, old)
-    assert [e.listed for e in entries] == ["é/ü.png"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8", "PYTHONIOENCODING"))}
+    env.update(LC_ALL="C", LANG="C", PYTHONUTF8="0",
+               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(pycolorize.__file__))))
+    code = ("import locale, sys; from pycolorize.data import images; "
+            "print(sys.flags.utf8_mode, locale.getpreferredencoding(False), "
+            f"ascii([e.listed for e in images.read_list({str(lst)!r})]))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    mode, encoding, listed = r.stdout.split(" ", 2)
+    if mode != "0" or encoding.lower().replace("-", "") == "utf8":
+        pytest.skip(f"this Python reads UTF-8 under the C locale too ({encoding}, UTF-8 mode {mode})")
+    assert listed.strip() == ascii(["é/ü.png"])
 
 
 def test_list_bytes_that_are_not_utf8_text_name_the_line_and_the_byte(tmp_path):
