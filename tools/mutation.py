@@ -201,16 +201,29 @@ def run(group, log):
     print(f"{group}: mutmut run in {os.path.relpath(work, ROOT)} (log: {os.path.relpath(log.name, ROOT)})", flush=True)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
     names = pending(group)
-    if names == []:
-        print(f"{group}: every mutant is killed already", flush=True)
-        return
-    r = subprocess.run([sys.executable, "-m", "mutmut", "run", *(names or mutant_patterns(files, functions))],
-                       cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env)
-    if r.returncode:
-        sys.exit(f"{group}: mutmut exited with {r.returncode}; see {log.name}")
+
+    def mutmut_run(args):
+        r = subprocess.run([sys.executable, "-m", "mutmut", "run", *args], cwd=work, stdout=log,
+                           stderr=subprocess.STDOUT, env=env)
+        if r.returncode:
+            sys.exit(f"{group}: mutmut exited with {r.returncode}; see {log.name}")
+    if names is None:  # the first run: every mutant of the group
+        mutmut_run(mutant_patterns(files, functions))
+        tested = "all"
+    else:
+        # the mutants not killed before; mutmut remakes those of functions that changed since (their
+        # names are known once it has run), and those are tested next
+        first = names or [k for k in sorted(results_of(group)) if in_scope(group, k)][:1]
+        mutmut_run(first)
+        fresh = [k for k in pending(group) if k not in set(first)]
+        if fresh:
+            mutmut_run(fresh)
+        if not names and not fresh:
+            print(f"{group}: every mutant is killed already", flush=True)
+        tested = f"the {len(names) + len(fresh)} not killed before or new"
     info = {"commit": at, "date": datetime.date.today().isoformat(), "machine": f"{os.cpu_count()} cores",
             "minutes": round((datetime.datetime.now() - started).total_seconds() / 60, 1),
-            "tested": "all" if names is None else f"the {len(names)} not killed before"}
+            "tested": tested}
     with open(os.path.join(work, "run.json"), "w") as f:
         json.dump(info, f)
 
