@@ -348,12 +348,12 @@ def test_list_rule_reads_utf8_whatever_the_locale(tmp_path):
     lst = tmp_path / "list.txt"
     lst.write_bytes("é/ü.png 3\n".encode("utf-8"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG", "PYTHONUTF8", "PYTHONIOENCODING"))}
-    env.update(LC_ALL="C", LANG="C", PYTHONUTF8="0",
-               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(pycolorize.__file__))))
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(pycolorize.__file__)))  # this pycolorize's folder
+    env.update(LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONPATH=parent)
     code = ("import locale, sys; from pycolorize.data import images; "
             "print(sys.flags.utf8_mode, locale.getpreferredencoding(False), "
             f"ascii([e.listed for e in images.read_list({str(lst)!r})]))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=parent)
     assert r.returncode == 0, r.stderr
     mode, encoding, listed = r.stdout.split(" ", 2)
     if mode != "0" or encoding.lower().replace("-", "") == "utf8":
