@@ -213,7 +213,7 @@ def run(group, log):
     else:
         # the mutants not killed before; mutmut remakes those of functions that changed since (their
         # names are known once it has run), and those are tested next
-        first = names or [k for k in sorted(results_of(group)) if in_scope(group, k)][:1]
+        first = names or sorted(codes_of(group))[:1]
         mutmut_run(first)
         fresh = [k for k in pending(group) if k not in set(first)]
         if fresh:
@@ -229,15 +229,24 @@ def run(group, log):
 
 
 def results_of(group):
-    """{mutant: exit code or None} of the group's modules, from mutmut's files (None: no run yet)."""
+    """{module path: {mutant: exit code or None}} of the group's modules, from mutmut's files (None:
+    no run yet)."""
     out = {}
     for path in GROUPS[group][0]:
         meta = os.path.join(WORK, group, "mutants", "pycolorize", path + ".meta")
         if not os.path.exists(meta):
             return None
         with open(meta) as f:
-            out.update(json.load(f)["exit_code_by_key"])
+            out[path] = json.load(f)["exit_code_by_key"]
     return out
+
+
+def codes_of(group):
+    """{mutant: exit code or None} of the group's mutants in scope (None: no run yet)."""
+    results = results_of(group)
+    if results is None:
+        return None
+    return {k: code for codes in results.values() for k, code in codes.items() if in_scope(group, k)}
 
 
 def pending(group):
@@ -246,10 +255,10 @@ def pending(group):
     changed function, untested)."""
     from mutmut.stats import status_by_exit_code
 
-    codes = results_of(group)
+    codes = codes_of(group)
     if codes is None:
         return None
-    return [k for k, code in sorted(codes.items()) if in_scope(group, k) and status_by_exit_code[code] not in KILLED]
+    return [k for k, code in sorted(codes.items()) if status_by_exit_code[code] not in KILLED]
 
 
 def in_scope(group, key):
@@ -289,9 +298,7 @@ def collect(group):
     work = os.path.join(WORK, group)
     equivalent = load_equivalent()
     counts, equiv, survivors = {}, [], []
-    for path in GROUPS[group][0]:
-        with open(os.path.join(work, "mutants", "pycolorize", path + ".meta")) as f:
-            codes = json.load(f)["exit_code_by_key"]
+    for path, codes in results_of(group).items():
         c = counts.setdefault(module_name(path), dict.fromkeys(("mutants", "killed", "equivalent", "survived",
                                                                   "no tests", "not checked"), 0))
         for key, code in sorted(codes.items()):
