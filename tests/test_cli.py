@@ -1,4 +1,4 @@
-"""The `pycolorize` command (pycolorize/cli.py): every subcommand's help, the version, one set of
+"""The `pycolorize` command (pycolorize/cli/): every subcommand's help, the version, one set of
 exit codes (0 ok, 1 one-line error, 2 usage, 130 Ctrl-C), and the tools/ scripts and the console
 script reaching the same code."""
 import importlib
@@ -49,6 +49,8 @@ def test_help_lists_every_subcommand_and_version(tmp_path):
     shown = dict(line.split(": ", 1) for line in lines[1:])  # show_config(): what the build has
     shown = {k.strip(): v for k, v in shown.items()}
     assert shown["compiler"] and shown["build_type"] and "OpenBLAS" in shown["openblas_config"]
+    # the OpenBLAS this process runs on: a file that exists (not the build's temporary environment)
+    assert all(os.path.isfile(f) for f in shown["openblas_library"].split(", ")), shown["openblas_library"]
     assert shown["cuda_toolkit"] == ("none" if not pycolorize.cuda_compiled() else shown["cuda_toolkit"])
     if pycolorize.cuda_compiled():
         assert shown["cudnn"][0].isdigit() and shown["cublas"][0].isdigit()

@@ -1,5 +1,7 @@
 """The process-wide runtime of the core: CPU or GPU mode and device, TF32, the random seed, threads,
 and what this build has (config, show_config)."""
+import os
+
 from pycolorize.engine.core import _core
 from pycolorize.engine.core import Error
 from pycolorize._version import __version__
@@ -36,6 +38,12 @@ def config():
     backend has been used, "not loaded" before)."""
     info = {"version": __version__}
     info.update(_core.build_info())
+    # the build records where it linked OpenBLAS (for a wheel build, a temporary build environment
+    # that no longer exists); say which file this process really runs on, where that can be read
+    openblas = next(iter(cudalibs.loaded((os.path.basename(info.get("openblas_library", "")).split(".so")[0],))
+                         .values()), None) if info.get("openblas_library") else None
+    if openblas:
+        info["openblas_library"] = ", ".join(openblas)
     info["gpus"] = ", ".join(gpu_name(i) for i in range(gpu_count())) if cuda_compiled() else ""
     info["gpus"] = info["gpus"] or "none"
     files = cudalibs.loaded()

@@ -85,16 +85,17 @@ def preload_for(extension):
     return loaded_files
 
 
-def loaded():
-    """{library: [the files of it this process has loaded]} of the CUDA libraries (Linux:
-    /proc/self/maps); one file each, where the process holds one copy of each."""
+def loaded(libraries=CUDA_LIBRARIES):
+    """{library: [the files of it this process has loaded]} of `libraries` (the starts of their
+    file names; the CUDA libraries by default), read from /proc/self/maps on Linux; one file each,
+    where the process holds one copy of each."""
     out = {}
     try:
         with open("/proc/self/maps") as f:
             for line in f:
                 path = line.split(None, 5)[-1].strip() if line.count(" ") >= 5 else ""
                 name = os.path.basename(path)
-                for lib in CUDA_LIBRARIES:
+                for lib in libraries:
                     if name.startswith(lib + ".so") or name.startswith(lib + "-"):
                         real = os.path.realpath(path)
                         if real not in out.setdefault(lib, []):
