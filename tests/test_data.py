@@ -14,6 +14,7 @@ from pycolorize import data
 from pycolorize.colorization import color
 from pycolorize.data import pixels as pixels_mod
 from pycolorize.data import sources as sources_mod
+from pycolorize.data import shards
 from pycolorize.data.shards import Item
 from pycolorize.engine.core import Error
 
@@ -496,8 +497,8 @@ def test_tar_source_keeps_the_shuffle_block(tmp_path):
         info = tarfile.TarInfo("k.png")
         info.size = len(body)
         t.addfile(info, io.BytesIO(body))
-    assert sources_mod.tar_source(str(shard)).shuffle == 256  # the documented default
-    assert sources_mod.tar_source(str(shard), shuffle=5).shuffle == 5
+    assert shards.tar_source(str(shard)).shuffle == 256  # the documented default
+    assert shards.tar_source(str(shard), shuffle=5).shuffle == 5
     assert data.open_source({"type": "tar", "path": str(shard), "shuffle": 7}).shuffle == 7
 
 
@@ -590,7 +591,7 @@ def test_ranks_serve_their_slices_of_the_global_batch():
 
 class FakeStream:
     """A stream source: records how the loader asks for each epoch, gives 2 numbered items each."""
-    kind = "image"
+    kind, stream, shuffle = "image", True, 1
 
     def __init__(self):
         self.asked = []

@@ -59,7 +59,7 @@ import numpy as np
 from pycolorize.colorization import color, resample
 from pycolorize.data import pixels
 from pycolorize.data.shards import Item, Skip
-from pycolorize.data.sources import IMAGE_LABEL
+from pycolorize.data.sources import IMAGE, IMAGE_LABEL
 from pycolorize.models import spaces
 
 
@@ -320,7 +320,7 @@ def _worker_main(tasks, results, source, example, args, fast, mem, layout, slot_
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        source = getattr(source, "reopen", lambda: source)()
+        source = source.reopen()
     except BaseException as e:  # reported on the first task
         source = e
     while True:
@@ -455,13 +455,14 @@ class _Processes:
 
 
 class Loader:
-    """Batches of examples from a source, prepared ahead by worker processes (threads with an
-    example maker of the caller's, where fork is not available, or with processes=False). Iterate
+    """Batches of examples from a source, prepared ahead by worker processes (threads where fork is
+    not available, with processes=False, or by default with an example maker of the caller's). Iterate
     it; each batch is a dict named like the net's Input blobs (data (B, 1, crop, crop), centroids
     (B, P, 2), targets (B*P, ...)); close() (or the with block's end) stops the workers.
 
     `source`: a sources.Source (random access: each epoch is a permutation of its positions) or a
-    stream source such as shards.TarSource (each epoch is the items it gives this rank). `workers`
+    stream source such as shards.TarSource (each epoch is the items it gives this rank); either
+    declares what it gives (`kind`) and which of the two it is (`stream`). `workers`
     processes (or threads) make the examples; the stream does not depend on how many, nor on
     which kind. Worker processes are forked on the first batch asked for; they ignore Ctrl-C (the
     training loop finishes its iteration and snapshots first), and they exit on close(), at the
@@ -469,20 +470,29 @@ class Loader:
 
     def __init__(self, source, batch=8, seed=0, workers=4, prefetch=4, log=sys.stderr, example=None, shard=(0, 1),
                  processes=None, **example_args):
-        # example(item, rng, **example_args) makes one example of source.read(i): make_example for
-        # colorization, voc.segmentation_example for the (image, label) pairs of an IMAGE_LABEL source
-        if example is None and example_args.get("crop", 256) <= 2 * example_args.get("margin", 16):
-            raise ValueError("the crop must be larger than twice the margin")
+        # example(item, rng, **example_args) makes one example of source.read(i): by default (None)
+        # make_example, for colorization; voc.segmentation_example for the (image, label) pairs of an
+        # IMAGE_LABEL source; or a caller's. A caller's may keep state in this process (a test's spy
+        # does), which worker processes would keep to themselves: it runs in threads unless asked.
+        if getattr(source, "kind", None) not in (IMAGE, IMAGE_LABEL) or not isinstance(getattr(source, "stream", None), bool):
+            raise TypeError(f"{source!r:.80} is not a source: a source declares its kind ({IMAGE!r} or {IMAGE_LABEL!r}) "
+                            "and whether it is a stream (pycolorize.data.Source and shards.TarSource do)")
+        if example is None:
+            if source.kind != IMAGE:
+                raise ValueError(f"a source of {source.kind} pairs needs its example maker (voc.segmentation_example)")
+            if example_args.get("crop", 256) <= 2 * example_args.get("margin", 16):
+                raise ValueError("the crop must be larger than twice the margin")
         self.example = example or make_example
-        # make_example itself takes the decoder's uint8 pixels (no float64 copy of the photo)
-        self._fast = self.example is _MAKE_EXAMPLE and getattr(source, "kind", IMAGE_LABEL) != IMAGE_LABEL
+        # make_example takes the decoder's uint8 pixels (no float64 copy of the photo)
+        self._fast = example is None
+        own = example is None
         self.source, self.batch, self.seed = source, int(batch), int(seed)
         self.workers, self.prefetch, self.log = max(1, int(workers)), max(1, int(prefetch)), log
         self.args = example_args
         self.rank, self.ranks = int(shard[0]), int(shard[1])
         if not 0 <= self.rank < self.ranks:
             raise ValueError(f"shard {shard}: not (rank, number of ranks)")
-        self.processes = self._use_processes(processes)
+        self.processes = self._use_processes(own if processes is None else processes)
         self.skipped = {}
         self._position = {"epoch": 0, "index": 0}  # of the next example
         self._thread = None
@@ -497,11 +507,7 @@ class Loader:
             raise ValueError(f"{WORKERS_ENV}={forced!r}: threads or processes")
         if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
             return False  # macOS and Windows: no safe fork
-        if asked is not None:
-            return bool(asked)
-        # the package's example makers are pure functions of (image, rng); a caller's may keep state
-        # in this process (a test's spy does), which a worker process would keep to itself
-        return getattr(self.example, "__module__", "").startswith("pycolorize.")
+        return bool(asked)
 
     # -- state: the position of the next batch
     def state(self):
@@ -524,12 +530,9 @@ class Loader:
         """Whether stream position (epoch, pos) falls in this rank's blocks (see the docstring)."""
         return self.ranks == 1 or (epoch * len(self.source) + pos) // self.batch % self.ranks == self.rank
 
-    def _stream(self):
-        return hasattr(self.source, "epoch_items")
-
     def _epoch_items(self, epoch, start):
         """The Items (and Skips) of this rank in `epoch` from the position `start` (None: its start)."""
-        if self._stream():
+        if self.source.stream:
             yield from self.source.epoch_items(epoch, self.seed, self.rank, self.ranks, self.batch, start)
             return
         order = self._order(epoch)
@@ -554,8 +557,8 @@ class Loader:
         barren, give_up = 0, 1 if self.ranks == 1 else 4 * self.ranks
         while not self._stop.is_set():
             items = self._epoch_items(epoch, start)
-            if self._stream():  # shards are read by a thread of their own, ahead of the workers
-                items = _read_ahead(items, self._stop, max(2 * limit, getattr(self.source, "shuffle", 1)))
+            if self.source.stream:  # shards are read by a thread of their own, ahead of the workers
+                items = _read_ahead(items, self._stop, max(2 * limit, self.source.shuffle))
             good, tried, whole_epoch, more = 0, 0, not start or start.get("index", 0) == 0, True
             while True:
                 while more and len(ahead) < limit:
@@ -578,7 +581,7 @@ class Loader:
                     continue
                 good += 1
                 yield item.after, ex, handle
-            empty = tried or self._stream()  # a stream with nothing in a whole epoch has nothing at all
+            empty = tried or self.source.stream  # a stream with nothing in a whole epoch has nothing at all
             barren = barren + 1 if good == 0 and empty and whole_epoch else 0
             if barren >= give_up and not self._stop.is_set():
                 who = "" if self.ranks == 1 else f"rank {self.rank} of {self.ranks}: in {barren} epochs, "
@@ -651,8 +654,6 @@ class Loader:
     def __exit__(self, *exc):
         self.close()
 
-
-_MAKE_EXAMPLE = make_example
 
 # Loaders with workers, closed at the interpreter's exit before multiprocessing's own handler (atexit
 # runs the last registered first) would wait for their processes, which ignore its SIGTERM.

@@ -37,6 +37,7 @@ opened, a run of unreadable bytes inside a shard (the reader resynchronises at t
 header and goes on), a shard cut short (the samples before the cut are used) are each reported
 once on the loader's log with the shard's name and skipped, as a bad image in a folder is.
 """
+import contextlib
 import io
 import os
 import re
@@ -48,7 +49,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from pycolorize.data import sources
 from pycolorize.data.images import EXTENSIONS
+from pycolorize.util.files import atomic_path
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp") + tuple(e.lstrip(".") for e in EXTENSIONS
                                                     if e.lstrip(".") not in ("jpg", "jpeg", "png", "webp"))
@@ -199,7 +202,8 @@ def read_shard(name):
 class TarSource:
     """Images in tar shards (the module doc): a stream source for the Loader. `shards` lists the
     shard names; `shuffle` is the block of samples shuffled together (0 or 1: the shard's order)."""
-    kind = "image"  # sources.IMAGE (sources opens this module, not the other way round)
+    kind = sources.IMAGE
+    stream = True  # read in order, each epoch's items given by epoch_items (sources' module doc)
 
     def __init__(self, pattern, shuffle=256):
         self.pattern = pattern
@@ -337,9 +341,13 @@ def write_shards(images, pattern, shard_size=1000, seed=0, shuffle=True, verify=
     order = list(range(len(images)))
     if shuffle:
         order = [int(i) for i in np.random.default_rng(seed).permutation(len(images))]
-    paths, written, left_out, used, tar = [], 0, [], set(), None
+    paths, written, left_out, used = [], 0, [], set()
     mtime = int(time.time())
-    try:
+    # each shard is written through the atomic writer: it appears under its name only once it is
+    # whole; an interruption removes the shard under way (a kill -9 leaves only a temporary, which
+    # the next write into that folder removes) and keeps the shards finished before it
+    with contextlib.ExitStack() as shard:
+        tar = None
         for i in order:
             name, path, label = images[i]
             ext = os.path.splitext(path)[1].lower().lstrip(".")
@@ -356,22 +364,16 @@ def write_shards(images, pattern, shard_size=1000, seed=0, shuffle=True, verify=
                     print(f"left out {name}: {e}", file=log, flush=True)
                 continue
             if tar is None or written % shard_size == 0:
-                if tar is not None:
-                    _finish(tar, paths[-1])
+                shard.close()  # the finished shard, if any, is closed and takes its name
                 paths.append(pattern % len(paths))
                 os.makedirs(os.path.dirname(os.path.abspath(paths[-1])), exist_ok=True)
-                tar = tarfile.open(paths[-1] + ".part", "w", format=tarfile.GNU_FORMAT)
+                tar = shard.enter_context(tarfile.open(shard.enter_context(atomic_path(paths[-1])), "w",
+                                                       format=tarfile.GNU_FORMAT))
             key = member_key(name, used)
             _add(tar, f"{key}.{KEEP[ext]}", data, mtime)
             if label is not None:
                 _add(tar, f"{key}.cls", f"{label}\n".encode(), mtime)
             written += 1
-    except BaseException:  # interrupted: the shard under way stays PATH.part
-        if tar is not None:
-            tar.close()
-        raise
-    if tar is not None:
-        _finish(tar, paths[-1])
     return paths, written, left_out
 
 
@@ -393,7 +395,11 @@ def _png(data, path):
     return out.getvalue()
 
 
-def _finish(tar, path):
-    """Close a shard written as PATH.part and give it its name: a shard under its name is complete."""
-    tar.close()
-    os.replace(path + ".part", path)
+def tar_source(pattern, shuffle=256):
+    """Images in tar shards of the WebDataset layout (key.jpg, optional key.cls) named by a brace
+    pattern, local or http(s) (TarSource); each epoch reads them in a new order, each shard's samples
+    shuffled within blocks of `shuffle` samples."""
+    return TarSource(pattern, shuffle=shuffle)
+
+
+sources.SOURCE_TYPES["tar"] = lambda spec: tar_source(spec["path"], spec.get("shuffle", 256))

@@ -1,10 +1,13 @@
 """Sources: what training reads, made from a config dict by type (open_source; SOURCE_TYPES holds
 one entry per type: folder, list, hdf5 and tar here, voc in pycolorize.data.voc).
 
-Two shapes of source. A Source is a list: `len(source)`, `source.read(i)`, read in any order (the
-Loader shuffles the positions of each epoch). A tar source (pycolorize.data.shards.TarSource, the
-WebDataset layout) is a stream: shards read from the first byte to the last, locally or over HTTP,
-in an order shuffled per epoch; the Loader asks it for each epoch's items."""
+Two shapes of source, each saying which it is (`stream`) and what it gives (`kind`: IMAGE, or
+IMAGE_LABEL pairs). A Source is a list (stream False): `len(source)`, `source.read(i)`, read in
+any order (the Loader shuffles the positions of each epoch). A tar source
+(pycolorize.data.shards.TarSource, the WebDataset layout; it registers the "tar" type) is a stream
+(stream True): shards read from the first byte to the last, locally or over HTTP, in an order
+shuffled per epoch; the Loader asks it for each epoch's items (`epoch_items`), read ahead by
+`shuffle` samples."""
 import threading
 
 import numpy as np
@@ -26,6 +29,7 @@ class Source:
     `pixels(i)` (an IMAGE source's, for the Loader) gives the image as its decoder does (uint8, no
     float64 copy; loader.make_example reads either); `reopen()`, the source to use in a worker
     process forked from this one (an HDF5 source opens its file again there)."""
+    stream = False  # a list, read in any order (the module doc)
 
     def __init__(self, names, reader, kind=IMAGE, held_out=(), file=None, pixels=None, reopen=None):
         if kind not in (IMAGE, IMAGE_LABEL):
@@ -106,22 +110,12 @@ def hdf5_source(path, dataset="images"):
 
 
 # type -> fn(spec): the source of a config dict of that type, one entry per type. Another module's
-# kind registers itself here (pycolorize.data.voc: "voc").
+# kind registers itself here (pycolorize.data.shards: "tar"; pycolorize.data.voc: "voc").
 SOURCE_TYPES = {
     "folder": lambda spec: folder_source(spec["path"]),
     "list": lambda spec: list_source(spec["path"], spec.get("root")),
     "hdf5": lambda spec: hdf5_source(spec["path"], spec.get("dataset", "images")),
-    "tar": lambda spec: tar_source(spec["path"], spec.get("shuffle", 256)),
 }
-
-
-def tar_source(pattern, shuffle=256):
-    """Images in tar shards of the WebDataset layout (key.jpg, optional key.cls) named by a brace
-    pattern, local or http(s) (pycolorize.data.shards.TarSource); each epoch reads them in a new order,
-    each shard's samples shuffled within blocks of `shuffle` samples."""
-    from pycolorize.data.shards import TarSource  # a stream, not a list: its own module
-
-    return TarSource(pattern, shuffle=shuffle)
 
 
 def open_source(spec):

@@ -341,7 +341,8 @@ def _make_loader(solver, cfg, source, rank, world):
         if not pairs:
             raise ValueError(f"{solver.net.name} is a segmentation net: its data config needs a source of images "
                              "and labels, {type: voc, path: VOC_ROOT, list: ...}")
-        return data.Loader(source, batch=batch, example=data.voc.segmentation_example, crop=crop,
+        # segmentation_example is a pure function of (image, label, rng): worker processes may make it
+        return data.Loader(source, batch=batch, example=data.voc.segmentation_example, processes=True, crop=crop,
                            mirror=cfg["mirror"], scale=(cfg["scale_min"], cfg["scale_max"]), gray=samples == 1, **args)
     if pairs:
         raise ValueError(f"{solver.net.name} is a colorization net; a voc source is for segmentation nets")
