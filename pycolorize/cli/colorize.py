@@ -3,7 +3,8 @@ hue/chroma (or Lab) model, as the authors' released tool does."""
 import os
 import sys
 
-from pycolorize.cli import DEPLOY_PROTOTXT, EXIT_CODES, CommandError, add_calibration_overrides, add_gpu, add_quiet, repo_path, select_gpu
+from pycolorize.cli import (DECODING, DEPLOY_PROTOTXT, EXIT_CODES, CommandError, add_calibration_overrides,
+                            add_gpu, add_quiet, released_model, repo_path, select_gpu)
 
 
 SUMMARY = "colorize photos with a dense hue/chroma (or Lab) model"
@@ -26,20 +27,6 @@ is made in bands of rows): 24 megapixels in about 1.3 GB.
 --reference IMAGE transfers that image's colour distribution (energy minimisation of the paper's
 Eq. 5, or --transfer quantile); --samples N and --uncertainty write sampled
 colorizations and the uncertainty map beside each output."""
-
-DECODING = """\
-decoding (--param CHROMA:HUE):
-  CHROMA  median       median of the chroma histogram (released default)
-          mode         the most likely bin
-          expectation  the histogram's mean
-          sample       one draw per pixel (seeded, reproducible)
-  HUE     expectation-cf  complex expectation with chromatic fading min(|z|/(K eta), 1)
-                          (released default)
-          expectation     complex expectation without fading
-          mode | median | sample
-  For a Lab net (models.deploy_net(variant=lab_k32|lab_16x16|lab_l2)) --param is one word:
-  expectation (what the default maps to), mode, or median (marginal histograms only); the L2
-  regression net ignores it."""
 
 EPILOG = f"""\
 {DECODING}
@@ -196,7 +183,6 @@ def band_threads():
 
 def run(args):
     if args.weights is None:  # the released model, cached by `pycolorize weights fetch` (never downloaded here)
-        from pycolorize.cli.weights import released_model
 
         args.prototxt, args.weights = released_model(args)
     pairs = plan(args.inputs, args.output, args.samples, args.uncertainty)

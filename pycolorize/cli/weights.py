@@ -2,7 +2,7 @@
 there listed, located and checked (pycolorize.models.zoo)."""
 import os
 
-from pycolorize.cli import DEPLOY_PROTOTXT, EXIT_CODES, CommandError, HelpFormatter, add_quiet
+from pycolorize.cli import EXIT_CODES, HelpFormatter, add_quiet
 
 # zoo.DEFAULT, written out: importing pycolorize.models to build the parser would not be cheap (a test
 # ties the two)
@@ -84,20 +84,6 @@ def add_arguments(ap):
                "put there by hand: the released size, and the sha256 is recorded now), its layers and shapes\n"
                "against the deploy net.")
     add_name(p)
-
-
-def released_model(args, name=DEFAULT_MODEL):
-    """(prototxt, weights) for a command run without --weights: the cached released model and, unless
-    --prototxt was given, its deploy net; a CommandError in one line naming `pycolorize weights
-    fetch` when it is not cached (never a download)."""
-    from pycolorize.models import zoo
-
-    try:
-        weights = zoo.path(name)
-    except zoo.FetchError as e:
-        raise CommandError(f"no --weights given, and the released {e}, or give --weights FILE") from None
-    prototxt = zoo.prototxt(name) if getattr(args, "prototxt", DEPLOY_PROTOTXT) == DEPLOY_PROTOTXT else args.prototxt
-    return prototxt, weights
 
 
 def _size(n):

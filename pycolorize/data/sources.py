@@ -12,7 +12,8 @@ import threading
 
 import numpy as np
 
-from pycolorize.colorization.color import to_rgb
+from pycolorize.colorization.color import gray, to_rgb
+from pycolorize.colorization.resample import resize_for_network
 from pycolorize.data.images import EXTENSIONS, find_images, load_image, read_list
 from pycolorize.data.pixels import load_pixels
 
@@ -116,6 +117,32 @@ SOURCE_TYPES = {
     "list": lambda spec: list_source(spec["path"], spec.get("root")),
     "hdf5": lambda spec: hdf5_source(spec["path"], spec.get("dataset", "images")),
 }
+
+
+def gray_images(folder, count, short_side=256, seed=0, on_skip=None, on_read=None):
+    """Up to `count` images of `folder` (a random choice seeded by `seed`), gray (color.gray), their
+    short side at most `short_side` (resized as the network's input is): what convert-vgg16
+    balances the hypercolumn on. An image that does not read is skipped (`on_skip(name, error)`);
+    `on_read()` runs after each image tried. ValueError when none reads."""
+    src = folder_source(folder)
+    out = []
+    for i in np.random.default_rng(seed).permutation(len(src))[:count]:
+        try:
+            rgb = src.read(i)
+        except (OSError, ValueError) as e:
+            if on_skip is not None:
+                on_skip(src.name(i), e)
+            continue
+        finally:
+            if on_read is not None:
+                on_read()
+        s = min(1.0, short_side / min(rgb.shape[:2]))
+        if s < 1:
+            rgb = resize_for_network(rgb, int(round(rgb.shape[0] * s)), int(round(rgb.shape[1] * s)))
+        out.append(gray(rgb))
+    if not out:
+        raise ValueError(f"{folder}: no usable images")
+    return out
 
 
 def open_source(spec):

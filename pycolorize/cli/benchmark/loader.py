@@ -38,23 +38,25 @@ PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "cat", "hubble_deep_field"
 # ---- the files ---------------------------------------------------------------------------------------
 
 def _photos():
-    """scikit-image's colour photos (uint8 RGB), or synthetic ones without it."""
-    try:
-        import skimage.data
-    except ImportError:
+    """scikit-image's colour photos (uint8 RGB, data.samples.sample_photo), or synthetic ones without it."""
+    from pycolorize.data.samples import sample_photo
+
+    out, names = [], []
+    for name in PHOTOS:
+        try:
+            a = sample_photo(name)
+        except ImportError:  # no scikit-image
+            break
+        except Exception:  # a photo this version does not ship, or one it would download
+            continue
+        out.append(a)
+        names.append(name)
+    if not out:
         rng = np.random.default_rng(0)
         y, x = np.mgrid[0:600, 0:800] / 600.0
         return [np.clip(np.stack([np.sin(3 * x + k), np.cos(2 * y - k), x * y], -1) * 127 + 128
                         + rng.normal(0, 12, (600, 800, 3)), 0, 255).astype(np.uint8) for k in range(4)], "synthetic"
-    out = []
-    for name in PHOTOS:
-        try:
-            a = getattr(skimage.data, name)()
-        except Exception:  # a photo this version does not ship, or one it would download
-            continue
-        if a.ndim == 3 and a.shape[-1] == 3 and a.dtype == np.uint8:
-            out.append(a)
-    return out, "scikit-image's " + ", ".join(PHOTOS[:len(out)])
+    return out, "scikit-image's " + ", ".join(names)
 
 
 def make_jpegs(folder, n, quality=90, seed=0):
