@@ -14,6 +14,7 @@ import pytest
 import pycolorize
 from pycolorize.cli.benchmark import train as bt
 from pycolorize.cli.benchmark import command as bench
+from pycolorize import cli
 from pycolorize.cli import CommandError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -132,9 +133,9 @@ def test_photo_part_prints_time_and_memory(tiny_weights, tmp_path, capsys):
     assert float(out.split("peak memory ")[1].split()[0]) > 0
 
 
-def test_scaling_part_profiles_the_net_and_measures_two_mpi_ranks(capsys):
-    # the real path of `pycolorize benchmark --parts scaling` (on the demo's narrow net, small crops):
-    # the per-layer profile, the projection to many GPUs, and 1 process against 2 MPI ranks
+def test_scaling_part_profiles_the_net_and_measures_two_mpi_ranks(capsys, monkeypatch):
+    # `pycolorize benchmark --parts scaling`, the command's whole path, on the demo's narrow net with
+    # small crops: the per-layer profile, the projection to many GPUs, and 1 process against 2 MPI ranks
     try:
         import mpi4py  # noqa: F401
 
@@ -143,7 +144,9 @@ def test_scaling_part_profiles_the_net_and_measures_two_mpi_ranks(capsys):
         distributed.mpiexec()
     except (ImportError, pycolorize.Error) as e:
         pytest.skip(f"mpi4py or mpiexec missing: {e}")
-    bench.scaling_part(["--widths", "tiny", "--crop", "64", "--reps", "1", "--mpi", "--mpi-crop", "64", "--iters", "1"])
+    monkeypatch.setattr(bench, "SCALING_ARGS", ["--widths", "tiny", "--crop", "64", "--reps", "1", "--mpi",
+                                                "--mpi-crop", "64", "--iters", "1"])
+    assert cli.main(["benchmark", "--parts", "scaling"]) == 0
     out = capsys.readouterr().out
     assert "Per layer, in backward order (CPU, crop 64, batch 1" in out
     profiled = [line.split() for line in out.splitlines() if line.startswith("  conv") or line.startswith("  fc")]

@@ -642,9 +642,13 @@ def check_gpu(device_id):
                                                     f"there {'is 1 CUDA device' if count == 1 else f'are {count} CUDA devices'}"))
 
 
-def scaling_part(argv=("--mpi", "--layers")):
-    """The multi-node estimate (pycolorize.cli.benchmark.scaling; `argv`, its options): the CPU
-    profile of the training net, its projection, and 2 MPI ranks measured against 1 process."""
+SCALING_ARGS = ("--mpi", "--layers")  # the options `--parts scaling` gives pycolorize.cli.benchmark.scaling
+
+
+def scaling_part(argv=None):
+    """The multi-node estimate (pycolorize.cli.benchmark.scaling; `argv`, its options, SCALING_ARGS by
+    default): the CPU profile of the training net, its projection, and 2 MPI ranks measured against
+    1 process."""
     import pycolorize
     from pycolorize.cli.benchmark import scaling
     from pycolorize.training import distributed
@@ -656,7 +660,7 @@ def scaling_part(argv=("--mpi", "--layers")):
     except (ImportError, pycolorize.Error) as e:
         raise CommandError(f"the scaling estimate runs 2 MPI ranks: {e} (pip install 'pycolorize[mpi]')") from None
     try:
-        scaling.main(list(argv))
+        scaling.main(list(SCALING_ARGS if argv is None else argv))
     except RuntimeError as e:  # a rank failed
         raise CommandError(f"the scaling estimate: {e}") from None
 
