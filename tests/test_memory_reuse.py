@@ -47,7 +47,7 @@ def test_outputs_equal_the_plain_nets_at_several_sizes(device, optimize):
                 np.testing.assert_array_equal(got[k], expected[k], err_msg=f"{k} at {size}x{size}")
             else:  # (two nets may get different cuDNN algorithms, each timed for its own layers)
                 assert_close(got[k], expected[k], 1e-5, f"{k} at {size}x{size}")
-        arena.setdefault(size, []).append(reused._net.arena_bytes)
+        arena.setdefault(size, []).append(reused.arena_bytes)
     if device == "cpu":  # the plan is remade for each new size, and back (host memory only)
         assert 0 < arena[64][0] == arena[64][1] < arena[96][0] < arena[128][0]
     else:
@@ -63,7 +63,7 @@ def test_the_arena_holds_less_than_its_blobs_and_conv1_dies_early():
         b = plain.blobs[name] if name in plain.blobs else None
         if b is not None:
             held[b.data.__array_interface__["data"][0]] = b.data.nbytes
-    arena = reused._net.arena_bytes
+    arena = reused.arena_bytes
     assert 0 < arena < 0.6 * sum(held.values())
     # conv1_1 (4 channels at full size) is pooled for the hypercolumn right after it is made, so
     # at most conv1_1 and conv1_2 and a few small maps are alive at once

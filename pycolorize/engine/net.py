@@ -190,6 +190,11 @@ class Net:
         return list(self._net.reused_blobs)
 
     @property
+    def arena_bytes(self):
+        """Bytes of the one host arena the reused blobs share (``reuse_memory``); 0 without it."""
+        return self._net.arena_bytes
+
+    @property
     def optimized(self):
         """Whether the projection pass rewrote this net (see ``removed_blobs``)."""
         return self._net.optimized
