@@ -52,7 +52,7 @@ GROUPS = {
                                                    "Evaluation.summary", "format_table"]},
                    ["test_metrics.py", "test_evaluation.py", "test_calibration.py"]),
     "data": (["data/images.py", "data/pixels.py", "data/sources.py", "data/samples.py", "data/loader.py"],
-             {"data/loader.py": ["targets", "lightness_weight", "resize_for_network", "_colour_channels",
+             {"data/loader.py": ["targets", "lightness_weight", "resize_for_network",
                                  "_channel_sum", "make_example"]},
              ["test_images.py", "test_data.py", "test_loader_speed.py"]),
     "weights": (["engine/weights.py"], {}, ["test_weights.py", "test_export.py", "test_vgg.py"]),

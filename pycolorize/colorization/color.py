@@ -201,21 +201,26 @@ def alphabeta_to_rgb(alphabeta, gray_level):
     return np.stack([g - 0.33 * g * a + 0.5 * g * b, g - 0.33 * g * a - 0.5 * g * b, g + 0.66 * g * a], axis=-1)
 
 
-def to_rgb(array):
-    """Any image array to float64 RGB in [0, 1]: gray is repeated, alpha dropped, integer types
-    (8- or 16-bit) scaled by their maximum."""
+def colour_channels(array):
+    """An image array's colour channels, as a view: (H, W, 1) for gray and gray + alpha, (H, W, 3)
+    for RGB and RGBA (alpha dropped); and the maximum of its integer type, the value that reads as 1
+    (8- or 16-bit: 255, 65535), or None for floats. ValueError for an array that is not an image."""
     a = np.asarray(array)
     if a.ndim == 2:
         a = a[..., None]
     if a.ndim != 3 or a.shape[-1] not in (1, 2, 3, 4):
         raise ValueError(f"not an image: array of shape {a.shape}")
+    a = a[..., :1] if a.shape[-1] in (1, 2) else a[..., :3]
+    return a, (np.iinfo(a.dtype).max if np.issubdtype(a.dtype, np.integer) else None)
+
+
+def to_rgb(array):
+    """Any image array to float64 RGB in [0, 1]: gray is repeated, alpha dropped, integer types
+    (8- or 16-bit) scaled by their maximum (colour_channels)."""
+    a, top = colour_channels(array)
     # One float64 copy of the colour channels, then scaled and clipped in place: a photo of N
     # pixels peaks at about 27 N bytes here, not three float64 copies of it.
-    top = np.iinfo(a.dtype).max if np.issubdtype(a.dtype, np.integer) else 1
-    if a.shape[-1] in (1, 2):  # gray, gray + alpha
-        out = np.repeat(a[..., :1].astype(np.float64), 3, axis=-1)
-    else:
-        out = a[..., :3].astype(np.float64)
-    if top != 1:
+    out = np.repeat(a.astype(np.float64), 3, axis=-1) if a.shape[-1] == 1 else a.astype(np.float64)
+    if top is not None:
         out /= top
     return np.clip(out, 0.0, 1.0, out=out)

@@ -28,6 +28,7 @@ in names, with the label optional):
     list with no image in it. Listed files are not looked at while the list is read (ctest10k has
     10,000); one that is missing is reported when it is read, with the list line that named it.
 """
+import contextlib
 import os
 import re
 import struct
@@ -145,15 +146,23 @@ def load_lightness(path, max_pixels=None):
     return _read(path, lambda f: decode_lightness(f, max_pixels), max_pixels)
 
 
+@contextlib.contextmanager
+def decoding(name, max_pixels=None):
+    """A decoder's refusals (TooManyPixels, UndecodableImage) inside the block, as one pycolorize.Error
+    naming `name` (a file, or what an image's bytes came from); `max_pixels` as the decoder had it
+    (None: PIL.Image.MAX_IMAGE_PIXELS)."""
+    try:
+        yield
+    except TooManyPixels as e:
+        limit = "PIL.Image.MAX_IMAGE_PIXELS" if max_pixels is None else "the limit"
+        raise Error(f"{name}: {e.width} x {e.height} pixels, more than {limit} ({e.limit})") from None
+    except UndecodableImage as e:
+        raise Error(f"{name}: not a readable image ({e})") from None
+
+
 def _read(path, decode, max_pixels=None):
-    with open(path, "rb") as f:
-        try:
-            return decode(f)
-        except TooManyPixels as e:
-            limit = "PIL.Image.MAX_IMAGE_PIXELS" if max_pixels is None else "the limit"
-            raise Error(f"{path}: {e.width} x {e.height} pixels, more than {limit} ({e.limit})") from None
-        except UndecodableImage as e:
-            raise Error(f"{path}: not a readable image ({e})") from None
+    with open(path, "rb") as f, decoding(path, max_pixels):
+        return decode(f)
 
 
 # ---- folders and lists (the rules in the module doc) ---------------------------------------

@@ -101,18 +101,6 @@ def resize_for_network(image, height, width):
     return resample.Resized(image, height, width)
 
 
-def _colour_channels(image):
-    """The colour channels of an image array as color.to_rgb reads them: (H, W, 1) for gray (alpha
-    dropped), (H, W, 3) for RGB(A); and the divisor of its integer values (None for floats)."""
-    a = np.asarray(image)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3 or a.shape[-1] not in (1, 2, 3, 4):
-        raise ValueError(f"not an image: array of shape {a.shape}")
-    a = a[..., :1] if a.shape[-1] in (1, 2) else a[..., :3]
-    return a, (np.iinfo(a.dtype).max if np.issubdtype(a.dtype, np.integer) else None)
-
-
 def _channel_sum(region):
     """R + G + B of a region: uint16 for 8-bit values (exact), else float32."""
     s = np.add(region[..., 0], region[..., 1], dtype=np.uint16 if region.dtype == np.uint8 else np.float32)
@@ -138,7 +126,7 @@ def make_example(rgb, rng, crop=256, short_side=256, mirror=True, samples=128, m
     1e-6 of the gray of the whole float64 resize), the targets from the four source pixels around
     each sample in float64 (resample.resize_points: bit for bit those of the whole float64 resize,
     so every one-hot bin is the same)."""
-    img, top = _colour_channels(rgb)
+    img, top = color.colour_channels(rgb)
     h, w = img.shape[:2]
     if short_side_max:
         scale = int(rng.integers(short_side, short_side_max + 1)) / min(h, w)

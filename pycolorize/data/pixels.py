@@ -22,8 +22,7 @@ import io
 
 from PIL import Image
 
-from pycolorize.data.images import TooManyPixels, UndecodableImage, decode_image
-from pycolorize.engine.core import Error
+from pycolorize.data.images import TooManyPixels, decode_image, decoding
 
 try:  # optional: Pillow decodes everything when it is missing
     import simplejpeg
@@ -60,13 +59,9 @@ def decode_bytes(data, name="image", max_pixels=None):
     or one of more than `max_pixels` (default PIL.Image.MAX_IMAGE_PIXELS) pixels, raises
     pycolorize.Error naming `name`, as images.load_image does for a file."""
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-    try:
+    with decoding(name, max_pixels):
         px = _fast_jpeg(data, limit)
         return px if px is not None else decode_image(io.BytesIO(data), max_pixels=limit)
-    except TooManyPixels as e:
-        raise Error(f"{name}: {e.width} x {e.height} pixels, more than PIL.Image.MAX_IMAGE_PIXELS ({e.limit})") from None
-    except UndecodableImage as e:
-        raise Error(f"{name}: not a readable image ({e})") from None
 
 
 def load_pixels(path):

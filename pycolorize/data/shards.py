@@ -44,7 +44,6 @@ import re
 import subprocess
 import tarfile
 import time
-import zlib
 from typing import NamedTuple
 
 import numpy as np
