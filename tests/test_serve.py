@@ -412,8 +412,10 @@ def test_the_api_answers_in_detail(colorizer, monkeypatch, caplog):
 
 
 def test_the_page_needs_a_hue_chroma_net():
+    from pycolorize.models import spaces
+
     class Lab:
-        variant = "lab_l2"
+        variant, space = "lab_l2", spaces.space("lab_l2")
     with pytest.raises(ValueError, match=r"^the page edits hue/chroma histograms; this net predicts lab_l2$"):
         create_app(Lab())
 

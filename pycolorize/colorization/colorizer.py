@@ -104,6 +104,15 @@ def parse_param(param):
     return parts[0], parts[1]
 
 
+# (a, b) per pixel of a Lab net's outputs, by its space's decoding (models.spaces.OutputSpace.decoding)
+_LAB_AB = {
+    "marginals": lambda parts, mode: np.stack([decode.lab_marginal(parts[0], mode), decode.lab_marginal(parts[1], mode)],
+                                              axis=-1),
+    "joint": lambda parts, mode: decode.lab_joint(parts[0], mode),
+    "values": lambda parts, mode: parts[0][..., :2] * 100.0,  # (a, b) / 100 regressed
+}
+
+
 class Colorizer:
     def __init__(self, prototxt, weights, size=512, param="median:expectation-cf", band_rows=256, seed=0,
                  calibration="auto", exact_upsample=False, clamp_chroma=None, canvas=None):
@@ -164,12 +173,12 @@ class Colorizer:
     def _modes(self, param):
         """The decoding `param` names, for this net: (chroma, hue) modes of a hue/chroma net, one mode
         of a Lab histogram net, None for the L2 net (which has nothing to choose)."""
-        if self.variant == "hue_chroma":
+        if self.space.hue_chroma:
             return parse_param(param)
-        if self.variant == "lab_l2":
+        if not self.space.histogram:
             return None
         mode = "expectation" if param == "median:expectation-cf" else param
-        if mode not in ("expectation", "mode", "median") or (self.variant == "lab_16x16" and mode == "median"):
+        if mode not in self.space.modes:
             raise ValueError(f"--param for a Lab histogram net is expectation or mode (or median for marginals); got {param!r}")
         return mode
 
@@ -181,9 +190,9 @@ class Colorizer:
                             "(pycolorize.colorization.calibration.parse makes one of a dict)")
         if calibration == "auto":
             calibration = cal.path_for(weights)
-            if not os.path.exists(calibration) or self.variant != "hue_chroma":
+            if not os.path.exists(calibration) or not self.space.hue_chroma:
                 return None
-        if self.variant != "hue_chroma":
+        if not self.space.hue_chroma:
             raise ValueError(f"calibration applies to hue/chroma histograms; this net predicts {self.variant}")
         t = calibration if isinstance(calibration, cal.Calibration) else cal.load(calibration)
         if t["chroma_prior"] is not None and len(t["chroma_prior"]) != self.bins["chroma"]:
@@ -198,11 +207,11 @@ class Colorizer:
         if len(shape) != 4:
             raise ValueError(f"{prototxt}: {name} has shape {shape}; a dense net's outputs are (N, K, S, S)")
         k = shape[1]
-        if self.variant == "lab_l2":
+        if not self.space.histogram:
             return k
         if k < 2:
             raise ValueError(f"{prototxt}: {name} has {k} channel(s); a histogram output needs at least 2 bins")
-        if self.variant == "lab_16x16" and int(round(np.sqrt(k))) ** 2 != k:
+        if self.space.decoding == "joint" and int(round(np.sqrt(k))) ** 2 != k:
             raise ValueError(f"{prototxt}: {name} has {k} channels, neither 2 (a, b) values nor a joint histogram "
                              "of k * k bins")
         return k
@@ -272,11 +281,7 @@ class Colorizer:
         return color.match_lightness(rgb, lightness)
 
     def _lab_ab(self, parts, mode):
-        if self.variant == "lab_k32":
-            return np.stack([decode.lab_marginal(parts[0], mode), decode.lab_marginal(parts[1], mode)], axis=-1)
-        if self.variant == "lab_16x16":
-            return decode.lab_joint(parts[0], mode)
-        return parts[0][..., :2] * 100.0
+        return _LAB_AB[self.space.decoding](parts, mode)
 
     def _hue_chroma(self, parts, modes):
         """(hue, chroma) per pixel from a hue/chroma net's histograms, by the (chroma, hue) modes."""
@@ -296,7 +301,7 @@ class Colorizer:
     def _decode(self, parts, lightness, modes=None):
         """RGB of histograms at the lightness's resolution (the released order: exact_upsample)."""
         modes = self.modes if modes is None else modes
-        if self.variant != "hue_chroma":
+        if not self.space.hue_chroma:
             return self._decode_lab(parts, lightness, modes)
         hue, c = self._hue_chroma(parts, modes)
         if self.clamp_chroma:
@@ -306,7 +311,7 @@ class Colorizer:
     def _decode_ab(self, parts, modes):
         """The decoded chroma as a Cartesian pair (..., 2), the form that is upsampled: (a, b) of Lab for
         a Lab net, C (cos 2 pi h, sin 2 pi h) for a hue/chroma net."""
-        if self.variant != "hue_chroma":
+        if not self.space.hue_chroma:
             return self._lab_ab(parts, modes).astype(np.float32)
         hue, c = self._hue_chroma(parts, modes)
         angle = 2 * np.pi * hue
@@ -314,7 +319,7 @@ class Colorizer:
 
     def _ab_to_rgb(self, ab, lightness):
         """RGB (float32) from upsampled Cartesian chroma and the lightness, as _decode forms colour."""
-        if self.variant != "hue_chroma":
+        if not self.space.hue_chroma:
             a, b = ab[..., 0].astype(np.float64), ab[..., 1].astype(np.float64)
             big_l = color.rgb_to_lab(np.repeat(lightness[..., None], 3, axis=-1))[..., 0]
             rgb = color.lab_to_rgb(np.stack([big_l, a, b], axis=-1))
@@ -471,7 +476,7 @@ class Colorizer:
         return sampling.uncertainty(prediction["hue"], prediction["chroma"])
 
     def _need_hue_chroma(self, what):
-        if self.variant != "hue_chroma":
+        if not self.space.hue_chroma:
             raise ValueError(f"{what} needs a hue/chroma net; this one predicts {self.variant}")
 
     def colorize(self, image, reference=None, transfer_mode="energy", lam=10.0, timings=None):

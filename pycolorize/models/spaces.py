@@ -37,6 +37,23 @@ class OutputSpace(NamedTuple):
         a blob of one value per sample."""
         return tuple((h.target, h.bins) for h in self.heads) + tuple((n, None) for n in self.extra_inputs)
 
+    @property
+    def decoding(self):
+        """How its outputs become colour: "hue_chroma" (hue and chroma histograms), "marginals" (one
+        histogram of a and one of b), "joint" (one histogram over (a, b)) or "values" ((a, b) / 100
+        regressed)."""
+        if self.hue_chroma:
+            return "hue_chroma"
+        if not self.histogram:
+            return "values"
+        return "marginals" if len(self.heads) == 2 else "joint"
+
+    @property
+    def modes(self):
+        """The decoding modes of a Lab space's (a, b) (a hue/chroma space's are decode's CHROMA:HUE
+        pairs): the mean, the most likely bin, and the median where a and b have marginals."""
+        return {"marginals": ("expectation", "mode", "median"), "joint": ("expectation", "mode")}.get(self.decoding, ())
+
     def deploy_blobs(self):
         """[(the deploy net's output blob, the Colorizer's key)] of the heads."""
         return [(f"prediction_{h.name}_full", h.key) for h in self.heads]
@@ -72,7 +89,7 @@ def of_deploy_outputs(channels):
     for s in SPACES.values():
         blobs = [b for b, _ in s.deploy_blobs()]
         if all(b in channels for b in blobs):
-            if s.name in ("lab_16x16", "lab_l2") and (channels[blobs[0]] == 2) != (not s.histogram):
+            if s.decoding in ("joint", "values") and (channels[blobs[0]] == 2) != (not s.histogram):
                 continue
             return s
     return None

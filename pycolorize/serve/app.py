@@ -60,7 +60,7 @@ def create_app(colorizer, max_upload_bytes=40 << 20, max_pixels=50_000_000, max_
     least recently used. `allowed_hosts`: the Host headers answered (the rest get 400), e.g.
     LOOPBACK_HOSTS for a server on 127.0.0.1, so that a web site cannot reach it by DNS rebinding;
     None answers any."""
-    if colorizer.variant != "hue_chroma":
+    if not colorizer.space.hue_chroma:
         raise ValueError(f"the page edits hue/chroma histograms; this net predicts {colorizer.variant}")
     files = {name: resources.files(__package__).joinpath("static", name).read_bytes() for name in STATIC}
     sessions = OrderedDict()
