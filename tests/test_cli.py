@@ -309,14 +309,15 @@ def test_the_canvas_choices_are_the_calibrations():
     assert tuple(canvas.choices) == calibration.CANVASES
 
 
-@pytest.mark.parametrize("sub", ["colorize", "evaluate", "benchmark"])
+@pytest.mark.parametrize("sub", ["colorize", "evaluate", "benchmark", "export"])
 def test_prototxt_defaults_resolve_from_any_folder(sub, monkeypatch):
     # from the file system's root (no prototxt/ there, no tools/ script's tree): the default deploy
     # net is found where pycolorize is installed (package data), or in its source tree
     import argparse
 
     monkeypatch.chdir("/")
-    args = cli.parser().parse_args([sub] + {"colorize": ["a.png", "-o", "b.png"], "evaluate": ["--folder", "f", "-o", "o"]}.get(sub, []))
+    args = cli.parser().parse_args([sub] + {"colorize": ["a.png", "-o", "b.png"], "evaluate": ["--folder", "f", "-o", "o"],
+                                              "export": ["--format", "onnx", "-o", "n.onnx"]}.get(sub, []))
     default = cli.DEPLOY_PROTOTXT if sub == "benchmark" else args.prototxt  # benchmark's is fixed: the paper's net
     assert default == cli.DEPLOY_PROTOTXT
     path = cli.repo_path(argparse.Namespace(), default)

@@ -612,3 +612,47 @@ def test_colorize_with_an_empty_cache_names_the_fetch_command(cache, server, sma
     assert status == 1
     one_line(err, r"pycolorize evaluate: no --weights given, and the released model 'hypercolumn' is not in the cache .*: "
                   r"fetch it once with `pycolorize weights fetch` .*, or give --weights FILE")
+
+
+def test_the_installed_command_fetches_a_released_size_model_and_colorizes_with_nothing_else(server, tmp_path):
+    # The promise as a user meets it: the `pycolorize` command (the console script where pip put one,
+    # else python -m with the package this test imports), run from a folder outside any source tree,
+    # with the real registry and the deploy net shipped with the package. A mirror serves a file of
+    # the released model's shapes (random values, 588 MB); `weights fetch --url` checks it against
+    # the server's Content-Length and the deploy net's layers, then `colorize PHOTO -o OUT` needs
+    # nothing else.
+    import shutil
+    import subprocess
+    import sys
+
+    from pycolorize.util.spawn import python_command
+
+    script = shutil.which("pycolorize", path=os.path.dirname(sys.executable))
+    command = [script] if script else python_command("pycolorize")
+    deploy = models.prototxt_path("colorize_deploy.prototxt")
+    served = released_shape_file(tmp_path / "released.h5", deploy, form=2017)
+    (tmp_path / "released.h5").unlink()
+    server.routes["/autocolorize.caffemodel.h5"] = ("file", served)
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    env = dict(os.environ, **{zoo.HOME_ENV: str(home), "NO_PROXY": "127.0.0.1,localhost"})
+    for var in (zoo.URL_ENV, "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        env.pop(var, None)
+
+    def pycolorize_cmd(*argv):
+        return subprocess.run(command + list(argv), cwd=work, env=env, capture_output=True, text=True, timeout=600)
+
+    r = pycolorize_cmd("colorize", "photo.jpg", "-o", "out.png")
+    assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "pycolorize weights fetch" in r.stderr, r.stderr
+    r = pycolorize_cmd("weights", "fetch", "--url", server.url("/autocolorize.caffemodel.h5"))
+    assert r.returncode == 0, r.stderr
+    final = home / FILE
+    assert final.stat().st_size == len(served) and sorted(os.listdir(home)) == [FILE, FILE + ".sha256"]
+    # the released model's size but for HDF5's own bookkeeping: every layer of it, as large
+    assert abs(len(served) - zoo.HYPERCOLUMN.size) < 64 * 1024, len(served)
+    del served
+    Image.fromarray((np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)).save(work / "photo.jpg")
+    r = pycolorize_cmd("colorize", "photo.jpg", "-o", "out.png")
+    assert r.returncode == 0, r.stderr
+    assert Image.open(work / "out.png").size == (80, 60)
+    assert [p for p, _ in server.requests] == ["/autocolorize.caffemodel.h5"]  # colorizing never downloads

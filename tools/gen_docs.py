@@ -142,6 +142,10 @@ def cli_block():
         p = subs[name]
         _pin(p)
         out += ["", f"## pycolorize {name}", "", "```text", _help(p), "```"]
+        actions = _subparsers(p)  # a command with actions of its own (weights fetch|list|...): each one's help
+        for action in actions:
+            _pin(actions[action])
+            out += ["", f"### pycolorize {name} {action}", "", "```text", _help(actions[action]), "```"]
     return "\n".join(out)
 
 
