@@ -415,6 +415,47 @@ def test_param_groups_follow_the_prototxt(tt):
 
 # ---- ONNX and torch.export ------------------------------------------------------------------------
 
+CORE_LAYERS = """name: "core_layers"
+layer { name: "in" type: "Input" top: "a" top: "b"
+        input_param { shape { dim: 2 dim: 3 dim: 5 dim: 6 } shape { dim: 2 dim: 4 dim: 5 dim: 6 } } }
+layer { name: "proj" type: "Projection" bottom: "a" bottom: "b" top: "p" convolution_param { num_output: 5 } }
+layer { name: "up" type: "ResampleAdd" bottom: "p" top: "u"
+        convolution_param { kernel_size: 4 stride: 2 pad: 1 weight_filler { type: "bilinear" } } }
+layer { name: "up_add" type: "ResampleAdd" bottom: "u" bottom: "p" top: "u"
+        convolution_param { kernel_h: 4 kernel_w: 4 stride: 2 pad_h: 1 pad_w: 1 } }
+layer { name: "proj1" type: "Projection" bottom: "u" top: "q" convolution_param { num_output: 2 bias_term: false } }
+"""
+
+
+def test_the_cores_own_layers_in_a_prototxt(tt, tmp_path):
+    """Projection (several bottoms, one bottom, with and without bias) and ResampleAdd (alone, and added
+    in place) as a prototxt may name them: to_torch computes what pycolorize.Net does, and from_torch
+    writes their weights back bit for bit."""
+    from pycolorize.export import from_torch, to_torch
+
+    weights = random_weights(CORE_LAYERS, str(tmp_path / "w.h5"))
+    ours = pycolorize.Net.from_string(CORE_LAYERS, weights=weights)
+    assert [layer.type for layer in ours.layers if layer.type != "Split"][1:] == ["Projection", "ResampleAdd",
+                                                                                 "ResampleAdd", "Projection"]
+    feeds = inputs_for(ours)
+    want = ours.forward(**feeds, blobs=["p", "u", "q"])
+    assert want["u"].shape == (2, 5, 10, 12)
+    net = to_torch(CORE_LAYERS, weights)
+    with tt.no_grad():
+        got = net(**{k: tt.from_numpy(v) for k, v in feeds.items()}, blobs=["p", "u", "q"])
+    for k in want:
+        assert rel(numpy(got[k]), want[k]) < TOL, (k, rel(numpy(got[k]), want[k]))
+    prototxt = tmp_path / "core.prototxt"
+    prototxt.write_text(CORE_LAYERS)
+    from_torch(net, str(prototxt), tmp_path / "back.h5")
+    with h5py.File(weights) as a, h5py.File(tmp_path / "back.h5") as b:
+        assert sorted(a["data"]) == sorted(b["data"]) and {"proj", "proj1", "up", "up_add"} <= set(a["data"])
+        for layer in a["data"]:
+            assert sorted(a["data"][layer]) == sorted(b["data"][layer]), layer
+            for k in a["data"][layer]:
+                assert a["data"][layer][k][()].tobytes() == b["data"][layer][k][()].tobytes(), (layer, k)
+
+
 @pytest.fixture(scope="module")
 def narrow(tmp_path_factory):
     """A narrow deploy net of every output space with random weights: {variant: (prototxt, weights)}."""
@@ -454,6 +495,24 @@ def test_onnx_export_of_the_golden_deploy_net(ort, tmp_path, capsys):
         diffs = check_onnx(out, DEPLOY, WEIGHTS, size=size, batch=batch)
         assert set(diffs) == {"prediction_h_full", "prediction_c_full"}
         assert max(diffs.values()) < RUNTIME_TOL, (size, batch, diffs)
+
+
+def test_onnx_export_of_the_full_size_deploy_net_non_square(ort, tmp_path, capsys):
+    """The authors' deploy net at its full width (prototxt/colorize_deploy.prototxt, 147 million
+    weights, He-random here), traced at a non-square size: ONNX Runtime within 1e-4 of our forward,
+    there and at another size."""
+    from pycolorize.export import check_onnx
+
+    prototxt = models.prototxt_path("colorize_deploy.prototxt")
+    with open(prototxt) as f:
+        weights = random_weights(f.read(), str(tmp_path / "full.caffemodel.h5"))
+    out = tmp_path / "full.onnx"
+    status, text, err = export(capsys, "--prototxt", prototxt, "--weights", weights, "-o", out, "--size", 96, 128)
+    assert status == 0, err
+    assert "traced at 1x1x96x128" in text and "output space hue_chroma" in text
+    assert list(graph_dims(out, "output")) == ["prediction_h_full", "prediction_c_full"]
+    for size in ((96, 128), (64, 96)):
+        assert max(check_onnx(out, prototxt, weights, size=size).values()) < RUNTIME_TOL, size
 
 
 @pytest.mark.parametrize("variant", ["lab_k32", "lab_l2"])

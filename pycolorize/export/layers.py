@@ -113,6 +113,29 @@ class Deconvolution(Convolution):
                                    self.groups, self.dilation)]
 
 
+class Projection(Convolution):
+    """The core's Projection (csrc/layers/projection_layer.h): the 1x1 convolution of its bottoms'
+    channel concatenation, weights (num_output, sum C_i, 1, 1) as the Concat + Convolution pair it
+    stands for holds them. The projection pass writes it inside the core; a prototxt may name it."""
+    caffe_type = "Projection"
+
+    def forward(self, *xs):
+        return [F.conv2d(torch.cat(xs, 1) if len(xs) > 1 else xs[0], self.weight, getattr(self, "bias", None))]
+
+
+class ResampleAdd(Convolution):
+    """The core's ResampleAdd (csrc/layers/resample_add_layer.h): y + D(x) for bottoms (y, x), D(x)
+    for x alone, where D is the single-channel Deconvolution of its convolution_param (weights
+    (1, 1, kh, kw), no bias) applied to every channel plane of x."""
+    caffe_type = "ResampleAdd"
+
+    def forward(self, *xs):
+        x = xs[-1]
+        kernel = self.weight.expand(x.shape[1], 1, *self.weight.shape[2:])
+        up = F.conv_transpose2d(x, kernel, None, self.stride, self.padding, 0, x.shape[1], self.dilation)
+        return [xs[0] + up if len(xs) == 2 else up]
+
+
 class InnerProduct(Layer):
     caffe_type = "InnerProduct"
 
@@ -491,7 +514,4 @@ class Unsupported(Layer):
 TYPES = {cls.caffe_type: cls for cls in (Convolution, Deconvolution, InnerProduct, ReLU, Pooling, Dropout, BatchNorm, Scale,
                                          Softmax, Reshape, Flatten, Concat, Slice, Split, Silence, Eltwise, Power,
                                          Parameter, SparseHypercolumnExtractor, SoftmaxKLDLoss, SoftmaxWithLoss,
-                                         EuclideanLoss)}
-# The projection pass's layers (csrc/graph/net_optimize.cpp) replace Concat + 1x1 Convolution and the
-# upsampling inside the core; a prototxt never needs them, and the exporter reads the net as written.
-INTERNAL = ("Projection", "ResampleAdd")
+                                         EuclideanLoss, Projection, ResampleAdd)}

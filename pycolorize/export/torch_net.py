@@ -170,8 +170,6 @@ def build(net, described, phase, level=0, stages=(), source="<string>"):
     taken = {}
     for layer in net.layers:
         name, kind = layer.name, layer.type
-        if kind in L.INTERNAL:
-            raise NotImplementedError(f"layer {name}: {kind} is the core's own rewriting, not a prototxt layer")
         param = described.layer(name, _PHASES[phase], level, stages) or Message("LayerParameter")
         tensors = []
         for i, blob in enumerate(layer.blobs):
