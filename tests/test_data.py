@@ -2,6 +2,7 @@
 any image format, the paper's sampling and targets, reproducibility whatever the worker count,
 exact resume, and bad images skipped once."""
 import io
+import os
 import re
 import warnings
 from statistics import NormalDist
@@ -492,6 +493,51 @@ def test_open_source_checks_each_key_and_defaults_to_a_folder(tmp_path):
         data.open_source({"type": "lmdb", "path": "x"})
     with pytest.raises(ValueError, match=r"^data config: the hdf5 source needs a 'path'$"):
         data.open_source({"type": "hdf5"})
+
+
+def test_gray_images_choose_resize_and_skip_as_documented(tmp_path):
+    # the answer built here: the folder's images in name order, the seeded permutation's first
+    # `count`, each gray and resized so that its short side is at most `short_side` (never enlarged)
+    from pycolorize.colorization.resample import resize_for_network
+
+    folder = tmp_path / "g"
+    folder.mkdir()
+    rng = np.random.RandomState(3)
+    sizes = {"a.png": (300, 600), "b.png": (100, 80), "c.png": (256, 260), "d.png": (520, 400)}
+    for name, (h, w) in sizes.items():
+        Image.fromarray((rng.rand(h, w, 3) * 255).astype(np.uint8)).save(folder / name)
+    (folder / "e.png").write_bytes(b"not a png")  # found by its name, unreadable
+    names = sorted(sizes) + ["e.png"]
+
+    def expected(name, short_side):
+        rgb = data.load_image(str(folder / name))
+        h, w = rgb.shape[:2]
+        s = short_side / min(h, w)
+        if s < 1:
+            rgb = resize_for_network(rgb, int(round(h * s)), int(round(w * s)))
+        return color.gray(rgb)
+
+    for seed, count, short_side in ((0, 5, 256), (7, 3, 90), (2, 2, 1000)):
+        skipped, reads = [], []
+        got = data.sources.gray_images(str(folder), count, short_side=short_side, seed=seed,
+                                       on_skip=lambda name, e: skipped.append((os.path.basename(name), type(e))),
+                                       on_read=lambda: reads.append(1))
+        chosen = [names[i] for i in np.random.default_rng(seed).permutation(len(names))[:count]]
+        want = [expected(n, short_side) for n in chosen if n != "e.png"]
+        assert len(got) == len(want) and len(reads) == len(chosen), (seed, chosen)
+        for g, w in zip(got, want):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-12)
+        assert skipped == ([("e.png", Error)] if "e.png" in chosen else []), skipped
+    # the defaults: a short side of at most 256, the seed 0
+    default = data.sources.gray_images(str(folder), 4)
+    chosen = [names[i] for i in np.random.default_rng(0).permutation(len(names))[:4]]
+    assert [g.shape for g in default] == [expected(n, 256).shape for n in chosen if n != "e.png"]
+    assert max(min(g.shape) for g in default) == 256
+    for name in sizes:
+        (folder / name).unlink()
+    with pytest.raises(ValueError, match=f"^{re.escape(str(folder))}: no usable images$"):
+        data.sources.gray_images(str(folder), 3)
 
 
 def test_tar_source_keeps_the_shuffle_block(tmp_path):
