@@ -242,6 +242,41 @@ def test_the_summary_averages_what_the_rows_hold(tmp_path):
     assert logged == [f"resuming: 3 image(s) already scored in {tmp_path / 'out' / 'per_image.csv'}"]
 
 
+def test_a_resume_after_a_death_mid_row_or_before_the_state_scores_each_image_once(tmp_path):
+    # A run killed halfway through writing a row, or after a row but before the state that follows
+    # it, leaves rows the saved histograms do not hold: the resume drops them and scores those images
+    # again, so that the CSV and the histograms are what an uninterrupted run writes.
+    images = colour_photos(str(tmp_path / "truth"), n=4)
+
+    def darker(t):
+        return t * 0.7
+
+    def evaluate(out, subset):
+        return evaluation.Evaluation(subset, str(tmp_path / out), colorize=darker, log=lambda m: None).run(progress=False)
+
+    whole = evaluate("whole", images)
+    whole_csv = (tmp_path / "whole" / "per_image.csv").read_text()
+    with np.load(tmp_path / "whole" / "pixel_errors.npz") as z:
+        whole_hist = {k: z[k].copy() for k in ("ours", "baseline")}
+        assert int(z["rows"]) == 4
+    lines = whole_csv.splitlines(keepends=True)
+    for name, tail in (("mid_row", lines[3][:25]), ("before_state", lines[3] + lines[4][:5]), ("clean", "")):
+        evaluate(name, images[:2])  # two images scored and held by the state
+        path = tmp_path / name / "per_image.csv"
+        with open(path, "a", newline="") as f:
+            f.write(tail)  # what the dead run wrote past them
+        summary = evaluate(name, images)
+        assert path.read_text() == whole_csv, name
+        with np.load(tmp_path / name / "pixel_errors.npz") as z:
+            for k in whole_hist:
+                np.testing.assert_array_equal(z[k], whole_hist[k])
+        assert summary["ours"] == whole["ours"] and summary["images"] == 4, name
+    # an earlier run's state without the count holds every row it finds
+    np.savez(tmp_path / "clean" / "pixel_errors.npz", **whole_hist)
+    assert evaluate("clean", images)["images"] == 4
+    assert (tmp_path / "clean" / "per_image.csv").read_text() == whole_csv
+
+
 def test_geometric_and_arithmetic_means_with_no_finite_value_are_infinite(tmp_path):
     images = colour_photos(str(tmp_path / "truth"), n=2)
     t = evaluation.Evaluation(images, str(tmp_path / "o"), colorize=lambda x: x, log=lambda m: None).run(progress=False)

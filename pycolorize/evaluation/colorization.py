@@ -20,6 +20,7 @@ baseline row under each beside the paper's 0.285 / 0.333. The figures: the cumul
 the histogram of per-image PSNR (Fig. 7), and a grid of inputs, outputs and ground truth.
 """
 import csv
+import io
 import json
 import os
 
@@ -82,11 +83,18 @@ class Evaluation:
         os.makedirs(out_dir, exist_ok=True)
         self.csv_path = os.path.join(out_dir, "per_image.csv")
         self._check_resume()
-        self.hist_path = os.path.join(out_dir, "pixel_errors.npz")  # the Fig. 6 histograms, kept for resuming
+        # The resume's state, written whole after each image (atomic_open): the Fig. 6 histograms and
+        # how many rows of the per-image CSV they hold. The CSV is appended to, row by row; a run that
+        # died between a row and this state (or halfway through a row) left rows the histograms do
+        # not hold, which the next run drops and scores again (older states, without the count, hold
+        # every row).
+        self.hist_path = os.path.join(out_dir, "pixel_errors.npz")
         self.hist = {"ours": np.zeros(len(ERROR_BINS) - 1), "baseline": np.zeros(len(ERROR_BINS) - 1)}
+        self._rows = 0  # the CSV rows the histograms hold
         if os.path.exists(self.csv_path) and os.path.exists(self.hist_path):
             with np.load(self.hist_path) as z:
                 self.hist = {k: z[k].copy() for k in self.hist}
+                self._rows = int(z["rows"]) if "rows" in z else None
         self.skipped = {}
         self.grid_rows = []
 
@@ -116,11 +124,25 @@ class Evaluation:
                 return load_image(p)
         raise FileNotFoundError(f"no prediction for {name} in {self.predictions}")
 
+    def _scored_rows(self):
+        """The CSV's rows the saved state holds; the file rewritten (atomically) without any others."""
+        if not os.path.exists(self.csv_path):
+            return []
+        with open(self.csv_path, newline="") as f:
+            text = f.read()
+        rows = list(csv.DictReader(io.StringIO(text)))
+        kept = rows if self._rows is None else rows[:self._rows]
+        if len(kept) < len(rows) or (text and not text.endswith("\n")):
+            with atomic_open(self.csv_path, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=FIELDS)
+                writer.writeheader()
+                writer.writerows(kept)
+        return kept
+
     def run(self, progress=True):
-        done = set()
-        if os.path.exists(self.csv_path):
-            with open(self.csv_path, newline="") as f:
-                done = {row["image"] for row in csv.DictReader(f)}
+        kept = self._scored_rows()
+        done = {row["image"] for row in kept}
+        rows = len(kept)
         todo = [(n, p) for n, p in self.images if n not in done]
         if done:
             self.log(f"resuming: {len(done)} image(s) already scored in {self.csv_path}")
@@ -139,8 +161,9 @@ class Evaluation:
                 if row is not None:
                     writer.writerow(row)
                     f.flush()
+                    rows += 1
                     with atomic_open(self.hist_path, "wb") as hf:  # the resume's state: whole or the previous one
-                        np.savez(hf, **self.hist)
+                        np.savez(hf, rows=np.int64(rows), **self.hist)
                 if bar is not None:
                     bar.update(1)
         if bar is not None:
