@@ -408,7 +408,9 @@ def main(argv=None):
             continue
         stale.append(page)
         if not args.check:
-            with open(os.path.join(ROOT, page), "w", encoding="utf-8") as f:
+            from pycolorize.util.files import atomic_open  # the package's one way to write a file
+
+            with atomic_open(os.path.join(ROOT, page), "w", encoding="utf-8") as f:
                 f.write(new)
             print(f"gen_docs: rewrote {page}", flush=True)
     if args.check and stale:
