@@ -271,10 +271,23 @@ def test_a_resume_after_a_death_mid_row_or_before_the_state_scores_each_image_on
             for k in whole_hist:
                 np.testing.assert_array_equal(z[k], whole_hist[k])
         assert summary["ours"] == whole["ours"] and summary["images"] == 4, name
-    # an earlier run's state without the count holds every row it finds
+    # an earlier run's state without the count holds every row it finds, but not one cut short
     np.savez(tmp_path / "clean" / "pixel_errors.npz", **whole_hist)
     assert evaluate("clean", images)["images"] == 4
     assert (tmp_path / "clean" / "per_image.csv").read_text() == whole_csv
+    old = tmp_path / "old"
+    evaluate("old", images[:3])
+    with np.load(old / "pixel_errors.npz") as z:
+        np.savez(old / "pixel_errors.npz", ours=z["ours"], baseline=z["baseline"])  # no count
+    with open(old / "per_image.csv", "a", newline="") as f:
+        f.write(lines[4][:30])
+    assert evaluate("old", images)["ours"] == whole["ours"]
+    assert (old / "per_image.csv").read_text() == whole_csv
+    # killed before the header reached the disk: an empty CSV, scored afresh with its header
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "per_image.csv").write_text("")
+    assert evaluate("empty", images)["ours"] == whole["ours"]
+    assert (tmp_path / "empty" / "per_image.csv").read_text() == whole_csv
 
 
 def test_geometric_and_arithmetic_means_with_no_finite_value_are_infinite(tmp_path):

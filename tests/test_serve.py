@@ -512,6 +512,32 @@ def test_serve_cli_needs_a_model(tmp_path, capsys, monkeypatch, model):
         assert e.value.code == 2 and bad[0] in capsys.readouterr().err
 
 
+def test_serve_cli_serves_the_page_on_the_model_it_names(capsys, monkeypatch, model):
+    # the command's whole path up to the server: the model loaded, the app made with the limits asked,
+    # uvicorn started on the host and port asked (recorded here instead of listening)
+    import sys
+
+    import uvicorn
+
+    from pycolorize.cli import main
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(app=app, **kw))
+    assert main(["serve", "--prototxt", model[0], "--weights", model[1], "--size", "64", "--port", "8123",
+                 "--max-sessions", "1", "--max-upload-mb", "0.05"]) in (0, None)
+    assert capsys.readouterr().out == "pycolorize serve: open http://127.0.0.1:8123/ (Ctrl-C stops)\n"
+    assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
+    client = TestClient(started["app"], base_url="http://127.0.0.1:8123")
+    assert client.get("/").status_code == 200
+    assert client.post("/api/upload", content=b"x" * 60_000).status_code == 413  # --max-upload-mb 0.05
+    ids = [upload(client, png(photo(20 + i, h=16, w=20))) for i in range(2)]
+    assert client.get(f"/api/gray?session={ids[0]}").status_code == 404  # --max-sessions 1
+    # without the serve extra: one line saying what to install
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+    assert main(["serve", "--prototxt", model[0], "--weights", model[1]]) == 1
+    assert capsys.readouterr().err.strip() == 'pycolorize serve: uvicorn: not installed; pip install "pycolorize[serve]"'
+
+
 def test_concurrent_sessions_each_see_their_own_photo(colorizer):
     from concurrent.futures import ThreadPoolExecutor
 

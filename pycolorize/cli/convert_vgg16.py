@@ -56,9 +56,10 @@ def _progress(show, total, desc):
 def balance_images(folder, count, show_progress=False):
     """data.sources.gray_images with a progress display of the images read (when `show_progress`) and
     the images it skips named on it (or on stderr)."""
+    from pycolorize.data.images import find_images
     from pycolorize.data.sources import gray_images
 
-    bar = _progress(show_progress, count, "read images")
+    bar = _progress(show_progress, min(count, len(find_images(folder))), "read images")
     say = bar.write if bar is not None else (lambda line: print(line, file=sys.stderr))
     try:
         return gray_images(folder, count, on_skip=lambda name, e: say(f"skipping {name}: {e}"),

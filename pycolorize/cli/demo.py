@@ -157,7 +157,8 @@ def initial_weights(out_dir, cache, train_dir, say=print):
         say(f"  {e}; starting from random convolutions")
         return None
     layers = vgg.to_gray(vgg.read_vgg_weights(path), mean=vgg.HED_MEAN)
-    grays = gray_images(train_dir, len(os.listdir(train_dir)))  # every training photo, as convert-vgg16 reads them
+    grays = gray_images(train_dir, len(os.listdir(train_dir)),  # every training photo, as convert-vgg16 reads them
+                        on_skip=lambda name, e: say(f"  skipping {name}: {e}"))
     layers, factors = vgg.balance(layers, grays, size=224)
     say("  balanced: " + ", ".join(f"{k} x{v:.3g}" for k, v in factors.items()))
     init = os.path.join(out_dir, "init_vgg16_gray_hed.caffemodel.h5")

@@ -58,8 +58,10 @@ def run(args):
     try:
         import uvicorn
 
-        from .serve.app import LOOPBACK_HOSTS, create_app
+        from pycolorize.serve.app import LOOPBACK_HOSTS, create_app
     except ImportError as e:
+        if (e.name or "").partition(".")[0] == "pycolorize":  # not a missing extra: the package's own fault
+            raise
         raise CommandError(f"{e.name or e}: not installed; pip install \"pycolorize[serve]\"") from None
     select_gpu(args)
     import pycolorize

@@ -131,8 +131,10 @@ class Evaluation:
         with open(self.csv_path, newline="") as f:
             text = f.read()
         rows = list(csv.DictReader(io.StringIO(text)))
+        if rows and not text.endswith("\n"):  # the last row was cut short (a state of any age)
+            rows = rows[:-1]
         kept = rows if self._rows is None else rows[:self._rows]
-        if len(kept) < len(rows) or (text and not text.endswith("\n")):
+        if kept != rows or not text.endswith("\n"):  # rows past the state, a cut row, or no header at all
             with atomic_open(self.csv_path, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=FIELDS)
                 writer.writeheader()
