@@ -142,7 +142,8 @@ def test_convert_vgg16_shows_progress_unless_quiet(tmp_path, capsys, quiet):
     rng = np.random.RandomState(5)
     for k in range(3):
         Image.fromarray((rng.rand(40, 48, 3) * 255).astype(np.uint8)).save(photos / f"p{k}.png")
-    argv = ["convert-vgg16", str(src), "-o", str(out), "--balance", str(photos), "--balance-count", "5",  # more than the folder holds: the bar counts 3
+    # --balance-count more than the folder holds: the progress counts the 3 images it has
+    argv = ["convert-vgg16", str(src), "-o", str(out), "--balance", str(photos), "--balance-count", "5",
             "--balance-size", "32"] + (["--quiet"] if quiet else [])
     assert cli.main(argv) == 0
     said = capsys.readouterr()
