@@ -4,6 +4,7 @@ exact resume, and bad images skipped once."""
 import io
 import os
 import re
+import sys
 import warnings
 from statistics import NormalDist
 
@@ -664,6 +665,36 @@ def test_a_stream_source_is_asked_for_this_ranks_items_of_each_epoch():
     assert got == [20, 21, 30, 31]
     assert src.asked[:2] == [(2, 5, 1, 3, 1, {"epoch": 2, "index": 1, "shard": 0, "member": 1}),
                              (3, 5, 1, 3, 1, None)]
+
+
+def test_the_loader_reads_what_a_source_declares(monkeypatch):
+    # not a source, a stream that lacks its part, pairs without their example maker: one clear error each
+    class Plain:
+        def __len__(self):
+            return 1
+
+    with pytest.raises(TypeError, match="is not a source: a source declares its kind"):
+        data.Loader(Plain(), batch=1)
+    class NoShuffle:
+        kind, stream = "image", True
+
+        def epoch_items(self, *a):
+            return iter(())
+
+    with pytest.raises(TypeError, match="a stream source gives epoch_items"):
+        data.Loader(NoShuffle(), batch=1)
+    pairs = data.Source(["x"], lambda i: (np.zeros((4, 4, 3)), np.zeros((4, 4))), kind=data.sources.IMAGE_LABEL)
+    with pytest.raises(ValueError, match="needs its example maker"):
+        data.Loader(pairs, batch=1)
+    # worker processes for the package's own example maker (where fork is safe), threads for a caller's
+    # unless asked, and what is asked either way
+    monkeypatch.delenv(data.loader.WORKERS_ENV, raising=False)
+    fork = sys.platform.startswith("linux")
+    src = numbered_source(2)
+    assert data.Loader(src, batch=1).processes == fork
+    assert data.Loader(src, batch=1, example=which).processes is False
+    assert data.Loader(src, batch=1, example=which, processes=True).processes == fork
+    assert data.Loader(src, batch=1, processes=False).processes is False
 
 
 def test_an_unreadable_image_is_named_in_the_log():

@@ -465,6 +465,9 @@ class Loader:
         if getattr(source, "kind", None) not in (IMAGE, IMAGE_LABEL) or not isinstance(getattr(source, "stream", None), bool):
             raise TypeError(f"{source!r:.80} is not a source: a source declares its kind ({IMAGE!r} or {IMAGE_LABEL!r}) "
                             "and whether it is a stream (pycolorize.data.Source and shards.TarSource do)")
+        if source.stream and not (hasattr(source, "epoch_items") and hasattr(source, "shuffle")):
+            raise TypeError(f"{source!r:.80}: a stream source gives epoch_items() and says how many samples it "
+                            "shuffles together (shuffle), as shards.TarSource does")
         if example is None:
             if source.kind != IMAGE:
                 raise ValueError(f"a source of {source.kind} pairs needs its example maker (voc.segmentation_example)")
