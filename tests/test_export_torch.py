@@ -420,9 +420,9 @@ layer { name: "in" type: "Input" top: "a" top: "b"
         input_param { shape { dim: 2 dim: 3 dim: 5 dim: 6 } shape { dim: 2 dim: 4 dim: 5 dim: 6 } } }
 layer { name: "proj" type: "Projection" bottom: "a" bottom: "b" top: "p" convolution_param { num_output: 5 } }
 layer { name: "up" type: "ResampleAdd" bottom: "p" top: "u"
-        convolution_param { kernel_size: 4 stride: 2 pad: 1 weight_filler { type: "bilinear" } } }
+        convolution_param { kernel_h: 4 kernel_w: 3 stride_h: 2 stride_w: 3 pad_h: 1 pad_w: 0 } }
 layer { name: "up_add" type: "ResampleAdd" bottom: "u" bottom: "p" top: "u"
-        convolution_param { kernel_h: 4 kernel_w: 4 stride: 2 pad_h: 1 pad_w: 1 } }
+        convolution_param { kernel_h: 2 kernel_w: 3 stride_h: 2 stride_w: 3 pad_h: 0 pad_w: 1 dilation: 1 dilation: 2 } }
 layer { name: "proj1" type: "Projection" bottom: "u" top: "q" convolution_param { num_output: 2 bias_term: false } }
 """
 
@@ -439,7 +439,7 @@ def test_the_cores_own_layers_in_a_prototxt(tt, tmp_path):
                                                                                  "ResampleAdd", "Projection"]
     feeds = inputs_for(ours)
     want = ours.forward(**feeds, blobs=["p", "u", "q"])
-    assert want["u"].shape == (2, 5, 10, 12)
+    assert want["u"].shape == (2, 5, 10, 18)  # height and width resampled differently
     net = to_torch(CORE_LAYERS, weights)
     with tt.no_grad():
         got = net(**{k: tt.from_numpy(v) for k, v in feeds.items()}, blobs=["p", "u", "q"])
