@@ -312,6 +312,9 @@ def demo_results_block():
         out.append(row(f"mean, {split}", split, {k: _mean(rows, k) for k in keys}, bold=True))
     cal = d.get("calibration", {})
     lines = []
+    rec = d.get("recorded")
+    if rec:
+        lines.append(f"- Recorded at commit {rec['commit']}: {rec['how']}, on {rec['machine']}.")
     if "minutes" in d:
         lines.append(f"- Run: {d.get('iterations', '?')} iterations on {d.get('threads', '?')} CPU threads, "
                      f"{d['minutes']:.1f} minutes in all; training loss {d.get('loss_first', 0):.2f} at the start, "
