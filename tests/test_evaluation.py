@@ -260,7 +260,8 @@ def test_a_resume_after_a_death_mid_row_or_before_the_state_scores_each_image_on
         whole_hist = {k: z[k].copy() for k in ("ours", "baseline")}
         assert int(z["rows"]) == 4
     lines = whole_csv.splitlines(keepends=True)
-    for name, tail in (("mid_row", lines[3][:25]), ("before_state", lines[3] + lines[4][:5]), ("clean", "")):
+    for name, tail in (("mid_row", lines[3][:25]), ("row_before_state", lines[3]),
+                       ("before_state", lines[3] + lines[4][:5]), ("clean", "")):
         evaluate(name, images[:2])  # two images scored and held by the state
         path = tmp_path / name / "per_image.csv"
         with open(path, "a", newline="") as f:

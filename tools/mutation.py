@@ -47,7 +47,7 @@ GROUPS = {
                ["test_color.py", "test_transfer.py", "test_sampling.py", "test_calibration.py", "test_metrics.py"]),
     "evaluation": (["evaluation/metrics.py", "evaluation/colorization.py", "evaluation/calibrate.py"],
                    {"evaluation/colorization.py": ["list_images", "is_grayscale", "score", "Evaluation.__init__",
-                                                   "Evaluation._check_resume", "Evaluation._prediction",
+                                                   "Evaluation._check_resume", "Evaluation._scored_rows", "Evaluation._prediction",
                                                    "Evaluation.run", "Evaluation._skip", "Evaluation._one",
                                                    "Evaluation.summary", "format_table"]},
                    ["test_metrics.py", "test_evaluation.py", "test_calibration.py"]),

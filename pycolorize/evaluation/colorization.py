@@ -133,7 +133,7 @@ class Evaluation:
         rows = list(csv.DictReader(io.StringIO(text)))
         if rows and not text.endswith("\n"):  # the last row was cut short (a state of any age)
             rows = rows[:-1]
-        kept = rows if self._rows is None else rows[:self._rows]
+        kept = rows[:self._rows]  # None (an older state): every row
         if kept != rows or not text.endswith("\n"):  # rows past the state, a cut row, or no header at all
             with atomic_open(self.csv_path, "w", newline="") as f:
                 writer = csv.DictWriter(f, fieldnames=FIELDS)
