@@ -351,7 +351,9 @@ def demo_summary_block():
         out.append(f"- On the held-out photos it puts back {d['held_out_chroma_ratio']:.0%} of the true chroma: "
                    f"it colours, but faintly.")
     if "minutes" in d:
-        out.append(f"- The whole run took {d['minutes']:.1f} minutes on {d.get('threads', '?')} CPU threads.")
+        machine = d.get("recorded", {}).get("machine")
+        out.append(f"- The whole run took {d['minutes']:.1f} minutes on {d.get('threads', '?')} CPU threads"
+                   + (f" ({machine})." if machine else "."))
     return "\n".join(out)
 
 
