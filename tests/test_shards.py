@@ -95,6 +95,28 @@ def test_make_shards_errors(photos, tmp_path, capsys):
 
 # ---- reading and training ------------------------------------------------------------------------
 
+def test_an_interrupted_make_shards_leaves_only_whole_shards(photos, tmp_path, monkeypatch):
+    # Ctrl-C while the third shard is written: the two finished shards are under their names and
+    # whole, the third is nowhere (no partial shard, no temporary), and a rerun writes them all
+    real_add, calls = shards._add, []
+
+    def add(tar, name, data, mtime):
+        calls.append(name)
+        if len(calls) == 9:  # the ninth image: the third shard of four images each
+            raise KeyboardInterrupt
+        real_add(tar, name, data, mtime)
+
+    monkeypatch.setattr(shards, "_add", add)
+    out = tmp_path / "out"
+    assert make(photos, out / "s-%02d.tar", "--shard-size", "4") == 130
+    assert sorted(os.listdir(out)) == ["s-00.tar", "s-01.tar"]
+    first = [len(tarfile.open(out / n).getnames()) for n in sorted(os.listdir(out))]
+    assert first == [4, 4]
+    monkeypatch.setattr(shards, "_add", real_add)
+    assert make(photos, out / "s-%02d.tar", "--shard-size", "4") == 0
+    assert sorted(os.listdir(out)) == ["s-00.tar", "s-01.tar", "s-02.tar"]
+
+
 def test_a_tar_source_gives_the_folders_images(photos, tmp_path):
     make(photos, tmp_path / "s-%02d.tar", "--shard-size", "4")
     source = data.open_source({"type": "tar", "path": str(tmp_path / "s-{00..02}.tar")})
