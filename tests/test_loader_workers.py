@@ -152,8 +152,10 @@ def test_a_dead_worker_is_an_error_not_a_hang(photos):
 # A parent that is still alive after 25 s (the tests give it 30 to end) writes where each of its
 # threads is to stderr and exits, so that a hang fails with the place it hung, not a bare timeout.
 SCRIPT = """
-import faulthandler, io, os, sys, time
+import faulthandler, io, os, signal, sys, time
 faulthandler.dump_traceback_later(25, exit=True)
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as a terminal's python has it, whatever
+                                                          # disposition the test process passed down
 sys.path.insert(0, {root!r})
 from pycolorize import data
 loader = data.Loader(data.folder_source({photos!r}), batch=2, crop=64, short_side=72, samples=8, margin=4,
