@@ -474,16 +474,16 @@ class Loader:
             if example_args.get("crop", 256) <= 2 * example_args.get("margin", 16):
                 raise ValueError("the crop must be larger than twice the margin")
         self.example = example or make_example
-        # make_example takes the decoder's uint8 pixels (no float64 copy of the photo)
+        # the package's make_example takes the decoder's uint8 pixels (no float64 copy of the photo),
+        # and, a pure function of (image, rng), runs in worker processes unless told otherwise
         self._fast = example is None
-        own = example is None
         self.source, self.batch, self.seed = source, int(batch), int(seed)
         self.workers, self.prefetch, self.log = max(1, int(workers)), max(1, int(prefetch)), log
         self.args = example_args
         self.rank, self.ranks = int(shard[0]), int(shard[1])
         if not 0 <= self.rank < self.ranks:
             raise ValueError(f"shard {shard}: not (rank, number of ranks)")
-        self.processes = self._use_processes(own if processes is None else processes)
+        self.processes = self._use_processes(self._fast if processes is None else processes)
         self.skipped = {}
         self._position = {"epoch": 0, "index": 0}  # of the next example
         self._thread = None
